@@ -1,0 +1,43 @@
+"""Errors raised by every reader and writer in :mod:`sensors`.
+
+Every error names the file (or table row) at fault and the reason, so that the CLI can print
+one line and exit non-zero instead of a traceback.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SensorDataError(Exception):
+    """Base class: sensor data that cannot be used, with the file and the reason.
+
+    Args:
+        source: the file, folder or table (``"sample_annotation.json"``) at fault; may be ``None``
+            for in-memory data.
+        reason: what is wrong, in a few words a user can act on.
+    """
+
+    def __init__(self, source: str | Path | None, reason: str) -> None:
+        self.source = None if source is None else str(source)
+        self.reason = reason
+        super().__init__(f"{self.source}: {reason}" if self.source else reason)
+
+
+class MissingDataError(SensorDataError):
+    """A file, folder, table or table row that the layout requires is absent."""
+
+
+class CorruptDataError(SensorDataError):
+    """A file exists but cannot be decoded (truncated binary, broken image, bad JSON...)."""
+
+
+class InvalidValueError(SensorDataError):
+    """Decoded values that violate the data model (NaN points, negative box size, bad shape...)."""
+
+
+class DanglingReferenceError(SensorDataError):
+    """A token or id that points to a record that does not exist."""
+
+
+class UnknownLayoutError(SensorDataError):
+    """A path whose layout matches none of the supported dataset formats."""

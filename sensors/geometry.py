@@ -1,0 +1,124 @@
+"""Rigid transforms, quaternions and rotations (numpy, float64).
+
+Conventions: quaternions are ``(w, x, y, z)`` (nuScenes / pyquaternion order) and rotate
+vectors actively; a transform ``T_a_to_b`` is a 4x4 homogeneous matrix mapping points in frame
+``a`` to frame ``b``: ``p_b = T[:3, :3] @ p_a + T[:3, 3]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ORTHONORMAL_TOLERANCE = 1e-4
+
+
+def quaternion_to_matrix(q: np.ndarray | list[float]) -> np.ndarray:
+    """Rotation matrix (3, 3) of a quaternion ``(w, x, y, z)``; normalises it first."""
+    q = np.asarray(q, dtype=np.float64)
+    if q.shape != (4,) or not np.all(np.isfinite(q)):
+        raise ValueError(f"quaternion must be 4 finite numbers (w, x, y, z), got {q!r}")
+    norm = np.linalg.norm(q)
+    if norm < 1e-12:
+        raise ValueError("quaternion has zero norm")
+    w, x, y, z = q / norm
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
+    """Unit quaternion ``(w, x, y, z)`` with ``w >= 0`` of a rotation matrix (3, 3)."""
+    m = np.asarray(rotation, dtype=np.float64)
+    check_rotation(m)
+    trace = np.trace(m)
+    if trace > 0:
+        s = 2.0 * np.sqrt(trace + 1.0)
+        q = np.array([0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s])
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2])
+        q = np.array([(m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s])
+    elif m[1, 1] > m[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2])
+        q = np.array([(m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s])
+    else:
+        s = 2.0 * np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
+        q = np.array([(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s])
+    q /= np.linalg.norm(q)
+    return -q if q[0] < 0 else q
+
+
+def yaw_to_quaternion(yaw: float) -> np.ndarray:
+    """Quaternion ``(w, x, y, z)`` of a rotation by ``yaw`` radians about +z."""
+    return np.array([np.cos(yaw / 2.0), 0.0, 0.0, np.sin(yaw / 2.0)])
+
+
+def quaternion_to_yaw(q: np.ndarray | list[float]) -> float:
+    """Yaw (radians, about +z from +x) of the heading +x rotated by quaternion ``q``."""
+    heading = quaternion_to_matrix(q)[:, 0]
+    return float(np.arctan2(heading[1], heading[0]))
+
+
+def rotation_z(yaw: float) -> np.ndarray:
+    """Rotation matrix (3, 3) about +z by ``yaw`` radians."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def make_transform(rotation: np.ndarray, translation: np.ndarray | list[float]) -> np.ndarray:
+    """4x4 homogeneous transform from a rotation (3, 3) and a translation (3,) in metres."""
+    transform = np.eye(4)
+    transform[:3, :3] = rotation
+    transform[:3, 3] = np.asarray(translation, dtype=np.float64)
+    return transform
+
+
+def transform_from_quaternion(q: np.ndarray | list[float], translation: np.ndarray | list[float]) -> np.ndarray:
+    """4x4 transform from a quaternion ``(w, x, y, z)`` and a translation (3,)."""
+    return make_transform(quaternion_to_matrix(q), translation)
+
+
+def invert_transform(transform: np.ndarray) -> np.ndarray:
+    """Inverse of a rigid 4x4 transform (uses the transpose of the rotation)."""
+    rotation = transform[:3, :3]
+    inverse = np.eye(4)
+    inverse[:3, :3] = rotation.T
+    inverse[:3, 3] = -rotation.T @ transform[:3, 3]
+    return inverse
+
+
+def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 4x4 transform to points ``(N, 3)`` (extra columns are passed through unchanged)."""
+    points = np.asarray(points)
+    out = points.copy()
+    xyz = points[:, :3].astype(np.float64)
+    out[:, :3] = xyz @ transform[:3, :3].T + transform[:3, 3]
+    return out
+
+
+def check_rotation(rotation: np.ndarray, name: str = "rotation") -> None:
+    """Raise ValueError unless ``rotation`` is a finite proper rotation matrix (3, 3)."""
+    rotation = np.asarray(rotation)
+    if rotation.shape != (3, 3) or not np.all(np.isfinite(rotation)):
+        raise ValueError(f"{name} must be a finite 3x3 matrix, got shape {rotation.shape}")
+    if not np.allclose(rotation @ rotation.T, np.eye(3), atol=ORTHONORMAL_TOLERANCE):
+        raise ValueError(f"{name} is not orthonormal (R @ R.T != I)")
+    if np.linalg.det(rotation) < 0:
+        raise ValueError(f"{name} is a reflection (det < 0), not a rotation")
+
+
+def check_transform(transform: np.ndarray, name: str = "transform") -> None:
+    """Raise ValueError unless ``transform`` is a finite rigid 4x4 transform."""
+    transform = np.asarray(transform)
+    if transform.shape != (4, 4) or not np.all(np.isfinite(transform)):
+        raise ValueError(f"{name} must be a finite 4x4 matrix, got shape {transform.shape}")
+    if not np.allclose(transform[3], [0.0, 0.0, 0.0, 1.0]):
+        raise ValueError(f"{name} last row must be [0, 0, 0, 1]")
+    check_rotation(transform[:3, :3], f"{name} rotation")
+
+
+def wrap_angle(angle: np.ndarray | float) -> np.ndarray | float:
+    """Angle(s) wrapped to [-pi, pi)."""
+    return (np.asarray(angle) + np.pi) % (2.0 * np.pi) - np.pi
