@@ -1,1 +1,9 @@
-"""kernels package."""
+"""Hot-path kernels: voxelization, pillar scatter, BEV pooling, depth projection, rotated boxes.
+
+Every op takes and returns torch tensors and picks its backend from the tensor's device
+(Numba on CPU, Numba CUDA / CuPy on CUDA); ``backend=`` overrides. See docs/kernels.md.
+"""
+
+from kernels.voxelize import Voxels, dynamic_voxelize, hard_voxelize, hard_voxelize_batch
+
+__all__ = ["Voxels", "dynamic_voxelize", "hard_voxelize", "hard_voxelize_batch"]

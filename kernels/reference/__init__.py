@@ -1,0 +1,1 @@
+"""Pure-torch references of every kernel op, used by tests and benchmarks only."""
