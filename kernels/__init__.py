@@ -4,6 +4,7 @@ Every op takes and returns torch tensors and picks its backend from the tensor's
 (Numba on CPU, Numba CUDA / CuPy on CUDA); ``backend=`` overrides. See docs/kernels.md.
 """
 
+from kernels.scatter import pillar_scatter
 from kernels.voxelize import Voxels, dynamic_voxelize, hard_voxelize, hard_voxelize_batch
 
-__all__ = ["Voxels", "dynamic_voxelize", "hard_voxelize", "hard_voxelize_batch"]
+__all__ = ["Voxels", "dynamic_voxelize", "hard_voxelize", "hard_voxelize_batch", "pillar_scatter"]
