@@ -4,7 +4,15 @@ Every op takes and returns torch tensors and picks its backend from the tensor's
 (Numba on CPU, Numba CUDA / CuPy on CUDA); ``backend=`` overrides. See docs/kernels.md.
 """
 
+from kernels.bev_pool import bev_pool
+from kernels.bev_pool_ranks import BevPoolGeometry, BevPoolRanks, BevPoolRanksCache, precompute_bev_pool
 from kernels.scatter import pillar_scatter
 from kernels.voxelize import Voxels, dynamic_voxelize, hard_voxelize, hard_voxelize_batch
 
-__all__ = ["Voxels", "dynamic_voxelize", "hard_voxelize", "hard_voxelize_batch", "pillar_scatter"]
+__all__ = [
+    "BevPoolGeometry",
+    "BevPoolRanks",
+    "BevPoolRanksCache",
+    "bev_pool",
+    "precompute_bev_pool",
+    "Voxels", "dynamic_voxelize", "hard_voxelize", "hard_voxelize_batch", "pillar_scatter"]

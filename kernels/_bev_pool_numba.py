@@ -1,0 +1,71 @@
+"""Numba CPU kernels for BEV pooling (interval reduction over ranks sorted by BEV cell).
+
+Layouts: depth (B, P) with P = N*D*H*W, context (B, F, C) with F = N*H*W, output (B, C, X*Y).
+Every output element is written by one loop iteration that sums in a fixed order, so the
+result is deterministic whatever the thread schedule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def forward(depth, context, depth_index, feat_index, bev_index, starts, lengths, out):  # pragma: no cover
+    """out[b, :, cell] = sum over the cell's points of depth[b, d] * context[b, f, :]."""
+    nb = depth.shape[0]
+    ni = starts.shape[0]
+    c = context.shape[2]
+    for t in prange(nb * ni):
+        b = t // ni
+        k = t - b * ni
+        acc = np.zeros(c, dtype=out.dtype)
+        s = starts[k]
+        for p in range(s, s + lengths[k]):
+            wgt = depth[b, depth_index[p]]
+            f = feat_index[p]
+            for j in range(c):
+                acc[j] += wgt * context[b, f, j]
+        cell = bev_index[s]
+        for j in range(c):
+            out[b, j, cell] = acc[j]
+
+
+@njit(parallel=True, cache=True)
+def backward_depth(grad_cells, context, depth_index, feat_index, bev_index, grad_depth):  # pragma: no cover
+    """grad_depth[b, d] = <grad_out[b, :, cell], context[b, f, :]> (grad_cells is (B, X*Y, C))."""
+    nb = grad_cells.shape[0]
+    k = depth_index.shape[0]
+    c = context.shape[2]
+    for t in prange(nb * k):
+        b = t // k
+        p = t - b * k
+        f = feat_index[p]
+        cell = bev_index[p]
+        acc = 0.0
+        for j in range(c):
+            acc += grad_cells[b, cell, j] * context[b, f, j]
+        grad_depth[b, depth_index[p]] = acc
+
+
+@njit(parallel=True, cache=True)
+def backward_context(grad_cells, depth, depth_index, feat_index, bev_index, feat_order, feat_starts, feat_lengths, grad_context):  # pragma: no cover
+    """grad_context[b, f, :] = sum over the points of feature f of depth[b, d] * grad_out[b, :, cell]."""
+    nb = grad_cells.shape[0]
+    nj = feat_starts.shape[0]
+    c = grad_context.shape[2]
+    for t in prange(nb * nj):
+        b = t // nj
+        k = t - b * nj
+        acc = np.zeros(c, dtype=grad_context.dtype)
+        s = feat_starts[k]
+        for q in range(s, s + feat_lengths[k]):
+            p = feat_order[q]
+            wgt = depth[b, depth_index[p]]
+            cell = bev_index[p]
+            for j in range(c):
+                acc[j] += wgt * grad_cells[b, cell, j]
+        f = feat_index[feat_order[s]]
+        for j in range(c):
+            grad_context[b, f, j] = acc[j]
