@@ -1,0 +1,367 @@
+"""Write :class:`sensors.Frame` sequences in the nuScenes v1.0 layout.
+
+Output (``root``):
+
+* ``<version>/*.json``: the 13 official tables, loadable by nuscenes-devkit 1.2.0, plus the extra
+  tables described in :mod:`sensors.nuscenes.layout` (BEV maps, depth, driver labels);
+* ``samples/LIDAR_TOP/*.pcd.bin`` (key sweeps) and ``sweeps/LIDAR_TOP/*.pcd.bin`` (``Frame.sweeps``):
+  x, y, z in the **LiDAR sensor frame**, intensity, ring index;
+* ``samples/CAM_*/*.jpg`` for the surround cameras and ``samples/CAM_CABIN/*.jpg`` for the cabin;
+* ``maps/<token>.png``: the map table's semantic prior (a 1x1 placeholder the devkit requires;
+  the per-sample BEV rasters under ``maps/bev/`` carry the map), ``depth/``.
+
+Conventions: frames are grouped into scenes by ``Frame.scene`` (official scene names of the
+version, so the devkit split lists apply) and sorted by timestamp; sample_annotation boxes are
+in the global frame with size ``w, l, h`` and quaternions ``(w, x, y, z)``; instances are chained by
+``Boxes3D.token`` so that the devkit derives velocities (``Boxes3D.velocity`` is not stored, as in
+nuScenes). Camera sample_data reuse the frame's ego pose. The LiDAR time-offset column is not
+stored (nuScenes has none); the fifth column is the ring index estimated from the elevation
+angle with the HDL-32E beam spacing. The whole dataset is written to a temporary folder and
+renamed into place, so an error leaves no half-written dataset.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from sensors.boxes import Boxes3D
+from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES, MAP_CLASSES
+from sensors.frame import CAMERA_NAMES, Camera, Frame
+from sensors.geometry import invert_transform, matrix_to_quaternion, rotation_z, transform_points
+from sensors.nuscenes import files
+from sensors.nuscenes.layout import (
+    BEV_TABLE, CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES, VISIBILITY,
+)
+from sensors.nuscenes.splits import scenes_of_version
+from sensors.nuscenes.tokens import instance_token, make_token, sample_token
+
+#: HDL-32E: 32 beams from -30.67 to +10.67 degrees elevation, evenly spaced.
+_RING_LOWEST_DEG = -30.67
+_RING_STEP_DEG = (10.67 + 30.67) / 31
+#: Visibility written for every annotation: the simulator does not label occlusion per box.
+_DEFAULT_VISIBILITY = "4"
+_LOG_LOCATION = "simulated"
+
+
+def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-mini") -> None:
+    """Write ``frames`` as a nuScenes dataset of ``version`` under ``root``.
+
+    Args:
+        frames: key frames (2 Hz in real nuScenes) with a LiDAR sweep each; ``Frame.sweeps`` are
+            written as non-key LIDAR_TOP sweeps; ``Frame.scene`` must be an official scene name of
+            ``version`` (e.g. ``scene-0061`` for ``v1.0-mini``).
+        root: dataset root; replaced if it already holds a nuScenes dataset, refused if it holds
+            anything else.
+        version: ``v1.0-mini``, ``v1.0-trainval`` or ``v1.0-test``.
+
+    Raises:
+        ValueError: unknown version or scene name, frames without LiDAR, duplicate tokens or
+            timestamps, inconsistent instance categories.
+        FileExistsError: ``root`` exists and is not an (empty or) nuScenes folder.
+    """
+    root = Path(root)
+    scenes = _group_by_scene(list(frames), version)
+    _check_replaceable(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        tables = _DatasetBuilder(temp, version).build(scenes)
+        table_dir = temp / version
+        table_dir.mkdir(parents=True, exist_ok=True)
+        for name, rows in tables.items():
+            (table_dir / f"{name}.json").write_text(json.dumps(rows, indent=0))
+        _replace_dir(temp, root)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _group_by_scene(frames: list[Frame], version: str) -> dict[str, list[Frame]]:
+    """Frames per scene name (in order of first appearance), each sorted by timestamp; validated."""
+    official = scenes_of_version(version)
+    if not frames:
+        raise ValueError("no frames to write")
+    scenes: dict[str, list[Frame]] = defaultdict(list)
+    for frame in frames:
+        if frame.scene not in official:
+            raise ValueError(
+                f"frame {frame.token}: scene {frame.scene!r} is not an official {version} scene name "
+                f"(e.g. {sorted(official)[:3]}); the devkit's split lists select scenes by name"
+            )
+        if frame.lidar is None:
+            raise ValueError(f"frame {frame.token}: nuScenes samples need a {LIDAR_CHANNEL} sweep")
+        scenes[frame.scene].append(frame)
+    tokens: set[str] = set()
+    for name, group in scenes.items():
+        group.sort(key=lambda f: f.timestamp)
+        stamps = [f.timestamp for f in group]
+        if len(set(stamps)) != len(stamps):
+            raise ValueError(f"scene {name}: two frames share a timestamp")
+        for frame in group:
+            token = sample_token(name, frame.token)
+            if token in tokens:
+                raise ValueError(f"frame {frame.token}: duplicate sample token")
+            tokens.add(token)
+    return dict(scenes)
+
+
+def _check_replaceable(root: Path) -> None:
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise FileExistsError(f"{root}: exists and is not a folder")
+    entries = list(root.iterdir())
+    if entries and not any(e.name.startswith("v1.0-") for e in entries):
+        raise FileExistsError(f"{root}: exists, is not empty and is not a nuScenes dataset; refusing to replace it")
+
+
+def _replace_dir(new: Path, root: Path) -> None:
+    """Move ``new`` to ``root``; an existing ``root`` is swapped out first and then deleted."""
+    if not root.exists():
+        os.replace(new, root)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
+    os.replace(root, old / root.name)
+    os.replace(new, root)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _ring_index(points_sensor: np.ndarray) -> np.ndarray:
+    """Beam (ring) index 0-31 from the elevation angle of sensor-frame points."""
+    xyz = points_sensor[:, :3].astype(np.float64)
+    elevation = np.degrees(np.arctan2(xyz[:, 2], np.hypot(xyz[:, 0], xyz[:, 1])))
+    return np.clip(np.round((elevation - _RING_LOWEST_DEG) / _RING_STEP_DEG), 0, 31)
+
+
+def _to_sensor_file(points_ego: np.ndarray, ego_to_sensor: np.ndarray) -> np.ndarray:
+    """(N, 5) float32 nuScenes point rows (sensor-frame xyz, intensity, ring) of ego-frame points."""
+    xyz = transform_points(ego_to_sensor, points_ego[:, :3].astype(np.float64))
+    out = np.empty((len(points_ego), 5), np.float32)
+    out[:, :3] = xyz
+    out[:, 3] = points_ego[:, 3]
+    out[:, 4] = _ring_index(xyz)
+    return out
+
+
+def _quaternion(rotation: np.ndarray) -> list[float]:
+    return [float(v) for v in matrix_to_quaternion(rotation)]
+
+
+def _vector(values: np.ndarray) -> list[float]:
+    return [float(v) for v in values]
+
+
+class _DatasetBuilder:
+    """Accumulates table rows while writing the sample files into ``root``."""
+
+    def __init__(self, root: Path, version: str) -> None:
+        self.root = root
+        self.version = version
+        self.rows: dict[str, list[dict]] = {name: [] for name in (*TABLES, BEV_TABLE, DEPTH_TABLE, DRIVER_TABLE)}
+        self._calibrations: dict[str, dict] = {}
+        self._sensors: dict[str, dict] = {}
+        self._chains: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        self._instances: dict[str, list[dict]] = defaultdict(list)
+        self._instance_category: dict[str, str] = {}
+
+    def build(self, scenes: dict[str, list[Frame]]) -> dict[str, list[dict]]:
+        self._static_tables()
+        for name, frames in scenes.items():
+            self._scene(name, frames)
+        for chain in self._chains.values():
+            _link(sorted(chain, key=lambda r: r["timestamp"]))
+        self._instance_table()
+        self.rows["calibrated_sensor"] = list(self._calibrations.values())
+        self.rows["sensor"] = list(self._sensors.values())
+        self._map_table()
+        return self.rows
+
+    # -- fixed vocabularies -------------------------------------------------------------------
+    def _static_tables(self) -> None:
+        for index, cls in enumerate(DETECTION_CLASSES):
+            category = CLASS_TO_NUSCENES_CATEGORY[cls]
+            self.rows["category"].append(
+                {"token": make_token("category", category), "name": category,
+                 "description": f"{cls} (detection class)", "index": index}
+            )
+        for name in ATTRIBUTES:
+            self.rows["attribute"].append({"token": make_token("attribute", name), "name": name, "description": name})
+        for token, level, description in VISIBILITY:
+            self.rows["visibility"].append({"token": token, "level": level, "description": description})
+
+    def _map_table(self) -> None:
+        token = make_token("map", self.version)
+        filename = f"maps/{token}.png"
+        files.write_bev(self.root / filename, np.zeros((1, 1, 1), bool))
+        self.rows["map"].append(
+            {"token": token, "category": "semantic_prior", "filename": filename,
+             "log_tokens": [log["token"] for log in self.rows["log"]]}
+        )
+
+    # -- scenes and samples -------------------------------------------------------------------
+    def _scene(self, name: str, frames: list[Frame]) -> None:
+        log_token = make_token("log", name)
+        logfile = f"sim-{name}"
+        date = datetime.datetime.fromtimestamp(frames[0].timestamp / 1e6, datetime.timezone.utc).strftime("%Y-%m-%d")
+        self.rows["log"].append(
+            {"token": log_token, "logfile": logfile, "vehicle": "sim", "date_captured": date, "location": _LOG_LOCATION}
+        )
+        scene_token = make_token("scene", name)
+        samples = []
+        for frame in frames:
+            samples.append(self._sample(frame, scene_token, logfile))
+        _link(samples)
+        self.rows["sample"].extend(samples)
+        self.rows["scene"].append(
+            {"token": scene_token, "log_token": log_token, "nbr_samples": len(samples),
+             "first_sample_token": samples[0]["token"], "last_sample_token": samples[-1]["token"],
+             "name": name, "description": "simulated drive"}
+        )
+
+    def _sample(self, frame: Frame, scene_token: str, logfile: str) -> dict:
+        token = sample_token(frame.scene, frame.token)
+        assert frame.lidar is not None
+        lidar_to_ego = frame.lidar.lidar_to_ego
+        ego_to_lidar = invert_transform(lidar_to_ego)
+        lidar_cs = self._calibration(LIDAR_CHANNEL, "lidar", lidar_to_ego, None)
+        for sweep in frame.sweeps:
+            if sweep.timestamp >= frame.lidar.timestamp:
+                raise ValueError(f"frame {frame.token}: sweep at {sweep.timestamp} us is not before the key sweep")
+            self._sample_data(
+                token, frame.scene, LIDAR_CHANNEL, sweep.timestamp, sweep.ego_to_global, lidar_cs, False,
+                f"sweeps/{LIDAR_CHANNEL}/{logfile}__{LIDAR_CHANNEL}__{sweep.timestamp}.pcd.bin",
+                lambda path, pts=sweep.points: files.write_points(path, _to_sensor_file(pts, ego_to_lidar)),
+            )
+        self._sample_data(
+            token, frame.scene, LIDAR_CHANNEL, frame.lidar.timestamp, frame.ego_to_global, lidar_cs, True,
+            f"samples/{LIDAR_CHANNEL}/{logfile}__{LIDAR_CHANNEL}__{frame.lidar.timestamp}.pcd.bin",
+            lambda path: files.write_points(path, _to_sensor_file(frame.lidar.points, ego_to_lidar)),  # type: ignore[union-attr]
+        )
+        cameras = list(frame.cameras.values()) + ([frame.cabin] if frame.cabin is not None else [])
+        for camera in cameras:
+            self._camera(frame, token, camera, logfile)
+        if frame.annotations is not None:
+            if frame.annotations.boxes is not None:
+                self._annotations(frame, token, frame.annotations.boxes)
+            if frame.annotations.bev_map is not None:
+                bev = frame.annotations.bev_map
+                filename = f"maps/bev/{token}.png"
+                files.write_bev(self.root / filename, bev.layers)
+                grid = bev.grid
+                self.rows[BEV_TABLE].append(
+                    {"sample_token": token, "filename": filename, "layers": list(MAP_CLASSES),
+                     "grid": {"xmin": grid.xmin, "xmax": grid.xmax, "ymin": grid.ymin, "ymax": grid.ymax,
+                              "resolution": grid.resolution}}
+                )
+        return {"token": token, "timestamp": frame.timestamp, "scene_token": scene_token, "prev": "", "next": ""}
+
+    def _camera(self, frame: Frame, sample: str, camera: Camera, logfile: str) -> None:
+        channel = CABIN_CHANNEL if camera is frame.cabin else camera.name
+        if camera is not frame.cabin and channel not in CAMERA_NAMES:
+            raise ValueError(f"frame {frame.token}: camera {channel!r} is not a nuScenes camera channel {CAMERA_NAMES}")
+        cs = self._calibration(channel, "camera", camera.cam_to_ego, camera.intrinsics)
+        filename = f"samples/{channel}/{logfile}__{channel}__{camera.timestamp}.jpg"
+        record = self._sample_data(
+            sample, frame.scene, channel, camera.timestamp, frame.ego_to_global, cs, True, filename,
+            lambda path: files.write_image(path, camera.image), height=camera.height, width=camera.width,
+        )
+        annotations = frame.annotations
+        depth = annotations.depth.get(channel) if annotations is not None else None
+        depth = camera.depth if depth is None else depth
+        if depth is not None:
+            depth_file = f"depth/{channel}/{Path(filename).stem}.png"
+            files.write_depth(self.root / depth_file, depth)
+            self.rows[DEPTH_TABLE].append({"sample_data_token": record["token"], "filename": depth_file})
+        if channel == CABIN_CHANNEL and annotations is not None and annotations.driver is not None:
+            driver = annotations.driver
+            self.rows[DRIVER_TABLE].append(
+                {"sample_data_token": record["token"], "eye_openness": driver.eye_openness,
+                 "eye_state": EYE_STATES[driver.eye_state], "gaze_zone": GAZE_ZONES[driver.gaze_zone],
+                 "head_pose": list(driver.head_pose), "phone": driver.phone}
+            )
+
+    def _sample_data(self, sample: str, scene: str, channel: str, timestamp: int, ego_to_global: np.ndarray,
+                     calibration: str, key: bool, filename: str, write, height: int = 0, width: int = 0) -> dict:
+        token = make_token("sample_data", scene, channel, timestamp)
+        write(self.root / filename)
+        self.rows["ego_pose"].append(
+            {"token": token, "timestamp": timestamp, "rotation": _quaternion(ego_to_global[:3, :3]),
+             "translation": _vector(ego_to_global[:3, 3])}
+        )
+        record = {
+            "token": token, "sample_token": sample, "ego_pose_token": token, "calibrated_sensor_token": calibration,
+            "timestamp": timestamp, "fileformat": "pcd" if filename.endswith(".pcd.bin") else "jpg",
+            "is_key_frame": key, "height": height, "width": width, "filename": filename, "prev": "", "next": "",
+        }
+        self.rows["sample_data"].append(record)
+        self._chains[(scene, channel)].append(record)
+        return record
+
+    def _calibration(self, channel: str, modality: str, sensor_to_ego: np.ndarray, intrinsics: np.ndarray | None) -> str:
+        sensor = self._sensors.setdefault(
+            channel, {"token": make_token("sensor", channel), "channel": channel, "modality": modality}
+        )
+        record = {
+            "sensor_token": sensor["token"], "translation": _vector(sensor_to_ego[:3, 3]),
+            "rotation": _quaternion(sensor_to_ego[:3, :3]),
+            "camera_intrinsic": [] if intrinsics is None else [_vector(row) for row in intrinsics],
+        }
+        token = make_token("calibrated_sensor", json.dumps(record, sort_keys=True))
+        self._calibrations.setdefault(token, {"token": token, **record})
+        return token
+
+    # -- annotations ----------------------------------------------------------------------------
+    def _annotations(self, frame: Frame, sample: str, boxes: Boxes3D) -> None:
+        rotation = frame.ego_to_global[:3, :3]
+        centers = transform_points(frame.ego_to_global, boxes.center)
+        counts = boxes.num_lidar_points.copy()
+        unknown = counts < 0
+        if unknown.any():
+            inside = boxes.select(unknown).points_inside(frame.lidar.points)  # type: ignore[union-attr]
+            counts[unknown] = inside.sum(axis=1)
+        seen: set[str] = set()
+        for i in range(len(boxes)):
+            track = boxes.token[i] if boxes.token is not None else f"{frame.token}/box{i}"
+            instance = instance_token(frame.scene, track)
+            if instance in seen:
+                raise ValueError(f"frame {frame.token}: track {track!r} appears twice")
+            seen.add(instance)
+            category = CLASS_TO_NUSCENES_CATEGORY[DETECTION_CLASSES[boxes.label[i]]]
+            if self._instance_category.setdefault(instance, category) != category:
+                raise ValueError(f"frame {frame.token}: track {track!r} changes category to {category}")
+            attribute = int(boxes.attribute[i])
+            length, width, height = boxes.size[i]
+            record = {
+                "token": make_token("sample_annotation", sample, instance), "sample_token": sample,
+                "instance_token": instance, "visibility_token": _DEFAULT_VISIBILITY,
+                "attribute_tokens": [make_token("attribute", ATTRIBUTES[attribute])] if attribute >= 0 else [],
+                "translation": _vector(centers[i]), "size": [float(width), float(length), float(height)],
+                "rotation": _quaternion(rotation @ rotation_z(boxes.yaw[i])), "prev": "", "next": "",
+                "num_lidar_pts": int(counts[i]), "num_radar_pts": 0,
+            }
+            self.rows["sample_annotation"].append(record)
+            self._instances[instance].append(record)
+
+    def _instance_table(self) -> None:
+        for instance, chain in self._instances.items():
+            _link(chain)
+            self.rows["instance"].append(
+                {"token": instance, "category_token": make_token("category", self._instance_category[instance]),
+                 "nbr_annotations": len(chain), "first_annotation_token": chain[0]["token"],
+                 "last_annotation_token": chain[-1]["token"]}
+            )
+
+
+def _link(records: list[dict]) -> None:
+    """Set ``prev``/``next`` tokens of records already in time order."""
+    for before, after in zip(records, records[1:]):
+        before["next"] = after["token"]
+        after["prev"] = before["token"]
