@@ -1,0 +1,10 @@
+"""KITTI object-detection layout: reader (:class:`KittiDataset`) and writer (:func:`write_kitti`).
+
+Frame conventions (see ``docs/datasets.md``): KITTI's ego frame is the velodyne frame moved
+down to the ground by :data:`VELODYNE_HEIGHT` metres; the left colour camera ``image_2`` is
+``CAM_FRONT``.
+"""
+from sensors.kitti.calib import VELODYNE_HEIGHT, KittiCalib, read_calib
+from sensors.kitti.labels import KittiObject, read_kitti_labels
+
+__all__ = ["VELODYNE_HEIGHT", "KittiCalib", "KittiObject", "read_calib", "read_kitti_labels"]

@@ -1,0 +1,106 @@
+"""Write frames in the KITTI object layout (what :class:`sensors.kitti.reader.KittiDataset` reads).
+
+Layout::
+
+    root/<part>/velodyne/000000.bin   float32 x, y, z, reflectance (0..1), velodyne frame
+    root/<part>/image_2/000000.png    the chosen camera, RGB
+    root/<part>/calib/000000.txt      P0..P3, R0_rect, Tr_velo_to_cam, Tr_imu_to_velo
+    root/<part>/label_2/000000.txt    KITTI objects of the boxes seen by the camera
+    root/ImageSets/<split>.txt        the frame ids written under that split name
+
+The written velodyne frame is the ego frame raised by :data:`VELODYNE_HEIGHT` (x forward,
+y left, z up, ground at z = -1.73 as on the KITTI car), so that the reader's fixed
+``lidar_to_ego`` maps the points back exactly whatever the real mounting of the LiDAR.
+The chosen camera is KITTI's rectified reference camera and camera 2 at once
+(``P2 = [K | 0]``, ``R0_rect = I``). Every file is written atomically.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from sensors.errors import InvalidValueError, MissingDataError
+from sensors.frame import Frame
+from sensors.geometry import invert_transform, transform_points
+from sensors.kitti.annotate import boxes_to_objects, lidar_depth_map
+from sensors.kitti.calib import KittiCalib, velo_to_ego
+from sensors.kitti.files import write_atomic
+from sensors.kitti.labels import format_kitti_labels
+
+
+def _next_index(velodyne_dir: Path) -> int:
+    """First free frame number: one past the highest numeric id already in ``velodyne_dir``."""
+    ids = [int(p.stem) for p in velodyne_dir.glob("*.bin") if p.stem.isdigit()] if velodyne_dir.is_dir() else []
+    return max(ids, default=-1) + 1
+
+
+def velodyne_points(frame: Frame) -> np.ndarray:
+    """(N, 4) float32 x, y, z (velodyne frame, metres), reflectance (intensity / 255, 0..1)."""
+    if frame.lidar is None:
+        raise MissingDataError(f"frame {frame.token}", "has no LiDAR cloud; the KITTI layout needs velodyne points")
+    points = frame.lidar.points
+    xyz = transform_points(invert_transform(velo_to_ego()), points[:, :3].astype(np.float64))
+    reflectance = np.clip(points[:, 3:4] / 255.0, 0.0, 1.0)
+    return np.concatenate([xyz, reflectance], axis=1).astype(np.float32)
+
+
+def _encode_png(image_rgb: np.ndarray, token: str) -> bytes:
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image_rgb[..., ::-1]))
+    if not ok:
+        raise InvalidValueError(f"frame {token}", "image could not be encoded as PNG")
+    return encoded.tobytes()
+
+
+def write_kitti(
+    frames: Iterable[Frame],
+    root: Path,
+    split: str = "train",
+    camera: str = "CAM_FRONT",
+    *,
+    part: str = "training",
+    with_score: bool = False,
+) -> list[str]:
+    """Write ``frames`` in order as KITTI frames numbered after those already in ``root/<part>``.
+
+    Args:
+        frames: frames with a LiDAR cloud and the camera ``camera``; label files are written for
+            frames whose annotations hold boxes (only boxes at least partly in the image).
+        root: dataset root (created if missing).
+        split: name of the ``ImageSets/<split>.txt`` file that lists the written ids (ids already
+            listed there are kept).
+        camera: name of the camera written as ``image_2``.
+        part: ``training`` or ``testing`` folder.
+        with_score: write box scores as the 16th label field (prediction files).
+
+    Returns:
+        The frame ids written, in order.
+    """
+    root = Path(root)
+    base = root / part
+    index = _next_index(base / "velodyne")
+    written: list[str] = []
+    for frame in frames:
+        if camera not in frame.cameras:
+            raise MissingDataError(f"frame {frame.token}", f"has no camera {camera}; cameras: {sorted(frame.cameras)}")
+        cam = frame.cameras[camera]
+        frame_id = f"{index:06d}"
+        write_atomic(base / "velodyne" / f"{frame_id}.bin", velodyne_points(frame).tobytes())
+        write_atomic(base / "image_2" / f"{frame_id}.png", _encode_png(cam.image, frame.token))
+        write_atomic(base / "calib" / f"{frame_id}.txt", KittiCalib.from_camera(cam.intrinsics, cam.cam_to_ego).to_text())
+        annotations = frame.annotations
+        if annotations is not None and annotations.boxes is not None:
+            depth = cam.depth if cam.depth is not None else annotations.depth.get(camera)
+            if depth is None and frame.lidar is not None:
+                depth = lidar_depth_map(frame.lidar.points, cam)
+            objects = boxes_to_objects(annotations.boxes, cam, depth, with_score)
+            write_atomic(base / "label_2" / f"{frame_id}.txt", format_kitti_labels(objects))
+        written.append(frame_id)
+        index += 1
+    split_file = root / "ImageSets" / f"{split}.txt"
+    listed = split_file.read_text().split() if split_file.exists() else []
+    ids = sorted(set(listed) | set(written))
+    write_atomic(split_file, "".join(f"{i}\n" for i in ids))
+    return written
