@@ -1,0 +1,62 @@
+"""Which boxes the nuScenes detection metric evaluates (the devkit's ``filter_eval_boxes``).
+
+Applied identically to ground truth and predictions, in this order:
+
+1. distance: the BEV distance between the box centre and the ego position of its sample must be
+   strictly below the class range;
+2. points: boxes with exactly 0 LiDAR + radar points are dropped (predictions carry -1, so they stay);
+3. bike racks: bicycles and motorcycles whose centre lies inside a ``static_object.bicycle_rack``
+   annotation of the same sample (closed faces) are dropped.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
+from evaluation.nuscenes_det.config import DetectionConfig
+from sensors.classes import DETECTION_CLASSES
+
+_CYCLES = np.array([DETECTION_CLASSES.index("bicycle"), DETECTION_CLASSES.index("motorcycle")])
+
+
+def _rotation_matrices(q: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotation matrices of quaternions (N, 4) (w, x, y, z), normalised first."""
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    w, x, y, z = q.T
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], axis=-1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], axis=-1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1),
+    ], axis=1)
+
+
+def in_bike_rack(boxes: DetectionBoxes, racks: DetectionBoxes) -> np.ndarray:
+    """(N,) bool: the centre of each box lies inside a rack of its own sample (closed faces)."""
+    inside = np.zeros(len(boxes), bool)
+    if len(racks) == 0 or len(boxes) == 0:
+        return inside
+    rotations = _rotation_matrices(racks.rotation)
+    # nuScenes size is (w, l, h): the box's local x extent is l, y is w.
+    half = racks.size[:, [1, 0, 2]] / 2.0
+    for r in range(len(racks)):
+        candidates = np.flatnonzero(boxes.sample == racks.sample[r])
+        if len(candidates) == 0:
+            continue
+        local = (boxes.translation[candidates] - racks.translation[r]) @ rotations[r]
+        inside[candidates[np.all(np.abs(local) <= half[r], axis=1)]] = True
+    return inside
+
+
+def evaluated_mask(boxes: DetectionBoxes, ground_truth: GroundTruth, config: DetectionConfig) -> np.ndarray:
+    """(N,) bool mask of the boxes (ground truth or predictions of ``ground_truth``'s samples) that are evaluated."""
+    if len(boxes) == 0:
+        return np.zeros(0, bool)
+    offset = boxes.translation[:, :2] - ground_truth.ego_translation[boxes.sample, :2]
+    ego_dist = np.sqrt(np.sum(offset**2, axis=1))
+    max_dist = np.array([config.class_range[name] for name in DETECTION_CLASSES])[boxes.label]
+    keep = (ego_dist < max_dist) & (boxes.num_pts != 0)
+    cycles = keep & np.isin(boxes.label, _CYCLES)
+    if cycles.any():
+        idx = np.flatnonzero(cycles)
+        keep[idx[in_bike_rack(boxes.select(idx), ground_truth.bike_racks)]] = False
+    return keep
