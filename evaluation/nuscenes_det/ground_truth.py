@@ -132,6 +132,8 @@ def load_ground_truth(root: str | Path, version: str, split: str | None = None,
         elif name in NUSCENES_CATEGORY_TO_CLASS:
             rows.append(i)
     velocity = _velocities(all_anns, ann_index, sample_time_s)
+    # Group by sample (sample order), keeping table order inside a sample, as the devkit lists them.
+    rows = [rows[i] for i in np.argsort([sample_index[all_anns[r]["sample_token"]] for r in rows], kind="stable")]
 
     def boxes(indices: list[int], with_attributes: bool) -> DetectionBoxes:
         anns = [all_anns[i] for i in indices]
