@@ -1,0 +1,134 @@
+"""Training checkpoints: atomic writes, ``weights_only`` loads, and clear mismatch errors.
+
+A checkpoint is a dict of tensors, ints, floats, strings, None, lists and dicts only, so it loads
+with ``torch.load(path, weights_only=True)`` (no pickled code). Keys:
+
+- ``format`` (``"perception-checkpoint"``), ``version`` (int)
+- ``config``: the whole configuration as a plain dict (``perception.config.config_to_dict``)
+- ``model``: the model ``state_dict``
+- ``step``, ``epoch``, ``batch_in_epoch``: position of the run (optimisation steps done, current
+  epoch, batches of that epoch consumed)
+- ``optimizer``, ``scheduler``, ``scaler``, ``strategy``: their ``state_dict()``
+- ``rng``: :func:`perception.train.rng.capture_rng_state`
+- ``bad_steps``: ``{"total": int, "consecutive": int}`` non-finite steps skipped
+- ``world_size``: processes that wrote it (the global batch is ``world_size * batch_size``)
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+CHECKPOINT_FORMAT = "perception-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read or does not fit the model/config; the message is one line."""
+
+
+def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> Path:
+    """Write ``state`` to ``path`` atomically: a temp file in the same folder, then ``os.replace``.
+
+    If writing fails (full disk, crash, exception), the previous file at ``path`` is left intact and
+    the temp file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(
+    path: str | Path,
+    model: nn.Module | None = None,
+    config: Mapping[str, Any] | None = None,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; optionally check it and load it into ``model``.
+
+    Args:
+        path: checkpoint file.
+        model: if given, its ``state_dict`` must have exactly the checkpoint's keys and shapes; the
+            weights are then loaded into it.
+        config: if given (a plain dict, ``config_to_dict(cfg)``), its ``model`` section must equal
+            the checkpoint's.
+        map_location: where tensors are loaded.
+
+    Raises:
+        CheckpointError: missing, truncated or corrupted file, not a checkpoint of this project, or a
+            mismatch; the message names the file and the first mismatched key (with shapes).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot read checkpoint (truncated or corrupted?): {reason}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a perception checkpoint (no format={CHECKPOINT_FORMAT!r} key)")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {state.get('version')} is not supported (expected {CHECKPOINT_VERSION})"
+        )
+    if config is not None:
+        mismatch = first_config_mismatch(state.get("config", {}).get("model", {}), config.get("model", {}), "model")
+        if mismatch is not None:
+            raise CheckpointError(f"{path}: checkpoint was trained with a different config: {mismatch}")
+    if model is not None:
+        mismatch = first_state_dict_mismatch(state["model"], model.state_dict())
+        if mismatch is not None:
+            raise CheckpointError(f"{path}: checkpoint does not fit the model: {mismatch}")
+        model.load_state_dict(state["model"])
+    return state
+
+
+def first_config_mismatch(stored: Any, current: Any, where: str) -> str | None:
+    """The first dotted key whose value differs between two nested config dicts, as a sentence."""
+    if isinstance(stored, Mapping) and isinstance(current, Mapping):
+        for key in [*stored.keys(), *(k for k in current.keys() if k not in stored)]:
+            dotted = f"{where}.{key}"
+            if key not in current:
+                return f"key {dotted} is in the checkpoint but not in the config"
+            if key not in stored:
+                return f"key {dotted} is in the config but not in the checkpoint"
+            found = first_config_mismatch(stored[key], current[key], dotted)
+            if found is not None:
+                return found
+        return None
+    if stored != current:
+        return f"key {where} is {stored!r} in the checkpoint but {current!r} in the config"
+    return None
+
+
+def first_state_dict_mismatch(stored: Mapping[str, torch.Tensor], current: Mapping[str, torch.Tensor]) -> str | None:
+    """The first parameter/buffer key missing on either side or with different shapes, as a sentence."""
+    for key, value in current.items():
+        if key not in stored:
+            return f"state_dict key {key!r} of the model is missing from the checkpoint"
+        if tuple(stored[key].shape) != tuple(value.shape):
+            return (
+                f"state_dict key {key!r} has shape {tuple(stored[key].shape)} in the checkpoint "
+                f"but {tuple(value.shape)} in the model"
+            )
+    for key in stored:
+        if key not in current:
+            return f"state_dict key {key!r} of the checkpoint does not exist in the model"
+    return None

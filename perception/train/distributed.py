@@ -1,0 +1,133 @@
+"""Distributed data parallel helpers for runs launched by ``torchrun``.
+
+Multi-task gradient strategies take per-task gradients of the shared parameters with
+``torch.autograd.grad``, which DDP's reducer does not see: DDP only averages gradients accumulated
+by ``.backward()``. So the trainer keeps DDP for what it does well (broadcasting the initial
+parameters and buffers from rank 0) but runs its forward under ``no_sync()`` and synchronises
+gradients itself, with two rules that make every rank compute exactly what a single process
+computes on the global batch:
+
+1. Task losses are global: each rank sums its present samples' losses, the sum and the present
+   count are all-reduced, and the loss is ``global_sum / global_count`` (forward). Its backward
+   scales the incoming gradient by the world size W, so a rank's local contribution is
+   ``W * d(local_sum / global_count)``.
+2. Every model parameter gets a gradient hook that averages across ranks. The average of the
+   ranks' ``W * d(local_sum_r / count)`` is the global gradient, whether the gradient is taken by
+   ``backward()`` or by a strategy's per-task ``autograd.grad``; so per-task gradients, their
+   cosine similarities and the combined update are identical on every rank and equal the
+   single-process ones.
+
+The hooks issue one collective per parameter per backward, in the autograd engine's order: every
+rank must therefore build the same graph (same modules used, same tasks in the loss dict, which
+rule 1 guarantees for the tasks).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process sits in the run.
+
+    Attributes:
+        rank, world_size, local_rank: from torchrun's ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``.
+        device: the device this process trains on.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        """True on the process that logs and writes checkpoints (rank 0)."""
+        return self.rank == 0
+
+    @property
+    def is_distributed(self) -> bool:
+        """True when more than one process trains."""
+        return self.world_size > 1
+
+
+def init_distributed(device: str | None = None) -> DistContext:
+    """Join the process group described by torchrun's environment, or return a single-process context.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"`` or None (CUDA when available). With CUDA each process uses
+            ``cuda:LOCAL_RANK`` and the NCCL backend; on CPU the gloo backend.
+    """
+    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        dev = torch.device("cuda", local_rank)
+    else:
+        dev = torch.device("cpu")
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group if one was joined."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+class _GlobalSum(torch.autograd.Function):
+    """Forward: sum over ranks. Backward: the incoming gradient times the world size (rule 1)."""
+
+    @staticmethod
+    def forward(ctx, value: Tensor) -> Tensor:  # type: ignore[override]
+        total = value.detach().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        return grad * dist.get_world_size()
+
+
+class _MeanOverRanks(torch.autograd.Function):
+    """Forward: mean over ranks. Backward: identity, so second-order terms stay local (rule 2)."""
+
+    @staticmethod
+    def forward(ctx, value: Tensor) -> Tensor:  # type: ignore[override]
+        mean = value.detach().clone()
+        dist.all_reduce(mean, op=dist.ReduceOp.SUM)
+        return mean / dist.get_world_size()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        return grad
+
+
+def global_sum(value: Tensor, ctx: DistContext) -> Tensor:
+    """``value`` summed over ranks, differentiable with rule 1 (identity in a single process)."""
+    return _GlobalSum.apply(value) if ctx.is_distributed else value
+
+
+def all_reduce_sum(value: Tensor, ctx: DistContext) -> Tensor:
+    """Non-differentiable sum over ranks of a tensor (identity in a single process)."""
+    if not ctx.is_distributed:
+        return value
+    total = value.detach().clone()
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total
+
+
+def install_gradient_averaging(params: list[nn.Parameter], ctx: DistContext) -> list[RemovableHandle]:
+    """Hook each parameter so that every gradient computed for it is averaged over ranks (rule 2)."""
+    if not ctx.is_distributed:
+        return []
+    return [p.register_hook(_MeanOverRanks.apply) for p in params if p.requires_grad]
