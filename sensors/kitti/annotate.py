@@ -1,7 +1,8 @@
 """Ego-frame boxes -> KITTI label objects for one camera: 2D box, truncation, occlusion, alpha.
 
-The camera frame (x right, y down, z forward) is used as KITTI's rectified reference frame, as
-:meth:`sensors.kitti.calib.KittiCalib.from_camera` writes it.
+By default the camera frame (x right, y down, z forward) is KITTI's rectified reference frame, as
+:meth:`sensors.kitti.calib.KittiCalib.from_camera` writes it; real KITTI frames pass their
+rectified-reference -> camera 2 offset instead.
 """
 from __future__ import annotations
 
@@ -64,7 +65,11 @@ def _occlusion(hull_uv: np.ndarray, nearest: float, depth: np.ndarray | None, bb
 
 
 def boxes_to_objects(
-    boxes: Boxes3D, camera: Camera, depth: np.ndarray | None = None, with_score: bool = False
+    boxes: Boxes3D,
+    camera: Camera,
+    depth: np.ndarray | None = None,
+    with_score: bool = False,
+    rect_to_camera: np.ndarray | None = None,
 ) -> list[KittiObject]:
     """KITTI objects of the ego-frame boxes that are at least partly in front of and inside ``camera``.
 
@@ -76,11 +81,15 @@ def boxes_to_objects(
         depth: optional (H, W) metric depth for occlusion (dense, or sparse with 0 = unknown);
             None gives occlusion 3 (unknown).
         with_score: write the boxes' scores (prediction files, 16 fields).
+        rect_to_camera: (4, 4) KITTI rectified reference frame -> ``camera`` frame, the frame of
+            the locations and rotation_y; None: identity (the writer's rig). For a frame read
+            from real KITTI pass ``KittiCalib.rect_to_camera(2)``.
     """
     ego_to_cam = invert_transform(camera.cam_to_ego)
+    ego_to_rect = ego_to_cam if rect_to_camera is None else invert_transform(rect_to_camera) @ ego_to_cam
     corners = boxes.corners()
-    centers = transform_points(ego_to_cam, boxes.center)
-    headings = np.stack([np.cos(boxes.yaw), np.sin(boxes.yaw), np.zeros(len(boxes))], axis=1) @ ego_to_cam[:3, :3].T
+    centers = transform_points(ego_to_rect, boxes.center)
+    headings = np.stack([np.cos(boxes.yaw), np.sin(boxes.yaw), np.zeros(len(boxes))], axis=1) @ ego_to_rect[:3, :3].T
     width, height = camera.width - 1.0, camera.height - 1.0
     objects = []
     for i, name in enumerate(boxes.class_names()):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sensors.dataset import open_dataset
+from sensors.kitti.annotate import boxes_to_objects
 from sensors.kitti.reader import KittiDataset
 from sensors.projection import project_boxes, project_points
 
@@ -137,3 +138,16 @@ def test_testing_part_has_no_labels_and_empty_split(kitti_root):
     frames = KittiDataset(kitti_root, part="testing")
     assert len(frames) == 1 and frames[0].annotations is None
     assert len(KittiDataset(kitti_root, split="val")) == 0
+
+
+def test_ego_boxes_convert_back_to_the_published_label(kitti_root):
+    dataset = KittiDataset(kitti_root)
+    frame = dataset[0]
+    rect_to_camera = dataset.calib("000000").rect_to_camera(2)
+    (obj,) = boxes_to_objects(frame.annotations.boxes, frame.cameras["CAM_FRONT"], rect_to_camera=rect_to_camera)
+    assert obj.type == "Pedestrian"
+    np.testing.assert_allclose(obj.location, [1.84, 1.47, 8.41], atol=1e-6)
+    np.testing.assert_allclose(obj.dimensions, [1.89, 0.48, 1.20])
+    assert obj.rotation_y == pytest.approx(0.01, abs=0.02)
+    assert obj.alpha == pytest.approx(0.01 - math.atan2(1.84, 8.41), abs=0.02)  # published: -0.20
+    np.testing.assert_allclose(obj.bbox, _devkit_extent(), atol=2.0)
