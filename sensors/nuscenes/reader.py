@@ -249,7 +249,6 @@ class NuScenesDataset(Sequence[Frame]):
         t = self.tables
         table = "sample_annotation"
         centers, sizes, headings, velocities, labels, attributes, counts, tokens = [], [], [], [], [], [], [], []
-        attribute_names = {row["token"]: row.get("name") for row in t.rows("attribute")}
         for ann in self._annotations.get(sample_token, []):
             instance_token = t.text(table, ann, "instance_token")
             instance = t.get("instance", instance_token, ann["token"])
@@ -263,10 +262,9 @@ class NuScenesDataset(Sequence[Frame]):
             rotation = t.array(table, ann, "rotation", (4,))
             attribute = -1
             for attribute_token in t.field(table, ann, "attribute_tokens"):
-                if attribute_token not in attribute_names:
-                    t.get("attribute", attribute_token, ann["token"])
-                if attribute_names[attribute_token] in ATTRIBUTES:
-                    attribute = ATTRIBUTES.index(attribute_names[attribute_token])
+                attribute_name = t.get("attribute", attribute_token, ann["token"]).get("name")
+                if attribute_name in ATTRIBUTES:
+                    attribute = ATTRIBUTES.index(attribute_name)
             centers.append(t.array(table, ann, "translation", (3,)))
             sizes.append((length, width, height))
             headings.append(quaternion_to_matrix(rotation)[:, 0])

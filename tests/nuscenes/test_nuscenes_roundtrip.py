@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CABIN_TO_EGO, LIDAR_TO_EGO, SCENE, TRACKS, ego_pose, world_points, T0
+from conftest import CABIN_TO_EGO, LIDAR_TO_EGO, SCENE, T0, TRACKS, world_points
 from sensors.dataset import open_dataset
 from sensors.frame import Frame
 from sensors.geometry import invert_transform, transform_points, wrap_angle
 from sensors.nuscenes.reader import NuScenesDataset
 from sensors.nuscenes.tokens import instance_token, sample_token
+from sensors.nuscenes.writer import write_nuscenes
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +72,6 @@ def test_velocity_matches_finite_differences(read: list[Frame]) -> None:
 
 
 def test_single_annotation_has_nan_velocity(tmp_path: Path, frames: list[Frame]) -> None:
-    from sensors.nuscenes.writer import write_nuscenes
-
     write_nuscenes(frames[:1], tmp_path / "one")
     boxes = NuScenesDataset(tmp_path / "one")[0].annotations.boxes
     assert np.all(np.isnan(boxes.velocity))
