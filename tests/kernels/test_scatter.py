@@ -61,7 +61,7 @@ def test_numba_equals_reference_with_grad(seed, m):
 
 
 def test_gradcheck_float64():
-    features, coords, batch, grid = _inputs(m=30, c=3)
+    features, coords, batch, grid = _inputs(m=12, c=2, grid=(3, 3))
     features.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda f: kernels.pillar_scatter(f, coords, batch, grid), (features,))
 
