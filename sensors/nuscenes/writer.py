@@ -171,6 +171,7 @@ class _DatasetBuilder:
         self._chains: dict[tuple[str, str], list[dict]] = defaultdict(list)
         self._instances: dict[str, list[dict]] = defaultdict(list)
         self._instance_category: dict[str, str] = {}
+        self._sample_data_tokens: set[str] = set()
 
     def build(self, scenes: dict[str, list[Frame]]) -> dict[str, list[dict]]:
         self._static_tables()
@@ -291,6 +292,9 @@ class _DatasetBuilder:
     def _sample_data(self, sample: str, scene: str, channel: str, timestamp: int, ego_to_global: np.ndarray,
                      calibration: str, key: bool, filename: str, write, height: int = 0, width: int = 0) -> dict:
         token = make_token("sample_data", scene, channel, timestamp)
+        if token in self._sample_data_tokens:
+            raise ValueError(f"scene {scene}: two {channel} recordings at the same timestamp {timestamp} us")
+        self._sample_data_tokens.add(token)
         write(self.root / filename)
         self.rows["ego_pose"].append(
             {"token": token, "timestamp": timestamp, "rotation": _quaternion(ego_to_global[:3, :3]),

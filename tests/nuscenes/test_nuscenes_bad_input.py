@@ -154,6 +154,10 @@ def test_writer_rejects_unofficial_scene(tmp_path: Path) -> None:
         write_nuscenes(make_frames(1, scene="my-drive"), tmp_path / "out")
     with pytest.raises(ValueError, match="not an official v1.0-trainval scene"):
         write_nuscenes(make_frames(1, scene=SPLITS["test"][0]), tmp_path / "out", version="v1.0-trainval")
+    frames = make_frames(1)
+    frames[0].sweeps[0].timestamp = frames[0].sweeps[1].timestamp
+    with pytest.raises(ValueError, match="same timestamp"):
+        write_nuscenes(frames, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
