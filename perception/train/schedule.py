@@ -44,7 +44,8 @@ def build_scheduler(
         )
     if kind == "onecycle":
         peak = [group["lr"] for group in optimizer.param_groups]
-        pct_start = min(max(warmup_steps / total_steps, 0.01), 0.99) if total_steps > 1 else 0.5
+        # OneCycleLR peaks at step pct_start * (total_steps + 1) - 1: make that ``warmup_steps``.
+        pct_start = min(max((warmup_steps + 1) / (total_steps + 1), 0.01), 0.99)
         return OneCycleLR(
             optimizer,
             max_lr=peak,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -267,7 +268,7 @@ class Trainer:
             losses = {n: _ScaleBackward.apply(v, scale) for n, v in losses.items()}
         diagnose = (
             self.options.diagnostics_every > 0
-            and self.step % self.options.diagnostics_every == 0
+            and (self.step + 1) % self.options.diagnostics_every == 0
             and not self.strategy.track_conflict
         )
         if diagnose:
@@ -340,11 +341,12 @@ class Trainer:
         Raises:
             TrainingDiverged: ``options.max_bad_steps`` consecutive non-finite steps.
         """
-        if not self._resumed:
+        continuing = self._resumed or self.step > 0
+        if not continuing:
             seed_everything(self.cfg.seed)
         total = self.cfg.steps
         end = total if stop_after is None else min(total, self.step + stop_after)
-        logger = TrainLogger(self.out_dir, self.task_names, self.step if self._resumed else None) if self.ctx.is_main else None
+        logger = TrainLogger(self.out_dir, self.task_names, self.step if continuing else None) if self.ctx.is_main else None
         bar = tqdm(
             total=total, initial=self.step, desc="train", dynamic_ncols=True,
             disable=not (self.options.progress and self.ctx.is_main),
@@ -362,7 +364,9 @@ class Trainer:
                 self.loader.generator.manual_seed(self.cfg.seed * 1_000_003 + self.epoch)  # type: ignore[union-attr]
                 for batch in self.loader:
                     result = self._train_step(batch)
-                    self.scheduler.step()
+                    with warnings.catch_warnings():  # a skipped first step still advances the schedule
+                        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+                        self.scheduler.step()
                     self.step += 1
                     self.batch_in_epoch += 1
                     if result is not None:
