@@ -1,0 +1,231 @@
+"""Numba ray casting of the world: LiDAR returns and camera images with exact depth.
+
+The world is the analytic ground plane z = 0 (materials from :func:`sensors.sim.town.ground_at`)
+plus solid yaw-oriented boxes, packed as rows of :meth:`sensors.sim.shapes.Parts.packed`.
+All coordinates are global (metres); the nearest hit along a ray wins (occlusion).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from sensors.sim.shapes import BARRIER_STRIPE, FACADE, GLASS_SIDES, WINDOW_BAND
+from sensors.sim.town import MATERIAL_COLOR, MATERIAL_INTENSITY, ground_at
+
+INF = 1e30
+#: Cameras see the ground no farther than this (metres); beyond it is sky haze.
+GROUND_FAR = 1500.0
+
+
+@njit(cache=True, inline="always")
+def _hit(ox, oy, oz, dx, dy, dz, part):
+    """Entry distance along the ray and the face hit (0..5 = -x,+x,-y,+y,-z,+z local) of a part.
+
+    Returns (INF, -1) when the ray misses or starts inside the box.
+    """
+    rx, ry, rz = ox - part[0], oy - part[1], oz - part[2]
+    c, s = part[6], part[7]
+    lo = (c * rx + s * ry, -s * rx + c * ry, rz)
+    ld = (c * dx + s * dy, -s * dx + c * dy, dz)
+    tmin, tmax, face = -INF, INF, -1
+    for a in range(3):
+        h = part[3 + a]
+        if abs(ld[a]) < 1e-12:
+            if abs(lo[a]) > h:
+                return INF, -1
+            continue
+        t1 = (-h - lo[a]) / ld[a]
+        t2 = (h - lo[a]) / ld[a]
+        f = 2 * a  # entering through the -a face when moving +a
+        if t1 > t2:
+            t1, t2 = t2, t1
+            f = 2 * a + 1
+        if t1 > tmin:
+            tmin, face = t1, f
+        if t2 < tmax:
+            tmax = t2
+    if tmax < tmin or tmin <= 1e-6:
+        return INF, -1
+    return tmin, face
+
+
+@njit(cache=True, inline="always")
+def _hash(x, y):
+    """Deterministic pseudo-random value in [0, 1) of a 2D cell."""
+    v = math.sin(x * 12.9898 + y * 78.233) * 43758.5453
+    return v - math.floor(v)
+
+
+@njit(parallel=True, cache=True)
+def cast_lidar(origin, dirs, max_range, parts, avenues, cross_x, cross_half, lots, out_range, out_intensity, out_owner):
+    """Cast LiDAR rays ``dirs`` (A, B, 3) unit vectors from ``origin`` (3,), one column per azimuth.
+
+    Fills ``out_range`` (A, B) with the hit distance (``INF`` without hit within ``max_range``),
+    ``out_intensity`` with the reflectivity 0-255, ``out_owner`` with the part owner (-1 ground or
+    scenery, -2 none). All beams of an azimuth share their horizontal direction.
+    """
+    n_az, n_beam = dirs.shape[0], dirs.shape[1]
+    n_parts = parts.shape[0]
+    ox, oy, oz = origin[0], origin[1], origin[2]
+    for a in prange(n_az):
+        hx, hy = dirs[a, 0, 0], dirs[a, 0, 1]
+        norm = math.sqrt(hx * hx + hy * hy)
+        hx /= norm
+        hy /= norm
+        cand = np.empty(n_parts, np.int64)
+        nc = 0
+        for p in range(n_parts):
+            rx, ry = parts[p, 0] - ox, parts[p, 1] - oy
+            rad = math.sqrt(parts[p, 3] ** 2 + parts[p, 4] ** 2)
+            along = rx * hx + ry * hy
+            if along > -rad and abs(rx * hy - ry * hx) < rad and along - rad < max_range:
+                cand[nc] = p
+                nc += 1
+        for b in range(n_beam):
+            dx, dy, dz = dirs[a, b, 0], dirs[a, b, 1], dirs[a, b, 2]
+            best, who, face = max_range, -2, -1
+            if dz < -1e-9:
+                tg = -oz / dz
+                if tg < best:
+                    best, who = tg, -3
+            for i in range(nc):
+                t, f = _hit(ox, oy, oz, dx, dy, dz, parts[cand[i]])
+                if t < best:
+                    best, who, face = t, cand[i], f
+            if who == -2:
+                out_range[a, b] = INF
+                out_intensity[a, b] = 0.0
+                out_owner[a, b] = -2
+            elif who == -3:
+                x, y = ox + best * dx, oy + best * dy
+                mat, _ = ground_at(x, y, avenues, cross_x, cross_half, lots)
+                out_range[a, b] = best
+                grain = 0.8 + 0.4 * _hash(math.floor(x * 5.0), math.floor(y * 5.0))
+                out_intensity[a, b] = MATERIAL_INTENSITY[mat] * grain * (0.5 + 0.5 * abs(dz))
+                out_owner[a, b] = -1
+            else:
+                out_range[a, b] = best
+                part = parts[who]
+                axis = face // 2
+                if axis == 2:
+                    cosi = abs(dz)
+                else:
+                    c, s = part[6], part[7]
+                    nx, ny = (c, s) if axis == 0 else (-s, c)
+                    cosi = abs(nx * dx + ny * dy)
+                out_intensity[a, b] = min(255.0, part[11] * (0.55 + 0.45 * cosi))
+                out_owner[a, b] = int(part[13])
+
+
+@njit(cache=True, inline="always")
+def _shade_part(part, face, lx, ly, lz, sun, dx, dy, dz):
+    """RGB (0-255 floats) of a part's surface at local hit point (lx, ly, lz)."""
+    r, g, b = part[8], part[9], part[10]
+    texture = int(part[12])
+    hx, hy, hz = part[3], part[4], part[5]
+    axis = face // 2
+    vertical = axis != 2
+    along = (ly + hy) if axis == 0 else (lx + hx)
+    zb = lz + hz
+    if texture == FACADE:
+        if vertical:
+            if zb < 3.4:
+                if 0.5 < zb < 2.8 and (along % 5.0) > 0.6:
+                    r, g, b = 62.0, 72.0, 80.0
+            elif (zb % 3.2) > 1.0 and (zb % 3.2) < 2.3 and (along % 3.0) > 0.8 and (along % 3.0) < 2.2 and zb < 2 * hz - 0.7:
+                sky = 0.5 + 0.5 * _hash(math.floor(along / 3.0), math.floor(zb / 3.2) + part[0])
+                r, g, b = 55.0 + 60.0 * sky, 68.0 + 70.0 * sky, 82.0 + 80.0 * sky
+        else:
+            r, g, b = r * 0.7, g * 0.7, b * 0.7
+    elif texture == GLASS_SIDES:
+        if vertical and zb > 0.12 * 2 * hz and zb < 0.9 * 2 * hz:
+            r, g, b = 38.0, 46.0, 56.0
+    elif texture == WINDOW_BAND:
+        if vertical and 0.42 * 2 * hz < zb < 0.86 * 2 * hz and (along % 1.6) > 0.12:
+            r, g, b = 40.0, 50.0, 60.0
+    elif texture == BARRIER_STRIPE:
+        if ((along + zb) % 0.6) < 0.3:
+            r, g, b = 240.0, 240.0, 235.0
+    # Lambertian light from the sun plus sky ambient.
+    c, s = part[6], part[7]
+    if axis == 2:
+        nx, ny, nz = 0.0, 0.0, (1.0 if face == 5 else -1.0)
+    elif axis == 0:
+        sign = 1.0 if face == 1 else -1.0
+        nx, ny, nz = sign * c, sign * s, 0.0
+    else:
+        sign = 1.0 if face == 3 else -1.0
+        nx, ny, nz = -sign * s, sign * c, 0.0
+    lam = max(0.0, nx * sun[0] + ny * sun[1] + nz * sun[2])
+    light = 0.5 + 0.62 * lam + (0.08 if nz > 0.5 else 0.0)
+    return r * light, g * light, b * light
+
+
+@njit(parallel=True, cache=True)
+def render_camera(origin, rot, kinv, parts, rects, avenues, cross_x, cross_half, lots, sun, image, depth):
+    """Render one pinhole camera into ``image`` (H, W, 3) uint8 and ``depth`` (H, W) float32.
+
+    ``rot`` (3, 3) is the camera-to-global rotation, ``kinv`` the inverse intrinsics, ``origin``
+    the camera centre. Pixel rays are ``rot @ kinv @ (u + .5, v + .5, 1)``, so the ray parameter
+    of a hit is its z in the camera frame: ``depth`` is exact z-depth, 0 for sky.
+    ``rects`` (P, 4) int64 ``u0, u1, v0, v1`` bound each part's pixels (half-open).
+    """
+    height, width = image.shape[0], image.shape[1]
+    ox, oy, oz = origin[0], origin[1], origin[2]
+    n_parts = parts.shape[0]
+    horizon = np.array([206.0, 218.0, 230.0])
+    zenith = np.array([96.0, 140.0, 200.0])
+    for v in prange(height):
+        best_t = np.full(width, INF)
+        best_p = np.full(width, -1, np.int64)
+        best_f = np.full(width, -1, np.int64)
+        cy = kinv[1, 1] * (v + 0.5) + kinv[1, 2]
+        for p in range(n_parts):
+            if not rects[p, 2] <= v < rects[p, 3]:
+                continue
+            part = parts[p]
+            for u in range(rects[p, 0], rects[p, 1]):
+                cx = kinv[0, 0] * (u + 0.5) + kinv[0, 1] * (v + 0.5) + kinv[0, 2]
+                dx = rot[0, 0] * cx + rot[0, 1] * cy + rot[0, 2]
+                dy = rot[1, 0] * cx + rot[1, 1] * cy + rot[1, 2]
+                dz = rot[2, 0] * cx + rot[2, 1] * cy + rot[2, 2]
+                t, f = _hit(ox, oy, oz, dx, dy, dz, part)
+                if t < best_t[u]:
+                    best_t[u], best_p[u], best_f[u] = t, p, f
+        for u in range(width):
+            cx = kinv[0, 0] * (u + 0.5) + kinv[0, 1] * (v + 0.5) + kinv[0, 2]
+            dx = rot[0, 0] * cx + rot[0, 1] * cy + rot[0, 2]
+            dy = rot[1, 0] * cx + rot[1, 1] * cy + rot[1, 2]
+            dz = rot[2, 0] * cx + rot[2, 1] * cy + rot[2, 2]
+            tg = -oz / dz if dz < -1e-9 else INF
+            t = best_t[u]
+            if tg < t and tg < GROUND_FAR:
+                t = tg
+                x, y = ox + t * dx, oy + t * dy
+                mat, _ = ground_at(x, y, avenues, cross_x, cross_half, lots)
+                grain = 0.92 + 0.16 * _hash(math.floor(x * 8.0), math.floor(y * 8.0))
+                r = MATERIAL_COLOR[mat, 0] * grain * 0.95
+                g = MATERIAL_COLOR[mat, 1] * grain * 0.95
+                b = MATERIAL_COLOR[mat, 2] * grain * 0.95
+            elif t < INF:
+                part = parts[best_p[u]]
+                rx, ry = ox + t * dx - part[0], oy + t * dy - part[1]
+                lx = part[6] * rx + part[7] * ry
+                ly = -part[7] * rx + part[6] * ry
+                lz = oz + t * dz - part[2]
+                r, g, b = _shade_part(part, best_f[u], lx, ly, lz, sun, dx, dy, dz)
+            else:
+                norm = math.sqrt(dx * dx + dy * dy + dz * dz)
+                e = min(1.0, max(0.0, dz / norm * 2.5))
+                image[v, u, 0] = np.uint8(horizon[0] * (1 - e) + zenith[0] * e)
+                image[v, u, 1] = np.uint8(horizon[1] * (1 - e) + zenith[1] * e)
+                image[v, u, 2] = np.uint8(horizon[2] * (1 - e) + zenith[2] * e)
+                depth[v, u] = 0.0
+                continue
+            fog = math.exp(-t * math.sqrt(dx * dx + dy * dy + dz * dz) / 600.0)
+            image[v, u, 0] = np.uint8(min(255.0, r * fog + horizon[0] * (1 - fog)))
+            image[v, u, 1] = np.uint8(min(255.0, g * fog + horizon[1] * (1 - fog)))
+            image[v, u, 2] = np.uint8(min(255.0, b * fog + horizon[2] * (1 - fog)))
+            depth[v, u] = t
