@@ -1,0 +1,226 @@
+"""KITTI object detection AP (the official protocol), for 2D image boxes, BEV and 3D.
+
+Per class, difficulty and metric:
+
+- ground truth of the class that passes the difficulty filter (2D box height > min height,
+  occlusion <= max occlusion, truncation <= max truncation) must be found; ground truth of the
+  class that fails it, and the neighbouring classes (``Van`` for ``Car``, ``Person_sitting`` for
+  ``Pedestrian``), are "ignored": a detection matched to it is neither true nor false positive;
+  other types (including ``DontCare``) do not take part;
+- detections of the class whose 2D box is lower than the min height are ignored too;
+- a match needs overlap strictly greater than the class's minimum overlap; a ground-truth box
+  takes the highest-scoring (first pass) or best-overlapping (second pass) free detection;
+- for 2D image boxes only, unmatched detections mostly inside a ``DontCare`` region (intersection
+  over detection area > min overlap) are not counted as false positives;
+- the score thresholds are chosen from the true-positive scores so that recall is sampled at 41
+  positions; precision is made monotone (max over higher recalls); AP|R40 averages the 40 positions
+  above 0 and AP|R11 the 11 positions 0, 0.1, ..., 1 (the older protocol). Values in percent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numba
+import numpy as np
+
+from evaluation.kitti.iou import bev_boxes, bev_iou, image_iou, iou_3d
+from evaluation.kitti.labels import KittiLabels
+
+CLASSES: tuple[str, ...] = ("Car", "Pedestrian", "Cyclist")
+DIFFICULTIES: tuple[str, ...] = ("easy", "moderate", "hard")
+METRICS: tuple[str, ...] = ("bbox", "bev", "3d")
+MIN_HEIGHT_PX: tuple[float, ...] = (40.0, 25.0, 25.0)
+MAX_OCCLUSION: tuple[int, ...] = (0, 1, 2)
+MAX_TRUNCATION: tuple[float, ...] = (0.15, 0.3, 0.5)
+#: Minimum overlap per class (the official "strict" setting for all three metrics).
+MIN_OVERLAP: dict[str, float] = {"Car": 0.7, "Pedestrian": 0.5, "Cyclist": 0.5}
+#: Ground-truth types that are neither positives nor negatives for a class.
+NEIGHBOUR_CLASS: dict[str, str] = {"Car": "Van", "Pedestrian": "Person_sitting"}
+N_SAMPLE_POINTS = 41
+_NO_DETECTION = -1e30
+
+
+@numba.njit(cache=True)
+def _image_statistics(overlaps, ignored_gt, ignored_det, scores, dc_overlaps, min_overlap, thresh, compute_fp,
+                      use_dontcare, tp_scores_out):
+    """tp, fp, fn, number of tp scores written, for one image (the official compute_statistics)."""
+    n_det, n_gt = overlaps.shape
+    assigned = np.zeros(n_det, np.bool_)
+    below = np.zeros(n_det, np.bool_)
+    if compute_fp:
+        for j in range(n_det):
+            below[j] = scores[j] < thresh
+    tp = 0
+    fp = 0
+    fn = 0
+    n_tp = 0
+    for i in range(n_gt):
+        if ignored_gt[i] == -1:
+            continue
+        det_idx = -1
+        valid = _NO_DETECTION
+        max_overlap = 0.0
+        assigned_ignored = False
+        for j in range(n_det):
+            if ignored_det[j] == -1 or assigned[j] or below[j]:
+                continue
+            overlap = overlaps[j, i]
+            if not compute_fp and overlap > min_overlap and scores[j] > valid:
+                det_idx = j
+                valid = scores[j]
+            elif compute_fp and overlap > min_overlap and (overlap > max_overlap or assigned_ignored) \
+                    and ignored_det[j] == 0:
+                max_overlap = overlap
+                det_idx = j
+                valid = 1.0
+                assigned_ignored = False
+            elif compute_fp and overlap > min_overlap and valid == _NO_DETECTION and ignored_det[j] == 1:
+                det_idx = j
+                valid = 1.0
+                assigned_ignored = True
+        if valid == _NO_DETECTION and ignored_gt[i] == 0:
+            fn += 1
+        elif valid != _NO_DETECTION and (ignored_gt[i] == 1 or ignored_det[det_idx] == 1):
+            assigned[det_idx] = True
+        elif valid != _NO_DETECTION:
+            tp += 1
+            tp_scores_out[n_tp] = scores[det_idx]
+            n_tp += 1
+            assigned[det_idx] = True
+    if compute_fp:
+        for j in range(n_det):
+            if not (assigned[j] or ignored_det[j] == -1 or ignored_det[j] == 1 or below[j]):
+                fp += 1
+        if use_dontcare:
+            n_stuff = 0
+            for k in range(dc_overlaps.shape[1]):
+                for j in range(n_det):
+                    if assigned[j] or ignored_det[j] == -1 or ignored_det[j] == 1 or below[j]:
+                        continue
+                    if dc_overlaps[j, k] > min_overlap:
+                        assigned[j] = True
+                        n_stuff += 1
+            fp -= n_stuff
+    return tp, fp, fn, n_tp
+
+
+def _thresholds(scores: np.ndarray, n_gt: int) -> np.ndarray:
+    """Score thresholds that sample recall at (up to) 41 positions (official ``get_thresholds``)."""
+    scores = np.sort(scores)[::-1]
+    current = 0.0
+    out = []
+    for i, score in enumerate(scores):
+        left = (i + 1) / n_gt
+        right = (i + 2) / n_gt if i < len(scores) - 1 else left
+        if right - current < current - left and i < len(scores) - 1:
+            continue
+        out.append(score)
+        current += 1.0 / (N_SAMPLE_POINTS - 1.0)
+    return np.asarray(out, np.float64)
+
+
+def _ignore_flags(gt: KittiLabels, dt: KittiLabels, class_name: str, difficulty: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """ignored_gt (0 evaluated, 1 ignored, -1 not taking part), ignored_det likewise, number of evaluated GT."""
+    gt_height = gt.bbox[:, 3] - gt.bbox[:, 1]
+    same = gt.name == class_name
+    neighbour = gt.name == NEIGHBOUR_CLASS.get(class_name, "\0")
+    hard = ((gt.occluded > MAX_OCCLUSION[difficulty]) | (gt.truncated > MAX_TRUNCATION[difficulty])
+            | (gt_height <= MIN_HEIGHT_PX[difficulty]))
+    ignored_gt = np.full(len(gt), -1, np.int64)
+    ignored_gt[same & ~hard] = 0
+    ignored_gt[neighbour | (same & hard)] = 1
+    dt_height = dt.bbox[:, 3] - dt.bbox[:, 1]
+    ignored_det = np.where(dt.name == class_name, 0, -1).astype(np.int64)
+    ignored_det[dt_height < MIN_HEIGHT_PX[difficulty]] = 1
+    return ignored_gt, ignored_det, int(np.sum(ignored_gt == 0))
+
+
+def _overlaps(gt: KittiLabels, dt: KittiLabels, metric: str) -> np.ndarray:
+    """(N_det, N_gt) overlaps of one image for ``metric``."""
+    if len(gt) == 0 or len(dt) == 0:
+        return np.zeros((len(dt), len(gt)))
+    if metric == "bbox":
+        return image_iou(dt.bbox, gt.bbox)
+    if metric == "bev":
+        return bev_iou(bev_boxes(dt.location, dt.dimensions, dt.rotation_y),
+                       bev_boxes(gt.location, gt.dimensions, gt.rotation_y))
+    return iou_3d(dt.location, dt.dimensions, dt.rotation_y, gt.location, gt.dimensions, gt.rotation_y)
+
+
+@dataclass
+class KittiResult:
+    """KITTI AP in percent: ``ap[metric][class][difficulty] = {"R40": .., "R11": ..}``; PR curves per cell."""
+
+    ap: dict[str, dict[str, dict[str, dict[str, float]]]]
+    precision: dict[tuple[str, str, str], np.ndarray] = field(repr=False, default_factory=dict)
+    min_overlap: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form."""
+        return {"ap": self.ap, "min_overlap": self.min_overlap}
+
+
+def _precision_curve(gts, dts, overlaps, class_name, difficulty, min_overlap, metric) -> np.ndarray:
+    """(41,) monotone precision at the sampled recall positions (zeros beyond the reached recall)."""
+    flags = [_ignore_flags(g, d, class_name, difficulty) for g, d in zip(gts, dts)]
+    n_gt = sum(f[2] for f in flags)
+    precision = np.zeros(N_SAMPLE_POINTS)
+    if n_gt == 0:
+        return precision
+    use_dc = metric == "bbox"
+    dc = [image_iou(d.bbox, g.bbox[g.name == "DontCare"], criterion=0) if use_dc else np.zeros((len(d), 0))
+          for g, d in zip(gts, dts)]
+    tp_scores = []
+    for (ig, idt, _), g, d, ov, dco in zip(flags, gts, dts, overlaps, dc):
+        buffer = np.empty(len(g))
+        _, _, _, n = _image_statistics(ov, ig, idt, d.score, dco, min_overlap, 0.0, False, use_dc, buffer)
+        tp_scores.append(buffer[:n])
+    thresholds = _thresholds(np.concatenate(tp_scores) if tp_scores else np.zeros(0), n_gt)
+    if len(thresholds) == 0:
+        return precision
+    counts = np.zeros((len(thresholds), 3))
+    for (ig, idt, _), g, d, ov, dco in zip(flags, gts, dts, overlaps, dc):
+        buffer = np.empty(len(g))
+        for t, thresh in enumerate(thresholds):
+            tp, fp, fn, _ = _image_statistics(ov, ig, idt, d.score, dco, min_overlap, thresh, True, use_dc, buffer)
+            counts[t] += (tp, fp, fn)
+    tp, fp = counts[:, 0], counts[:, 1]
+    curve = tp / (tp + fp)
+    curve = np.maximum.accumulate(curve[::-1])[::-1]
+    precision[:len(curve)] = curve
+    return precision
+
+
+def evaluate_kitti(ground_truth: Sequence[KittiLabels], detections: Sequence[KittiLabels],
+                   classes: Sequence[str] = CLASSES, metrics: Sequence[str] = METRICS,
+                   min_overlap: dict[str, float] | None = None) -> KittiResult:
+    """KITTI AP|R40 and AP|R11 (percent) of ``detections`` against ``ground_truth``, image by image.
+
+    Raises:
+        ValueError: different numbers of images, an unknown metric, or a class without min overlap.
+    """
+    if len(ground_truth) != len(detections):
+        raise ValueError(f"KITTI: {len(detections)} prediction files for {len(ground_truth)} ground-truth files")
+    min_overlap = dict(MIN_OVERLAP if min_overlap is None else min_overlap)
+    for metric in metrics:
+        if metric not in METRICS:
+            raise ValueError(f"KITTI: unknown metric {metric!r}; expected one of {METRICS}")
+    for name in classes:
+        if name not in min_overlap:
+            raise ValueError(f"KITTI: no minimum overlap for class {name!r}")
+    ap: dict = {}
+    precision: dict = {}
+    for metric in metrics:
+        overlaps = [_overlaps(g, d, metric) for g, d in zip(ground_truth, detections)]
+        ap[metric] = {}
+        for name in classes:
+            ap[metric][name] = {}
+            for k, difficulty in enumerate(DIFFICULTIES):
+                curve = _precision_curve(ground_truth, detections, overlaps, name, k, min_overlap[name], metric)
+                precision[(metric, name, difficulty)] = curve
+                ap[metric][name][difficulty] = {
+                    "R40": float(np.sum(curve[1:]) / 40 * 100),
+                    "R11": float(np.sum(curve[0:N_SAMPLE_POINTS:4]) / 11 * 100),
+                }
+    return KittiResult(ap, precision, {n: min_overlap[n] for n in classes})

@@ -1,0 +1,82 @@
+"""Minimal column-wise reader of KITTI object label files, for the evaluation.
+
+A line is ``type truncated occluded alpha left top right bottom h w l x y z rotation_y [score]``:
+pixels for the 2D box, metres for dimensions (height, width, length) and location (bottom centre
+in the rectified camera frame: x right, y down, z forward), radians for angles.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass
+class KittiLabels:
+    """All objects of one image.
+
+    Attributes:
+        name: (N,) object types (``Car``, ``Van``, ``Pedestrian``, ``DontCare`` ...).
+        truncated: (N,) 0..1.
+        occluded: (N,) int 0..3.
+        alpha: (N,) observation angle, radians.
+        bbox: (N, 4) left, top, right, bottom in pixels.
+        dimensions: (N, 3) height, width, length in metres.
+        location: (N, 3) bottom centre x, y, z in metres, camera frame.
+        rotation_y: (N,) radians about camera y.
+        score: (N,) confidence (predictions); 1 for ground truth without scores.
+    """
+
+    name: np.ndarray
+    truncated: np.ndarray
+    occluded: np.ndarray
+    alpha: np.ndarray
+    bbox: np.ndarray
+    dimensions: np.ndarray
+    location: np.ndarray
+    rotation_y: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.name)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[str]], source: str = "labels") -> "KittiLabels":
+        """Build from split label lines (15 fields, or 16 with a score)."""
+        names, values, scores = [], [], []
+        for i, row in enumerate(rows):
+            if len(row) not in (15, 16):
+                raise ValueError(f"{source}: line {i + 1} has {len(row)} fields, expected 15 or 16")
+            try:
+                numbers = [float(v) for v in row[1:]]
+            except ValueError:
+                raise ValueError(f"{source}: line {i + 1} has a non-numeric field") from None
+            if not np.all(np.isfinite(numbers)):
+                raise ValueError(f"{source}: line {i + 1} has NaN or infinite values")
+            names.append(row[0])
+            values.append(numbers[:14])
+            scores.append(numbers[14] if len(numbers) == 15 else 1.0)
+        v = np.asarray(values, np.float64).reshape(-1, 14)
+        return cls(np.asarray(names, dtype=object), v[:, 0], v[:, 1].astype(np.int64), v[:, 2], v[:, 3:7], v[:, 7:10],
+                   v[:, 10:13], v[:, 13], np.asarray(scores, np.float64))
+
+
+def read_labels(path: str | Path) -> KittiLabels:
+    """Parse one label file (ground truth or predictions with scores); an empty file gives 0 objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: KITTI label file not found")
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return KittiLabels.from_rows(rows, str(path))
+
+
+def read_label_folder(folder: str | Path, ids: Sequence[str] | None = None) -> tuple[list[str], list[KittiLabels]]:
+    """Label files ``<folder>/<id>.txt`` for ``ids`` (default: every ``.txt`` in sorted order)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: KITTI label folder not found")
+    if ids is None:
+        ids = sorted(p.stem for p in folder.glob("*.txt"))
+    return list(ids), [read_labels(folder / f"{i}.txt") for i in ids]
