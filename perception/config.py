@@ -1,0 +1,487 @@
+"""Typed configuration of the model, its heads, the data and training, loaded from YAML.
+
+Every section is a frozen dataclass; :func:`load_config` builds them from a YAML file and
+rejects unknown keys and wrongly typed values with a :class:`ConfigError` that names the file,
+the dotted key and the reason. :func:`save_config` writes a config back (atomically), and
+``load_config(save_config(c))`` equals ``c``. Units: metres, degrees where stated, pixels.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sensors.frame import CAMERA_NAMES, BevGrid
+
+
+class ConfigError(ValueError):
+    """A configuration file or mapping is invalid: the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """An axis-aligned BEV grid in the ego frame (metres); see :class:`sensors.frame.BevGrid`."""
+
+    xmin: float = -51.2
+    xmax: float = 51.2
+    ymin: float = -51.2
+    ymax: float = 51.2
+    resolution: float = 0.8
+
+    def to_bev_grid(self) -> BevGrid:
+        """The equivalent :class:`sensors.frame.BevGrid`."""
+        return BevGrid(self.xmin, self.xmax, self.ymin, self.ymax, self.resolution)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(X cells along ego +x, Y cells along ego +y)."""
+        return self.to_bev_grid().shape
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """Image encoder (shared by the street cameras and the cabin camera).
+
+    Attributes:
+        backbone: timm model name, built with ``features_only=True`` and random weights.
+        pretrained: path of a LOCAL checkpoint file with backbone weights, or None. Never a
+            hub download.
+        out_indices: backbone feature levels fed to the FPN (timm ``out_indices``).
+        fpn_channels: channels of the FPN output.
+        height, width: model input size of the street cameras (pixels) after resize and crop.
+        cabin_height, cabin_width: model input size of the cabin camera (pixels).
+        mean, std: RGB normalisation applied to images scaled to [0, 1].
+    """
+
+    backbone: str = "regnetx_002"
+    pretrained: str | None = None
+    out_indices: tuple[int, ...] = (2, 3, 4)
+    fpn_channels: int = 64
+    height: int = 128
+    width: int = 352
+    cabin_height: int = 96
+    cabin_width: int = 128
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ViewTransformConfig:
+    """Lift-splat view transform.
+
+    Attributes:
+        depth_min, depth_max: range of the depth bins along the optical axis (metres).
+        depth_bins: number of uniform depth bins D.
+        channels: context feature channels C pooled into BEV.
+        zmin, zmax: height range (ego z, metres) of frustum points kept for pooling.
+    """
+
+    depth_min: float = 1.0
+    depth_max: float = 60.0
+    depth_bins: int = 32
+    channels: int = 64
+    zmin: float = -5.0
+    zmax: float = 3.0
+
+
+@dataclass(frozen=True)
+class LidarConfig:
+    """LiDAR pillar branch.
+
+    Attributes:
+        voxel_size: pillar size (dx, dy, dz) in metres; dz spans the whole z range for pillars.
+        point_range: (xmin, ymin, zmin, xmax, ymax, zmax) metres, ego frame. Its x-y extent must
+            equal the BEV grid's, and the pillar grid must be the BEV grid times a power of two.
+        max_points: points kept per pillar.
+        max_voxels: pillars kept per sample.
+        channels: pillar feature channels.
+    """
+
+    voxel_size: tuple[float, float, float] = (0.4, 0.4, 8.0)
+    point_range: tuple[float, float, float, float, float, float] = (-51.2, -51.2, -5.0, 51.2, 51.2, 3.0)
+    max_points: int = 20
+    max_voxels: int = 30000
+    channels: int = 64
+
+
+@dataclass(frozen=True)
+class BevConfig:
+    """Fuser, BEV backbone and neck.
+
+    Attributes:
+        grid: the BEV feature grid (detection runs at this resolution).
+        fuser_channels: channels after fusing camera and LiDAR BEV.
+        layers: conv layers per backbone stage.
+        channels: channels per backbone stage.
+        strides: stride of the first conv of each stage (the neck upsamples back to stride 1).
+        neck_channels: channels per upsampled stage in the neck (concatenated).
+    """
+
+    grid: GridConfig = field(default_factory=GridConfig)
+    fuser_channels: int = 64
+    layers: tuple[int, ...] = (2, 2)
+    channels: tuple[int, ...] = (64, 128)
+    strides: tuple[int, ...] = (1, 2)
+    neck_channels: int = 64
+
+
+@dataclass(frozen=True)
+class DetectionHeadConfig:
+    """CenterPoint-style detection head.
+
+    Attributes:
+        enabled: build the head (False gives a model without detection).
+        channels: hidden channels of the shared head conv.
+        min_radius: smallest Gaussian radius (cells) of a heatmap peak.
+        min_overlap: IoU criterion of the CenterNet radius formula.
+        max_objects: top-K peaks considered when decoding.
+        score_threshold: decoded boxes below this score are dropped.
+        nms_iou: rotated BEV IoU threshold of the per-class NMS.
+        max_boxes: boxes kept per sample after NMS (highest scores).
+        heatmap_weight, regression_weight: loss weights of the focal and L1 terms.
+        regression_weights: per-channel L1 weights of (dx, dy, z, log l, log w, log h,
+            sin, cos, vx, vy).
+    """
+
+    enabled: bool = True
+    channels: int = 64
+    min_radius: int = 2
+    min_overlap: float = 0.1
+    max_objects: int = 200
+    score_threshold: float = 0.1
+    nms_iou: float = 0.2
+    max_boxes: int = 100
+    heatmap_weight: float = 1.0
+    regression_weight: float = 0.25
+    regression_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2)
+
+
+@dataclass(frozen=True)
+class SegmentationHeadConfig:
+    """BEV map segmentation head (one sigmoid per :data:`sensors.classes.MAP_CLASSES`).
+
+    Attributes:
+        enabled: build the head.
+        channels: hidden channels.
+        grid: output grid of the map (targets are resampled onto it, nearest).
+        dice_weight: weight of the dice term added to the per-class BCE.
+    """
+
+    enabled: bool = True
+    channels: int = 64
+    grid: GridConfig = field(default_factory=lambda: GridConfig(-50.0, 50.0, -50.0, 50.0, 0.8))
+    dice_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class DepthHeadConfig:
+    """Dense metric depth per camera.
+
+    Attributes:
+        enabled: build the head.
+        channels: hidden channels of the refinement convs.
+        bin_weight: weight of the cross-entropy on the view transform's depth distribution
+            (BEVDepth-style depth supervision of the lift step).
+        max_depth: targets beyond this (metres) are ignored.
+    """
+
+    enabled: bool = True
+    channels: int = 32
+    bin_weight: float = 0.5
+    max_depth: float = 80.0
+
+
+@dataclass(frozen=True)
+class DriverHeadConfig:
+    """Driver-monitoring head on the cabin camera.
+
+    Attributes:
+        enabled: build the head (the cabin image then is not encoded at all).
+        hidden: hidden units of the shared MLP.
+        pose_scale_deg: head-pose targets are divided by this (degrees) before the L1 loss.
+    """
+
+    enabled: bool = True
+    hidden: int = 128
+    pose_scale_deg: float = 30.0
+
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    """The four heads."""
+
+    detection: DetectionHeadConfig = field(default_factory=DetectionHeadConfig)
+    segmentation: SegmentationHeadConfig = field(default_factory=SegmentationHeadConfig)
+    depth: DepthHeadConfig = field(default_factory=DepthHeadConfig)
+    driver: DriverHeadConfig = field(default_factory=DriverHeadConfig)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The fusion model.
+
+    Attributes:
+        cameras: street camera names in the order the model stacks them.
+        use_camera, use_lidar: build the camera / LiDAR BEV branch.
+        modality_dropout: in training, probability per sample of dropping the camera input and,
+            independently, the LiDAR input (never both).
+    """
+
+    cameras: tuple[str, ...] = CAMERA_NAMES
+    use_camera: bool = True
+    use_lidar: bool = True
+    modality_dropout: float = 0.1
+    image: ImageConfig = field(default_factory=ImageConfig)
+    view_transform: ViewTransformConfig = field(default_factory=ViewTransformConfig)
+    lidar: LidarConfig = field(default_factory=LidarConfig)
+    bev: BevConfig = field(default_factory=BevConfig)
+    heads: HeadsConfig = field(default_factory=HeadsConfig)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training data comes from.
+
+    Attributes:
+        dataset: a dataset URI for ``sensors.open_dataset``, or ``sim`` for the simulator.
+        sim: keyword arguments of ``sensors.sim.SimConfig`` (validated by it).
+        train_scenes, val_scenes: simulated drives in each split.
+        frames_per_scene: frames per simulated drive.
+        seed: seed of the first simulated drive (validation drives follow the training ones).
+    """
+
+    dataset: str = "sim"
+    sim: dict[str, Any] = field(default_factory=dict)
+    train_scenes: int = 8
+    val_scenes: int = 2
+    frames_per_scene: int = 40
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings read by the trainer.
+
+    Attributes:
+        batch_size: samples per step (per process).
+        steps: optimisation steps.
+        lr, weight_decay: AdamW settings.
+        warmup_steps: linear warm-up before the cosine decay.
+        grad_clip: max global gradient norm (0 disables).
+        strategy: multi-task weighting strategy name; ``strategy_options`` its arguments.
+        amp: mixed precision on GPU.
+        checkpoint_every, log_every: steps between checkpoints / log lines.
+        seed: RNG seed.
+        num_workers: DataLoader workers.
+    """
+
+    batch_size: int = 2
+    steps: int = 1000
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    grad_clip: float = 10.0
+    strategy: str = "equal"
+    strategy_options: dict[str, Any] = field(default_factory=dict)
+    amp: bool = True
+    checkpoint_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration file: ``model``, ``data`` and ``train`` sections."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check and convert a YAML value to the annotated type ``tp``; ``where`` names the key."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} does not match {_type_name(tp)}")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {len(value)}")
+        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+        return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported config type {_type_name(tp)}")
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys (missing keys keep defaults)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'top level'}: expected a mapping, got {type(data).__name__} {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key; expected one of {', '.join(names)}")
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else str(k)) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where or 'top level'}: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
+    """Build a :class:`Config` from a nested mapping; errors name ``source`` and the key."""
+    try:
+        config = _build(Config, data, "")
+        validate(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a YAML config file (missing sections and keys keep their defaults)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    return config_from_dict(data or {}, str(path))
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain nested dict of ``config`` (tuples as lists), loadable by :func:`config_from_dict`."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(config))
+
+
+def save_config(config: Config, path: str | Path) -> Path:
+    """Write ``config`` as YAML atomically (temp file, then rename); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(config_to_dict(config), handle, sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _power_of_two_ratio(fine: float, coarse: float) -> int | None:
+    ratio = coarse / fine
+    n = int(round(ratio))
+    return n if abs(ratio - n) < 1e-6 and n >= 1 and n & (n - 1) == 0 else None
+
+
+def validate(config: Config) -> None:
+    """Cross-field checks (grid compatibility, enabled parts); raises :class:`ConfigError`."""
+    m = config.model
+    if not (m.use_camera or m.use_lidar):
+        raise ConfigError("model: at least one of use_camera, use_lidar must be true")
+    if not 0.0 <= m.modality_dropout < 0.5:
+        raise ConfigError(f"model.modality_dropout: must be in [0, 0.5), got {m.modality_dropout}")
+    if m.use_camera and not m.cameras:
+        raise ConfigError("model.cameras: empty, but use_camera is true")
+    unknown = [c for c in m.cameras if not c]
+    if unknown:
+        raise ConfigError("model.cameras: empty camera name")
+    bev = m.bev
+    if not (len(bev.layers) == len(bev.channels) == len(bev.strides)) or not bev.layers:
+        raise ConfigError("model.bev: layers, channels and strides must be non-empty and of equal length")
+    if any(s not in (1, 2) for s in bev.strides):
+        raise ConfigError(f"model.bev.strides: each must be 1 or 2, got {bev.strides}")
+    grid = bev.grid
+    if m.use_lidar:
+        lid = m.lidar
+        pr = lid.point_range
+        if (pr[0], pr[1], pr[3], pr[4]) != (grid.xmin, grid.ymin, grid.xmax, grid.ymax):
+            raise ConfigError(
+                "model.lidar.point_range: its x-y extent must equal model.bev.grid "
+                f"({grid.xmin}, {grid.ymin}, {grid.xmax}, {grid.ymax})"
+            )
+        if lid.voxel_size[0] != lid.voxel_size[1]:
+            raise ConfigError("model.lidar.voxel_size: pillars must be square (dx == dy)")
+        if _power_of_two_ratio(lid.voxel_size[0], grid.resolution) is None:
+            raise ConfigError(
+                f"model.lidar.voxel_size: bev.grid.resolution / voxel size must be a power of two, "
+                f"got {grid.resolution} / {lid.voxel_size[0]}"
+            )
+    if m.use_camera or m.heads.driver.enabled:
+        im = m.image
+        if min(im.height, im.width, im.cabin_height, im.cabin_width) < 32:
+            raise ConfigError("model.image: image sizes must be at least 32 pixels")
+    vt = m.view_transform
+    if not (0 < vt.depth_min < vt.depth_max) or vt.depth_bins < 2:
+        raise ConfigError("model.view_transform: need 0 < depth_min < depth_max and depth_bins >= 2")
+    if m.heads.depth.enabled and not m.use_camera:
+        raise ConfigError("model.heads.depth: the depth head needs use_camera: true")
+    heads = m.heads
+    if len(heads.detection.regression_weights) != 10:
+        raise ConfigError("model.heads.detection.regression_weights: expected 10 values")
+    if not any((heads.detection.enabled, heads.segmentation.enabled, heads.depth.enabled, heads.driver.enabled)):
+        raise ConfigError("model.heads: at least one head must be enabled")

@@ -1,0 +1,195 @@
+"""Camera branch: a timm image encoder with an FPN neck, and the lift-splat view transform.
+
+Image tensors are (B, 3, H, W) normalised RGB; camera geometry is OpenCV-style (x right,
+y down, z forward) with ``cam_to_ego`` (4, 4) to the ego frame (x forward, y left, z up) and
+intrinsics K (3, 3) already adjusted to the model's input resolution (see perception/data).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import kernels
+from perception.config import ImageConfig, ViewTransformConfig, GridConfig
+
+
+def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
+    """Conv (no bias) + BatchNorm + ReLU, 'same' padding."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+def load_local_weights(module: nn.Module, path: str) -> None:
+    """Load a LOCAL checkpoint file (a state dict, or a dict holding one under ``state_dict``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"pretrained backbone weights: {file} is not a local file")
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    loaded = len(module.state_dict()) - len(missing)
+    if loaded == 0:
+        raise ValueError(f"pretrained backbone weights: no parameter of {file} matches the backbone")
+
+
+class ImageEncoder(nn.Module):
+    """timm backbone (``features_only``) + FPN; returns features at the finest chosen level.
+
+    ``forward`` gives (B, fpn_channels, H / s, W / s) with s = :attr:`stride`; ``pooled`` gives
+    (B, C_last), the global average of the deepest backbone level (for the driver head).
+    """
+
+    def __init__(self, config: ImageConfig) -> None:
+        super().__init__()
+        self.backbone = timm.create_model(
+            config.backbone, pretrained=False, features_only=True, out_indices=config.out_indices
+        )
+        if config.pretrained:
+            load_local_weights(self.backbone, config.pretrained)
+        channels = self.backbone.feature_info.channels()
+        reductions = self.backbone.feature_info.reduction()
+        self.stride = int(reductions[0])
+        self.pooled_channels = int(channels[-1])
+        self.out_channels = config.fpn_channels
+        self.lateral = nn.ModuleList(nn.Conv2d(c, config.fpn_channels, 1) for c in channels)
+        self.smooth = conv_bn_relu(config.fpn_channels, config.fpn_channels)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> FPN features (B, fpn_channels, H / s, W / s) at stride s."""
+        feats = self.backbone(images)
+        top = self.lateral[-1](feats[-1])
+        for level in range(len(feats) - 2, -1, -1):
+            lateral = self.lateral[level](feats[level])
+            top = lateral + F.interpolate(top, size=lateral.shape[-2:], mode="bilinear", align_corners=False)
+        return self.smooth(top)
+
+    def pooled(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, C_last): global average of the deepest level (no FPN work)."""
+        return self.backbone(images)[-1].mean(dim=(2, 3))
+
+
+class _PoolGrid:
+    """The BEV pooling geometry as the attributes ``kernels.precompute_bev_pool`` reads."""
+
+    def __init__(self, grid: GridConfig, zmin: float, zmax: float) -> None:
+        self.xmin, self.xmax, self.ymin, self.ymax = grid.xmin, grid.xmax, grid.ymin, grid.ymax
+        self.zmin, self.zmax = zmin, zmax
+        self.cell_x = self.cell_y = grid.resolution
+
+
+class LiftSplat(nn.Module):
+    """Lift image features to a depth distribution x context, splat them into BEV.
+
+    A 1x1 conv predicts D depth logits and C context channels per feature pixel; the
+    softmax over D times the context is summed per BEV cell by ``kernels.bev_pool`` (which
+    never materialises the frustum features). Ranks are cached per rig.
+    """
+
+    def __init__(self, in_channels: int, config: ViewTransformConfig, grid: GridConfig, stride: int) -> None:
+        super().__init__()
+        self.config = config
+        self.stride = stride
+        self.depth_bins = config.depth_bins
+        self.channels = config.channels
+        self.net = nn.Sequential(
+            conv_bn_relu(in_channels, in_channels),
+            nn.Conv2d(in_channels, config.depth_bins + config.channels, 1),
+        )
+        step = (config.depth_max - config.depth_min) / config.depth_bins
+        centres = config.depth_min + (torch.arange(config.depth_bins, dtype=torch.float32) + 0.5) * step
+        self.register_buffer("bin_centres", centres, persistent=False)
+        self.pool_grid = _PoolGrid(grid, config.zmin, config.zmax)
+        self.grid_shape = grid.shape
+        self.ranks_cache = kernels.BevPoolRanksCache(max_entries=8)
+
+    def lift(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(M, Cin, h, w) -> depth logits (M, D, h, w) and context (M, C, h, w)."""
+        out = self.net(features)
+        return out[:, : self.depth_bins], out[:, self.depth_bins :]
+
+    def frustum(self, intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """Ego-frame positions (N, D, h, w, 3) float32 (metres) of the depth bins of each feature pixel.
+
+        Feature pixel (i, j) at stride s covers image pixels [j*s, (j+1)*s) so its centre is
+        at u = j*s + (s-1)/2 in OpenCV pixel coordinates (pixel centres at integers).
+        """
+        dev = intrinsics.device
+        k = intrinsics.double()
+        s = self.stride
+        u = torch.arange(w, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
+        v = torch.arange(h, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
+        d = self.bin_centres.to(dev, torch.float64)
+        fx, fy = k[:, 0, 0].view(-1, 1, 1, 1), k[:, 1, 1].view(-1, 1, 1, 1)
+        cx, cy = k[:, 0, 2].view(-1, 1, 1, 1), k[:, 1, 2].view(-1, 1, 1, 1)
+        dd = d.view(1, -1, 1, 1)
+        x = (u.view(1, 1, 1, -1) - cx) / fx * dd
+        y = (v.view(1, 1, -1, 1) - cy) / fy * dd
+        z = dd.expand_as(x + y)
+        cam = torch.stack(torch.broadcast_tensors(x, y, z), dim=-1)  # (N, D, h, w, 3)
+        t = cam_to_ego.double()
+        ego = torch.einsum("nij,ndhwj->ndhwi", t[:, :3, :3], cam) + t[:, None, None, None, :3, 3]
+        return ego.float()
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        intrinsics: torch.Tensor,
+        cam_to_ego: torch.Tensor,
+        camera_valid: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pool camera features into BEV.
+
+        Args:
+            features: (B, N, Cin, h, w) image features.
+            intrinsics: (B, N, 3, 3) K at the model input resolution.
+            cam_to_ego: (B, N, 4, 4).
+            camera_valid: (B, N) bool; invalid cameras contribute nothing.
+
+        Returns:
+            bev: (B, C, X, Y) camera BEV features.
+            depth_logits: (B, N, D, h, w).
+        """
+        b, n, cin, h, w = features.shape
+        logits, context = self.lift(features.flatten(0, 1))
+        logits = logits.view(b, n, self.depth_bins, h, w)
+        probs = logits.softmax(dim=2) * camera_valid.view(b, n, 1, 1, 1).to(logits.dtype)
+        context = context.view(b, n, self.channels, h, w).permute(0, 1, 3, 4, 2).contiguous()
+        bev = features.new_zeros((b, self.channels, *self.grid_shape))
+        with torch.no_grad():
+            ranks = [
+                self.ranks_cache.get(self.frustum(intrinsics[i], cam_to_ego[i], h, w), self.pool_grid)
+                for i in range(b)
+            ]
+        groups: dict[int, list[int]] = {}
+        for i, r in enumerate(ranks):
+            groups.setdefault(id(r), []).append(i)
+        parts = []
+        for members in groups.values():
+            idx = torch.tensor(members, device=features.device)
+            pooled = kernels.bev_pool(probs[idx].float(), context[idx].float(), ranks[members[0]])
+            parts.append((idx, pooled))
+        if len(parts) == 1:
+            return parts[0][1].to(features.dtype), logits
+        for idx, pooled in parts:
+            bev = bev.index_copy(0, idx, pooled.to(bev.dtype))
+        return bev, logits
+
+    def expected_depth(self, logits: torch.Tensor) -> torch.Tensor:
+        """Expected depth (metres) of a depth distribution: logits (..., D, h, w) -> (..., 1, h, w)."""
+        probs = logits.softmax(dim=-3)
+        return (probs * self.bin_centres.view(-1, 1, 1)).sum(dim=-3, keepdim=True)
+
+    def bin_index(self, depth: torch.Tensor) -> torch.Tensor:
+        """Depth bin (long) of metric depths; -1 outside [depth_min, depth_max) or invalid (<= 0)."""
+        c = self.config
+        step = (c.depth_max - c.depth_min) / c.depth_bins
+        idx = torch.floor((depth - c.depth_min) / step).long()
+        return torch.where((depth >= c.depth_min) & (depth < c.depth_max), idx, torch.full_like(idx, -1))
