@@ -1,9 +1,14 @@
 """Write hand-built frames in the KITTI layout and read them back."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
-from kitti_frames import boxes, front_camera, make_frame
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kitti_frames import CAM_ROTATION, HEIGHT, WIDTH, boxes, front_camera, make_frame
 from kitti_frames import scene_boxes as scene_boxes_
 
 from sensors.dataset import open_dataset
@@ -116,3 +121,29 @@ def test_writer_requires_camera(tmp_path):
     with pytest.raises(MissingDataError, match="CAM_BACK"):
         write_kitti([make_frame(scene_boxes)], tmp_path, camera="CAM_BACK")
 
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    x=st.floats(3.0, 60.0), y=st.floats(-30.0, 30.0), yaw=st.floats(-3.2, 3.2),
+    length=st.floats(0.3, 12.0), width=st.floats(0.3, 3.0), height=st.floats(0.5, 4.0),
+    pitch=st.floats(-0.1, 0.1),
+)
+def test_any_box_in_view_round_trips(x, y, yaw, length, width, height, pitch):
+    # a slightly pitched camera: the writer's location/rotation_y are in that camera's frame
+    rotation = np.array([[np.cos(pitch), 0, -np.sin(pitch)], [0, 1, 0], [np.sin(pitch), 0, np.cos(pitch)]])
+    camera = front_camera()
+    camera.cam_to_ego = make_transform(rotation @ CAM_ROTATION, [1.5, 0.0, 1.6])
+    box = boxes([("car", (x, y, height / 2), (length, width, height), yaw)])
+    with tempfile.TemporaryDirectory() as scratch:
+        write_kitti([make_frame(box, camera)], Path(scratch))
+        got = KittiDataset(Path(scratch))[0].annotations.boxes
+    if len(got) == 0:  # not written: no corner in front lies inside the 2D box range [0, W-1] x [0, H-1]
+        uv, depth, _ = project_points(box.corners()[0], camera)
+        inside = (uv[:, 0] >= 0) & (uv[:, 0] <= WIDTH - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= HEIGHT - 1)
+        assert not (inside & (depth > 0.5)).any()
+        return
+    # rotation_y keeps only the heading in the camera's x-z plane: exact for pitch 0, second order in pitch
+    np.testing.assert_allclose(got.center[0], box.center[0], atol=1e-5)
+    np.testing.assert_allclose(got.size[0], box.size[0], atol=1e-5)
+    assert abs(float(wrap_angle(got.yaw[0] - box.yaw[0]))) < 1e-5 + pitch**2
