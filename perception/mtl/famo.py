@@ -20,8 +20,8 @@ class FAMO(MultiTaskStrategy):
     improvement ``log L_k(t-1) - log L_k(t)``, so tasks that improve least gain weight. As a cheap
     variant (no extra forward), ``L(t)`` is the next step's loss on its own batch. The logits are
     updated here by their own Adam (``lr``, ``weight_decay`` as in the paper), so they are not in
-    :meth:`extra_parameters`. Only tasks present in two consecutive steps update their logits;
-    absent tasks keep theirs. Losses must be positive.
+    :meth:`extra_parameters`. A task's improvement is measured against the last step it was present
+    in; absent tasks keep their logit, optimizer state and last loss. Losses must be non-negative.
     """
 
     def __init__(
@@ -51,8 +51,9 @@ class FAMO(MultiTaskStrategy):
         return z / (c * loss_t)
 
     def _update_logits(self, values: dict[str, float]) -> None:
-        """Adam step on the logits of tasks present now and at the previous step."""
-        previous, self._previous = self._previous, dict(values)
+        """Adam step on the logits of present tasks against their last seen loss."""
+        previous = dict(self._previous)
+        self._previous.update(values)
         common = [n for n in self.task_names if n in values and n in previous]
         if not common:
             return
