@@ -7,13 +7,12 @@ detection_name, detection_score, attribute_name}`` in the **global** frame, metr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from evaluation.files import atomic_write
 from evaluation.nuscenes_det.boxes import DetectionBoxes
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
@@ -66,17 +65,8 @@ def boxes_to_entries(boxes: Boxes3D, ego_to_global: np.ndarray, sample_token: st
 def write_submission(path: str | Path, results: dict[str, list[dict[str, Any]]],
                      meta: dict[str, Any] | None = None) -> None:
     """Write a submission JSON atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"meta": dict(DEFAULT_META if meta is None else meta), "results": results}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: json.dump(payload, f))
 
 
 def _vector(entry: dict, key: str, length: int, where: str) -> list[float]:
