@@ -44,7 +44,7 @@ class GradNorm(MultiTaskStrategy):
         weights = torch.stack([self.task_weights[n].detach() for n in names]).double()
         used = weights.clone()
 
-        norms = jacobian.detach().double().norm(dim=1)
+        norms = jacobian.detach().double().norm(dim=1).cpu()
         weighted_norms = weights * norms
         ratio = values / initial.clamp_min(1e-12)
         inverse_rate = ratio / ratio.mean().clamp_min(1e-12)
