@@ -54,29 +54,49 @@ def keys_to_coords(keys, grid, coords):  # pragma: no cover - jitted
             coords[i, 0] = k // g1
 
 
-@njit(cache=True)
-def assign_voxels(keys, max_points, max_voxels, table_bits):  # pragma: no cover - jitted
-    """Serial first-come assignment of points to voxels.
+@njit(cache=True, inline="always")
+def _key(points, i, lo, hi, size, grid):  # pragma: no cover - jitted
+    """Linear key of point i and its (ix, iy, iz); key -1 when the point is dropped."""
+    x = np.float64(points[i, 0])
+    y = np.float64(points[i, 1])
+    z = np.float64(points[i, 2])
+    if not (x >= lo[0] and x < hi[0] and y >= lo[1] and y < hi[1] and z >= lo[2] and z < hi[2]):
+        return -1, 0, 0, 0
+    ix = np.int64(np.floor((x - lo[0]) / size[0]))
+    iy = np.int64(np.floor((y - lo[1]) / size[1]))
+    iz = np.int64(np.floor((z - lo[2]) / size[2]))
+    if ix >= grid[0] or iy >= grid[1] or iz >= grid[2]:
+        return -1, 0, 0, 0
+    return (ix * grid[1] + iy) * grid[2] + iz, ix, iy, iz
 
-    Returns ``(voxel_of_point, slot_of_point, voxel_keys, counts, m)``: the voxel id (-1 when
-    dropped) and slot of each point, and for the first ``m`` voxels their key and point count
-    (capped at ``max_points``). Voxels are numbered in order of first appearance; points past
-    ``max_points`` in a voxel and voxels past ``max_voxels`` are dropped. An open-addressing
-    table of ``2**table_bits`` int32 slots maps keys to voxel ids.
+
+@njit(cache=True)
+def assign_voxels(points, lo, hi, size, grid, max_points, max_voxels, table_bits):  # pragma: no cover - jitted
+    """One serial first-come pass: voxel key per point, then its voxel and slot.
+
+    Returns ``(voxel_of_point, slot_of_point, coords, counts, m)``: the voxel id (-1 when
+    dropped) and slot of each point, and for the first ``m`` voxels their (ix, iy, iz) and
+    point count (capped at ``max_points``). Voxels are numbered in order of first appearance;
+    points past ``max_points`` in a voxel and voxels past ``max_voxels`` are dropped. An
+    open-addressing table of ``2**table_bits`` int32 slots (Fibonacci hashing, linear probing)
+    maps keys to voxel ids. Serial on purpose: the order of first appearance is inherently
+    sequential, and one pass over the points is memory-bound (a parallel key pass was slower
+    on a shared 2-core CPU).
     """
-    n = keys.shape[0]
+    n = points.shape[0]
     mask = np.uint64((1 << table_bits) - 1)
     shift = np.uint64(64 - table_bits)
     table = np.full(1 << table_bits, -1, dtype=np.int32)
     cap = min(n, max_voxels)
     voxel_keys = np.empty(cap, dtype=np.int64)
+    coords = np.empty((cap, 3), dtype=np.int32)
     counts = np.zeros(cap, dtype=np.int32)
     voxel_of = np.empty(n, dtype=np.int32)
     slot_of = np.empty(n, dtype=np.int32)
     m = 0
     for i in range(n):
-        k = keys[i]
         voxel_of[i] = -1
+        k, ix, iy, iz = _key(points, i, lo, hi, size, grid)
         if k < 0:
             continue
         h = (np.uint64(k) * _FIB) >> shift
@@ -86,6 +106,9 @@ def assign_voxels(keys, max_points, max_voxels, table_bits):  # pragma: no cover
                 if m < max_voxels:
                     table[h] = m
                     voxel_keys[m] = k
+                    coords[m, 0] = ix
+                    coords[m, 1] = iy
+                    coords[m, 2] = iz
                     counts[m] = 1
                     voxel_of[i] = m
                     slot_of[i] = 0
@@ -99,7 +122,7 @@ def assign_voxels(keys, max_points, max_voxels, table_bits):  # pragma: no cover
                     counts[v] = c + 1
                 break
             h = (h + np.uint64(1)) & mask
-    return voxel_of, slot_of, voxel_keys, counts, m
+    return voxel_of, slot_of, coords, counts, m
 
 
 @njit(parallel=True, cache=True)

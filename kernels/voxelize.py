@@ -154,16 +154,23 @@ def _hard_numba(
     points: torch.Tensor, vs: tuple, pr: tuple, grid: tuple, max_points: int, max_voxels: int
 ) -> Voxels:
     n, f = points.shape
-    keys = _keys_numba(points, vs, pr, grid)
     capacity = max(1, min(n, max_voxels, grid[0] * grid[1] * grid[2]))
     table_bits = max(4, int(2 * capacity - 1).bit_length())  # load factor <= 1/2
-    voxel_of, slot_of, voxel_keys, counts, m = nb.assign_voxels(keys, max_points, max_voxels, table_bits)
+    pts = points.numpy()
+    voxel_of, slot_of, coords, counts, m = nb.assign_voxels(
+        pts,
+        np.asarray(pr[:3], dtype=np.float64),
+        np.asarray(pr[3:], dtype=np.float64),
+        np.asarray(vs, dtype=np.float64),
+        np.asarray(grid, dtype=np.int64),
+        max_points,
+        max_voxels,
+        table_bits,
+    )
     features = torch.zeros((m, max_points, f), dtype=points.dtype)
     if m:
-        nb.gather_points(points.numpy(), voxel_of, slot_of, features.numpy())
-    coords = np.empty((m, 3), dtype=np.int32)
-    nb.keys_to_coords(voxel_keys[:m], np.asarray(grid, dtype=np.int64), coords)
-    return Voxels(features, torch.from_numpy(coords), torch.from_numpy(counts[:m].copy()))
+        nb.gather_points(pts, voxel_of, slot_of, features.numpy())
+    return Voxels(features, torch.from_numpy(coords[:m].copy()), torch.from_numpy(counts[:m].copy()))
 
 
 def _keys_numba_cuda(points: torch.Tensor, vs: tuple, pr: tuple, grid: tuple) -> torch.Tensor:
