@@ -23,6 +23,7 @@ from sensors.sim.driver import DriverScript
 from sensors.sim.face import render_cabin
 from sensors.sim.layout import make_town
 from sensors.sim.lidar import beam_directions, lidar_sweep
+from sensors.sim.raycast import count_in_boxes
 from sensors.sim.rig import NUSCENES_RIG, cabin_camera, camera_to_ego, intrinsics, lidar_to_ego
 from sensors.sim.shapes import Parts
 from sensors.sim.town import LANE_WIDTH, Town, avenue_point, ground_grid
@@ -123,7 +124,8 @@ class DriveSimulator:
         boxes = Boxes3D(center[near], self.agents.size[near], yaw[near], velocity[near], self.agents.label[near],
                         attribute=self.agents.attributes(speed)[near],
                         token=[self.instance_tokens[i] for i in near]).transform(invert_transform(pose))
-        boxes.num_lidar_points = boxes.points_inside(points).sum(axis=1).astype(np.int64) if len(boxes) else boxes.num_lidar_points
+        boxes.num_lidar_points = count_in_boxes(points[:, :3].astype(np.float64), boxes.center, boxes.size / 2,
+                                                np.cos(boxes.yaw), np.sin(boxes.yaw))
         self._timed("boxes", start)
         return boxes
 

@@ -53,10 +53,11 @@ def render_cabin(state: DriverState, size: tuple[int, int], rng: np.random.Gener
     head_mask = np.zeros_like(img)
     cv2.ellipse(head_mask, (int(hx), int(hy)), (int(ax), int(ay)), roll, 0, 360, 1, -1, _AA)
     img -= shade * head_mask
-    hair_top = hy - ay * (0.35 + 0.25 * math.sin(math.radians(state.pitch)))
-    cv2.ellipse(img, (int(hx), int(hy)), (int(ax * 1.03), int(ay * 1.03)), roll, 180 + 10, 360 - 10, 45, -1, _AA)
-    cv2.ellipse(img, (int(hx), int(hair_top)), (int(ax * 0.95), int(ay * 0.25)), roll, 180, 360, 45, -1, _AA)
-
+    # Hair: the part of the head above the hairline (which moves with the head pitch).
+    hairline = hy - ay * (0.42 + 0.35 * math.sin(math.radians(state.pitch)))
+    hair = head_mask.copy()
+    hair[int(max(0, hairline)):] = 0
+    img = img * (1 - hair) + 48.0 * hair
     def project(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rotated = _rotate(points, state.yaw, state.pitch, roll)
         return np.column_stack([hx + rotated[:, 0] * ax, hy - rotated[:, 1] * ay]), rotated[:, 2]

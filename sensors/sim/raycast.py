@@ -163,14 +163,37 @@ def _shade_part(part, face, lx, ly, lz, sun, dx, dy, dz):
     return r * light, g * light, b * light
 
 
+@njit(cache=True, inline="always")
+def _row_span(uv, vc):
+    """Horizontal extent (lo, hi) at image row ``vc`` of the convex hull of 8 points ``uv``
+    (the hull's cut is spanned by the cuts of the segments between all point pairs)."""
+    lo, hi = INF, -INF
+    for i in range(8):
+        for j in range(i + 1, 8):
+            vi, vj = uv[i, 1], uv[j, 1]
+            if (vi - vc) * (vj - vc) > 0.0:
+                continue
+            if vi == vj:
+                lo = min(lo, uv[i, 0], uv[j, 0])
+                hi = max(hi, uv[i, 0], uv[j, 0])
+            else:
+                u = uv[i, 0] + (vc - vi) * (uv[j, 0] - uv[i, 0]) / (vj - vi)
+                lo = min(lo, u)
+                hi = max(hi, u)
+    return lo, hi
+
+
 @njit(parallel=True, cache=True)
-def render_camera(origin, rot, kinv, parts, rects, avenues, cross_x, cross_half, lots, sun, image, depth):
+def render_camera(origin, rot, kinv, parts, rects, near, corners, avenues, cross_x, cross_half, lots, sun, image, depth):
     """Render one pinhole camera into ``image`` (H, W, 3) uint8 and ``depth`` (H, W) float32.
 
     ``rot`` (3, 3) is the camera-to-global rotation, ``kinv`` the inverse intrinsics, ``origin``
     the camera centre. Pixel rays are ``rot @ kinv @ (u + .5, v + .5, 1)``, so the ray parameter
     of a hit is its z in the camera frame: ``depth`` is exact z-depth, 0 for sky.
-    ``rects`` (P, 4) int64 ``u0, u1, v0, v1`` bound each part's pixels (half-open).
+    ``rects`` (P, 4) int64 ``u0, u1, v0, v1`` bound each part's pixels (half-open); ``near``
+    (P,) is each part's smallest camera z. Parts sorted near to far let occluded pixels be
+    skipped with one comparison. ``corners`` (P, 8, 2) are the projected box corners (NaN for
+    a part straddling the image plane): a row's span of a box is the span of its corners' hull.
     """
     height, width = image.shape[0], image.shape[1]
     ox, oy, oz = origin[0], origin[1], origin[2]
@@ -178,15 +201,26 @@ def render_camera(origin, rot, kinv, parts, rects, avenues, cross_x, cross_half,
     horizon = np.array([206.0, 218.0, 230.0])
     zenith = np.array([96.0, 140.0, 200.0])
     for v in prange(height):
-        best_t = np.full(width, INF)
+        best_t = np.empty(width)
         best_p = np.full(width, -1, np.int64)
         best_f = np.full(width, -1, np.int64)
         cy = kinv[1, 1] * (v + 0.5) + kinv[1, 2]
+        for u in range(width):
+            cx = kinv[0, 0] * (u + 0.5) + kinv[0, 1] * (v + 0.5) + kinv[0, 2]
+            dz = rot[2, 0] * cx + rot[2, 1] * cy + rot[2, 2]
+            best_t[u] = -oz / dz if dz < -1e-9 else INF
         for p in range(n_parts):
             if not rects[p, 2] <= v < rects[p, 3]:
                 continue
             part = parts[p]
-            for u in range(rects[p, 0], rects[p, 1]):
+            u0, u1 = rects[p, 0], rects[p, 1]
+            if not math.isnan(corners[p, 0, 0]):
+                lo, hi = _row_span(corners[p], v + 0.5)
+                u0 = max(u0, int(math.floor(lo)) - 1)
+                u1 = min(u1, int(math.ceil(hi)) + 1)
+            for u in range(u0, u1):
+                if best_t[u] < near[p]:
+                    continue
                 cx = kinv[0, 0] * (u + 0.5) + kinv[0, 1] * (v + 0.5) + kinv[0, 2]
                 dx = rot[0, 0] * cx + rot[0, 1] * cy + rot[0, 2]
                 dy = rot[1, 0] * cx + rot[1, 1] * cy + rot[1, 2]
@@ -199,23 +233,21 @@ def render_camera(origin, rot, kinv, parts, rects, avenues, cross_x, cross_half,
             dx = rot[0, 0] * cx + rot[0, 1] * cy + rot[0, 2]
             dy = rot[1, 0] * cx + rot[1, 1] * cy + rot[1, 2]
             dz = rot[2, 0] * cx + rot[2, 1] * cy + rot[2, 2]
-            tg = -oz / dz if dz < -1e-9 else INF
             t = best_t[u]
-            if tg < t and tg < GROUND_FAR:
-                t = tg
-                x, y = ox + t * dx, oy + t * dy
-                mat, _ = ground_at(x, y, avenues, cross_x, cross_half, lots)
-                grain = 0.92 + 0.16 * _hash(math.floor(x * 8.0), math.floor(y * 8.0))
-                r = MATERIAL_COLOR[mat, 0] * grain * 0.95
-                g = MATERIAL_COLOR[mat, 1] * grain * 0.95
-                b = MATERIAL_COLOR[mat, 2] * grain * 0.95
-            elif t < INF:
+            if best_p[u] >= 0:
                 part = parts[best_p[u]]
                 rx, ry = ox + t * dx - part[0], oy + t * dy - part[1]
                 lx = part[6] * rx + part[7] * ry
                 ly = -part[7] * rx + part[6] * ry
                 lz = oz + t * dz - part[2]
                 r, g, b = _shade_part(part, best_f[u], lx, ly, lz, sun, dx, dy, dz)
+            elif t < GROUND_FAR:
+                x, y = ox + t * dx, oy + t * dy
+                mat, _ = ground_at(x, y, avenues, cross_x, cross_half, lots)
+                grain = 0.92 + 0.16 * _hash(math.floor(x * 8.0), math.floor(y * 8.0))
+                r = MATERIAL_COLOR[mat, 0] * grain * 0.95
+                g = MATERIAL_COLOR[mat, 1] * grain * 0.95
+                b = MATERIAL_COLOR[mat, 2] * grain * 0.95
             else:
                 norm = math.sqrt(dx * dx + dy * dy + dz * dz)
                 e = min(1.0, max(0.0, dz / norm * 2.5))
@@ -229,3 +261,21 @@ def render_camera(origin, rot, kinv, parts, rects, avenues, cross_x, cross_half,
             image[v, u, 1] = np.uint8(min(255.0, g * fog + horizon[1] * (1 - fog)))
             image[v, u, 2] = np.uint8(min(255.0, b * fog + horizon[2] * (1 - fog)))
             depth[v, u] = t
+
+
+@njit(parallel=True, cache=True)
+def count_in_boxes(points, center, half, cos_yaw, sin_yaw):
+    """Number of points (N, >=3) inside each of B yaw-rotated boxes (closed faces), (B,) int64."""
+    counts = np.zeros(center.shape[0], np.int64)
+    for i in prange(center.shape[0]):
+        n = 0
+        for p in range(points.shape[0]):
+            rx = points[p, 0] - center[i, 0]
+            ry = points[p, 1] - center[i, 1]
+            if abs(rx) > half[i, 0] + half[i, 1] or abs(ry) > half[i, 0] + half[i, 1]:
+                continue
+            if (abs(cos_yaw[i] * rx + sin_yaw[i] * ry) <= half[i, 0] and abs(-sin_yaw[i] * rx + cos_yaw[i] * ry) <= half[i, 1]
+                    and abs(points[p, 2] - center[i, 2]) <= half[i, 2]):
+                n += 1
+        counts[i] = n
+    return counts

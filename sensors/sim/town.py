@@ -83,24 +83,20 @@ def avenue_point(avenue: np.ndarray, x: float, d: float) -> tuple[float, float, 
 
 
 @njit(cache=True)
-def _lateral(avenue: np.ndarray, x: float, y: float) -> float:
-    yc, theta = avenue_frame(avenue, x)
-    return (y - yc) * math.cos(theta)
-
-
-@njit(cache=True)
 def ground_at(x: float, y: float, avenues: np.ndarray, cross_x: np.ndarray, cross_half: np.ndarray,
               lots: np.ndarray) -> tuple[int, int]:
     """Ground material index and map-class bit mask at global ``(x, y)`` (metres)."""
     sw = SIDEWALK_WIDTH
-    # Nearest avenue.
-    jbest = -1
-    dbest = 1e9
-    for j in range(avenues.shape[0]):
-        d = _lateral(avenues[j], x, y)
-        if abs(d) < abs(dbest):
-            dbest = d
+    # Nearest avenue: avenues are >= 70 m apart and sway by < 10 m, so the nearest mean line wins.
+    jbest = 0
+    for j in range(1, avenues.shape[0]):
+        if abs(y - avenues[j, AV_Y0]) < abs(y - avenues[jbest, AV_Y0]):
             jbest = j
+    av = avenues[jbest]
+    k2 = 2.0 * math.pi / av[AV_WAVELEN]
+    phase = k2 * x + av[AV_PHASE]
+    slope = av[AV_AMP] * k2 * math.cos(phase)
+    dbest = (y - av[AV_Y0] - av[AV_AMP] * math.sin(phase)) / math.sqrt(1.0 + slope * slope)
     hw = avenues[jbest, AV_HALF]
     lanes = int(avenues[jbest, AV_LANES])
     ad = abs(dbest)
@@ -116,6 +112,8 @@ def ground_at(x: float, y: float, avenues: np.ndarray, cross_x: np.ndarray, cros
                 kbest = kk
     hk = cross_half[kbest] if cross_x.shape[0] > 0 else 0.0
     au = abs(ubest)
+    if ad >= hw + sw + LOT_DEPTH and au >= hk + sw:
+        return GRASS, 0
     on_av = ad < hw
     on_cs = au < hk
     if on_av or on_cs:
