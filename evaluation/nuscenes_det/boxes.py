@@ -21,6 +21,9 @@ def quaternion_yaw(rotation: np.ndarray) -> np.ndarray:
     return np.arctan2(2.0 * (x * y + w * z), w * w + x * x - y * y - z * z)
 
 
+_FIELDS = ("sample", "translation", "size", "rotation", "velocity", "label", "score", "attribute", "num_pts")
+
+
 @dataclass
 class DetectionBoxes:
     """N boxes of many samples, in the global frame.
@@ -90,18 +93,18 @@ class DetectionBoxes:
                    np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
 
     def select(self, index: np.ndarray) -> "DetectionBoxes":
-        """The rows given by a boolean mask or integer index, in that order."""
-        return DetectionBoxes(self.sample[index], self.translation[index], self.size[index], self.rotation[index],
-                              self.velocity[index], self.label[index], self.score[index], self.attribute[index],
-                              self.num_pts[index])
+        """The rows given by a boolean mask or integer index, in that order (no re-validation)."""
+        out = object.__new__(DetectionBoxes)
+        for name in _FIELDS:
+            setattr(out, name, getattr(self, name)[index])
+        return out
 
     @classmethod
     def concatenate(cls, parts: list["DetectionBoxes"]) -> "DetectionBoxes":
         """All rows of ``parts`` in order."""
         if not parts:
             return cls.empty()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
-            "sample", "translation", "size", "rotation", "velocity", "label", "score", "attribute", "num_pts")))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
 
 @dataclass

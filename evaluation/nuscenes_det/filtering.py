@@ -35,15 +35,13 @@ def in_bike_rack(boxes: DetectionBoxes, racks: DetectionBoxes) -> np.ndarray:
     inside = np.zeros(len(boxes), bool)
     if len(racks) == 0 or len(boxes) == 0:
         return inside
-    rotations = _rotation_matrices(racks.rotation)
+    box_idx, rack_idx = np.nonzero(boxes.sample[:, None] == racks.sample[None, :])
+    rotations = _rotation_matrices(racks.rotation)[rack_idx]
+    offset = boxes.translation[box_idx] - racks.translation[rack_idx]
+    local = np.einsum("pi,pij->pj", offset, rotations)  # rotation^T @ offset
     # nuScenes size is (w, l, h): the box's local x extent is l, y is w.
-    half = racks.size[:, [1, 0, 2]] / 2.0
-    for r in range(len(racks)):
-        candidates = np.flatnonzero(boxes.sample == racks.sample[r])
-        if len(candidates) == 0:
-            continue
-        local = (boxes.translation[candidates] - racks.translation[r]) @ rotations[r]
-        inside[candidates[np.all(np.abs(local) <= half[r], axis=1)]] = True
+    half = racks.size[rack_idx][:, [1, 0, 2]] / 2.0
+    inside[box_idx[np.all(np.abs(local) <= half, axis=1)]] = True
     return inside
 
 

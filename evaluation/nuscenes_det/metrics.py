@@ -41,13 +41,14 @@ class MetricCurves:
 
 
 def cumulative_mean(values: np.ndarray) -> np.ndarray:
-    """Running mean ignoring NaN; all-NaN input gives ones (the error counts as maximal)."""
+    """Running mean down axis 0 ignoring NaN; an all-NaN column gives ones (the error counts as maximal)."""
+    values = np.asarray(values, np.float64)
     nan = np.isnan(values)
-    if nan.all():
-        return np.ones(len(values))
-    sums = np.nancumsum(values.astype(float))
-    counts = np.cumsum(~nan)
-    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts != 0)
+    sums = np.cumsum(np.where(nan, 0.0, values), axis=0)
+    counts = np.cumsum(~nan, axis=0)
+    out = np.divide(sums, counts, out=np.zeros_like(sums), where=counts != 0)
+    out[..., nan.all(axis=0)] = 1.0
+    return out
 
 
 def build_curves(is_tp: np.ndarray, scores: np.ndarray, n_gt: int, match_errors: dict[str, np.ndarray]) -> MetricCurves:
@@ -68,11 +69,10 @@ def build_curves(is_tp: np.ndarray, scores: np.ndarray, n_gt: int, match_errors:
     recall_points = np.linspace(0, 1, N_RECALL_POINTS)
     precision = np.interp(recall_points, recall, precision, right=0)
     confidence = np.interp(recall_points, recall, scores, right=0)
-    match_conf = scores[is_tp]
-    errors = {
-        name: np.interp(confidence[::-1], match_conf[::-1], cumulative_mean(values)[::-1])[::-1]
-        for name, values in match_errors.items()
-    }
+    match_conf = scores[is_tp][::-1]
+    names = list(match_errors)
+    means = cumulative_mean(np.stack([match_errors[n] for n in names], axis=1))[::-1]
+    errors = {name: np.interp(confidence[::-1], match_conf, means[:, k])[::-1] for k, name in enumerate(names)}
     return MetricCurves(recall_points, precision, confidence, errors)
 
 

@@ -7,6 +7,7 @@ detection_name, detection_score, attribute_name}`` in the **global** frame, metr
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -103,51 +104,61 @@ def parse_submission(data: dict[str, Any], sample_tokens: Sequence[str], max_box
     if missing:
         raise ValueError(f"{source}: {len(missing)} sample(s) of the split have no entry (give [] for no boxes), "
                          f"e.g. {missing[0]!r}")
-    rows: dict[str, list] = {k: [] for k in ("sample", "translation", "size", "rotation", "velocity", "label",
-                                             "score", "attribute", "num_pts")}
+    where: list[str] = []
+    raw: dict[str, list] = {k: [] for k in ("translation", "size", "rotation", "velocity")}
+    sample, label, score, attribute, num_pts = [], [], [], [], []
     for token, entries in results.items():
         if not isinstance(entries, list):
             raise ValueError(f"{source}: results[{token!r}] must be a list")
         if len(entries) > max_boxes_per_sample:
             raise ValueError(f"{source}: sample {token!r} has {len(entries)} boxes, at most {max_boxes_per_sample} allowed")
         for j, entry in enumerate(entries):
-            where = f"{source}: results[{token!r}][{j}]"
+            here = f"{source}: results[{token!r}][{j}]"
             if not isinstance(entry, dict):
-                raise ValueError(f"{where}: must be an object")
+                raise ValueError(f"{here}: must be an object")
             if entry.get("sample_token") != token:
-                raise ValueError(f"{where}: sample_token {entry.get('sample_token')!r} differs from its key")
+                raise ValueError(f"{here}: sample_token {entry.get('sample_token')!r} differs from its key")
             name = entry.get("detection_name")
             if name not in _CLASS_INDEX:
-                raise ValueError(f"{where}: unknown detection_name {name!r}; expected one of {DETECTION_CLASSES}")
-            attribute = entry.get("attribute_name")
-            if attribute not in _ATTRIBUTE_INDEX:
-                raise ValueError(f"{where}: unknown attribute_name {attribute!r}")
-            score = entry.get("detection_score")
-            if isinstance(score, bool) or not isinstance(score, (int, float)) or not np.isfinite(score):
-                raise ValueError(f"{where}: detection_score must be a finite number, got {score!r}")
-            translation = _vector(entry, "translation", 3, where)
-            size = _vector(entry, "size", 3, where)
-            rotation = _vector(entry, "rotation", 4, where)
-            velocity = _vector(entry, "velocity", 2, where)  # NaN allowed: the devkit counts it as unknown
-            for key, vec in (("translation", translation), ("size", size), ("rotation", rotation)):
-                if not np.all(np.isfinite(vec)):
-                    raise ValueError(f"{where}: {key} has NaN or infinite values {vec}")
-            if min(size) <= 0:
-                raise ValueError(f"{where}: size must be > 0, got {size}")
-            if not any(rotation):
-                raise ValueError(f"{where}: rotation is the zero quaternion")
-            rows["sample"].append(index[token])
-            rows["translation"].append(translation)
-            rows["size"].append(size)
-            rows["rotation"].append(rotation)
-            rows["velocity"].append(velocity)
-            rows["label"].append(_CLASS_INDEX[name])
-            rows["score"].append(float(score))
-            rows["attribute"].append(_ATTRIBUTE_INDEX[attribute])
-            rows["num_pts"].append(int(entry.get("num_pts", -1)))
-    if not rows["sample"]:
+                raise ValueError(f"{here}: unknown detection_name {name!r}; expected one of {DETECTION_CLASSES}")
+            attr = entry.get("attribute_name")
+            if attr not in _ATTRIBUTE_INDEX:
+                raise ValueError(f"{here}: unknown attribute_name {attr!r}")
+            value = entry.get("detection_score")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{here}: detection_score must be a finite number, got {value!r}")
+            for key, values in raw.items():
+                values.append(entry.get(key))
+            where.append(here)
+            sample.append(index[token])
+            label.append(_CLASS_INDEX[name])
+            score.append(float(value))
+            attribute.append(_ATTRIBUTE_INDEX[attr])
+            num_pts.append(int(entry.get("num_pts", -1)))
+    if not where:
         return DetectionBoxes.empty(), dict(data["meta"])
-    return DetectionBoxes(**{k: np.asarray(v) for k, v in rows.items()}), dict(data["meta"])
+    arrays = {}
+    for key, length in (("translation", 3), ("size", 3), ("rotation", 4), ("velocity", 2)):
+        try:
+            arrays[key] = np.asarray(raw[key], np.float64).reshape(len(where), length)
+        except (TypeError, ValueError):
+            for here, entry_value in zip(where, raw[key]):  # find and name the offending box
+                _vector({key: entry_value}, key, length, here)
+            raise
+    # NaN velocity is allowed: the devkit counts it as unknown (its error is skipped).
+    for key in ("translation", "size", "rotation"):
+        bad = np.flatnonzero(~np.isfinite(arrays[key]).all(axis=1))
+        if len(bad):
+            raise ValueError(f"{where[bad[0]]}: {key} has NaN or infinite values {arrays[key][bad[0]].tolist()}")
+    bad = np.flatnonzero((arrays["size"] <= 0).any(axis=1))
+    if len(bad):
+        raise ValueError(f"{where[bad[0]]}: size must be > 0, got {arrays['size'][bad[0]].tolist()}")
+    bad = np.flatnonzero(~arrays["rotation"].any(axis=1))
+    if len(bad):
+        raise ValueError(f"{where[bad[0]]}: rotation is the zero quaternion")
+    boxes = DetectionBoxes(sample=np.asarray(sample), label=np.asarray(label), score=np.asarray(score),
+                           attribute=np.asarray(attribute), num_pts=np.asarray(num_pts), **arrays)
+    return boxes, dict(data["meta"])
 
 
 def read_submission(path: str | Path, sample_tokens: Sequence[str],

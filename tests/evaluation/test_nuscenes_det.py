@@ -157,6 +157,8 @@ def _entry(token: str, **override) -> dict:
     ({"a": []}, "have no entry"),
     ({"a": [_entry("a", translation=[float("nan"), 0.0, 0.0])], "b": []}, "translation has NaN"),
     ({"a": [_entry("a", detection_name="tram")], "b": []}, "unknown detection_name 'tram'"),
+    ({"a": [_entry("a"), _entry("a", translation=[1.0, 2.0])], "b": []}, r"\[1\]: field 'translation' must be a list of 3"),
+    ({"a": [_entry("a", velocity=["x", 0.0])], "b": []}, "field 'velocity' must hold numbers"),
     ({"a": [_entry("a", attribute_name="vehicle.flying")], "b": []}, "unknown attribute_name"),
     ({"a": [_entry("a", size=[1.0, 0.0, 1.0])], "b": []}, "size must be > 0"),
     ({"a": [_entry("a", detection_score=float("nan"))], "b": []}, "detection_score"),
@@ -186,3 +188,29 @@ def test_submission_file_is_json_with_meta(tmp_path):
     write_submission(tmp_path / "r.json", {"a": [_entry("a")]})
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["meta"]["use_lidar"] is True and data["results"]["a"][0]["detection_name"] == "car"
+
+
+def test_frames_ground_truth_and_predictions_from_ego_boxes():
+    from evaluation.nuscenes_det.frames import ego_boxes_to_global, ground_truth_from_frames
+    from sensors.frame import Annotations, Frame
+
+    rng = np.random.default_rng(0)
+    frames, predictions = [], []
+    for k in range(4):
+        n = 12
+        boxes = Boxes3D(center=np.c_[rng.uniform(-30, 30, (n, 2)), np.full(n, 0.8)], size=np.tile([4.5, 1.9, 1.6], (n, 1)),
+                        yaw=rng.uniform(-3, 3, n), velocity=rng.normal(0, 2, (n, 2)), label=np.zeros(n),
+                        attribute=np.full(n, 2), num_lidar_points=np.full(n, 10))
+        pose = make_transform(rotation_z(0.3 * k), [10.0 * k, 5.0, 0.0])
+        frames.append(Frame(token=f"t{k}", scene="s", timestamp=k * 500_000, ego_to_global=pose,
+                            annotations=Annotations(boxes=boxes)))
+        predictions.append(boxes.select(np.arange(n)))
+        predictions[-1].score = np.linspace(0.9, 0.2, n)
+    gt = ground_truth_from_frames(frames)
+    assert gt.sample_tokens == ["t0", "t1", "t2", "t3"] and len(gt.boxes) == 48
+    np.testing.assert_allclose(gt.ego_translation[3], [30.0, 5.0, 0.0])
+    result = evaluate_detection(gt, ego_boxes_to_global(predictions, [f.ego_to_global for f in frames]))
+    assert result.label_aps["car"][0.5] == pytest.approx(1.0)
+    assert result.label_tp_errors["car"]["orient_err"] == pytest.approx(0.0, abs=1e-9)
+    assert result.label_tp_errors["car"]["vel_err"] == pytest.approx(0.0, abs=1e-9)
+    assert result.label_tp_errors["car"]["scale_err"] == pytest.approx(0.0, abs=1e-12)
