@@ -387,8 +387,10 @@ def _parked(b: _Builder, town: Town, seed: int) -> None:
             slot += SLOT_PITCH
         # Back row: trailers and trucks parked lengthwise.
         x = x0 + rng.uniform(1, 4)
+        first = True
         while True:
-            cls = "trailer" if rng.uniform() < 0.6 else "truck"
+            cls = "trailer" if first or rng.uniform() < 0.6 else "truck"
+            first = False
             size = _jitter(cls, rng)
             if x + size[0] > x1:
                 break

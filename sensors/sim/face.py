@@ -75,7 +75,7 @@ def render_cabin(state: DriverState, size: tuple[int, int], rng: np.random.Gener
         if z < 0.15:
             continue
         ew = 0.2 * ax * min(1.0, z + 0.1)
-        eh_full = 0.42 * 0.2 * ax
+        eh_full = 0.5 * 0.2 * ax
         eh = max(0.5, state.openness * eh_full)
         cv2.ellipse(img, (int(ex), int(ey - 0.14 * ay)), (int(ew * 1.2), max(1, int(0.04 * ay))), roll, 0, 360, 55, -1, _AA)
         if state.openness > 0.12:
@@ -84,8 +84,8 @@ def render_cabin(state: DriverState, size: tuple[int, int], rng: np.random.Gener
             layer = np.full_like(img, 225)
             ix = ex + gx * 0.55 * ew
             iy = ey + gy * 0.5 * eh_full
-            cv2.circle(layer, (int(ix), int(iy)), max(1, int(0.5 * eh_full)), 70, -1, _AA)
-            cv2.circle(layer, (int(ix), int(iy)), max(1, int(0.25 * eh_full)), 15, -1, _AA)
+            cv2.circle(layer, (int(ix), int(iy)), max(1, int(round(0.8 * eh_full))), 60, -1, _AA)
+            cv2.circle(layer, (int(ix), int(iy)), max(1, int(round(0.42 * eh_full))), 8, -1, _AA)
             cv2.circle(layer, (int(ix - 0.15 * eh_full), int(iy - 0.15 * eh_full)), max(1, int(0.08 * eh_full)), 255, -1, _AA)
             img = img * (1 - eye) + layer * eye
             cv2.ellipse(img, (int(ex), int(ey)), (int(ew), int(eh)), roll, 180, 360, 60, max(1, int(2 * s)), _AA)
