@@ -19,7 +19,8 @@ computes on the global batch:
 
 The hooks issue one collective per parameter per backward, in the autograd engine's order: every
 rank must therefore build the same graph (same modules used, same tasks in the loss dict, which
-rule 1 guarantees for the tasks).
+rule 1 guarantees for the tasks); :func:`check_same_graphs` compares the graphs' sizes every step
+and fails loudly instead of deadlocking or mixing up gradients.
 """
 from __future__ import annotations
 
@@ -131,3 +132,36 @@ def install_gradient_averaging(params: list[nn.Parameter], ctx: DistContext) -> 
     if not ctx.is_distributed:
         return []
     return [p.register_hook(_MeanOverRanks.apply) for p in params if p.requires_grad]
+
+
+def autograd_graph_size(root: Tensor) -> int:
+    """Number of autograd nodes reachable from ``root`` (0 for a tensor without history)."""
+    seen: set[object] = set()
+    stack = [root.grad_fn] if root.grad_fn is not None else []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(child for child, _ in node.next_functions if child is not None)
+    return len(seen)
+
+
+def check_same_graphs(losses: dict[str, Tensor], ctx: DistContext) -> None:
+    """Raise on every rank if the ranks' loss graphs differ in size (rule 2 would mis-pair collectives).
+
+    A data-dependent branch (say, a local batch without any camera image) changes the graph on one
+    rank only; the gradient hooks would then pair different parameters across ranks.
+    """
+    if not ctx.is_distributed:
+        return
+    sizes = torch.tensor([autograd_graph_size(v) for v in losses.values()], dtype=torch.int64)
+    low, high = sizes.clone(), sizes.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    if not torch.equal(low, high):
+        names = [n for n, a, b in zip(losses, low.tolist(), high.tolist()) if a != b]
+        raise RuntimeError(
+            f"ranks built different autograd graphs for tasks {names} (a batch part missing a modality on "
+            "one rank?); distributed training needs the same modules used on every rank"
+        )

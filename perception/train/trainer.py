@@ -23,6 +23,7 @@ from perception.train.checkpoint import CheckpointError, load_checkpoint, save_c
 from perception.train.distributed import (
     DistContext,
     all_reduce_sum,
+    check_same_graphs,
     global_sum,
     install_gradient_averaging,
 )
@@ -262,9 +263,12 @@ class Trainer:
             return None
         if not all(bool(torch.isfinite(v.detach())) for v in losses.values()):
             return self._bad_step("loss")
+        check_same_graphs(losses, self.ctx)
 
-        scale = float(self.scaler.get_scale()) if self.scaler.is_enabled() else 1.0
+        scale = 1.0
         if self.scaler.is_enabled():
+            # scaler.scale(1) is the current loss scale (and starts the scaler's bookkeeping).
+            scale = float(self.scaler.scale(torch.ones((), device=self.ctx.device)))
             losses = {n: _ScaleBackward.apply(v, scale) for n, v in losses.items()}
         diagnose = (
             self.options.diagnostics_every > 0

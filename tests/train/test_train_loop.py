@@ -92,3 +92,28 @@ def test_weight_decay_skips_biases_and_norms(tmp_path):
     decayed = {id(p) for g in groups if g["weight_decay"] > 0 for p in g["params"]}
     for name, param in trainer.model.named_parameters():
         assert (id(param) in decayed) == (param.ndim >= 2), name
+
+
+def test_fp16_loss_scaling_leaves_the_update_unchanged(tmp_path):
+    # The loss scale multiplies the network's gradients (not the loss values the strategy reads)
+    # and is divided out again; the learnable uncertainty weights must come out right too.
+    config = toy_config(steps=4, strategy="uncertainty")
+    plain = make_trainer(tmp_path / "plain", config)
+    plain.fit()
+    scaled = make_trainer(tmp_path / "scaled", config)
+    scaled.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**12)
+    scaled.fit()
+    assert scaled.scaler.get_scale() == 2.0**12  # no overflow: scale kept
+    for key, value in plain.model.state_dict().items():
+        torch.testing.assert_close(scaled.model.state_dict()[key], value, rtol=1e-5, atol=1e-7)
+    for key, value in plain.strategy.state_dict()["log_vars"].items():
+        torch.testing.assert_close(scaled.strategy.state_dict()["log_vars"][key], value, rtol=1e-5, atol=1e-7)
+
+
+def test_graph_size_counts_autograd_nodes():
+    from perception.train.distributed import autograd_graph_size
+
+    x = torch.ones(3, requires_grad=True)
+    assert autograd_graph_size((x * 2).sum()) == 3  # SumBackward, MulBackward, AccumulateGrad
+    assert autograd_graph_size((x * 2 + x.exp()).sum()) == 5
+    assert autograd_graph_size(torch.ones(2)) == 0
