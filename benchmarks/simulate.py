@@ -1,0 +1,113 @@
+"""Speed of the drive simulator: samples per second for one full keyframe and where the time goes.
+
+A full sample is the LiDAR key sweep, six cameras (default 450 x 800) with exact depth, the
+cabin camera, boxes with LiDAR point counts and the BEV map. The nine extra 20 Hz sweeps a
+nuScenes keyframe carries are timed separately. Wall time and process CPU time are reported
+(the CPU may be shared with other jobs: compare CPU seconds across machines with care).
+
+    .venv/bin/python benchmarks/simulate.py [--frames 6] [--write-docs]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from sensors.sim import SimConfig
+from sensors.sim.drive import DriveSimulator
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+STAGES = ("lidar", "cameras", "cabin", "boxes", "bev_map")
+
+
+def measure(frames: int, seed: int) -> dict[str, float]:
+    """Per-sample seconds (wall and CPU) of each stage over ``frames`` keyframes after a warm-up."""
+    config = dataclasses.replace(SimConfig(), sweeps_per_keyframe=1)
+    sim = DriveSimulator(config, seed, (frames + 2) / config.keyframe_rate_hz, "scene-0061")
+    sim.keyframe(0)  # compile / load the numba kernels
+    sim.timings.clear()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(1, frames + 1):
+        sim.keyframe(i)
+    out = {"sample_wall": (time.perf_counter() - wall) / frames, "sample_cpu": (time.process_time() - cpu) / frames}
+    out.update({stage: sim.timings.get(stage, 0.0) / frames for stage in STAGES})
+    per = config.sweeps_per_interval
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(1, frames + 1):
+        for g in range(i * per, (i + 1) * per - 1):
+            sim.sweep(g)
+    out["extra_sweeps_wall"] = (time.perf_counter() - wall) / frames
+    out["extra_sweeps_cpu"] = (time.process_time() - cpu) / frames
+    return out
+
+
+def report(result: dict[str, float], frames: int) -> str:
+    """The markdown ``## Simulator`` section."""
+    load = os.getloadavg()[0]
+    rows = [
+        ("LiDAR key sweep (32 x 1084 rays)", result["lidar"]),
+        ("six cameras 450x800 + depth", result["cameras"]),
+        ("cabin camera 240x320", result["cabin"]),
+        ("boxes + num_lidar_points", result["boxes"]),
+        ("BEV map 200x200", result["bev_map"]),
+    ]
+    other = result["sample_wall"] - sum(v for _, v in rows)
+    lines = [
+        "## Simulator",
+        "",
+        f"One full keyframe (LiDAR key sweep, six cameras at 450x800 with depth, cabin, boxes, BEV map): "
+        f"**{1 / result['sample_wall']:.2f} samples/s** wall ({result['sample_wall'] * 1000:.0f} ms/sample, "
+        f"{result['sample_cpu'] * 1000:.0f} ms CPU over {numba.get_num_threads()} numba threads). "
+        f"The nine extra 20 Hz sweeps of a nuScenes keyframe add {result['extra_sweeps_wall'] * 1000:.0f} ms wall "
+        f"({result['extra_sweeps_cpu'] * 1000:.0f} ms CPU), so a keyframe with all sweeps runs at "
+        f"{1 / (result['sample_wall'] + result['extra_sweeps_wall']):.2f} samples/s.",
+        "",
+        f"Command: `.venv/bin/python benchmarks/simulate.py --frames {frames} --write-docs`; {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, numba {numba.__version__}; mean over {frames} "
+        f"keyframes after a warm-up keyframe. Load average during the run: {load:.1f} (the CPU is shared with "
+        f"other jobs, so wall times are pessimistic; CPU seconds are the steadier figure).",
+        "",
+        "| stage | wall ms / sample | share |",
+        "|---|---|---|",
+    ]
+    for name, value in rows + [("rest (world update, Frame assembly)", other)]:
+        lines.append(f"| {name} | {value * 1000:.1f} | {value / result['sample_wall'] * 100:.0f}% |")
+    lines.append(f"| nine extra sweeps (not in the sample) | {result['extra_sweeps_wall'] * 1000:.1f} | – |")
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(section: str) -> None:
+    """Replace (or append) the ``## Simulator`` section of docs/benchmarks.md, atomically."""
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    start = text.find("## Simulator")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("" if end < 0 else text[end:].lstrip("\n").join(["\n", ""]))
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    tmp = DOCS.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, DOCS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=6, help="keyframes to time (default 6)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write-docs", action="store_true", help="update the Simulator section of docs/benchmarks.md")
+    args = parser.parse_args()
+    np.seterr(all="ignore")
+    section = report(measure(args.frames, args.seed), args.frames)
+    print(section)
+    if args.write_docs:
+        write_docs(section)
+
+
+if __name__ == "__main__":
+    main()
