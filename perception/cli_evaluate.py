@@ -1,0 +1,101 @@
+"""``perception evaluate``: score a model (``--checkpoint``) or a submission file (``--predictions``).
+
+Examples::
+
+    perception evaluate --config configs/tiny.yaml --checkpoint ckpt.pt --data sim --split val --out eval/
+    perception evaluate --checkpoint ckpt.pt --data /data/nuscenes --split val --out eval/
+    torchrun --nproc_per_node 4 -m perception.cli evaluate --checkpoint ckpt.pt --data /data/nuscenes ...
+    perception evaluate --predictions results_nusc.json --data /data/nuscenes --split val --out eval/
+
+Under ``torchrun`` each rank predicts every ``WORLD_SIZE``-th frame and rank 0 scores and writes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``evaluate`` subcommand to ``subparsers`` and return its parser."""
+    parser = subparsers.add_parser(
+        "evaluate", help="run a model over a dataset and score every head, or score a submission file",
+        description="Evaluate a checkpoint (every head it has) or a nuScenes submission JSON; writes metrics.json, "
+                    "report.md, plots and sample pictures into --out.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="model checkpoint to evaluate")
+    source.add_argument("--predictions", type=Path, help="nuScenes submission JSON to score (no model)")
+    parser.add_argument("--config", type=Path, help="YAML config (default: the one stored in the checkpoint)")
+    parser.add_argument("--data", required=True, help="nuScenes root, KITTI root, or 'sim' (simulated validation drives)")
+    parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--max-samples", type=int, help="evaluate only the first N frames (model evaluation)")
+    parser.add_argument("--batch-size", type=int, default=1, help="frames per forward pass (default 1)")
+    parser.add_argument("--samples", type=int, default=3, help="sample pictures to draw (default 3)")
+    parser.add_argument("--cabin-seconds", type=float, default=60.0,
+                        help="seconds of simulated cabin stream scored for driver events with --data sim (default 60)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    return parser
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Run the evaluation described by ``args``; print the headline metrics (rank 0). Returns 0.
+
+    Raises:
+        ValueError, sensors.errors.SensorDataError: bad input (one line, shown by ``perception.cli``).
+    """
+    import torch
+
+    from perception.evaluate import EvalOptions, evaluate_model, evaluate_predictions, load_model, open_eval_source
+    from perception.train.distributed import DistContext, init_distributed, shutdown_distributed
+
+    options = EvalOptions(args.out, batch_size=args.batch_size, samples_to_draw=args.samples,
+                          cabin_seconds=args.cabin_seconds)
+    if args.predictions is not None:
+        if args.max_samples is not None or args.config is not None:
+            raise ValueError("--max-samples and --config apply to model evaluation (--checkpoint) only")
+        from perception.config import Config
+
+        source = open_eval_source(args.data, args.split, Config())
+        outcome = evaluate_predictions(args.predictions, source, options)
+    else:
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        ctx = init_distributed(args.device) if distributed else None
+        device = ctx.device if ctx else torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        try:
+            model, config = load_model(args.checkpoint, args.config, device)
+            source = open_eval_source(args.data, args.split, config, args.max_samples)
+            outcome = evaluate_model(model, config, source, options, device, ctx or DistContext(device=device))
+        finally:
+            if distributed:
+                shutdown_distributed()
+        if outcome is None:
+            return 0
+    print(headline(outcome.metrics))
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def headline(metrics: dict) -> str:
+    """One line with the main number of every scored head."""
+    parts = []
+    det = metrics.get("nuscenes_detection")
+    if det:
+        parts.append(f"NDS {det['nd_score']:.4f} mAP {det['mean_ap']:.4f}")
+    kitti = metrics.get("kitti")
+    if kitti and "3d" in kitti["ap"]:
+        parts.append("KITTI 3D AP(mod, R40) " + " ".join(f"{c} {v['moderate']['R40']:.2f}" for c, v in kitti["ap"]["3d"].items()))
+    seg = metrics.get("bev_segmentation")
+    if seg and seg.get("miou") is not None:
+        parts.append(f"BEV mIoU {seg['miou']:.4f}")
+    depth = metrics.get("depth")
+    if depth:
+        parts.append(f"depth AbsRel {depth['per_image']['abs_rel']:.4f}")
+    driver = metrics.get("driver")
+    if driver:
+        parts.append(f"gaze acc {driver['frames']['gaze']['accuracy']:.3f}")
+    latency = metrics.get("latency", {}).get("total")
+    if latency:
+        parts.append(f"latency {latency['median_ms']:.1f} ms (p99 {latency['p99_ms']:.1f})")
+    return " | ".join(parts) if parts else "no metric could be computed"

@@ -1,0 +1,97 @@
+"""Model inference over evaluation frames and cabin streams, producing gatherable records.
+
+The model runs in eval mode under ``torch.inference_mode``. With ``batch_size`` 1 (the default)
+every frame's outputs depend on that frame alone, so any sharding of the frames over ranks
+gives bit-identical records.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from perception.config import ModelConfig
+from perception.data import collate_frames, frame_to_sample
+from perception.data.transforms import normalise
+from perception.evaluate.records import DriverObservation, FrameRecord, make_record
+from perception.evaluate.timing import StageTimer
+from perception.model import FusionModel
+from perception.postprocess import Prediction, decode_outputs
+from sensors.frame import Camera, DriverLabels, Frame
+
+#: Called with (index, frame, prediction) of every frame right after it is predicted.
+FrameCallback = Callable[[int, Frame, Prediction], None]
+
+
+def predict_frames(model: FusionModel, frames: Sequence[Frame], indices: Sequence[int], device: torch.device,
+                   thresholds: np.ndarray, batch_size: int = 1, timer: StageTimer | None = None,
+                   on_frame: FrameCallback | None = None) -> list[FrameRecord]:
+    """Run ``model`` on ``frames[i]`` for ``i`` in ``indices`` and return their records, in that order.
+
+    Args:
+        thresholds: BEV threshold sweep used to encode the predicted maps (see :mod:`records`).
+        timer: per-stage timing; attached to the model here and detached at the end.
+        on_frame: side work per frame (drawing samples), not timed.
+    """
+    config: ModelConfig = model.config
+    timer = timer or StageTimer(device)
+    timer.attach(model)
+    model.eval()
+    records: list[FrameRecord] = []
+    try:
+        for start in range(0, len(indices), batch_size):
+            chunk = list(indices[start:start + batch_size])
+            chosen = [frames[i] for i in chunk]
+            with timer.stage("total"):
+                with timer.stage("preprocessing"):
+                    samples = [frame_to_sample(f, config) for f in chosen]
+                    batch = collate_frames(samples).to(device)
+                with torch.inference_mode(), timer.stage("model"):
+                    outputs = model(batch)
+                with timer.stage("postprocessing"):
+                    predictions = decode_outputs(outputs, config)
+            timings = {k: v / len(chunk) for k, v in timer.take().items()}
+            for i, frame, sample, prediction in zip(chunk, chosen, samples, predictions):
+                record = make_record(i, frame, sample, prediction, config.cameras, thresholds)
+                record.timings_s = dict(timings)
+                records.append(record)
+                if on_frame is not None:
+                    on_frame(i, frame, prediction)
+    finally:
+        timer.detach()
+    return records
+
+
+def predict_cabin(model: FusionModel, images: Sequence[Camera], device: torch.device) -> list[Prediction]:
+    """Driver-head predictions of cabin camera images (one batch), without the street branches.
+
+    Uses the same preprocessing as :func:`perception.data.frame_to_sample` and the same path as
+    :meth:`FusionModel.forward` for the cabin: shared image encoder (pooled) -> driver head.
+    """
+    config: ModelConfig = model.config
+    if "driver" not in model.heads or model.image_encoder is None:
+        raise ValueError("the model has no driver-monitoring head")
+    im = config.image
+    x = torch.stack([
+        normalise(cv2.resize(c.image, (im.cabin_width, im.cabin_height), interpolation=cv2.INTER_AREA), im.mean, im.std)
+        for c in images
+    ]).to(device)
+    model.eval()
+    with torch.inference_mode():
+        out = model.heads["driver"](model.image_encoder.pooled(x))
+    return decode_outputs({"camera_present": torch.zeros(len(images), dtype=torch.bool), "driver": out}, config)
+
+
+def predict_cabin_stream(model: FusionModel, stream: Sequence[tuple[Camera, DriverLabels]], indices: Sequence[int],
+                         name: str, device: torch.device, batch_size: int = 16) -> list[tuple[int, DriverObservation]]:
+    """(index, observation) of the cabin images ``stream[i]`` for ``i`` in ``indices``, stream called ``name``."""
+    out: list[tuple[int, DriverObservation]] = []
+    for start in range(0, len(indices), batch_size):
+        chunk = list(indices[start:start + batch_size])
+        items = [stream[i] for i in chunk]
+        for i, (camera, labels), p in zip(chunk, items, predict_cabin(model, [c for c, _ in items], device)):
+            out.append((i, DriverObservation(name, camera.timestamp * 1e-6, float(p.eye_closed), np.asarray(p.gaze),
+                                             np.asarray(p.head_pose, np.float64), float(p.phone), labels)))
+    return out

@@ -1,0 +1,35 @@
+"""Sharding evaluation work over ``torchrun`` ranks and gathering the results on rank 0.
+
+Rank ``r`` of ``W`` takes items ``r, r + W, r + 2W, ...``; every item carries its global index,
+so rank 0 restores dataset order after ``torch.distributed.gather_object`` (gloo on CPU, NCCL
+on GPU, as set up by :func:`perception.train.distributed.init_distributed`).
+"""
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import torch.distributed as dist
+
+from perception.train.distributed import DistContext
+
+T = TypeVar("T")
+
+
+def shard_indices(count: int, ctx: DistContext) -> range:
+    """The indices of ``count`` items this rank evaluates."""
+    return range(ctx.rank, count, ctx.world_size)
+
+
+def gather_to_main(items: list[Any], ctx: DistContext) -> list[Any] | None:
+    """Every rank's ``items`` concatenated on rank 0 (rank order); None on the other ranks.
+
+    In a single process this returns ``items`` unchanged.
+    """
+    if not ctx.is_distributed:
+        return list(items)
+    gathered: list[list[Any]] | None = [[] for _ in range(ctx.world_size)] if ctx.is_main else None
+    dist.gather_object(items, gathered, dst=0)
+    if not ctx.is_main:
+        return None
+    assert gathered is not None
+    return [item for part in gathered for item in part]

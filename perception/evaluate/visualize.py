@@ -1,0 +1,133 @@
+"""Pictures of evaluated samples: predictions drawn over ground truth in the camera and BEV views.
+
+One PNG per sample: the street cameras (ground-truth boxes in green, predicted boxes in their
+class colour with the score), then two bird's-eye views of the same 100 m square (ego x up,
+y left): ground truth (map layers, LiDAR points, boxes) and prediction (map cells with
+probability >= 0.5, predicted boxes, ground-truth boxes as thin green outlines).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from evaluation.files import atomic_write
+from perception.postprocess import Prediction
+from sensors.boxes import Boxes3D
+from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
+from sensors.frame import BevGrid, Camera, Frame
+from sensors.projection import project_boxes
+from sensors.sim.preview import CLASS_COLORS, MAP_COLORS
+
+GT_COLOR = (60, 220, 60)
+TILE_W = 400
+BEV_SIZE = 400
+#: Half extent of the BEV views, metres.
+BEV_RANGE = 50.0
+_EDGES = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)]
+
+
+def _draw_projected(tile: np.ndarray, boxes: Boxes3D, camera: Camera, scale: float, gt: bool) -> None:
+    if len(boxes) == 0:
+        return
+    corners, visible = project_boxes(boxes, camera)
+    for i in np.flatnonzero(visible):
+        color = GT_COLOR if gt else CLASS_COLORS[DETECTION_CLASSES[boxes.label[i]]]
+        uv = np.round(corners[i] * scale).astype(np.int32)
+        for a, b in _EDGES:
+            cv2.line(tile, tuple(uv[a]), tuple(uv[b]), color, 1 if gt else 2, cv2.LINE_AA)
+        if not gt:
+            cv2.putText(tile, f"{boxes.score[i]:.2f}", tuple(uv[4]), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
+
+
+def camera_tile(camera: Camera, gt: Boxes3D | None, pred: Boxes3D | None) -> np.ndarray:
+    """The camera image resized to :data:`TILE_W` wide with ground-truth and predicted boxes."""
+    scale = TILE_W / camera.width
+    tile = cv2.resize(camera.image, (TILE_W, int(round(camera.height * scale))), interpolation=cv2.INTER_AREA)
+    if gt is not None:
+        _draw_projected(tile, gt, camera, scale, gt=True)
+    if pred is not None:
+        _draw_projected(tile, pred, camera, scale, gt=False)
+    cv2.putText(tile, camera.name, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return tile
+
+
+def _to_px(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Ego x, y (m) -> BEV pixel (u right = -y, v down = -x)."""
+    res = 2 * BEV_RANGE / BEV_SIZE
+    return np.stack([(BEV_RANGE - y) / res, (BEV_RANGE - x) / res], axis=-1)
+
+
+def raster_on_view(layers: np.ndarray, grid: BevGrid) -> np.ndarray:
+    """(C, X, Y) layers on ``grid`` sampled at the BEV view's pixel centres: (BEV_SIZE, BEV_SIZE, C)."""
+    res = 2 * BEV_RANGE / BEV_SIZE
+    centres = BEV_RANGE - (np.arange(BEV_SIZE) + 0.5) * res
+    ix = np.floor((centres - grid.xmin) / grid.resolution).astype(np.int64)  # rows: x
+    iy = np.floor((centres - grid.ymin) / grid.resolution).astype(np.int64)  # columns: y
+    nx, ny = grid.shape
+    inside = ((ix >= 0) & (ix < nx))[:, None] & ((iy >= 0) & (iy < ny))[None, :]
+    out = layers[:, np.clip(ix, 0, nx - 1)][:, :, np.clip(iy, 0, ny - 1)] & inside[None]
+    return np.moveaxis(out, 0, -1)
+
+
+def _draw_bev_boxes(img: np.ndarray, boxes: Boxes3D, gt: bool) -> None:
+    corners = boxes.corners()[:, :4, :2]
+    for i in range(len(boxes)):
+        color = GT_COLOR if gt else CLASS_COLORS[DETECTION_CLASSES[boxes.label[i]]]
+        poly = np.round(_to_px(corners[i, :, 0], corners[i, :, 1])).astype(np.int32)
+        cv2.polylines(img, [poly], True, color, 1, cv2.LINE_AA)
+        front = np.round(_to_px(*corners[i, [0, 3]].mean(0))).astype(int)
+        centre = np.round(_to_px(*boxes.center[i, :2])).astype(int)
+        cv2.line(img, tuple(centre), tuple(front), color, 1, cv2.LINE_AA)
+
+
+def bev_view(layers: np.ndarray | None, grid: BevGrid | None, boxes: list[tuple[Boxes3D, bool]],
+             points: np.ndarray | None, title: str) -> np.ndarray:
+    """A BEV picture: map layers (bool (C, X, Y) on ``grid``), LiDAR points, then boxes ((boxes, is_gt) pairs)."""
+    img = np.full((BEV_SIZE, BEV_SIZE, 3), 25, np.uint8)
+    if layers is not None and grid is not None:
+        view = raster_on_view(np.asarray(layers, bool), grid)
+        for name, color in MAP_COLORS.items():
+            img[view[..., MAP_CLASSES.index(name)]] = color
+    if points is not None and len(points):
+        px = np.round(_to_px(points[:, 0], points[:, 1])).astype(int)
+        ok = (px >= 0).all(1) & (px < BEV_SIZE).all(1)
+        img[px[ok, 1], px[ok, 0]] = (150, 150, 150)
+    for b, gt in boxes:
+        _draw_bev_boxes(img, b, gt)
+    cv2.putText(img, title, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return img
+
+
+def _grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
+    height = max(t.shape[0] for t in tiles)
+    padded = [np.pad(t, ((0, height - t.shape[0]), (0, TILE_W - t.shape[1]), (0, 0))) for t in tiles]
+    padded += [np.zeros_like(padded[0])] * (-len(padded) % columns)
+    return np.concatenate([np.concatenate(padded[i:i + columns], axis=1) for i in range(0, len(padded), columns)])
+
+
+def draw_sample(frame: Frame, prediction: Prediction, segmentation_grid: BevGrid | None, path: str | Path) -> Path:
+    """Write the picture of one sample (see the module docstring) atomically as PNG."""
+    ann = frame.annotations
+    gt_boxes = ann.boxes if ann is not None else None
+    pred_boxes = prediction.boxes
+    rows = []
+    if frame.cameras:
+        rows.append(_grid([camera_tile(c, gt_boxes, pred_boxes) for c in frame.cameras.values()], 3))
+    points = frame.lidar.points if frame.lidar is not None else None
+    gt_map = ann.bev_map if ann is not None else None
+    gt_view = bev_view(None if gt_map is None else gt_map.layers, None if gt_map is None else gt_map.grid,
+                       [] if gt_boxes is None else [(gt_boxes, True)], points, "ground truth (x up, 100 m)")
+    pred_layers = None if prediction.bev_map is None else prediction.bev_map >= 0.5
+    pred_view = bev_view(pred_layers, segmentation_grid,
+                         ([] if gt_boxes is None else [(gt_boxes, True)]) + ([] if pred_boxes is None else [(pred_boxes, False)]),
+                         None, "prediction (map p >= 0.5; GT boxes green)")
+    bev = np.concatenate([gt_view, pred_view], axis=1)
+    width = max([bev.shape[1]] + [r.shape[1] for r in rows])
+    rows.append(bev)
+    canvas = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows])
+    ok, data = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"could not encode the sample picture {path}")
+    return atomic_write(Path(path), lambda f: f.write(data.tobytes()), binary=True)
