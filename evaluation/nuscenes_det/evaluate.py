@@ -33,19 +33,21 @@ def _angle_error(yaw_gt: np.ndarray, yaw_pred: np.ndarray, period: float) -> np.
     return np.abs(diff)
 
 
-def _match_errors(gt: DetectionBoxes, pred: DetectionBoxes, dist: np.ndarray, class_name: str) -> dict[str, np.ndarray]:
-    """Raw TP errors of matched pairs (row i of ``gt`` with row i of ``pred``)."""
-    min_size = np.minimum(gt.size, pred.size)
-    intersection = np.prod(min_size, axis=1)
-    union = np.prod(gt.size, axis=1) + np.prod(pred.size, axis=1) - intersection
-    dv = pred.velocity - gt.velocity
+def _match_errors(gt: DetectionBoxes, gt_yaw: np.ndarray, gi: np.ndarray, pred: DetectionBoxes, pred_yaw: np.ndarray,
+                  pi: np.ndarray, dist: np.ndarray, class_name: str) -> dict[str, np.ndarray]:
+    """Raw TP errors of matched pairs: ground-truth row ``gi[k]`` with prediction row ``pi[k]``."""
+    gt_size, pred_size = gt.size[gi], pred.size[pi]
+    intersection = np.prod(np.minimum(gt_size, pred_size), axis=1)
+    union = np.prod(gt_size, axis=1) + np.prod(pred_size, axis=1) - intersection
+    dv = pred.velocity[pi] - gt.velocity[gi]
     period = np.pi if class_name in HALF_TURN_SYMMETRIC else 2 * np.pi
-    attr = np.where(gt.attribute < 0, np.nan, (gt.attribute == pred.attribute).astype(float))
+    gt_attr = gt.attribute[gi]
+    attr = np.where(gt_attr < 0, np.nan, (gt_attr == pred.attribute[pi]).astype(float))
     return {
         "trans_err": dist,
         "vel_err": np.sqrt(dv[:, 0] ** 2 + dv[:, 1] ** 2),
         "scale_err": 1.0 - intersection / union,
-        "orient_err": _angle_error(gt.yaw, pred.yaw, period),
+        "orient_err": _angle_error(gt_yaw[gi], pred_yaw[pi], period),
         "attr_err": 1.0 - attr,
     }
 
@@ -74,23 +76,24 @@ def evaluate_detection(ground_truth: GroundTruth, predictions: DetectionBoxes,
     label_tp_errors: dict[str, dict[str, float]] = {}
     curves: dict[tuple[str, float], MetricCurves] = {}
     counts: dict[str, dict[str, int]] = {}
+    gt_yaw, pred_yaw = gt.yaw, pred.yaw
     for label, class_name in enumerate(config.class_names):
-        gt_c = gt.select(np.flatnonzero(gt.label == label))
-        gt_c = gt_c.select(np.argsort(gt_c.sample, kind="stable"))
+        gi_all = np.flatnonzero(gt.label == label)
+        gi_all = gi_all[np.argsort(gt.sample[gi_all], kind="stable")]
         pred_rows = np.flatnonzero(pred.label == label)
         # Decreasing score; among equal scores the later row first (the devkit's reversed sort).
-        order = pred_rows[np.lexsort((np.arange(len(pred_rows)), pred.score[pred_rows]))[::-1]]
-        pred_c = pred.select(order)
-        counts[class_name] = {"gt": len(gt_c), "pred": len(pred_c)}
+        pi_all = pred_rows[np.lexsort((np.arange(len(pred_rows)), pred.score[pred_rows]))[::-1]]
+        counts[class_name] = {"gt": len(gi_all), "pred": len(pi_all)}
         for dist_th in config.dist_ths:
-            if len(gt_c) == 0:
+            if len(gi_all) == 0:
                 curves[(class_name, dist_th)] = MetricCurves.no_predictions()
                 continue
-            match, dist = greedy_match(pred_c.sample, pred_c.translation[:, :2], gt_c.sample,
-                                       gt_c.translation[:, :2], n_samples, dist_th)
+            match, dist = greedy_match(pred.sample[pi_all], pred.translation[pi_all, :2], gt.sample[gi_all],
+                                       gt.translation[gi_all, :2], n_samples, dist_th)
             is_tp = match >= 0
-            errors = _match_errors(gt_c.select(match[is_tp]), pred_c.select(is_tp), dist[is_tp], class_name)
-            curves[(class_name, dist_th)] = build_curves(is_tp, pred_c.score, len(gt_c), errors)
+            errors = _match_errors(gt, gt_yaw, gi_all[match[is_tp]], pred, pred_yaw, pi_all[is_tp], dist[is_tp],
+                                   class_name)
+            curves[(class_name, dist_th)] = build_curves(is_tp, pred.score[pi_all], len(gi_all), errors)
         label_aps[class_name] = {
             th: average_precision(curves[(class_name, th)], config.min_recall, config.min_precision)
             for th in config.dist_ths
