@@ -1,9 +1,11 @@
 """Rendering of one pinhole camera view of the town (image and exact z-depth)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from sensors.sim.raycast import render_camera
+from sensors.sim.raycast import build_shadow_grid, render_camera
 from sensors.sim.shapes import Parts
 from sensors.sim.town import Town
 
@@ -11,6 +13,8 @@ from sensors.sim.town import Town
 SUN = np.array([-0.45, -0.35, 0.82]) / np.linalg.norm([-0.45, -0.35, 0.82])
 #: Parts farther than this from the camera are not rendered (metres; fog hides them).
 RENDER_RANGE = 220.0
+#: Ground shadows are drawn within this distance of the car (metres).
+SHADOW_RANGE = 120.0
 
 #: Image-plane clipping distance, metres.
 NEAR_PLANE = 0.05
@@ -67,15 +71,36 @@ def part_rects(parts: Parts, world_to_cam: np.ndarray, k: np.ndarray,
     return order, rects[order].astype(np.int64), near, np.ascontiguousarray(corners_uv)
 
 
+@dataclass
+class ShadowGrid:
+    """Parts that cast sun shadows on the ground near a point, binned for per-pixel lookup."""
+
+    casters: np.ndarray  # packed parts
+    starts: np.ndarray
+    items: np.ndarray
+    grid: np.ndarray  # x0, y0, cell, nx, ny
+
+
+def shadow_grid(parts: Parts, center: np.ndarray, radius: float = SHADOW_RANGE, cell: float = 4.0) -> ShadowGrid:
+    """Shadow casters within ``radius`` metres of the global point ``center`` (x, y)."""
+    near = np.linalg.norm(parts.center[:, :2] - center[:2], axis=1) < radius + parts.radius() + 30.0
+    packed = parts.select(near).packed()
+    n = int(np.ceil(2 * radius / cell))
+    x0, y0 = center[0] - radius, center[1] - radius
+    starts, items = build_shadow_grid(packed, SUN, x0, y0, cell, n, n)
+    return ShadowGrid(packed, starts, items, np.array([x0, y0, cell, n, n], dtype=np.float64))
+
+
 def render_view(town: Town, parts: Parts, cam_to_global: np.ndarray, k: np.ndarray,
-                size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+                size: tuple[int, int], shadows: ShadowGrid) -> tuple[np.ndarray, np.ndarray]:
     """Image (H, W, 3) uint8 RGB and depth (H, W) float32 (z in the camera frame, metres, 0 = sky)
-    of a camera with intrinsics ``k`` at pose ``cam_to_global``."""
+    of a camera with intrinsics ``k`` at pose ``cam_to_global``; ground pixels within the
+    ``shadows`` grid are shaded where a part blocks the sun."""
     world_to_cam = np.linalg.inv(cam_to_global)
     index, rects, near, corners = part_rects(parts, world_to_cam, k, size)
     image = np.empty((*size, 3), np.uint8)
     depth = np.empty(size, np.float32)
     render_camera(np.ascontiguousarray(cam_to_global[:3, 3]), np.ascontiguousarray(cam_to_global[:3, :3]),
                   np.linalg.inv(k), parts.select(index).packed(), rects, near, corners, town.avenues, town.cross_x,
-                  town.cross_half, town.lots, SUN, image, depth)
+                  town.cross_half, town.lots, SUN, shadows.casters, shadows.starts, shadows.items, shadows.grid, image, depth)
     return image, depth

@@ -17,7 +17,7 @@ from sensors.boxes import Boxes3D
 from sensors.frame import CAMERA_NAMES, Annotations, BevMap, Camera, DriverLabels, Frame, Lidar, Sweep
 from sensors.geometry import invert_transform, make_transform, rotation_z
 from sensors.sim.agents import Agents, spawn_agents
-from sensors.sim.cameras import render_view
+from sensors.sim.cameras import render_view, shadow_grid
 from sensors.sim.config import EPOCH_US, SimConfig
 from sensors.sim.driver import DriverScript
 from sensors.sim.face import render_cabin
@@ -96,13 +96,14 @@ class DriveSimulator:
         """The six surround cameras at time ``t`` with the ego at ``pose``."""
         start = time.perf_counter()
         parts = self.world_parts(t)
+        shadows = shadow_grid(parts, pose[:3, 3])
         size = self.config.image_size
         out = {}
         for name in CAMERA_NAMES:
             x, y, z, yaw, focal, cx, cy = NUSCENES_RIG[name]
             cam_to_ego = camera_to_ego(x, y, z, yaw)
             k = intrinsics(focal, cx, cy, size)
-            image, depth = render_view(self.town, parts, pose @ cam_to_ego, k, size)
+            image, depth = render_view(self.town, parts, pose @ cam_to_ego, k, size, shadows)
             out[name] = Camera(name, image, k, cam_to_ego, timestamp, depth if self.config.enable_depth else None)
         self._timed("cameras", start)
         return out

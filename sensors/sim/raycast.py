@@ -163,6 +163,59 @@ def _shade_part(part, face, lx, ly, lz, sun, dx, dy, dz):
     return r * light, g * light, b * light
 
 
+@njit(cache=True)
+def build_shadow_grid(parts, sun, x0, y0, cell, nx, ny):
+    """Bin parts by the ground area their sun shadow may cover (CSR lists over an nx x ny grid of
+    ``cell``-metre cells from global (x0, y0)). Returns (starts (nx*ny+1,), items)."""
+    n = parts.shape[0]
+    lo = np.empty((n, 2), np.int64)
+    hi = np.empty((n, 2), np.int64)
+    counts = np.zeros(nx * ny + 1, np.int64)
+    sx, sy = sun[0] / sun[2], sun[1] / sun[2]
+    for p in range(n):
+        c, s = parts[p, 6], parts[p, 7]
+        ex = abs(c) * parts[p, 3] + abs(s) * parts[p, 4]
+        ey = abs(s) * parts[p, 3] + abs(c) * parts[p, 4]
+        top = parts[p, 2] + parts[p, 5]
+        xa = min(parts[p, 0] - ex, parts[p, 0] - ex - top * sx)
+        xb = max(parts[p, 0] + ex, parts[p, 0] + ex - top * sx)
+        ya = min(parts[p, 1] - ey, parts[p, 1] - ey - top * sy)
+        yb = max(parts[p, 1] + ey, parts[p, 1] + ey - top * sy)
+        lo[p, 0] = max(0, int(math.floor((xa - x0) / cell)))
+        hi[p, 0] = min(nx - 1, int(math.floor((xb - x0) / cell)))
+        lo[p, 1] = max(0, int(math.floor((ya - y0) / cell)))
+        hi[p, 1] = min(ny - 1, int(math.floor((yb - y0) / cell)))
+        for i in range(lo[p, 0], hi[p, 0] + 1):
+            for j in range(lo[p, 1], hi[p, 1] + 1):
+                counts[i * ny + j + 1] += 1
+    starts = np.cumsum(counts)
+    items = np.empty(starts[-1], np.int64)
+    fill = starts[:-1].copy()
+    for p in range(n):
+        for i in range(lo[p, 0], hi[p, 0] + 1):
+            for j in range(lo[p, 1], hi[p, 1] + 1):
+                items[fill[i * ny + j]] = p
+                fill[i * ny + j] += 1
+    return starts, items
+
+
+@njit(cache=True, inline="always")
+def _in_shadow(x, y, sun, casters, starts, items, grid):
+    """True if the ground point (x, y) sees no sun (a caster blocks the ray towards it)."""
+    cell = grid[2]
+    nx, ny = int(grid[3]), int(grid[4])
+    i = int(math.floor((x - grid[0]) / cell))
+    j = int(math.floor((y - grid[1]) / cell))
+    if i < 0 or j < 0 or i >= nx or j >= ny:
+        return False
+    b = i * ny + j
+    for k in range(starts[b], starts[b + 1]):
+        t, _ = _hit(x, y, 1e-3, sun[0], sun[1], sun[2], casters[items[k]])
+        if t < INF:
+            return True
+    return False
+
+
 @njit(cache=True, inline="always")
 def _row_span(uv, vc):
     """Horizontal extent (lo, hi) at image row ``vc`` of the convex hull of 8 points ``uv``
@@ -184,7 +237,8 @@ def _row_span(uv, vc):
 
 
 @njit(parallel=True, cache=True)
-def render_camera(origin, rot, kinv, parts, rects, near, corners, avenues, cross_x, cross_half, lots, sun, image, depth):
+def render_camera(origin, rot, kinv, parts, rects, near, corners, avenues, cross_x, cross_half, lots, sun,
+                  casters, starts, items, grid, image, depth):
     """Render one pinhole camera into ``image`` (H, W, 3) uint8 and ``depth`` (H, W) float32.
 
     ``rot`` (3, 3) is the camera-to-global rotation, ``kinv`` the inverse intrinsics, ``origin``
@@ -194,6 +248,8 @@ def render_camera(origin, rot, kinv, parts, rects, near, corners, avenues, cross
     (P,) is each part's smallest camera z. Parts sorted near to far let occluded pixels be
     skipped with one comparison. ``corners`` (P, 8, 2) are the projected box corners (NaN for
     a part straddling the image plane): a row's span of a box is the span of its corners' hull.
+    Ground shadows: ``casters`` (packed parts) binned by :func:`build_shadow_grid` into
+    ``starts``/``items`` over ``grid`` = (x0, y0, cell, nx, ny).
     """
     height, width = image.shape[0], image.shape[1]
     ox, oy, oz = origin[0], origin[1], origin[2]
@@ -245,6 +301,8 @@ def render_camera(origin, rot, kinv, parts, rects, near, corners, avenues, cross
                 x, y = ox + t * dx, oy + t * dy
                 mat, _ = ground_at(x, y, avenues, cross_x, cross_half, lots)
                 grain = 0.92 + 0.16 * _hash(math.floor(x * 8.0), math.floor(y * 8.0))
+                if _in_shadow(x, y, sun, casters, starts, items, grid):
+                    grain *= 0.58
                 r = MATERIAL_COLOR[mat, 0] * grain * 0.95
                 g = MATERIAL_COLOR[mat, 1] * grain * 0.95
                 b = MATERIAL_COLOR[mat, 2] * grain * 0.95
