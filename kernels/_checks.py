@@ -61,8 +61,8 @@ def check_voxel_grid(
         if not lo < hi:
             raise ValueError(f"{op}: point_range is inverted or empty on axis {'xyz'[axis]}: {lo} >= {hi}")
     grid = tuple(max(1, round((hi - lo) / s)) for lo, hi, s in zip(pr[:3], pr[3:], vs))
-    if grid[0] * grid[1] * grid[2] >= 2**62:
-        raise ValueError(f"{op}: voxel grid {grid} is too large")
+    if grid[0] * grid[1] * grid[2] >= 2**53:
+        raise ValueError(f"{op}: voxel grid {grid} has 2**53 cells or more (keys must be exact in float64)")
     return vs, pr, grid  # type: ignore[return-value]
 
 

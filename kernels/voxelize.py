@@ -154,22 +154,15 @@ def _hard_numba(
     points: torch.Tensor, vs: tuple, pr: tuple, grid: tuple, max_points: int, max_voxels: int
 ) -> Voxels:
     n, f = points.shape
+    keys = _keys_numba(points, vs, pr, grid)
     capacity = max(1, min(n, max_voxels, grid[0] * grid[1] * grid[2]))
     table_bits = max(4, int(2 * capacity - 1).bit_length())  # load factor <= 1/2
-    pts = points.numpy()
     voxel_of, slot_of, coords, counts, m = nb.assign_voxels(
-        pts,
-        np.asarray(pr[:3], dtype=np.float64),
-        np.asarray(pr[3:], dtype=np.float64),
-        np.asarray(vs, dtype=np.float64),
-        np.asarray(grid, dtype=np.int64),
-        max_points,
-        max_voxels,
-        table_bits,
+        keys, np.asarray(grid, dtype=np.int64), max_points, max_voxels, table_bits
     )
-    features = torch.zeros((m, max_points, f), dtype=points.dtype)
+    features = torch.empty((m, max_points, f), dtype=points.dtype)  # every element is written
     if m:
-        nb.gather_points(pts, voxel_of, slot_of, features.numpy())
+        nb.gather_points(points.numpy(), voxel_of, slot_of, counts, features.numpy())
     return Voxels(features, torch.from_numpy(coords[:m].copy()), torch.from_numpy(counts[:m].copy()))
 
 
