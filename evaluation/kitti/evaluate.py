@@ -2,7 +2,7 @@
 
 Per class, difficulty and metric:
 
-- ground truth of the class that passes the difficulty filter (2D box height > min height,
+- class names are compared case-insensitively; ground truth of the class that passes the difficulty filter (2D box height > min height,
   occlusion <= max occlusion, truncation <= max truncation) must be found; ground truth of the
   class that fails it, and the neighbouring classes (``Van`` for ``Car``, ``Person_sitting`` for
   ``Pedestrian``), are "ignored": a detection matched to it is neither true nor false positive;
@@ -105,6 +105,34 @@ def _image_statistics(overlaps, ignored_gt, ignored_det, scores, dc_overlaps, mi
     return tp, fp, fn, n_tp
 
 
+@numba.njit(cache=True)
+def _dataset_statistics(ov_flat, ov_start, gt_start, dt_start, dc_flat, dc_start, n_dc, ignored_gt, ignored_det,
+                        scores, min_overlap, thresholds, first_pass, use_dontcare):
+    """Loop over images. First pass: the true-positive scores at threshold 0. Else: (T, 3) tp, fp, fn per threshold."""
+    n_images = len(gt_start) - 1
+    tp_scores = np.empty(len(ignored_gt))
+    n_tp = 0
+    counts = np.zeros((len(thresholds), 3))
+    for k in range(n_images):
+        g0, g1 = gt_start[k], gt_start[k + 1]
+        d0, d1 = dt_start[k], dt_start[k + 1]
+        overlaps = ov_flat[ov_start[k]:ov_start[k] + (d1 - d0) * (g1 - g0)].reshape((d1 - d0, g1 - g0))
+        dc = dc_flat[dc_start[k]:dc_start[k] + (d1 - d0) * n_dc[k]].reshape((d1 - d0, n_dc[k]))
+        buffer = tp_scores[n_tp:]
+        if first_pass:
+            _, _, _, n = _image_statistics(overlaps, ignored_gt[g0:g1], ignored_det[d0:d1], scores[d0:d1], dc,
+                                           min_overlap, 0.0, False, use_dontcare, buffer)
+            n_tp += n
+        else:
+            for t in range(len(thresholds)):
+                tp, fp, fn, _ = _image_statistics(overlaps, ignored_gt[g0:g1], ignored_det[d0:d1], scores[d0:d1], dc,
+                                                  min_overlap, thresholds[t], True, use_dontcare, buffer)
+                counts[t, 0] += tp
+                counts[t, 1] += fp
+                counts[t, 2] += fn
+    return tp_scores[:n_tp], counts
+
+
 def _thresholds(scores: np.ndarray, n_gt: int) -> np.ndarray:
     """Score thresholds that sample recall at (up to) 41 positions (official ``get_thresholds``)."""
     scores = np.sort(scores)[::-1]
@@ -120,20 +148,49 @@ def _thresholds(scores: np.ndarray, n_gt: int) -> np.ndarray:
     return np.asarray(out, np.float64)
 
 
-def _ignore_flags(gt: KittiLabels, dt: KittiLabels, class_name: str, difficulty: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """ignored_gt (0 evaluated, 1 ignored, -1 not taking part), ignored_det likewise, number of evaluated GT."""
-    gt_height = gt.bbox[:, 3] - gt.bbox[:, 1]
-    same = gt.name == class_name
-    neighbour = gt.name == NEIGHBOUR_CLASS.get(class_name, "\0")
-    hard = ((gt.occluded > MAX_OCCLUSION[difficulty]) | (gt.truncated > MAX_TRUNCATION[difficulty])
-            | (gt_height <= MIN_HEIGHT_PX[difficulty]))
-    ignored_gt = np.full(len(gt), -1, np.int64)
-    ignored_gt[same & ~hard] = 0
-    ignored_gt[neighbour | (same & hard)] = 1
-    dt_height = dt.bbox[:, 3] - dt.bbox[:, 1]
-    ignored_det = np.where(dt.name == class_name, 0, -1).astype(np.int64)
-    ignored_det[dt_height < MIN_HEIGHT_PX[difficulty]] = 1
-    return ignored_gt, ignored_det, int(np.sum(ignored_gt == 0))
+@dataclass
+class _Flat:
+    """All images concatenated: per-box fields and per-image offsets."""
+
+    gt_start: np.ndarray
+    dt_start: np.ndarray
+    gt_name: np.ndarray
+    gt_height: np.ndarray
+    gt_occluded: np.ndarray
+    gt_truncated: np.ndarray
+    dt_name: np.ndarray
+    dt_height: np.ndarray
+    dt_score: np.ndarray
+
+    @classmethod
+    def build(cls, gts: Sequence[KittiLabels], dts: Sequence[KittiLabels]) -> "_Flat":
+        def cat(parts, fn, dtype):
+            return np.concatenate([np.asarray(fn(p), dtype) for p in parts]) if parts else np.zeros(0, dtype)
+
+        return cls(
+            gt_start=np.concatenate([[0], np.cumsum([len(g) for g in gts])]).astype(np.int64),
+            dt_start=np.concatenate([[0], np.cumsum([len(d) for d in dts])]).astype(np.int64),
+            gt_name=np.char.lower(cat(gts, lambda g: g.name, str)),
+            gt_height=cat(gts, lambda g: g.bbox[:, 3] - g.bbox[:, 1], np.float64),
+            gt_occluded=cat(gts, lambda g: g.occluded, np.int64),
+            gt_truncated=cat(gts, lambda g: g.truncated, np.float64),
+            dt_name=np.char.lower(cat(dts, lambda d: d.name, str)),
+            dt_height=np.abs(cat(dts, lambda d: d.bbox[:, 3] - d.bbox[:, 1], np.float64)),
+            dt_score=cat(dts, lambda d: d.score, np.float64),
+        )
+
+    def ignore_flags(self, class_name: str, difficulty: int) -> tuple[np.ndarray, np.ndarray]:
+        """ignored_gt (0 evaluated, 1 ignored, -1 not taking part) and ignored_det, over all images."""
+        same = self.gt_name == class_name.lower()
+        neighbour = self.gt_name == NEIGHBOUR_CLASS.get(class_name, "\0").lower()
+        hard = ((self.gt_occluded > MAX_OCCLUSION[difficulty]) | (self.gt_truncated > MAX_TRUNCATION[difficulty])
+                | (self.gt_height <= MIN_HEIGHT_PX[difficulty]))
+        ignored_gt = np.full(len(same), -1, np.int64)
+        ignored_gt[same & ~hard] = 0
+        ignored_gt[neighbour | (same & hard)] = 1
+        ignored_det = np.where(self.dt_name == class_name.lower(), 0, -1).astype(np.int64)
+        ignored_det[self.dt_height < MIN_HEIGHT_PX[difficulty]] = 1
+        return ignored_gt, ignored_det
 
 
 def _overlaps(gt: KittiLabels, dt: KittiLabels, metric: str) -> np.ndarray:
@@ -146,6 +203,12 @@ def _overlaps(gt: KittiLabels, dt: KittiLabels, metric: str) -> np.ndarray:
         return bev_iou(bev_boxes(dt.location, dt.dimensions, dt.rotation_y),
                        bev_boxes(gt.location, gt.dimensions, gt.rotation_y))
     return iou_3d(dt.location, dt.dimensions, dt.rotation_y, gt.location, gt.dimensions, gt.rotation_y)
+
+
+def _flatten(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.concatenate([[0], np.cumsum([m.size for m in matrices])]).astype(np.int64)
+    flat = np.concatenate([m.ravel() for m in matrices]) if matrices else np.zeros(0)
+    return np.ascontiguousarray(flat, np.float64), starts
 
 
 @dataclass
@@ -161,30 +224,20 @@ class KittiResult:
         return {"ap": self.ap, "min_overlap": self.min_overlap}
 
 
-def _precision_curve(gts, dts, overlaps, class_name, difficulty, min_overlap, metric) -> np.ndarray:
+def _precision_curve(flat: _Flat, overlaps: tuple, dontcare: tuple, class_name: str, difficulty: int,
+                     min_overlap: float, use_dontcare: bool) -> np.ndarray:
     """(41,) monotone precision at the sampled recall positions (zeros beyond the reached recall)."""
-    flags = [_ignore_flags(g, d, class_name, difficulty) for g, d in zip(gts, dts)]
-    n_gt = sum(f[2] for f in flags)
+    ignored_gt, ignored_det = flat.ignore_flags(class_name, difficulty)
+    n_gt = int(np.sum(ignored_gt == 0))
     precision = np.zeros(N_SAMPLE_POINTS)
     if n_gt == 0:
         return precision
-    use_dc = metric == "bbox"
-    dc = [image_iou(d.bbox, g.bbox[g.name == "DontCare"], criterion=0) if use_dc else np.zeros((len(d), 0))
-          for g, d in zip(gts, dts)]
-    tp_scores = []
-    for (ig, idt, _), g, d, ov, dco in zip(flags, gts, dts, overlaps, dc):
-        buffer = np.empty(len(g))
-        _, _, _, n = _image_statistics(ov, ig, idt, d.score, dco, min_overlap, 0.0, False, use_dc, buffer)
-        tp_scores.append(buffer[:n])
-    thresholds = _thresholds(np.concatenate(tp_scores) if tp_scores else np.zeros(0), n_gt)
+    args = (*overlaps, flat.gt_start, flat.dt_start, *dontcare, ignored_gt, ignored_det, flat.dt_score, min_overlap)
+    tp_scores, _ = _dataset_statistics(*args, np.zeros(0), True, use_dontcare)
+    thresholds = _thresholds(tp_scores, n_gt)
     if len(thresholds) == 0:
         return precision
-    counts = np.zeros((len(thresholds), 3))
-    for (ig, idt, _), g, d, ov, dco in zip(flags, gts, dts, overlaps, dc):
-        buffer = np.empty(len(g))
-        for t, thresh in enumerate(thresholds):
-            tp, fp, fn, _ = _image_statistics(ov, ig, idt, d.score, dco, min_overlap, thresh, True, use_dc, buffer)
-            counts[t] += (tp, fp, fn)
+    _, counts = _dataset_statistics(*args, thresholds, False, use_dontcare)
     tp, fp = counts[:, 0], counts[:, 1]
     curve = tp / (tp + fp)
     curve = np.maximum.accumulate(curve[::-1])[::-1]
@@ -211,13 +264,18 @@ def evaluate_kitti(ground_truth: Sequence[KittiLabels], detections: Sequence[Kit
             raise ValueError(f"KITTI: no minimum overlap for class {name!r}")
     ap: dict = {}
     precision: dict = {}
+    flat = _Flat.build(ground_truth, detections)
     for metric in metrics:
-        overlaps = [_overlaps(g, d, metric) for g, d in zip(ground_truth, detections)]
+        overlaps = _flatten([_overlaps(g, d, metric) for g, d in zip(ground_truth, detections)])
+        use_dontcare = metric == "bbox"
+        dc_matrices = [image_iou(d.bbox, g.bbox[g.name == "DontCare"], criterion=0) if use_dontcare
+                       else np.zeros((len(d), 0)) for g, d in zip(ground_truth, detections)]
+        dontcare = (*_flatten(dc_matrices), np.array([m.shape[1] for m in dc_matrices], np.int64))
         ap[metric] = {}
         for name in classes:
             ap[metric][name] = {}
             for k, difficulty in enumerate(DIFFICULTIES):
-                curve = _precision_curve(ground_truth, detections, overlaps, name, k, min_overlap[name], metric)
+                curve = _precision_curve(flat, overlaps, dontcare, name, k, min_overlap[name], use_dontcare)
                 precision[(metric, name, difficulty)] = curve
                 ap[metric][name][difficulty] = {
                     "R40": float(np.sum(curve[1:]) / 40 * 100),
