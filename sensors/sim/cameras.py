@@ -24,28 +24,32 @@ _SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-
 _EDGES = np.array([(i, i | bit) for i in range(8) for bit in (1, 2, 4) if not i & bit])
 
 
-def part_rects(parts: Parts, world_to_cam: np.ndarray, k: np.ndarray,
-               size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The parts that may be visible, nearest first: their indices, pixel bounds (M, 4)
-    ``u0, u1, v0, v1``, smallest camera z (M,) in metres and projected corners (M, 8, 2)
-    (NaN where a part straddles the image plane).
-
-    Bounds are conservative: a part straddling the image plane gets the whole image.
-    """
-    h, w = size
+def box_corners(parts: Parts) -> np.ndarray:
+    """Corners (P, 8, 3) of every part in the parts' frame, in ``_SIGNS`` order."""
     c, s = np.cos(parts.yaw), np.sin(parts.yaw)
     local = _SIGNS[None] * parts.half[:, None, :]
-    corners = np.stack([
+    return np.stack([
         parts.center[:, None, 0] + c[:, None] * local[..., 0] - s[:, None] * local[..., 1],
         parts.center[:, None, 1] + s[:, None] * local[..., 0] + c[:, None] * local[..., 1],
         parts.center[:, None, 2] + local[..., 2],
     ], axis=-1)
-    cam = corners @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
+
+
+def part_rects(corners: np.ndarray, world_to_cam: np.ndarray, k: np.ndarray,
+               size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The parts (given by their world corners (P, 8, 3)) that may be visible, nearest first:
+    their indices, pixel bounds (M, 4) ``u0, u1, v0, v1``, smallest camera z (M,) in metres and
+    projected corners (M, 8, 2) (NaN where a part straddles the image plane).
+
+    Bounds are exact for the near-plane-clipped box (its corners in front of the plane and the
+    points where its edges cross it).
+    """
+    h, w = size
+    depth_all = corners @ world_to_cam[2, :3] + world_to_cam[2, 3]
+    candidate = np.flatnonzero((depth_all.max(axis=1) > NEAR_PLANE) & (depth_all.min(axis=1) < RENDER_RANGE))
+    cam = corners[candidate] @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
     z = cam[..., 2]
     front = z > NEAR_PLANE
-    keep = front.any(axis=1) & (z.min(axis=1) < RENDER_RANGE)
-    # Clip at the near plane: the visible outline is spanned by the corners in front of it and
-    # the points where box edges cross it.
     a, b = cam[:, _EDGES[:, 0]], cam[:, _EDGES[:, 1]]
     za, zb = a[..., 2], b[..., 2]
     crosses = (za > NEAR_PLANE) != (zb > NEAR_PLANE)
@@ -62,13 +66,12 @@ def part_rects(parts: Parts, world_to_cam: np.ndarray, k: np.ndarray,
     straddle = ~front.all(axis=1)
     rects[:, :2] = np.clip(rects[:, :2], 0, w)
     rects[:, 2:] = np.clip(rects[:, 2:], 0, h)
-    keep &= (rects[:, 1] > rects[:, 0]) & (rects[:, 3] > rects[:, 2])
-    index = np.flatnonzero(keep)
-    order = index[np.argsort(z.min(axis=1)[index], kind="stable")]
-    corners_uv = np.stack([u[:, :8], v[:, :8]], axis=-1)[order]
-    corners_uv[straddle[order]] = np.nan
-    near = np.maximum(z.min(axis=1)[order], 0.0)
-    return order, rects[order].astype(np.int64), near, np.ascontiguousarray(corners_uv)
+    keep = np.flatnonzero((rects[:, 1] > rects[:, 0]) & (rects[:, 3] > rects[:, 2]))
+    keep = keep[np.argsort(z.min(axis=1)[keep], kind="stable")]
+    corners_uv = np.stack([u[keep, :8], v[keep, :8]], axis=-1)
+    corners_uv[straddle[keep]] = np.nan
+    near = np.maximum(z.min(axis=1)[keep], 0.0)
+    return candidate[keep], rects[keep].astype(np.int64), near, np.ascontiguousarray(corners_uv)
 
 
 @dataclass
@@ -81,26 +84,42 @@ class ShadowGrid:
     grid: np.ndarray  # x0, y0, cell, nx, ny
 
 
-def shadow_grid(parts: Parts, center: np.ndarray, radius: float = SHADOW_RANGE, cell: float = 4.0) -> ShadowGrid:
-    """Shadow casters within ``radius`` metres of the global point ``center`` (x, y)."""
-    near = np.linalg.norm(parts.center[:, :2] - center[:2], axis=1) < radius + parts.radius() + 30.0
-    packed = parts.select(near).packed()
-    n = int(np.ceil(2 * radius / cell))
-    x0, y0 = center[0] - radius, center[1] - radius
-    starts, items = build_shadow_grid(packed, SUN, x0, y0, cell, n, n)
-    return ShadowGrid(packed, starts, items, np.array([x0, y0, cell, n, n], dtype=np.float64))
+@dataclass
+class Scene:
+    """What the cameras of one instant see: the parts near the car (packed for the kernels, with
+    world corners) and the shadow grid. Built once, shared by all cameras."""
+
+    town: Town
+    packed: np.ndarray
+    corners: np.ndarray
+    shadows: ShadowGrid
 
 
-def render_view(town: Town, parts: Parts, cam_to_global: np.ndarray, k: np.ndarray,
-                size: tuple[int, int], shadows: ShadowGrid) -> tuple[np.ndarray, np.ndarray]:
+def make_scene(town: Town, parts: Parts, center: np.ndarray, cell: float = 4.0) -> Scene:
+    """The scene around the global point ``center`` (the car): parts within the render range,
+    shadow casters within :data:`SHADOW_RANGE` binned on ``cell``-metre cells."""
+    distance = np.linalg.norm(parts.center[:, :2] - center[:2], axis=1) - parts.radius()
+    near = parts.select(np.flatnonzero(distance < RENDER_RANGE))
+    packed = near.packed()
+    casters = packed[np.linalg.norm(near.center[:, :2] - center[:2], axis=1) < SHADOW_RANGE + near.radius() + 30.0]
+    n = int(np.ceil(2 * SHADOW_RANGE / cell))
+    x0, y0 = center[0] - SHADOW_RANGE, center[1] - SHADOW_RANGE
+    starts, items = build_shadow_grid(casters, SUN, x0, y0, cell, n, n)
+    grid = ShadowGrid(casters, starts, items, np.array([x0, y0, cell, n, n], dtype=np.float64))
+    return Scene(town, packed, box_corners(near), grid)
+
+
+def render_view(scene: Scene, cam_to_global: np.ndarray, k: np.ndarray,
+                size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Image (H, W, 3) uint8 RGB and depth (H, W) float32 (z in the camera frame, metres, 0 = sky)
-    of a camera with intrinsics ``k`` at pose ``cam_to_global``; ground pixels within the
-    ``shadows`` grid are shaded where a part blocks the sun."""
+    of a camera with intrinsics ``k`` at pose ``cam_to_global`` (ground shadows included)."""
     world_to_cam = np.linalg.inv(cam_to_global)
-    index, rects, near, corners = part_rects(parts, world_to_cam, k, size)
+    index, rects, near, corners = part_rects(scene.corners, world_to_cam, k, size)
     image = np.empty((*size, 3), np.uint8)
     depth = np.empty(size, np.float32)
+    town, shadows = scene.town, scene.shadows
     render_camera(np.ascontiguousarray(cam_to_global[:3, 3]), np.ascontiguousarray(cam_to_global[:3, :3]),
-                  np.linalg.inv(k), parts.select(index).packed(), rects, near, corners, town.avenues, town.cross_x,
-                  town.cross_half, town.lots, SUN, shadows.casters, shadows.starts, shadows.items, shadows.grid, image, depth)
+                  np.linalg.inv(k), np.ascontiguousarray(scene.packed[index]), rects, near, corners, town.avenues,
+                  town.cross_x, town.cross_half, town.lots, SUN, shadows.casters, shadows.starts, shadows.items,
+                  shadows.grid, image, depth)
     return image, depth

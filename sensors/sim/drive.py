@@ -17,7 +17,7 @@ from sensors.boxes import Boxes3D
 from sensors.frame import CAMERA_NAMES, Annotations, BevMap, Camera, DriverLabels, Frame, Lidar, Sweep
 from sensors.geometry import invert_transform, make_transform, rotation_z
 from sensors.sim.agents import Agents, spawn_agents
-from sensors.sim.cameras import render_view, shadow_grid
+from sensors.sim.cameras import make_scene, render_view
 from sensors.sim.config import EPOCH_US, SimConfig
 from sensors.sim.driver import DriverScript
 from sensors.sim.face import render_cabin
@@ -60,7 +60,9 @@ class DriveSimulator:
         self.instance_tokens = [token(scene_name, self.seed, "instance", i) for i in range(len(self.agents))]
         self.beams = beam_directions(config)
         self.driver = DriverScript(self.seed)
+        #: Seconds spent per stage (lidar, cameras, cabin, boxes, bev_map): wall and process CPU.
         self.timings: dict[str, float] = {}
+        self.cpu_timings: dict[str, float] = {}
 
     # -- ego motion --------------------------------------------------------------------------
     def ego_x(self, t: float) -> float:
@@ -75,8 +77,11 @@ class DriveSimulator:
         return make_transform(rotation_z(theta), [x, y, 0.0])
 
     # -- sensors -----------------------------------------------------------------------------
-    def _timed(self, stage: str, start: float) -> None:
-        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+    def _timed(self, stage: str, start: tuple[float, float]) -> None:
+        """Add the wall and CPU seconds since ``start`` (from :func:`_now`) to ``stage``."""
+        wall, cpu = _now()
+        self.timings[stage] = self.timings.get(stage, 0.0) + wall - start[0]
+        self.cpu_timings[stage] = self.cpu_timings.get(stage, 0.0) + cpu - start[1]
 
     def world_parts(self, t: float) -> Parts:
         """Every solid shape (scenery and agents) at time ``t``, global frame."""
@@ -84,7 +89,7 @@ class DriveSimulator:
 
     def sweep(self, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """LiDAR sweep ``g``: points (N, 5) in the ego frame, owners (N,), ego_to_global."""
-        start = time.perf_counter()
+        start = _now()
         t = g / self.config.lidar_rate_hz
         pose = self.ego_pose(t)
         rng = np.random.default_rng([self.seed, 13, g])
@@ -94,23 +99,23 @@ class DriveSimulator:
 
     def cameras(self, t: float, pose: np.ndarray, timestamp: int) -> dict[str, Camera]:
         """The six surround cameras at time ``t`` with the ego at ``pose``."""
-        start = time.perf_counter()
+        start = _now()
         parts = self.world_parts(t)
-        shadows = shadow_grid(parts, pose[:3, 3])
+        scene = make_scene(self.town, parts, pose[:3, 3])
         size = self.config.image_size
         out = {}
         for name in CAMERA_NAMES:
             x, y, z, yaw, focal, cx, cy = NUSCENES_RIG[name]
             cam_to_ego = camera_to_ego(x, y, z, yaw)
             k = intrinsics(focal, cx, cy, size)
-            image, depth = render_view(self.town, parts, pose @ cam_to_ego, k, size, shadows)
+            image, depth = render_view(scene, pose @ cam_to_ego, k, size)
             out[name] = Camera(name, image, k, cam_to_ego, timestamp, depth if self.config.enable_depth else None)
         self._timed("cameras", start)
         return out
 
     def cabin(self, t: float, timestamp: int) -> tuple[Camera, DriverLabels]:
         """The driver-facing camera and its labels at time ``t``."""
-        start = time.perf_counter()
+        start = _now()
         camera, labels = cabin_frame(self.driver, t, timestamp, self.config.cabin_size, self.seed)
         self._timed("cabin", start)
         return camera, labels
@@ -118,7 +123,7 @@ class DriveSimulator:
     def boxes(self, t: float, pose: np.ndarray, points: np.ndarray) -> Boxes3D:
         """Ground-truth boxes (ego frame) of agents within the annotation range at time ``t``,
         with ``num_lidar_points`` counted in ``points`` (ego frame)."""
-        start = time.perf_counter()
+        start = _now()
         center, yaw, velocity = self.agents.state(t)
         near = np.flatnonzero(np.linalg.norm(center[:, :2] - pose[:2, 3], axis=1) <= self.config.annotation_range)
         speed = np.linalg.norm(velocity, axis=1)
@@ -132,7 +137,7 @@ class DriveSimulator:
 
     def bev_map(self, pose: np.ndarray) -> BevMap:
         """Map layers around the ego at ``pose`` on the configured grid."""
-        start = time.perf_counter()
+        start = _now()
         grid = self.config.bev_grid
         xs, ys = grid.cell_centers()
         gx, gy = np.meshgrid(xs, ys, indexing="ij")
@@ -163,6 +168,10 @@ class DriveSimulator:
         )
         return Frame(token(self.scene, self.seed, index), self.scene, stamp, pose, Lidar(points, lidar_to_ego(), stamp),
                      cameras, cabin, annotations, sweeps)
+
+
+def _now() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
 
 
 def cabin_frame(driver: DriverScript, t: float, timestamp: int, size: tuple[int, int], seed: int) -> tuple[Camera, DriverLabels]:

@@ -53,9 +53,10 @@ def _hit(ox, oy, oz, dx, dy, dz, part):
 
 @njit(cache=True, inline="always")
 def _hash(x, y):
-    """Deterministic pseudo-random value in [0, 1) of a 2D cell."""
-    v = math.sin(x * 12.9898 + y * 78.233) * 43758.5453
-    return v - math.floor(v)
+    """Deterministic pseudo-random value in [0, 1) of the integer cell (floor(x), floor(y))."""
+    h = (np.int64(x) * 73856093) ^ (np.int64(y) * 19349663)
+    h = (h ^ (h >> 13)) * 1274126177
+    return ((h ^ (h >> 16)) & 0xFFFF) / 65536.0
 
 
 @njit(parallel=True, cache=True)
