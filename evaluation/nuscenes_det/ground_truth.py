@@ -47,21 +47,23 @@ def split_scenes(split: str, version: str) -> tuple[str, ...]:
     return SCENE_SPLITS[split]
 
 
-def _velocities(annotations: list[dict], index: dict[str, int], sample_time_s: dict[str, float]) -> np.ndarray:
-    """(N, 2) velocity in m/s of every annotation (NaN where it cannot be estimated)."""
-    n = len(annotations)
-    translation = np.array([a["translation"] for a in annotations], np.float64).reshape(n, 3)
-    times = np.array([sample_time_s[a["sample_token"]] for a in annotations])
-    prev = np.array([index[a["prev"]] if a["prev"] else -1 for a in annotations], np.int64)
-    nxt = np.array([index[a["next"]] if a["next"] else -1 for a in annotations], np.int64)
-    own = np.arange(n)
-    first = np.where(prev >= 0, prev, own)
-    last = np.where(nxt >= 0, nxt, own)
-    dt = times[last] - times[first]
-    max_dt = np.where((prev >= 0) & (nxt >= 0), 2 * _MAX_TIME_DIFF_S, _MAX_TIME_DIFF_S)
-    valid = ((prev >= 0) | (nxt >= 0)) & (dt <= max_dt)
+def _velocities(annotations: list[dict], rows: list[int], index: dict[str, int],
+                sample_time_s: dict[str, float]) -> np.ndarray:
+    """(len(rows), 2) velocity in m/s of the annotations ``rows`` (NaN where it cannot be estimated)."""
+    own = [annotations[r] for r in rows]
+    prev = [annotations[index[a["prev"]]] if a["prev"] else a for a in own]
+    nxt = [annotations[index[a["next"]]] if a["next"] else a for a in own]
+    has_prev = np.array([bool(a["prev"]) for a in own], bool)
+    has_next = np.array([bool(a["next"]) for a in own], bool)
+    n = len(own)
+    first_xy = np.array([a["translation"][:2] for a in prev], np.float64).reshape(n, 2)
+    last_xy = np.array([a["translation"][:2] for a in nxt], np.float64).reshape(n, 2)
+    dt = (np.array([sample_time_s[a["sample_token"]] for a in nxt], np.float64)
+          - np.array([sample_time_s[a["sample_token"]] for a in prev], np.float64))
+    max_dt = np.where(has_prev & has_next, 2 * _MAX_TIME_DIFF_S, _MAX_TIME_DIFF_S)
+    valid = (has_prev | has_next) & (dt <= max_dt)
     with np.errstate(divide="ignore", invalid="ignore"):
-        velocity = (translation[last, :2] - translation[first, :2]) / dt[:, None]
+        velocity = (last_xy - first_xy) / dt[:, None]
     velocity[~valid] = np.nan
     return velocity
 
@@ -131,7 +133,6 @@ def load_ground_truth(root: str | Path, version: str, split: str | None = None,
             racks.append(i)
         elif name in NUSCENES_CATEGORY_TO_CLASS:
             rows.append(i)
-    velocity = _velocities(all_anns, ann_index, sample_time_s)
     # Group by sample (sample order), keeping table order inside a sample, as the devkit lists them.
     rows = [rows[i] for i in np.argsort([sample_index[all_anns[r]["sample_token"]] for r in rows], kind="stable")]
 
@@ -154,7 +155,7 @@ def load_ground_truth(root: str | Path, version: str, split: str | None = None,
             translation=np.array([a["translation"] for a in anns], np.float64).reshape(n, 3),
             size=np.array([a["size"] for a in anns], np.float64).reshape(n, 3),
             rotation=np.array([a["rotation"] for a in anns], np.float64).reshape(n, 4),
-            velocity=velocity[indices].reshape(n, 2),
+            velocity=_velocities(all_anns, indices, ann_index, sample_time_s),
             label=labels, score=-np.ones(n), attribute=attrs,
             num_pts=[a.get("num_lidar_pts", 0) + a.get("num_radar_pts", 0) for a in anns],
         )
