@@ -13,8 +13,9 @@ works where no CUDA is installed.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -91,3 +92,26 @@ def numba_cuda_stream(device: torch.device) -> Any:
 def launch_config(n: int, threads: int = 256) -> tuple[int, int]:
     """(blocks, threads) covering ``n`` work items, at least one block."""
     return max(1, (n + threads - 1) // threads), threads
+
+
+# Scalar operations per thread below which a Numba CPU parallel region runs on the calling
+# thread only: waking threads costs ~0.1 ms on an idle machine and several ms (a scheduler
+# tick) on a busy one, while 4M operations take a few ms on one core.
+PARALLEL_GRAIN = 1 << 22
+
+
+@contextlib.contextmanager
+def numba_threads(work: int) -> Iterator[None]:
+    """Run the enclosed Numba parallel kernels on at most ``work // PARALLEL_GRAIN`` threads.
+
+    The thread count never changes results: every kernel writes each output element from
+    one iteration with a fixed summation order.
+    """
+    import numba
+
+    total = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(total, work // PARALLEL_GRAIN)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(total)

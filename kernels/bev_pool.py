@@ -12,7 +12,7 @@ import torch
 
 from kernels import _bev_pool_numba as nb
 from kernels._checks import check_tensor
-from kernels._dispatch import as_numpy, choose_backend
+from kernels._dispatch import as_numpy, choose_backend, numba_threads
 from kernels.bev_pool_ranks import BevPoolRanks
 from kernels.reference import bev_pool as ref
 
@@ -69,10 +69,12 @@ class _BevPool(torch.autograd.Function):
         out = dep.new_zeros((b, c, ranks.nx * ranks.ny))
         if ranks.interval_starts.numel() and c:
             if which == "numba":
-                nb.forward(
-                    as_numpy(dep), as_numpy(con), *_index_arrays(ranks, "depth_index", "feat_index", "bev_index",
-                                                                 "interval_starts", "interval_lengths"), as_numpy(out)
-                )
+                with numba_threads(b * ranks.depth_index.numel() * c):
+                    nb.forward(
+                        as_numpy(dep), as_numpy(con),
+                        *_index_arrays(ranks, "depth_index", "feat_index", "bev_index", "interval_starts", "interval_lengths"),
+                        as_numpy(out),
+                    )
             else:
                 from kernels import _bev_pool_cupy as cp
 
@@ -90,14 +92,16 @@ class _BevPool(torch.autograd.Function):
         grad_cells = grad_out.transpose(1, 2).contiguous()  # (B, X*Y, C): channels contiguous
         grad_depth = grad_context = None
         empty = ranks.interval_starts.numel() == 0 or con.shape[2] == 0
+        work = dep.shape[0] * ranks.depth_index.numel() * con.shape[2]
         if ctx.needs_input_grad[0]:
             grad_depth = torch.zeros_like(dep)
             if not empty:
                 if ctx.which == "numba":
-                    nb.backward_depth(
-                        as_numpy(grad_cells), as_numpy(con),
-                        *_index_arrays(ranks, "depth_index", "feat_index", "bev_index"), as_numpy(grad_depth),
-                    )
+                    with numba_threads(work):
+                        nb.backward_depth(
+                            as_numpy(grad_cells), as_numpy(con),
+                            *_index_arrays(ranks, "depth_index", "feat_index", "bev_index"), as_numpy(grad_depth),
+                        )
                 else:
                     from kernels import _bev_pool_cupy as cp
 
@@ -107,12 +111,13 @@ class _BevPool(torch.autograd.Function):
             grad_context = torch.zeros_like(con)
             if not empty:
                 if ctx.which == "numba":
-                    nb.backward_context(
-                        as_numpy(grad_cells), as_numpy(dep),
-                        *_index_arrays(ranks, "depth_index", "feat_index", "bev_index", "feat_order",
-                                       "feat_starts", "feat_lengths"),
-                        as_numpy(grad_context),
-                    )
+                    with numba_threads(work):
+                        nb.backward_context(
+                            as_numpy(grad_cells), as_numpy(dep),
+                            *_index_arrays(ranks, "depth_index", "feat_index", "bev_index", "feat_order",
+                                           "feat_starts", "feat_lengths"),
+                            as_numpy(grad_context),
+                        )
                 else:
                     from kernels import _bev_pool_cupy as cp
 

@@ -12,7 +12,7 @@ import torch
 
 from kernels import _boxes_numba as nb
 from kernels._checks import check_tensor
-from kernels._dispatch import choose_backend
+from kernels._dispatch import choose_backend, numba_threads
 from kernels.reference import boxes as ref
 
 _BACKENDS = ("reference", "numba")
@@ -43,7 +43,8 @@ def rotated_iou_bev(a: torch.Tensor, b: torch.Tensor, backend: str | None = None
     na, nb_ = _numpy_pair(a, b)
     out = torch.zeros((a.shape[0], b.shape[0]), dtype=torch.float64)
     if out.numel():
-        nb.iou_bev(na, nb_, out.numpy())
+        with numba_threads(out.numel() * 400):  # ~400 flops per clipped pair
+            nb.iou_bev(na, nb_, out.numpy())
     return out.to(a.dtype)
 
 
@@ -58,7 +59,8 @@ def iou_3d(a: torch.Tensor, b: torch.Tensor, backend: str | None = None) -> torc
     na, nb_ = _numpy_pair(a, b)
     out = torch.zeros((a.shape[0], b.shape[0]), dtype=torch.float64)
     if out.numel():
-        nb.iou_3d(na, nb_, out.numpy())
+        with numba_threads(out.numel() * 400):
+            nb.iou_3d(na, nb_, out.numpy())
     return out.to(a.dtype)
 
 

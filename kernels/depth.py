@@ -14,7 +14,7 @@ import torch
 
 from kernels import _depth_numba as nb
 from kernels._checks import check_positive_int, check_tensor
-from kernels._dispatch import as_numba_cuda, as_numpy, choose_backend, launch_config, numba_cuda_stream
+from kernels._dispatch import as_numba_cuda, as_numpy, choose_backend, launch_config, numba_cuda_stream, numba_threads
 from kernels.reference import depth as ref
 
 _BACKENDS = ("reference", "numba", "numba_cuda")
@@ -66,7 +66,8 @@ def points_to_depth(
         depth = np.empty(n, dtype=np.float32)
         image = torch.zeros((h, w), dtype=torch.float32)
         if n:
-            nb.project(as_numpy(points), as_numpy(m), as_numpy(k), h, w, float(min_depth), flat, depth)
+            with numba_threads(n * 32):  # ~32 flops per point
+                nb.project(as_numpy(points), as_numpy(m), as_numpy(k), h, w, float(min_depth), flat, depth)
             nb.nearest(flat, depth, as_numpy(image).reshape(-1))
         return image
     from kernels import _depth_cuda as kc

@@ -11,7 +11,7 @@ import torch
 
 from kernels import _scatter_numba as nb
 from kernels._checks import check_positive_int, check_tensor
-from kernels._dispatch import as_numba_cuda, as_numpy, choose_backend, launch_config, numba_cuda_stream
+from kernels._dispatch import as_numba_cuda, as_numpy, choose_backend, launch_config, numba_cuda_stream, numba_threads
 from kernels.reference import scatter as ref
 
 _BACKENDS = ("reference", "numba", "numba_cuda")
@@ -103,7 +103,8 @@ class _PillarScatter(torch.autograd.Function):
 
 def _run(which: str, name: str, a: torch.Tensor, cells: torch.Tensor, win: torch.Tensor, out: torch.Tensor, work: int) -> None:
     if which == "numba":
-        getattr(nb, name)(as_numpy(a), as_numpy(cells), as_numpy(win), as_numpy(out))
+        with numba_threads(work):
+            getattr(nb, name)(as_numpy(a), as_numpy(cells), as_numpy(win), as_numpy(out))
         return
     from kernels import _scatter_cuda as kc
 

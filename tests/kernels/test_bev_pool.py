@@ -145,3 +145,17 @@ def test_bad_arguments_raise():
         kernels.BevPoolGeometry(0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.1)
     with pytest.raises(ValueError, match="lacks"):
         kernels.precompute_bev_pool(ring_frustum(1, 1, 1, 1), object())
+
+
+def test_thread_count_does_not_change_results(monkeypatch):
+    import kernels._dispatch as dispatch
+
+    ranks = kernels.precompute_bev_pool(ring_frustum(6, 8, 4, 6), GRID)
+    depth, context = _inputs(2, ranks, 16, dtype=torch.float32)
+    depth.requires_grad_(True)
+    serial = kernels.bev_pool(depth, context, ranks)
+    (grad_serial,) = torch.autograd.grad(serial.sum(), depth)
+    monkeypatch.setattr(dispatch, "PARALLEL_GRAIN", 1)  # every parallel region on all threads
+    parallel = kernels.bev_pool(depth, context, ranks)
+    (grad_parallel,) = torch.autograd.grad(parallel.sum(), depth)
+    assert torch.equal(serial, parallel) and torch.equal(grad_serial, grad_parallel)
