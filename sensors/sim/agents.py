@@ -14,6 +14,7 @@ Path kinds (columns of ``Agents.params``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,9 +285,16 @@ def _jitter(cls: str, rng: np.random.Generator, standing: bool = False) -> list[
     return size.tolist()
 
 
-def spawn_agents(seed: int, town: Town, num_per_block: int, ego_lane: float) -> Agents:
+def spawn_agents(seed: int, town: Town, num_per_block: int, ego_lane: float,
+                 ego_time_at: Callable[[float], float | None]) -> Agents:
     """All agents of the town (static and moving), ``num_per_block`` per block between cross
-    streets; the ego's lane (lateral offset ``ego_lane`` on the main avenue) is kept free."""
+    streets.
+
+    The ego's path stays clear: its lane (lateral offset ``ego_lane`` on the main avenue) gets
+    no traffic, and cross traffic and pedestrians crossing the main avenue are timed so that the
+    crossing is free when the ego passes (``ego_time_at(x)``: the time in seconds the ego passes
+    global x, None if it never does).
+    """
     b = _Builder()
     cx, ch = town.cross_x, town.cross_half
     ys = np.sort(town.avenues[:, 0])
@@ -332,14 +340,24 @@ def spawn_agents(seed: int, town: Town, num_per_block: int, ego_lane: float) -> 
                     size = _jitter(cls, rng)
                     b.add(cls, size, AVENUE, [j, d, x, -side * lane_speed[(j, side, "bike")]], rng)
                     x += rng.uniform(25, 90)
-        # Cross-street traffic.
+        # Cross-street traffic, with a gap at the main avenue when the ego passes.
         for side in (-1, 1):
+            lane = []
             y = wrap[2] + rng.uniform(0, 30)
             while y < wrap[3] - 10:
-                cls = rng.choice(["car", "truck", "motorcycle"], p=[0.88, 0.07, 0.05])
+                cls = str(rng.choice(["car", "truck", "motorcycle"], p=[0.88, 0.07, 0.05]))
                 size = _jitter(cls, rng)
-                b.add(cls, size, CROSS, [k, side * ch[k] / 2, y, side * cross_speed[k]], rng)
+                lane.append((cls, size, y))
                 y += size[0] + rng.uniform(15, 70)
+            speed = side * cross_speed[k]
+            t_ego = ego_time_at(cx[k])
+            shift = 0.0
+            if t_ego is not None and lane:
+                y_cross = avenue_point(town.avenues[main], cx[k], 0.0)[1]
+                shift = _gap_shift(np.array([c[2] for c in lane]), np.array([c[1][0] for c in lane]), speed * t_ego,
+                                   y_cross, wrap[2], wrap[3])
+            for cls, size, y in lane:
+                b.add(cls, size, CROSS, [k, side * ch[k] / 2, y + shift, speed], rng)
         # Pedestrians on the sidewalks of the avenues (walking or standing) and on crosswalks.
         for _ in range(int(round(0.25 * n))):
             j = main if rng.uniform() < 0.6 else rng.choice([a for a in range(len(town.avenues)) if a != main])
@@ -354,9 +372,16 @@ def spawn_agents(seed: int, town: Town, num_per_block: int, ego_lane: float) -> 
             else:
                 b.add("pedestrian", _jitter("pedestrian", rng), AVENUE, [j, d, x, rng.choice([-1, 1]) * rng.uniform(0.9, 1.6)], rng)
         hw = town.avenues[main, AV_HALF]
+        half = hw + SIDEWALK_WIDTH / 2  # kerb to kerb, turning on the sidewalks
         for _ in range(2):
-            u = rng.choice([-1, 1]) * (ch[k] + SIDEWALK_WIDTH / 2 + rng.uniform(-1, 1))
-            b.add("pedestrian", _jitter("pedestrian", rng), AV_XWALK, [main, cx[k] + u, hw, rng.uniform(0, 4 * hw), rng.uniform(1.0, 1.5)], rng)
+            x = cx[k] + rng.choice([-1, 1]) * (ch[k] + SIDEWALK_WIDTH / 2 + rng.uniform(-1, 1))
+            speed = rng.uniform(1.0, 1.5)
+            t_ego = ego_time_at(x)
+            if t_ego is None:
+                s0 = rng.uniform(0, 4 * half)
+            else:  # at a kerb end (on the sidewalk) when the ego passes
+                s0 = (-speed * t_ego - half + rng.choice([0.0, 2 * half])) % (4 * half)
+            b.add("pedestrian", _jitter("pedestrian", rng), AV_XWALK, [main, x, half, s0, speed], rng)
         d = rng.choice([-1, 1]) * (hw + SIDEWALK_WIDTH / 2)
         b.add("pedestrian", _jitter("pedestrian", rng), CS_XWALK, [k, main, d, ch[k], rng.uniform(0, 4 * ch[k]), rng.uniform(1.0, 1.5)], rng)
         # Parked bicycles on the sidewalk edge.
@@ -368,6 +393,20 @@ def spawn_agents(seed: int, town: Town, num_per_block: int, ego_lane: float) -> 
     _parked(b, town, seed)
     _construction(b, town, seed)
     return b.build(town, wrap)
+
+
+def _gap_shift(y0: np.ndarray, length: np.ndarray, travelled: float, y_cross: float, lo: float, hi: float) -> float:
+    """Shift (m) of a whole wrapped lane (vehicle centres ``y0`` at t = 0, ``length``s) that puts
+    the middle of its largest gap at ``y_cross`` after the lane has moved ``travelled`` metres."""
+    period = hi - lo
+    pos = lo + (y0 + travelled - lo) % period
+    order = np.argsort(pos)
+    pos, length = pos[order], length[order]
+    tail = pos + length / 2
+    head = np.roll(pos - length / 2, -1)
+    head[-1] += period
+    i = int(np.argmax(head - tail))
+    return float(y_cross - (tail[i] + head[i]) / 2)
 
 
 def _parked(b: _Builder, town: Town, seed: int) -> None:

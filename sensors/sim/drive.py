@@ -56,7 +56,13 @@ class DriveSimulator:
         self.ego_x0 = rng.uniform(-20.0, 0.0)
         self.ego_wobble = rng.uniform(0, 2 * math.pi)
         self.town: Town = make_town(self.seed, self.ego_x0 - 10.0, self.ego_x(duration) + 10.0)
-        self.agents: Agents = spawn_agents(self.seed, self.town, config.num_agents, EGO_LANE)
+        times = np.linspace(0.0, duration, max(2, int(duration * 20) + 1))
+        path = np.array([self.ego_x(t) for t in times])
+
+        def ego_time_at(x: float) -> float | None:
+            return float(np.interp(x, path, times)) if path[0] - 5.0 <= x <= path[-1] + 5.0 else None
+
+        self.agents: Agents = spawn_agents(self.seed, self.town, config.num_agents, EGO_LANE, ego_time_at)
         self.instance_tokens = [token(scene_name, self.seed, "instance", i) for i in range(len(self.agents))]
         self.beams = beam_directions(config)
         self.driver = DriverScript(self.seed)

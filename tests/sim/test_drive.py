@@ -134,3 +134,11 @@ def test_bad_config_raises(bad):
 def test_negative_seed_raises(small_config):
     with pytest.raises(ValueError, match="seed"):
         next(simulate_drive(small_config, seed=-1, num_frames=1))
+
+
+def test_no_agent_overlaps_the_ego(small_drive):
+    xs, ys = np.meshgrid(np.arange(-1.0, 3.9, 0.2), np.arange(-0.95, 0.96, 0.2))
+    footprint = np.column_stack([xs.ravel(), ys.ravel(), np.full(xs.size, 0.5)])
+    for frame in small_drive:
+        boxes = frame.annotations.boxes
+        assert not boxes.points_inside(footprint).any()
