@@ -160,7 +160,10 @@ def _shade_part(part, face, lx, ly, lz, sun, dx, dy, dz):
         sign = 1.0 if face == 3 else -1.0
         nx, ny, nz = -sign * s, sign * c, 0.0
     lam = max(0.0, nx * sun[0] + ny * sun[1] + nz * sun[2])
-    light = 0.5 + 0.62 * lam + (0.08 if nz > 0.5 else 0.0)
+    # Sky light reaches the lower parts of a surface less (cheap ambient occlusion).
+    height = part[2] + lz
+    ambient = 0.5 * (0.78 + 0.22 * min(1.0, height / 1.5)) if vertical else 0.5
+    light = ambient + 0.62 * lam + (0.08 if nz > 0.5 else 0.0)
     return r * light, g * light, b * light
 
 
