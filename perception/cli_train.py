@@ -104,6 +104,10 @@ def _train(args: argparse.Namespace) -> int:
     )
     ctx = init_distributed(args.device)
     try:
+        # Model and strategy first: their errors show before any simulation.
+        seed_everything(config.train.seed)
+        model = FusionModel(config.model)
+        strategy = make_strategy(config.train.strategy, model.tasks, **config.train.strategy_options)
         dataset = build_train_dataset(
             config, config.data.dataset, args.cache_dir or args.out / "data_cache", split=args.split
         )
@@ -112,9 +116,6 @@ def _train(args: argparse.Namespace) -> int:
                 dataset.prepare(progress=options.progress)
             if ctx.is_distributed:
                 dist.barrier()
-        seed_everything(config.train.seed)
-        model = FusionModel(config.model)
-        strategy = make_strategy(config.train.strategy, model.tasks, **config.train.strategy_options)
         loader = make_train_loader(
             dataset, config.train.batch_size, ctx, config.train.seed,
             collate_fn=collate_frames, num_workers=config.train.num_workers,
