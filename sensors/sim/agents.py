@@ -21,7 +21,10 @@ import numpy as np
 
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.sim.shapes import BARRIER_STRIPE, GLASS_SIDES, PLAIN, WINDOW_BAND, Parts
-from sensors.sim.town import AV_HALF, AV_LANES, LOT_DEPTH, SIDEWALK_WIDTH, SLOT_DEPTH, SLOT_PITCH, LANE_WIDTH, Town, avenue_point
+from sensors.sim.town import (
+    AV_AMP, AV_HALF, AV_LANES, AV_PHASE, AV_WAVELEN, AV_Y0, LANE_WIDTH, LOT_DEPTH, SIDEWALK_WIDTH, SLOT_DEPTH,
+    SLOT_PITCH, Town, avenue_point,
+)
 
 STATIC, AVENUE, CROSS, AV_XWALK, CS_XWALK = range(5)
 
@@ -74,31 +77,30 @@ class Agents:
 
     def positions(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Ground point (N, 2) of the box centre and yaw (N,) at time ``t`` seconds."""
-        xy = np.zeros((len(self), 2))
-        yaw = np.zeros(len(self))
-        p = self.params
+        p, kind = self.params, self.kind
         x_lo, x_hi, y_lo, y_hi = self.wrap
-        for i in range(len(self)):
-            kind = self.kind[i]
-            if kind == STATIC:
-                xy[i], yaw[i] = p[i, :2], p[i, 2]
-                continue
-            if kind == AVENUE:
-                x = x_lo + (p[i, 2] + p[i, 3] * t - x_lo) % (x_hi - x_lo)
-                px, py, theta = avenue_point(self.avenues[int(p[i, 0])], x, p[i, 1])
-                xy[i], yaw[i] = (px, py), theta + (math.pi if p[i, 3] < 0 else 0.0)
-            elif kind == CROSS:
-                y = y_lo + (p[i, 2] + p[i, 3] * t - y_lo) % (y_hi - y_lo)
-                xy[i], yaw[i] = (self.cross_x[int(p[i, 0])] + p[i, 1], y), (math.pi / 2 if p[i, 3] >= 0 else -math.pi / 2)
-            elif kind == AV_XWALK:
-                d, direction = _pingpong(p[i, 3] + p[i, 4] * t, p[i, 2])
-                px, py, theta = avenue_point(self.avenues[int(p[i, 0])], p[i, 1], d)
-                xy[i], yaw[i] = (px, py), theta + direction * math.pi / 2
-            else:
-                u, direction = _pingpong(p[i, 4] + p[i, 5] * t, p[i, 3])
-                x = self.cross_x[int(p[i, 0])] + u
-                px, py, _ = avenue_point(self.avenues[int(p[i, 1])], x, p[i, 2])
-                xy[i], yaw[i] = (x, py), (0.0 if direction > 0 else math.pi)
+        xy = p[:, :2].copy()
+        yaw = p[:, 2].copy()
+        m = kind == AVENUE
+        x = x_lo + (p[m, 2] + p[m, 3] * t - x_lo) % (x_hi - x_lo)
+        px, py, theta = _avenue_points(self.avenues[p[m, 0].astype(int)], x, p[m, 1])
+        xy[m] = np.column_stack([px, py])
+        yaw[m] = theta + np.where(p[m, 3] < 0, math.pi, 0.0)
+        m = kind == CROSS
+        y = y_lo + (p[m, 2] + p[m, 3] * t - y_lo) % (y_hi - y_lo)
+        xy[m] = np.column_stack([self.cross_x[p[m, 0].astype(int)] + p[m, 1], y])
+        yaw[m] = np.where(p[m, 3] >= 0, math.pi / 2, -math.pi / 2)
+        m = kind == AV_XWALK
+        d, direction = _pingpong(p[m, 3] + p[m, 4] * t, p[m, 2])
+        px, py, theta = _avenue_points(self.avenues[p[m, 0].astype(int)], p[m, 1], d)
+        xy[m] = np.column_stack([px, py])
+        yaw[m] = theta + direction * math.pi / 2
+        m = kind == CS_XWALK
+        u, direction = _pingpong(p[m, 4] + p[m, 5] * t, p[m, 3])
+        x = self.cross_x[p[m, 0].astype(int)] + u
+        _, py, _ = _avenue_points(self.avenues[p[m, 1].astype(int)], x, p[m, 2])
+        xy[m] = np.column_stack([x, py])
+        yaw[m] = np.where(direction > 0, 0.0, math.pi)
         return xy, yaw
 
     def state(self, t: float, eps: float = 1e-3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,10 +148,22 @@ class Agents:
         return out
 
 
-def _pingpong(s: float, half: float) -> tuple[float, float]:
-    """Position in [-half, half] and direction (+1/-1) of a walker bouncing between the ends."""
+def _pingpong(s: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in [-half, half] and directions (+1/-1) of walkers bouncing between the ends,
+    ``s`` metres walked from -half."""
     q = (s + half) % (4 * half)
-    return (q - half, 1.0) if q < 2 * half else (3 * half - q, -1.0)
+    forward = q < 2 * half
+    return np.where(forward, q - half, 3 * half - q), np.where(forward, 1.0, -1.0)
+
+
+def _avenue_points(rows: np.ndarray, x: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised :func:`sensors.sim.town.avenue_point`: global x, y and heading of avenue
+    coordinates (x, d), one avenue row (of ``Town.avenues``) per point."""
+    k = 2.0 * math.pi / rows[:, AV_WAVELEN]
+    phase = k * x + rows[:, AV_PHASE]
+    yc = rows[:, AV_Y0] + rows[:, AV_AMP] * np.sin(phase)
+    theta = np.arctan(rows[:, AV_AMP] * k * np.cos(phase))
+    return x - d * np.sin(theta), yc + d * np.cos(theta), theta
 
 
 class _Builder:

@@ -28,6 +28,8 @@ from sensors.sim.rig import NUSCENES_RIG, cabin_camera, camera_to_ego, intrinsic
 from sensors.sim.shapes import Parts
 from sensors.sim.town import LANE_WIDTH, Town, avenue_point, ground_grid
 
+#: The simulated world spans the drive rounded up to a multiple of this many seconds.
+WORLD_MINUTE = 60.0
 #: Lateral offset of the ego lane on the main avenue (inner right lane), metres.
 EGO_LANE = -0.5 * LANE_WIDTH
 
@@ -55,6 +57,9 @@ class DriveSimulator:
         self.ego_v0 = config.ego_speed * rng.uniform(0.9, 1.1)
         self.ego_x0 = rng.uniform(-20.0, 0.0)
         self.ego_wobble = rng.uniform(0, 2 * math.pi)
+        # The world covers the drive rounded up to whole minutes, so drives of different lengths
+        # (up to the same minute) share their world and their first frames.
+        duration = WORLD_MINUTE * max(1, math.ceil(duration / WORLD_MINUTE - 1e-9))
         self.town: Town = make_town(self.seed, self.ego_x0 - 10.0, self.ego_x(duration) + 10.0)
         times = np.linspace(0.0, duration, max(2, int(duration * 20) + 1))
         path = np.array([self.ego_x(t) for t in times])

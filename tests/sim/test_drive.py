@@ -21,6 +21,7 @@ def _arrays(frame):
 
 
 def test_same_seed_gives_identical_frames(small_drive, small_config):
+    # A shorter drive of the same seed shares the world: its frames are the first ones.
     again = list(simulate_drive(small_config, seed=3, num_frames=2, scene_name="scene-0061"))
     for a, b in zip(small_drive[:2], again):
         assert a.token == b.token and a.timestamp == b.timestamp
