@@ -54,7 +54,6 @@ class Town:
         lots: (M, 4) float64 parking lots ``avenue, side (+1 left, -1 right), x_start, x_end``.
         buildings: static shapes (boxes) along the streets.
         main_avenue: index of the avenue the ego car drives on.
-        blocks: (K-1,) seeds of the block between cross street k and k+1 (for agent spawning).
         sites: (S, 4) construction sites ``avenue, side, x_start, x_end`` behind the sidewalk.
     """
 
