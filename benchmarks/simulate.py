@@ -65,7 +65,9 @@ def report(result: dict[str, float], frames: int) -> str:
         f"{result['sample_cpu'] * 1000:.0f} ms CPU over {numba.get_num_threads()} numba threads). "
         f"The nine extra 20 Hz sweeps of a nuScenes keyframe add {result['extra_sweeps_wall'] * 1000:.0f} ms wall "
         f"({result['extra_sweeps_cpu'] * 1000:.0f} ms CPU), so a keyframe with all sweeps runs at "
-        f"{1 / (result['sample_wall'] + result['extra_sweeps_wall']):.2f} samples/s.",
+        f"{1 / (result['sample_wall'] + result['extra_sweeps_wall']):.2f} samples/s. The work is CPU-bound and "
+        f"parallel (Numba threads): {result['sample_cpu']:.2f} CPU s per sample means at most about "
+        f"{2 / result['sample_cpu']:.1f} samples/s when two cores are free for it.",
         "",
         f"Command: `.venv/bin/python benchmarks/simulate.py --frames {frames} --write-docs`; {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, numba {numba.__version__}; mean over {frames} "
