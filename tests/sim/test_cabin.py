@@ -68,3 +68,14 @@ def test_preview_written(small_drive, tmp_path: Path):
     assert image is not None and image.shape[0] > 500 and image.shape[1] > 1500
     assert image.std() > 20
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_preview_of_a_frame_without_cameras(tmp_path: Path):
+    from sensors.sim import SimConfig, simulate_drive
+
+    config = SimConfig(num_lidar_beams=8, lidar_azimuth_steps=180, sweeps_per_keyframe=0, enable_cameras=False,
+                       enable_depth=False, enable_cabin=False)
+    frame = next(simulate_drive(config, seed=1, num_frames=1))
+    render_preview(frame, tmp_path / "p.png")
+    image = cv2.imread(str(tmp_path / "p.png"))
+    assert image is not None and image[:, -450:].std() > 10  # the BEV panel has content
