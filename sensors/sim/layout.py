@@ -128,8 +128,12 @@ def _scenery(seed: int, town: Town) -> Parts:
                         px, py = x - d * math.sin(theta), yc + d * math.cos(theta)
                         crown = rng.uniform(1.2, 2.0)
                         add([px, py, 1.4], [0.15, 0.15, 1.4], theta, np.array([92.0, 70, 52]), PLAIN)
-                        add([px, py, 2.8 + crown], [crown, crown, crown], theta + rng.uniform(0, 1),
-                            np.array([58.0, 96, 48]) * rng.uniform(0.8, 1.15), PLAIN)
+                        # Crown: two boxes 45 degrees apart make a rounder, octagonal canopy.
+                        leaf = np.array([58.0, 96, 48]) * rng.uniform(0.8, 1.15)
+                        turn = rng.uniform(0, 1)
+                        add([px, py, 2.8 + crown], [crown, crown, crown * 0.8], theta + turn, leaf, PLAIN)
+                        add([px, py, 2.8 + crown], [crown * 0.9, crown * 0.9, crown], theta + turn + np.pi / 4,
+                            leaf * 0.92, PLAIN)
                     x += rng.uniform(9, 16)
     # Buildings along the cross streets, between and beyond the avenues.
     ys = np.sort(town.avenues[:, 0])
