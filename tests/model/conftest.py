@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from perception.config import Config, load_config
+from perception.config import Config, GridConfig, load_config
 from sensors.boxes import Boxes3D
 from sensors.classes import MAP_CLASSES
 from sensors.frame import Annotations, BevGrid, BevMap, Camera, DriverLabels, Frame, Lidar
@@ -44,7 +44,7 @@ def make_frame(seed: int = 0, *, cameras: bool = True, lidar: bool = True, cabin
         velocity=[[5.0, 0.5], [np.nan, np.nan], [1.0, -1.0]],
         label=[0, 1, 5],
     )
-    ground = np.c_[rng.uniform(-50, 50, (3000, 2)), np.zeros(3000)]
+    ground = np.c_[rng.uniform(-30, 30, (2000, 2)), np.zeros(2000)]
     inside = []
     for c, s in zip(boxes.center, boxes.size):
         inside.append(c + rng.uniform(-0.5, 0.5, (200, 3)) * s)
@@ -73,11 +73,21 @@ def make_frame(seed: int = 0, *, cameras: bool = True, lidar: bool = True, cabin
 
 
 def small_config() -> Config:
-    """configs/tiny.yaml with the two test cameras and smaller images (fast on a CPU)."""
+    """configs/tiny.yaml with the two test cameras, smaller images and a +-25.6 m BEV (64 x 64
+    cells at the tiny 0.8 m resolution), so that the tests stay fast on a shared CPU."""
     config = load_config(TINY)
     model = config.model
     image = dataclasses.replace(model.image, height=64, width=128, cabin_height=64, cabin_width=64)
-    model = dataclasses.replace(model, cameras=("CAM_FRONT", "CAM_BACK"), image=image)
+    grid = GridConfig(-25.6, 25.6, -25.6, 25.6, model.bev.grid.resolution)
+    lidar = dataclasses.replace(model.lidar, point_range=(-25.6, -25.6, -5.0, 25.6, 25.6, 3.0))
+    heads = dataclasses.replace(
+        model.heads,
+        segmentation=dataclasses.replace(model.heads.segmentation, grid=GridConfig(-25.0, 25.0, -25.0, 25.0, 1.0)),
+    )
+    model = dataclasses.replace(
+        model, cameras=("CAM_FRONT", "CAM_BACK"), image=image, lidar=lidar, heads=heads,
+        bev=dataclasses.replace(model.bev, grid=grid),
+    )
     return dataclasses.replace(config, model=model)
 
 
