@@ -37,12 +37,13 @@ class CheckpointError(Exception):
 def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> Path:
     """Write ``state`` to ``path`` atomically: a temp file in the same folder, then ``os.replace``.
 
-    If writing fails (full disk, crash, exception), the previous file at ``path`` is left intact and
-    the temp file is removed.
+    Tensors are written on the CPU, so that a checkpoint trained on a GPU loads anywhere with a plain
+    ``torch.load(path, weights_only=True)``. If writing fails (full disk, crash, exception), the
+    previous file at ``path`` is left intact and the temp file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
+    payload = _to_cpu({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state})
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -52,6 +53,17 @@ def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _to_cpu(value: Any) -> Any:
+    """``value`` with every tensor nested in dicts and lists moved to the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, Mapping):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
 
 
 def load_checkpoint(
