@@ -175,3 +175,12 @@ def test_numba_key_kernel_matches_numpy_floor():
     nb.point_keys(pts, np.array(RANGE[:3]), np.array(RANGE[3:]), np.array(SIZE), np.array([16, 16, 4]), keys)
     ix, iy, iz = (np.floor((pts[0].astype(np.float64) - np.array(RANGE[:3])) / np.array(SIZE))).astype(int)
     assert keys[0] == (ix * 16 + iy) * 4 + iz
+
+
+def test_batch_bad_arguments_raise():
+    with pytest.raises(ValueError, match="non-empty"):
+        kernels.hard_voxelize_batch([], SIZE, RANGE, 2, 2)
+    with pytest.raises(ValueError, match="same number of columns"):
+        kernels.hard_voxelize_batch([torch.zeros(3, 4), torch.zeros(3, 5)], SIZE, RANGE, 2, 2)
+    with pytest.raises(ValueError, match="dtype"):
+        kernels.hard_voxelize_batch([torch.zeros(3, 4), torch.zeros(3, 4, dtype=torch.float16)], SIZE, RANGE, 2, 2)
