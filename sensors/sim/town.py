@@ -81,7 +81,7 @@ def avenue_point(avenue: np.ndarray, x: float, d: float) -> tuple[float, float, 
     return x - d * math.sin(theta), yc + d * math.cos(theta), theta
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ground_at(x: float, y: float, avenues: np.ndarray, cross_x: np.ndarray, cross_half: np.ndarray,
               lots: np.ndarray) -> tuple[int, int]:
     """Ground material index and map-class bit mask at global ``(x, y)`` (metres)."""
@@ -91,19 +91,25 @@ def ground_at(x: float, y: float, avenues: np.ndarray, cross_x: np.ndarray, cros
     for j in range(1, avenues.shape[0]):
         if abs(y - avenues[j, AV_Y0]) < abs(y - avenues[jbest, AV_Y0]):
             jbest = j
-    av = avenues[jbest]
-    k2 = 2.0 * math.pi / av[AV_WAVELEN]
-    phase = k2 * x + av[AV_PHASE]
-    slope = av[AV_AMP] * k2 * math.cos(phase)
-    dbest = (y - av[AV_Y0] - av[AV_AMP] * math.sin(phase)) / math.sqrt(1.0 + slope * slope)
+    k2 = 2.0 * math.pi / avenues[jbest, AV_WAVELEN]
+    phase = k2 * x + avenues[jbest, AV_PHASE]
+    amp = avenues[jbest, AV_AMP]
+    slope = amp * k2 * math.cos(phase)
+    dbest = (y - avenues[jbest, AV_Y0] - amp * math.sin(phase)) / math.sqrt(1.0 + slope * slope)
     hw = avenues[jbest, AV_HALF]
     lanes = int(avenues[jbest, AV_LANES])
     ad = abs(dbest)
-    # Nearest cross street.
-    k = np.searchsorted(cross_x, x)
+    # Nearest cross street (binary search: cross_x is increasing).
+    lo, hi = 0, cross_x.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cross_x[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
     kbest = 0
     ubest = 1e9
-    for kk in (k - 1, k):
+    for kk in range(lo - 1, lo + 1):
         if 0 <= kk < cross_x.shape[0]:
             u = x - cross_x[kk]
             if abs(u) < abs(ubest):
