@@ -15,6 +15,9 @@ from sensors.sim.shapes import BARRIER_STRIPE, FACADE, GLASS_SIDES, WINDOW_BAND
 from sensors.sim.town import MATERIAL_COLOR, MATERIAL_INTENSITY, ground_at
 
 INF = 1e30
+#: Fast-math flags of the kernels: reassociation and approximate functions, but NaN/Inf kept
+#: meaningful (projected corners use NaN as a marker).
+_FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 #: Cameras see the ground no farther than this (metres); beyond it is sky haze.
 GROUND_FAR = 1500.0
 
@@ -59,7 +62,7 @@ def _hash(x, y):
     return ((h ^ (h >> 16)) & 0xFFFF) / 65536.0
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=_FAST)
 def cast_lidar(origin, dirs, max_range, parts, avenues, cross_x, cross_half, lots, out_range, out_intensity, out_owner):
     """Cast LiDAR rays ``dirs`` (A, B, 3) unit vectors from ``origin`` (3,), one column per azimuth.
 
@@ -240,7 +243,7 @@ def _row_span(uv, vc):
     return lo, hi
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=_FAST)
 def render_camera(origin, rot, kinv, parts, rects, near, corners, avenues, cross_x, cross_half, lots, sun,
                   casters, starts, items, grid, image, depth):
     """Render one pinhole camera into ``image`` (H, W, 3) uint8 and ``depth`` (H, W) float32.
