@@ -26,8 +26,10 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 STAGES = ("lidar", "cameras", "cabin", "boxes", "bev_map")
 
 
-def measure(frames: int, seed: int) -> dict[str, float]:
-    """Per-sample seconds (wall and CPU) of each stage over ``frames`` keyframes after a warm-up."""
+def measure(frames: int, seed: int, threads: int) -> dict[str, float]:
+    """Per-sample seconds (wall and CPU) of each stage over ``frames`` keyframes after a warm-up,
+    with ``threads`` Numba threads."""
+    numba.set_num_threads(threads)
     config = dataclasses.replace(SimConfig(), sweeps_per_keyframe=1)
     sim = DriveSimulator(config, seed, (frames + 2) / config.keyframe_rate_hz, "scene-0061")
     sim.keyframe(0)  # compile / load the numba kernels
@@ -49,8 +51,8 @@ def measure(frames: int, seed: int) -> dict[str, float]:
     return out
 
 
-def report(result: dict[str, float], frames: int) -> str:
-    """The markdown ``## Simulator`` section."""
+def report(result: dict[str, float], single: dict[str, float], frames: int) -> str:
+    """The markdown ``## Simulator`` section (``result`` with all Numba threads, ``single`` with one)."""
     load = os.getloadavg()[0]
     names = ("LiDAR key sweep (32 x 1084 rays)", "six cameras 450x800 + depth + shadows", "cabin camera 240x320",
              "boxes + num_lidar_points", "BEV map 200x200")
@@ -62,12 +64,15 @@ def report(result: dict[str, float], frames: int) -> str:
         "",
         f"One full keyframe (LiDAR key sweep, six cameras at 450x800 with depth, cabin, boxes, BEV map): "
         f"**{1 / result['sample_wall']:.2f} samples/s** wall ({result['sample_wall'] * 1000:.0f} ms/sample, "
-        f"{result['sample_cpu'] * 1000:.0f} ms CPU over {numba.get_num_threads()} numba threads). "
+        f"{result['sample_cpu'] * 1000:.0f} ms CPU over {numba.get_num_threads()} Numba threads). "
         f"The nine extra 20 Hz sweeps of a nuScenes keyframe add {result['extra_sweeps_wall'] * 1000:.0f} ms wall "
         f"({result['extra_sweeps_cpu'] * 1000:.0f} ms CPU), so a keyframe with all sweeps runs at "
         f"{1 / (result['sample_wall'] + result['extra_sweeps_wall']):.2f} samples/s. The work is CPU-bound and "
         f"parallel (Numba threads): {result['sample_cpu']:.2f} CPU s per sample means at most about "
-        f"{2 / result['sample_cpu']:.1f} samples/s when two cores are free for it.",
+        f"{2 / result['sample_cpu']:.1f} samples/s when two cores are free for it. With one Numba thread "
+        f"(`NUMBA_NUM_THREADS=1`) the same run gives {1 / single['sample_wall']:.2f} samples/s "
+        f"({single['sample_cpu'] * 1000:.0f} ms CPU per sample; on a busy machine one thread avoids waiting at "
+        f"the parallel loops' barriers for a descheduled sibling thread).",
         "",
         f"Command: `.venv/bin/python benchmarks/simulate.py --frames {frames} --write-docs`; {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, numba {numba.__version__}; mean over {frames} "
@@ -105,7 +110,9 @@ def main() -> None:
     parser.add_argument("--write-docs", action="store_true", help="update the Simulator section of docs/benchmarks.md")
     args = parser.parse_args()
     np.seterr(all="ignore")
-    section = report(measure(args.frames, args.seed), args.frames)
+    threads = numba.get_num_threads()
+    single = measure(args.frames, args.seed, 1)
+    section = report(measure(args.frames, args.seed, threads), single, args.frames)
     print(section)
     if args.write_docs:
         write_docs(section)
