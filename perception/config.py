@@ -447,9 +447,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"model.modality_dropout: must be in [0, 0.5), got {m.modality_dropout}")
     if m.use_camera and not m.cameras:
         raise ConfigError("model.cameras: empty, but use_camera is true")
-    unknown = [c for c in m.cameras if not c]
-    if unknown:
-        raise ConfigError("model.cameras: empty camera name")
+    if any(not c for c in m.cameras) or len(set(m.cameras)) != len(m.cameras):
+        raise ConfigError(f"model.cameras: names must be non-empty and unique, got {list(m.cameras)}")
     bev = m.bev
     if not (len(bev.layers) == len(bev.channels) == len(bev.strides)) or not bev.layers:
         raise ConfigError("model.bev: layers, channels and strides must be non-empty and of equal length")

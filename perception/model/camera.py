@@ -34,9 +34,8 @@ def load_local_weights(module: nn.Module, path: str) -> None:
     state = torch.load(file, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    loaded = len(module.state_dict()) - len(missing)
-    if loaded == 0:
+    missing = module.load_state_dict(state, strict=False).missing_keys
+    if len(missing) == len(module.state_dict()):
         raise ValueError(f"pretrained backbone weights: no parameter of {file} matches the backbone")
 
 
