@@ -467,6 +467,11 @@ def _construction(b: _Builder, town: Town, seed: int) -> None:
         for _ in range(rng.integers(4, 9)):
             px, py, theta = avenue_point(av, rng.uniform(x0 + 1, x1 - 1), side * (base + rng.uniform(1.8, 9.0)))
             b.add("traffic_cone", _jitter("traffic_cone", rng), STATIC, [px, py, rng.uniform(-math.pi, math.pi)], rng)
+        x = x0 + 2.0
+        while x < x1 - 1.0:  # cones on the kerb in front of the site
+            px, py, theta = avenue_point(av, x, side * (av[AV_HALF] + 0.35))
+            b.add("traffic_cone", _jitter("traffic_cone", rng), STATIC, [px, py, rng.uniform(-math.pi, math.pi)], rng)
+            x += rng.uniform(3.5, 6.0)
         for end in (x0 - 0.8, x1 + 0.8):
             for dd in (1.0, 3.5, 6.0):
                 px, py, theta = avenue_point(av, end, side * (base + dd))
