@@ -95,8 +95,10 @@ def _cabin_panel(frame: Frame, height: int, width: int) -> np.ndarray:
     ann = frame.annotations
     if ann is not None and ann.boxes is not None:
         names = ann.boxes.class_names()
-        counts = ", ".join(f"{c}:{names.count(c)}" for c in DETECTION_CLASSES if c in names)
-        lines.append(f"boxes {len(names)}: {counts}")
+        counts = [f"{c}:{names.count(c)}" for c in DETECTION_CLASSES if c in names]
+        lines.append(f"boxes {len(names)}: " + ", ".join(counts[:5]))
+        if counts[5:]:
+            lines.append("    " + ", ".join(counts[5:]))
     x0 = 10
     if frame.cabin is not None:
         cab = frame.cabin.image
