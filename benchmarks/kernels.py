@@ -300,7 +300,30 @@ def table(rows: list[dict], quick: bool, threads: int) -> str:
             f"| {r['op']} | {r['case']} | {r['impl']} | {r['time_ms']:.2f} | {r['cpu_ms']:.2f} | {r['peak_mb']:.1f} | "
             f"{r['speedup']:.2f} | {r['memory_ratio']:.3f} | {vs_text} |"
         )
+    lines += ["", *goals(rows)]
     return "\n".join(lines) + "\n"
+
+
+def goals(rows: list[dict]) -> list[str]:
+    """The issue's CPU goals, each with the measured ratio (CPU time) and whether it is met."""
+    out = ["Goals of issue 3 on this CPU (speed from CPU time):", ""]
+    by = {(r["op"], r["case"], r["impl"]): r for r in rows}
+    for case in sorted({r["case"] for r in rows if r["op"] == "voxelize" and r["case"].startswith("10 sweeps")}):
+        numba, ref, spc = (by.get(("voxelize", case, impl)) for impl in ("numba", "reference", "spconv"))
+        vs_ref = numba["speedup"]
+        vs_spconv = spc["cpu_ms"] / numba["cpu_ms"]
+        out.append(
+            f"- voxelize, {case}: x{vs_ref:.1f} vs torch reference (goal 3: {'met' if vs_ref >= 3 else 'NOT met'}), "
+            f"x{vs_spconv:.2f} vs spconv (goal 2: {'met' if vs_spconv >= 2 else 'NOT met'})"
+        )
+    for case in sorted({r["case"] for r in rows if r["op"] == "bev_pool"}):
+        numba = by[("bev_pool", case, "numba")]
+        ok = numba["speedup"] >= 10 and numba["memory_ratio"] <= 0.1
+        out.append(
+            f"- bev_pool, {case}: x{numba['speedup']:.1f} faster, x{numba['memory_ratio']:.3f} peak memory "
+            f"(goal 10 and 0.1: {'met' if ok else 'NOT met'})"
+        )
+    return out
 
 
 def write_section(section: str) -> None:
