@@ -1,8 +1,8 @@
 """Model inference over evaluation frames and cabin streams, producing gatherable records.
 
-The model runs in eval mode under ``torch.inference_mode``. With ``batch_size`` 1 (the default)
-every frame's outputs depend on that frame alone, so any sharding of the frames over ranks
-gives bit-identical records.
+The model runs in eval mode under ``torch.inference_mode``, one forward pass per batch of
+indices given by the caller (see :func:`perception.evaluate.sharding.shard_blocks`: the same
+batches whatever the number of ranks, hence bit-identical records).
 """
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ from sensors.frame import Camera, DriverLabels, Frame
 FrameCallback = Callable[[int, Frame, Prediction], None]
 
 
-def predict_frames(model: FusionModel, frames: Sequence[Frame], indices: Sequence[int], device: torch.device,
-                   thresholds: np.ndarray, batch_size: int = 1, timer: StageTimer | None = None,
-                   on_frame: FrameCallback | None = None) -> list[FrameRecord]:
-    """Run ``model`` on ``frames[i]`` for ``i`` in ``indices`` and return their records, in that order.
+def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequence[Sequence[int]], device: torch.device,
+                   thresholds: np.ndarray, timer: StageTimer | None = None,
+                   on_frame: FrameCallback | None = None, warmup: bool = True) -> list[FrameRecord]:
+    """Run ``model`` on the frames of each batch of indices and return their records, in that order.
+
+    With ``warmup`` the first batch is run once more before anything is kept or timed: the first
+    forward pass of a process pays one-off set-up costs and its floats differ in the last bits from
+    every later pass, which would make results depend on how frames are sharded.
 
     Args:
         thresholds: BEV threshold sweep used to encode the predicted maps (see :mod:`records`).
@@ -36,13 +40,15 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], indices: Sequenc
         on_frame: side work per frame (drawing samples), not timed.
     """
     config: ModelConfig = model.config
+    model.eval()
+    if warmup and batches:
+        with torch.inference_mode():
+            model(collate_frames([frame_to_sample(frames[i], config) for i in batches[0]]).to(device))
     timer = timer or StageTimer(device)
     timer.attach(model)
-    model.eval()
     records: list[FrameRecord] = []
     try:
-        for start in range(0, len(indices), batch_size):
-            chunk = list(indices[start:start + batch_size])
+        for chunk in batches:
             chosen = [frames[i] for i in chunk]
             with timer.stage("total"):
                 with timer.stage("preprocessing"):
@@ -84,12 +90,13 @@ def predict_cabin(model: FusionModel, images: Sequence[Camera], device: torch.de
     return decode_outputs({"camera_present": torch.zeros(len(images), dtype=torch.bool), "driver": out}, config)
 
 
-def predict_cabin_stream(model: FusionModel, stream: Sequence[tuple[Camera, DriverLabels]], indices: Sequence[int],
-                         name: str, device: torch.device, batch_size: int = 16) -> list[tuple[int, DriverObservation]]:
-    """(index, observation) of the cabin images ``stream[i]`` for ``i`` in ``indices``, stream called ``name``."""
+def predict_cabin_stream(model: FusionModel, stream: Sequence[tuple[Camera, DriverLabels]],
+                         batches: Sequence[Sequence[int]], name: str,
+                         device: torch.device) -> list[tuple[int, DriverObservation]]:
+    """(index, observation) of the cabin images ``stream[i]``, one forward pass per batch of indices;
+    ``name`` names the stream."""
     out: list[tuple[int, DriverObservation]] = []
-    for start in range(0, len(indices), batch_size):
-        chunk = list(indices[start:start + batch_size])
+    for chunk in batches:
         items = [stream[i] for i in chunk]
         for i, (camera, labels), p in zip(chunk, items, predict_cabin(model, [c for c, _ in items], device)):
             out.append((i, DriverObservation(name, camera.timestamp * 1e-6, float(p.eye_closed), np.asarray(p.gaze),

@@ -24,7 +24,7 @@ from perception.config import Config, config_from_dict, config_to_dict, load_con
 from perception.evaluate.inference import predict_cabin_stream, predict_frames
 from perception.evaluate.records import DriverObservation, FrameRecord
 from perception.evaluate.scoring import Scores, score_records
-from perception.evaluate.sharding import gather_to_main, shard_indices
+from perception.evaluate.sharding import gather_to_main, shard_blocks
 from perception.evaluate.sources import SIM, CabinStream, EvalSource
 from perception.evaluate.visualize import draw_sample
 from perception.model import FusionModel
@@ -36,6 +36,8 @@ from sensors.frame import Frame
 from sensors.geometry import invert_transform
 
 SAMPLES_DIR = "samples"
+#: Cabin images per forward pass of the driver head.
+CABIN_BATCH = 16
 
 
 @dataclass
@@ -44,7 +46,7 @@ class EvalOptions:
 
     Attributes:
         out_dir: output folder (created).
-        batch_size: frames per forward pass (1 keeps results independent of sharding).
+        batch_size: frames per forward pass.
         samples_to_draw: pictures of the first samples.
         cabin_seconds, cabin_fps: the dense simulated cabin stream scored for driver events
             (``--data sim`` only; 0 seconds: none).
@@ -142,8 +144,8 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
             draw_sample(frame, prediction, seg_grid.to_bev_grid(), options.out_dir / name)
             drawn.append(name)
 
-    records = predict_frames(model, source.frames, shard_indices(len(source.frames), ctx), device, thresholds,
-                             options.batch_size, on_frame=side_work)
+    records = predict_frames(model, source.frames, shard_blocks(len(source.frames), options.batch_size, ctx), device,
+                             thresholds, on_frame=side_work)
     cabin: list[tuple[int, DriverObservation]] = []
     if source.kind == SIM and "driver" in model.heads and options.cabin_seconds > 0:
         from sensors.sim import SimConfig
@@ -151,7 +153,7 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
         d = config.data
         stream = CabinStream(d.seed + d.train_scenes, options.cabin_seconds, options.cabin_fps,
                              SimConfig(**d.sim).cabin_size)
-        cabin = predict_cabin_stream(model, stream, shard_indices(len(stream), ctx), "cabin-stream", device)
+        cabin = predict_cabin_stream(model, stream, shard_blocks(len(stream), CABIN_BATCH, ctx), "cabin-stream", device)
     gathered = gather_to_main([records, cabin, kitti, drawn], ctx)
     if gathered is None:
         return None

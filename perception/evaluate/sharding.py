@@ -1,8 +1,10 @@
 """Sharding evaluation work over ``torchrun`` ranks and gathering the results on rank 0.
 
-Rank ``r`` of ``W`` takes items ``r, r + W, r + 2W, ...``; every item carries its global index,
-so rank 0 restores dataset order after ``torch.distributed.gather_object`` (gloo on CPU, NCCL
-on GPU, as set up by :func:`perception.train.distributed.init_distributed`).
+Items are cut into fixed blocks of ``block`` consecutive items (one forward batch each) and rank
+``r`` of ``W`` takes blocks ``r, r + W, r + 2W, ...``: every batch holds the same items whatever
+the number of ranks, so the numbers equal a single process's exactly. Every item carries its
+global index, so rank 0 restores dataset order after ``torch.distributed.gather_object`` (gloo
+on CPU, NCCL on GPU, as set up by :func:`perception.train.distributed.init_distributed`).
 """
 from __future__ import annotations
 
@@ -15,9 +17,12 @@ from perception.train.distributed import DistContext
 T = TypeVar("T")
 
 
-def shard_indices(count: int, ctx: DistContext) -> range:
-    """The indices of ``count`` items this rank evaluates."""
-    return range(ctx.rank, count, ctx.world_size)
+def shard_blocks(count: int, block: int, ctx: DistContext) -> list[list[int]]:
+    """The blocks (lists of item indices, at most ``block`` long) of ``count`` items this rank evaluates."""
+    if block < 1:
+        raise ValueError(f"block size must be >= 1, got {block}")
+    starts = range(ctx.rank * block, count, ctx.world_size * block)
+    return [list(range(s, min(s + block, count))) for s in starts]
 
 
 def gather_to_main(items: list[Any], ctx: DistContext) -> list[Any] | None:

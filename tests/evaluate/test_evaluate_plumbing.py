@@ -5,9 +5,6 @@ BEV grids, depth pixels and driver labels all reach the evaluation consistently.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
-
 import numpy as np
 import pytest
 
@@ -16,8 +13,10 @@ from evaluation.segmentation import DEFAULT_THRESHOLDS
 from perception.data import frame_to_sample
 from perception.evaluate.driver_events import score_driver
 from perception.evaluate.records import DriverObservation, decode_levels, encode_levels, ground_truth_prediction, make_record
-from perception.evaluate.scoring import score_records, subset_ground_truth, ground_truth_from_records
+from perception.evaluate.scoring import ground_truth_from_records, score_records, subset_ground_truth
+from perception.evaluate.sharding import shard_blocks
 from perception.evaluate.sources import CabinStream, open_eval_source
+from perception.train.distributed import DistContext
 from sensors.boxes import Boxes3D
 from sensors.classes import GAZE_ZONES
 from sensors.sim import simulate_cabin_sequence
@@ -141,3 +140,11 @@ def test_cabin_stream_equals_simulator_sequence():
         camera, labels = stream[k]
         np.testing.assert_array_equal(camera.image, reference[k][0].image)
         assert labels == reference[k][1] and camera.timestamp == reference[k][0].timestamp
+
+
+@pytest.mark.parametrize("count, block, world", [(35, 16, 2), (7, 1, 3), (3, 2, 4), (0, 4, 2)])
+def test_shards_are_the_single_process_batches(count, block, world):
+    single = shard_blocks(count, block, DistContext())
+    shards = [shard_blocks(count, block, DistContext(rank=r, world_size=world)) for r in range(world)]
+    assert sorted(b for s in shards for b in s) == single
+    assert [i for b in single for i in b] == list(range(count))
