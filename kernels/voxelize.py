@@ -160,9 +160,9 @@ def _hard_numba(
     voxel_of, slot_of, coords, counts, m = nb.assign_voxels(
         keys, np.asarray(grid, dtype=np.int64), max_points, max_voxels, table_bits
     )
-    features = torch.empty((m, max_points, f), dtype=points.dtype)  # every element is written
+    features = torch.zeros((m, max_points, f), dtype=points.dtype)
     if m:
-        nb.gather_points(points.numpy(), voxel_of, slot_of, counts, features.numpy())
+        nb.gather_points(points.numpy(), voxel_of, slot_of, features.numpy())
     return Voxels(features, torch.from_numpy(coords[:m].copy()), torch.from_numpy(counts[:m].copy()))
 
 
