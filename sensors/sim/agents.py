@@ -403,7 +403,7 @@ def spawn_agents(seed: int, town: Town, num_per_block: int, ego_lane: float,
             side = rng.choice([-1.0, 1.0])
             x = rng.uniform(lo + 5, hi - 5)
             px, py, theta = avenue_point(town.avenues[main], x, side * (hw + SIDEWALK_WIDTH - 0.5))
-            b.add("bicycle", _jitter("bicycle", rng) [:2] + [1.05], STATIC, [px, py, theta + math.pi / 2], rng, parked=True, rider=False)
+            b.add("bicycle", _jitter("bicycle", rng)[:2] + [1.05], STATIC, [px, py, theta + math.pi / 2], rng, parked=True, rider=False)
     _parked(b, town, seed)
     _construction(b, town, seed)
     return b.build(town, wrap)

@@ -34,7 +34,7 @@ def render_cabin(state: DriverState, size: tuple[int, int], rng: np.random.Gener
     cv2.fillPoly(img, [np.array([[0.78 * w, 0.05 * h], [w, 0.0], [w, 0.62 * h], [0.84 * w, 0.58 * h]], np.int32)], 128, _AA)
     cv2.rectangle(img, (int(0.74 * w), 0), (int(0.79 * w), h), 30, -1)
     cx, cy = 0.47 * w, 0.44 * h
-    ax, ay = 0.15 * w / s * s, 0.27 * h
+    ax, ay = 0.15 * w, 0.27 * h
     # Seat headrest and body.
     cv2.ellipse(img, (int(cx), int(cy - 0.05 * h)), (int(1.45 * ax), int(1.05 * ay)), 0, 0, 360, 72, -1, _AA)
     shift_x = math.sin(math.radians(state.yaw)) * 0.12 * ax

@@ -124,7 +124,7 @@ def cast_lidar(origin, dirs, max_range, parts, avenues, cross_x, cross_half, lot
 
 
 @njit(cache=True, inline="always")
-def _shade_part(part, face, lx, ly, lz, sun, dx, dy, dz):
+def _shade_part(part, face, lx, ly, lz, sun):
     """RGB (0-255 floats) of a part's surface at local hit point (lx, ly, lz)."""
     r, g, b = part[8], part[9], part[10]
     texture = int(part[12])
@@ -303,7 +303,7 @@ def render_camera(origin, rot, kinv, parts, rects, near, corners, avenues, cross
                 lx = part[6] * rx + part[7] * ry
                 ly = -part[7] * rx + part[6] * ry
                 lz = oz + t * dz - part[2]
-                r, g, b = _shade_part(part, best_f[u], lx, ly, lz, sun, dx, dy, dz)
+                r, g, b = _shade_part(part, best_f[u], lx, ly, lz, sun)
             elif t < GROUND_FAR:
                 x, y = ox + t * dx, oy + t * dy
                 mat, _ = ground_at(x, y, avenues, cross_x, cross_half, lots)
