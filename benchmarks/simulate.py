@@ -95,7 +95,7 @@ def write_docs(section: str) -> None:
     start = text.find("## Simulator")
     if start >= 0:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end:].lstrip("\n").join(["\n", ""]))
+        text = text[:start] + section + ("" if end < 0 else "\n" + text[end:].lstrip("\n"))
     else:
         text = text.rstrip("\n") + "\n\n" + section
     tmp = DOCS.with_suffix(".md.tmp")
