@@ -432,6 +432,14 @@ def save_config(config: Config, path: str | Path) -> Path:
     return path
 
 
+def build_sim_config(data: DataConfig) -> Any:
+    """The ``sensors.sim.SimConfig`` described by ``data.sim`` (lists become tuples, a
+    ``bev_grid`` mapping a ``BevGrid``); unknown or mistyped keys raise :class:`ConfigError`."""
+    from sensors.sim import SimConfig
+
+    return _build(SimConfig, data.sim, "data.sim")
+
+
 def _power_of_two_ratio(fine: float, coarse: float) -> int | None:
     ratio = coarse / fine
     n = int(round(ratio))
