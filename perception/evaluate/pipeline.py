@@ -96,7 +96,9 @@ def load_model(checkpoint: str | Path, config_path: str | Path | None = None,
     return model.to(device).eval(), config
 
 
-def _kitti_objects(source: EvalSource, frame: Frame, boxes: Boxes3D | None) -> list:
+def kitti_prediction_objects(source: EvalSource, frame: Frame, boxes: Boxes3D | None) -> list:
+    """KITTI objects (with scores) of ego-frame predicted ``boxes`` of a frame of a KITTI ``source``,
+    in its rectified camera frame (calibration read from the dataset); [] without boxes or camera."""
     from sensors.kitti import boxes_to_objects
     from sensors.kitti.reader import CAMERA_NAME
 
@@ -138,7 +140,7 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
 
     def side_work(index: int, frame: Frame, prediction: Prediction) -> None:
         if source.kind == "kitti":
-            kitti.append((frame.token, _kitti_objects(source, frame, prediction.boxes)))
+            kitti.append((frame.token, kitti_prediction_objects(source, frame, prediction.boxes)))
         if index < options.samples_to_draw:
             name = f"{SAMPLES_DIR}/sample_{index:03d}.png"
             draw_sample(frame, prediction, seg_grid.to_bev_grid(), options.out_dir / name)
