@@ -8,6 +8,7 @@ import numpy as np
 from sensors.sim.raycast import build_shadow_grid, render_camera
 from sensors.sim.shapes import Parts
 from sensors.sim.town import Town
+from sensors.sim.warmup import warm_up
 
 #: Direction towards the sun in the global frame (unit vector; afternoon, from the south-west).
 SUN = np.array([-0.45, -0.35, 0.82]) / np.linalg.norm([-0.45, -0.35, 0.82])
@@ -98,6 +99,7 @@ class Scene:
 def make_scene(town: Town, parts: Parts, center: np.ndarray, cell: float = 4.0) -> Scene:
     """The scene around the global point ``center`` (the car): parts within the render range,
     shadow casters within :data:`SHADOW_RANGE` binned on ``cell``-metre cells."""
+    warm_up()
     distance = np.linalg.norm(parts.center[:, :2] - center[:2], axis=1) - parts.radius()
     near = parts.select(np.flatnonzero(distance < RENDER_RANGE))
     packed = near.packed()
@@ -113,6 +115,7 @@ def render_view(scene: Scene, cam_to_global: np.ndarray, k: np.ndarray,
                 size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Image (H, W, 3) uint8 RGB and depth (H, W) float32 (z in the camera frame, metres, 0 = sky)
     of a camera with intrinsics ``k`` at pose ``cam_to_global`` (ground shadows included)."""
+    warm_up()
     world_to_cam = np.linalg.inv(cam_to_global)
     index, rects, near, corners = part_rects(scene.corners, world_to_cam, k, size)
     image = np.empty((*size, 3), np.uint8)

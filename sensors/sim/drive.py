@@ -27,6 +27,7 @@ from sensors.sim.raycast import count_in_boxes
 from sensors.sim.rig import NUSCENES_RIG, cabin_camera, camera_to_ego, intrinsics, lidar_to_ego
 from sensors.sim.shapes import Parts
 from sensors.sim.town import LANE_WIDTH, Town, avenue_point, ground_grid
+from sensors.sim.warmup import warm_up
 
 #: The simulated world spans the drive rounded up to a multiple of this many seconds.
 WORLD_MINUTE = 60.0
@@ -52,6 +53,7 @@ class DriveSimulator:
     def __init__(self, config: SimConfig, seed: int, duration: float, scene_name: str) -> None:
         if int(seed) < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        warm_up()
         self.config, self.seed, self.scene = config, int(seed), scene_name
         rng = np.random.default_rng([self.seed, 11])
         self.ego_v0 = config.ego_speed * rng.uniform(0.9, 1.1)

@@ -9,6 +9,7 @@ from sensors.sim.raycast import INF, cast_lidar
 from sensors.sim.rig import LIDAR_POSITION
 from sensors.sim.shapes import Parts
 from sensors.sim.town import Town
+from sensors.sim.warmup import warm_up
 
 
 def beam_directions(config: SimConfig) -> np.ndarray:
@@ -30,6 +31,7 @@ def lidar_sweep(config: SimConfig, town: Town, parts: Parts, ego_to_global: np.n
         points: (N, 5) float32 x, y, z (ego frame, metres), intensity 0-255, time offset 0.
         owner: (N,) int64 agent index of the part each point hit, -1 ground or scenery.
     """
+    warm_up()
     rot = ego_to_global[:3, :3]
     origin = rot @ np.asarray(LIDAR_POSITION) + ego_to_global[:3, 3]
     dirs = np.ascontiguousarray(beams @ rot.T)

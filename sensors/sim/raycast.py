@@ -328,11 +328,11 @@ def render_camera(origin, rot, kinv, parts, rects, near, corners, avenues, cross
             depth[v, u] = t
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def count_in_boxes(points, center, half, cos_yaw, sin_yaw):
     """Number of points (N, >=3) inside each of B yaw-rotated boxes (closed faces), (B,) int64."""
     counts = np.zeros(center.shape[0], np.int64)
-    for i in prange(center.shape[0]):
+    for i in range(center.shape[0]):
         n = 0
         for p in range(points.shape[0]):
             rx = points[p, 0] - center[i, 0]

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from sensors.sim.shapes import Parts
+from sensors.sim.warmup import warm_up
 
 LANE_WIDTH = 3.5
 BIKE_LANE_WIDTH = 1.5
@@ -180,7 +181,8 @@ def ground_at(x: float, y: float, avenues: np.ndarray, cross_x: np.ndarray, cros
 
 
 def ground_grid(town: Town, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Material (uint8) and map bits (uint8) at global points ``xs, ys`` (same shape)."""
+    """Material (uint8) and map bits (uint8) at global points ``xs, ys`` (flattened)."""
+    warm_up()
     return _ground_many(np.ascontiguousarray(xs, dtype=np.float64).ravel(), np.ascontiguousarray(ys, dtype=np.float64).ravel(),
                         town.avenues, town.cross_x, town.cross_half, town.lots)
 

@@ -10,6 +10,7 @@ from sensors.sim.raycast import INF, cast_lidar
 from sensors.sim.rig import camera_to_ego
 from sensors.sim.shapes import PLAIN, Parts
 from sensors.sim.town import Town
+from sensors.sim.warmup import warm_up
 
 
 def _open_field(box_center=(10.0, 0.0, 1.0), half=(1.0, 1.0, 1.0)) -> tuple[Town, Parts]:
@@ -22,6 +23,7 @@ def _open_field(box_center=(10.0, 0.0, 1.0), half=(1.0, 1.0, 1.0)) -> tuple[Town
 
 
 def test_lidar_hits_box_face_and_ground():
+    warm_up()
     town, box = _open_field()
     dirs = np.array([[[1.0, 0.0, 0.0], [np.cos(-0.3), 0.0, np.sin(-0.3)]], [[0.0, 1.0, 0.0], [0.0, np.cos(-0.3), np.sin(-0.3)]]])
     rng, intensity, owner = np.empty((2, 2)), np.empty((2, 2)), np.empty((2, 2), np.int64)
