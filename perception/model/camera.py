@@ -16,6 +16,9 @@ from torch import nn
 import kernels
 from perception.config import ImageConfig, ViewTransformConfig, GridConfig
 
+#: The cabin features are averaged over a POOL_CELLS x POOL_CELLS grid of the deepest level.
+POOL_CELLS = 2
+
 
 def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
     """Conv (no bias) + BatchNorm + ReLU, 'same' padding."""
@@ -43,7 +46,8 @@ class ImageEncoder(nn.Module):
     """timm backbone (``features_only``) + FPN; returns features at the finest chosen level.
 
     ``forward`` gives (B, fpn_channels, H / s, W / s) with s = :attr:`stride`; ``pooled`` gives
-    (B, C_last), the global average of the deepest backbone level (for the driver head).
+    (B, 4 * C_last), the deepest backbone level averaged over a 2 x 2 grid (for the driver head:
+    gaze and head pose depend on where things are in the image, which a global average loses).
     """
 
     def __init__(self, config: ImageConfig) -> None:
@@ -56,7 +60,7 @@ class ImageEncoder(nn.Module):
         channels = self.backbone.feature_info.channels()
         reductions = self.backbone.feature_info.reduction()
         self.stride = int(reductions[0])
-        self.pooled_channels = int(channels[-1])
+        self.pooled_channels = int(channels[-1]) * POOL_CELLS**2
         self.out_channels = config.fpn_channels
         self.lateral = nn.ModuleList(nn.Conv2d(c, config.fpn_channels, 1) for c in channels)
         self.smooth = conv_bn_relu(config.fpn_channels, config.fpn_channels)
@@ -71,8 +75,8 @@ class ImageEncoder(nn.Module):
         return self.smooth(top)
 
     def pooled(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) -> (B, C_last): global average of the deepest level (no FPN work)."""
-        return self.backbone(images)[-1].mean(dim=(2, 3))
+        """(B, 3, H, W) -> (B, 4 * C_last): 2 x 2 average pooling of the deepest level (no FPN work)."""
+        return F.adaptive_avg_pool2d(self.backbone(images)[-1], POOL_CELLS).flatten(1)
 
 
 class _PoolGrid:
