@@ -86,11 +86,12 @@ def subset_ground_truth(gt: GroundTruth, tokens: Sequence[str]) -> GroundTruth:
 
 
 def score_detection(records: Sequence[FrameRecord], out_dir: Path, nuscenes_root: Path | None = None,
-                    version: str | None = None, split: str | None = None) -> DetectionResult:
+                    version: str | None = None, split: str | None = None) -> DetectionResult | None:
     """Write the submission JSON of the records' predicted boxes and score it (nuScenes metric).
 
     Ground truth: the official loader of ``nuscenes_root`` (``version``/``split``) restricted to the
-    records' samples, or the records' own annotations when no root is given.
+    records' samples, or the records' own annotations when no root is given. Returns None (after
+    writing the submission) when the ground truth holds no box at all (an unlabelled split).
     """
     results = {r.token: boxes_to_entries(r.pred_boxes, r.ego_to_global, r.token) if r.pred_boxes is not None else []
                for r in records}
@@ -100,6 +101,8 @@ def score_detection(records: Sequence[FrameRecord], out_dir: Path, nuscenes_root
         gt = subset_ground_truth(load_ground_truth(nuscenes_root, version, split), [r.token for r in records])
     else:
         gt = ground_truth_from_records(records)
+    if len(gt.boxes) == 0:
+        return None
     predictions, _ = parse_submission({"meta": {}, "results": results}, gt.sample_tokens, source="model predictions")
     return evaluate_detection(gt, predictions)
 
@@ -169,11 +172,11 @@ def score_records(records: Sequence[FrameRecord], cabin: Sequence[DriverObservat
         else:
             scores.metrics["kitti"] = score_kitti(records, kitti_objects or {}, kitti_label_dir, out_dir)
     elif has_pred:
-        if kind == "nuscenes" or any(r.gt_boxes is not None for r in records):
-            scores.detection = score_detection(records, out_dir, nuscenes_root, version, split)
-            scores.metrics["nuscenes_detection"] = scores.detection.to_dict()
+        scores.detection = score_detection(records, out_dir, nuscenes_root, version, split)
+        if scores.detection is None:
+            skipped["nuscenes_detection"] = f"no box annotations (predictions written to {SUBMISSION_FILE})"
         else:
-            skipped["nuscenes_detection"] = "frames have no box annotations"
+            scores.metrics["nuscenes_detection"] = scores.detection.to_dict()
     segmentation = score_segmentation(records, segmentation_grid)
     if segmentation is not None:
         scores.metrics["bev_segmentation"] = segmentation

@@ -148,3 +148,14 @@ def test_shards_are_the_single_process_batches(count, block, world):
     shards = [shard_blocks(count, block, DistContext(rank=r, world_size=world)) for r in range(world)]
     assert sorted(b for s in shards for b in s) == single
     assert [i for b in single for i in b] == list(range(count))
+
+
+def test_unlabelled_frames_are_skipped_not_scored(sim_frames, tmp_path):
+    config, frames = sim_frames
+    records = perfect_records(frames, config)
+    for r in records:
+        r.gt_boxes, r.bev_gt = None, None
+    m = score_records(records, [], tmp_path, segmentation_grid=config.model.heads.segmentation.grid, kind="sim").metrics
+    assert "nuscenes_detection" not in m and "bev_segmentation" not in m
+    assert set(m["skipped"]) == {"nuscenes_detection", "bev_segmentation"}
+    assert (tmp_path / "results_nusc.json").is_file()
