@@ -8,13 +8,11 @@ on CPU, NCCL on GPU, as set up by :func:`perception.train.distributed.init_distr
 """
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import torch.distributed as dist
 
 from perception.train.distributed import DistContext
-
-T = TypeVar("T")
 
 
 def shard_blocks(count: int, block: int, ctx: DistContext) -> list[list[int]]:
