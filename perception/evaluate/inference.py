@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from perception.config import ModelConfig
 from perception.data import collate_frames, frame_to_sample
@@ -27,7 +28,8 @@ FrameCallback = Callable[[int, Frame, Prediction], None]
 
 def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequence[Sequence[int]], device: torch.device,
                    thresholds: np.ndarray, timer: StageTimer | None = None,
-                   on_frame: FrameCallback | None = None, warmup: bool = True) -> list[FrameRecord]:
+                   on_frame: FrameCallback | None = None, warmup: bool = True,
+                   progress: bool = False) -> list[FrameRecord]:
     """Run ``model`` on the frames of each batch of indices and return their records, in that order.
 
     With ``warmup`` the first batch is run once more before anything is kept or timed: the first
@@ -38,6 +40,7 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
         thresholds: BEV threshold sweep used to encode the predicted maps (see :mod:`records`).
         timer: per-stage timing; attached to the model here and detached at the end.
         on_frame: side work per frame (drawing samples), not timed.
+        progress: show a progress bar on a terminal (stderr).
     """
     config: ModelConfig = model.config
     model.eval()
@@ -48,7 +51,7 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
     timer.attach(model)
     records: list[FrameRecord] = []
     try:
-        for chunk in batches:
+        for chunk in tqdm(batches, desc="evaluating", unit="batch", disable=None if progress else True):
             chosen = [frames[i] for i in chunk]
             with timer.stage("total"):
                 with timer.stage("preprocessing"):

@@ -147,7 +147,7 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
             drawn.append(name)
 
     records = predict_frames(model, source.frames, shard_blocks(len(source.frames), options.batch_size, ctx), device,
-                             thresholds, on_frame=side_work)
+                             thresholds, on_frame=side_work, progress=ctx.is_main)
     cabin: list[tuple[int, DriverObservation]] = []
     if source.kind == SIM and "driver" in model.heads and options.cabin_seconds > 0:
         from sensors.sim import SimConfig
