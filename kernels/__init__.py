@@ -4,6 +4,7 @@ Every op takes and returns torch tensors and picks its backend from the tensor's
 (Numba on CPU, Numba CUDA / CuPy on CUDA); ``backend=`` overrides. See docs/kernels.md.
 """
 
+import kernels._threading  # noqa: F401  (must run before any parallel kernel)
 from kernels.bev_pool import bev_pool
 from kernels.bev_pool_ranks import BevPoolGeometry, BevPoolRanks, BevPoolRanksCache, precompute_bev_pool
 from kernels.boxes import iou_3d, rotated_iou_bev, rotated_nms
