@@ -7,12 +7,21 @@ All coordinates are global (metres); the nearest hit along a ray wins (occlusion
 from __future__ import annotations
 
 import math
+import os
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from sensors.sim.shapes import BARRIER_STRIPE, FACADE, GLASS_SIDES, WINDOW_BAND
 from sensors.sim.town import MATERIAL_COLOR, MATERIAL_INTENSITY, ground_at
+
+# Numba's OpenMP threading layer crashed (segfault in the first parallel kernel) in pytest-xdist
+# workers that had run OpenCV before, and it spin-waits between parallel regions. Use the
+# workqueue layer unless the user chose one (decided before the first parallel kernel runs; the
+# same choice as the kernels package).
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 INF = 1e30
 #: Fast-math flags of the kernels: reassociation and approximate functions, but NaN/Inf kept
