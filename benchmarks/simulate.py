@@ -69,10 +69,10 @@ def report(result: dict[str, float], single: dict[str, float], frames: int) -> s
         f"({result['extra_sweeps_cpu'] * 1000:.0f} ms CPU), so a keyframe with all sweeps runs at "
         f"{1 / (result['sample_wall'] + result['extra_sweeps_wall']):.2f} samples/s. With one Numba thread "
         f"(`NUMBA_NUM_THREADS=1`) the same run gives {1 / single['sample_wall']:.2f} samples/s "
-        f"({single['sample_cpu'] * 1000:.0f} ms CPU per sample): on a busy machine one thread avoids waiting at "
-        f"the parallel loops' barriers for a descheduled sibling. A sample is {single['sample_cpu']:.2f} CPU s of "
+        f"({single['sample_cpu'] * 1000:.0f} ms CPU per sample). A sample is {single['sample_cpu']:.2f} CPU s of "
         f"work, so two idle cores would give at most about {2 / single['sample_cpu']:.0f} samples/s (not measured: "
-        f"no idle machine was available).",
+        f"no idle machine was available). Numba runs on its workqueue threading layer (see "
+        f"`sensors/sim/raycast.py`).",
         "",
         f"Command: `.venv/bin/python benchmarks/simulate.py --frames {frames} --write-docs`; {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, numba {numba.__version__}; mean over {frames} "
