@@ -1,8 +1,12 @@
 """The main job on the embedded default (``perception demo`` / ``make demo``).
 
-Simulates a short drive with a fixed seed, writes it in the nuScenes layout, reads it back
-through the same reader that reads the real dataset, checks the round trip, and writes the
-preview picture.
+1. Simulate a short validation drive with a fixed seed (the simulator settings stored in the
+   checkpoint's config, an official nuScenes ``mini_val`` scene name).
+2. Write it in the nuScenes layout and read it back through the reader that reads the real
+   dataset; check the round trip and write the preview picture.
+3. Run the shipped checkpoint over the frames read back, plus a dense simulated cabin stream,
+   and score every head (nuScenes detection, BEV mIoU, depth, driver monitoring, latency).
+4. Write ``metrics.json``, ``report.md`` and the plots.
 """
 from __future__ import annotations
 
@@ -12,62 +16,87 @@ from pathlib import Path
 import numpy as np
 
 from sensors.frame import Frame
+from sensors.nuscenes.tokens import instance_token
 
-#: Official nuScenes ``mini_val`` scene name used for the demo drive (devkit splits work on it).
-DEMO_SCENE = "scene-0103"
+#: The checkpoint shipped with the package, trained on simulated drives (docs/checkpoint.md).
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "tiny.pt"
 
 
 @dataclass
 class DemoResult:
-    """Where the demo wrote its outputs and what it checked."""
+    """Where the demo wrote its outputs and what it measured."""
 
     dataset_root: Path
     preview: Path
+    report: Path
+    metrics: dict
     num_frames: int
     num_boxes: int
     max_point_error_m: float
     max_box_center_error_m: float
 
 
-def _round_trip_errors(written: list[Frame], read: list[Frame]) -> tuple[float, float]:
-    """Largest point and box-centre differences (metres) between written and read frames."""
+def round_trip_errors(written: list[Frame], read: list[Frame]) -> tuple[float, float]:
+    """Largest LiDAR point and box-centre differences (metres) between written and read frames.
+
+    Raises:
+        RuntimeError: a frame, point cloud or box went missing on the way.
+    """
     point_error = 0.0
     box_error = 0.0
     for original, loaded in zip(written, read, strict=True):
-        assert original.lidar is not None and loaded.lidar is not None
-        point_error = max(point_error, float(np.abs(original.lidar.points[:, :3] - loaded.lidar.points[:, :3]).max()))
+        if original.lidar is None or loaded.lidar is None or len(original.lidar.points) != len(loaded.lidar.points):
+            raise RuntimeError(f"frame {original.token}: LiDAR points lost in the nuScenes round trip")
+        point_error = max(point_error, float(np.abs(original.lidar.points[:, :3] - loaded.lidar.points[:, :3]).max(initial=0.0)))
         gt = original.annotations.boxes if original.annotations else None
         back = loaded.annotations.boxes if loaded.annotations else None
-        if gt is not None and back is not None and len(gt):
-            order = {token: i for i, token in enumerate(back.token or [])}
-            index = np.array([order[t] for t in gt.token or []])
-            box_error = max(box_error, float(np.abs(gt.center - back.center[index]).max()))
+        if gt is None or not len(gt):
+            continue
+        if back is None or back.token is None:
+            raise RuntimeError(f"frame {original.token}: boxes lost in the nuScenes round trip")
+        order = {token: i for i, token in enumerate(back.token)}
+        index = np.array([order[instance_token(original.scene, t)] for t in gt.token or []])
+        box_error = max(box_error, float(np.abs(gt.center - back.center[index]).max()))
     return point_error, box_error
 
 
-def run_demo(out_dir: Path, num_frames: int = 6, seed: int = 0, image_size: tuple[int, int] = (450, 800)) -> DemoResult:
-    """Run the main job and return what it produced (see the module docstring)."""
+def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHECKPOINT,
+             cabin_seconds: float = 60.0) -> DemoResult:
+    """Run the main job (see the module docstring) and return what it produced.
+
+    Raises:
+        FileNotFoundError: ``checkpoint`` does not exist.
+        ValueError: ``num_frames`` < 1, or a checkpoint that does not load.
+    """
     from rich.progress import track
 
+    from perception.evaluate import EvalOptions, evaluate_model, load_model, open_eval_source
+    from perception.evaluate.sources import SIM, EvalSource
     from sensors.nuscenes.reader import NuScenesDataset
     from sensors.nuscenes.writer import write_nuscenes
-    from sensors.sim import SimConfig, render_preview, simulate_drive
+    from sensors.sim import render_preview
 
     if num_frames < 1:
         raise ValueError(f"--frames must be at least 1, got {num_frames}")
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint} not found")
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = SimConfig(image_size=image_size)
-    frames = list(
-        track(simulate_drive(config, seed=seed, num_frames=num_frames, scene_name=DEMO_SCENE),
-              total=num_frames, description="simulating drive")
-    )
+    model, config = load_model(checkpoint)
+    simulated = open_eval_source(SIM, "mini_val", config, max_samples=num_frames)
+    frames = [simulated.frames[i] for i in track(range(len(simulated.frames)), description="simulating drive")]
+
     dataset_root = out_dir / "nuscenes"
     write_nuscenes(frames, dataset_root, version="v1.0-mini")
     read_back = list(NuScenesDataset(dataset_root, split="mini_val"))
     if len(read_back) != len(frames):
         raise RuntimeError(f"read {len(read_back)} frames back, wrote {len(frames)}")
-    point_error, box_error = _round_trip_errors(frames, read_back)
+    point_error, box_error = round_trip_errors(frames, read_back)
     preview = out_dir / "preview.png"
     render_preview(read_back[-1], preview)
+
+    source = EvalSource(SIM, read_back, None, "mini_val")
+    outcome = evaluate_model(model, config, source, EvalOptions(out_dir / "evaluation", cabin_seconds=cabin_seconds))
+    assert outcome is not None  # single process: rank 0
     num_boxes = sum(len(f.annotations.boxes) for f in read_back if f.annotations and f.annotations.boxes is not None)
-    return DemoResult(dataset_root, preview, len(frames), num_boxes, point_error, box_error)
+    return DemoResult(dataset_root, preview, outcome.files["report.md"], outcome.metrics, len(frames), num_boxes,
+                      point_error, box_error)
