@@ -386,9 +386,10 @@ def format_section(name: str, device: str, results: dict[str, Any], meta: dict[s
     lines.append(
         f"Command: `{meta['command']}`; {meta['machine']}; torch {meta['torch']}, {meta['threads']} torch "
         f"thread(s); {meta['date']}. {meta['parameters'] / 1e6:.2f} M parameters. Load average before / after "
-        f"the run: {meta['load_before']} / {meta['load_after']}. Weights: {meta['weights']}"
-        + (" (the machine was shared with a training job and other work: wall times are pessimistic and noisy; "
-           "the CPU time column is steadier)." if device == "cpu" else ".")
+        f"the run: {meta['load_before']} / {meta['load_after']}"
+        + (" (the machine was shared with a training job and other work, and the benchmark ran under `nice -n 15`: "
+           "wall times are pessimistic and noisy; the CPU time row is steadier)." if device == "cpu" else ".")
+        + f" Weights: {meta['weights']}."
     )
     lines.append(f"Median and p90 over {meta['iters']} iterations after {meta['warmup']} warm-up ones, "
                  "batch of 1 frame (six cameras, LiDAR sweep, cabin image); see the script's docstring for "

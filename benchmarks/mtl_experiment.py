@@ -69,6 +69,13 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
 )
 MODES: tuple[str, ...] = ("fused", "camera-only", "lidar-only")
 RESULTS_SECTION = "## Results"
+TABLE_NOTE = (
+    "Single-task row: each column from the model trained for that head alone. Δm% over NDS, mIoU, AbsRel "
+    "(sign flipped: lower is better) and gaze accuracy against that row; – where a metric is missing or a "
+    "single-task value is 0 (relative change undefined). Modality rows: the first joint model with one input "
+    "switched off at inference; only the BEV tasks are shown (depth needs the cameras, the driver head reads "
+    "only the cabin camera).\n"
+)
 
 
 # ----------------------------------------------------------------------------- pure parts
@@ -377,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = "python benchmarks/mtl_experiment.py " + " ".join(argv if argv is not None else sys.argv[1:])
         body = (f"Measured {summary['meta']['date']} with `{command.strip()}` ({args.steps} steps per run, batch "
                 f"{base.train.batch_size}, seed {base.train.seed}, {args.val_frames} validation frames). Raw numbers: "
-                f"`{args.out / 'results.json'}`.\n\n{table}")
+                f"`{args.out / 'results.json'}`.\n\n{table}\n{TABLE_NOTE}")
         atomic_write_text(doc, replace_section(text, RESULTS_SECTION, body))
     return 0
 
