@@ -55,3 +55,28 @@ def test_replace_subsection():
     assert added.startswith("# Benchmarks\n\n## Kernels\n\nk\n")
     fresh = bench.replace_subsection("# Benchmarks\n\n## Kernels\n\nk\n", "## Model", "### tiny, cpu\n\nt\n")
     assert fresh == "# Benchmarks\n\n## Kernels\n\nk\n\n## Model\n\n### tiny, cpu\n\nt\n"
+
+
+def _latency(ms: float) -> dict:
+    stage = {"median_ms": ms, "p90_ms": ms * 1.5}
+    return {"stages": {"image_encoder": stage, "model": stage, "total": stage}, "cpu_ms": stage,
+            "kernels": {"bev_pool": 0.25, "all": 0.5}, "memory": {"peak_extra_mb": 10.0, "peak_mb": 100.0}}
+
+
+def test_format_section_keeps_measured_dtypes_and_names_failures():
+    results = {
+        "latency": {"fp32": _latency(20.0), "fp16": {"error": "ValueError: pillar_scatter: features must be float32"}},
+        "training": {"fp32": {"samples_per_s": 4.0, "step_ms": {"median_ms": 500.0}, "cpu_ms": 600.0,
+                              "memory": {"peak_extra_mb": 50.0, "peak_mb": 300.0}},
+                     "fp16": {"error": "skipped"}},
+    }
+    meta = {"command": "python benchmarks/model.py", "machine": "m", "torch": "t", "threads": 1, "date": "d",
+            "parameters": 2_000_000, "load_before": "1.0", "load_after": "2.0", "iters": 3, "warmup": 1,
+            "weights": "random"}
+    text = bench.format_section("base", "cuda", results, meta)
+    assert text.startswith("### base, cuda\n")
+    assert "| image_encoder | 20.0 | 30.0 |" in text
+    assert "| bev_pool | 25.0% |" in text and "| all | 50.0% |" in text
+    assert "| fp32 | 4.00 | 500 | 600 | 10 | 100 | 50 | 300 |" in text
+    assert "- latency fp16: ValueError: pillar_scatter: features must be float32" in text
+    assert "fp16 median" not in text
