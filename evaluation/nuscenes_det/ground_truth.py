@@ -4,11 +4,11 @@ Reproduces the devkit's ``load_gt`` + ``add_center_dist``: samples in ``sample.j
 scene is in the split; annotations in ``sample_annotation.json`` order; velocity estimated from
 the neighbouring annotations of the same instance (centred difference when both exist, at most
 3 s apart, one-sided at most 1.5 s apart, otherwise NaN); the ego position is that of the sample's
-``LIDAR_TOP`` key frame.
+``LIDAR_TOP`` key frame. Only the tables and fields this needs are decoded (typed, see
+:mod:`evaluation.nuscenes_det.tables`) and the per-annotation work is done on arrays.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -16,26 +16,13 @@ import numpy as np
 
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
 from evaluation.nuscenes_det.splits import SCENE_SPLITS, SPLIT_VERSION
+from evaluation.nuscenes_det.tables import (CalibratedSensor, EgoPose, Instance, Named, Sample, SampleAnnotation,
+                                            SampleData, Scene, Sensor, read_table)
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES, NUSCENES_CATEGORY_TO_CLASS
 
 BIKE_RACK_CATEGORY = "static_object.bicycle_rack"
-_TABLES = ("sample", "sample_data", "ego_pose", "sample_annotation", "instance", "category", "attribute", "scene",
-           "calibrated_sensor", "sensor")
 _MAX_TIME_DIFF_S = 1.5
-
-
-def _load_table(folder: Path, name: str) -> list[dict]:
-    path = folder / f"{name}.json"
-    if not path.is_file():
-        raise ValueError(f"{path}: nuScenes table missing")
-    try:
-        with path.open() as f:
-            table = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(table, list):
-        raise ValueError(f"{path}: expected a list of records")
-    return table
+_OTHER, _RACK = -1, -2  # category codes besides detection class indices
 
 
 def split_scenes(split: str, version: str) -> tuple[str, ...]:
@@ -47,25 +34,103 @@ def split_scenes(split: str, version: str) -> tuple[str, ...]:
     return SCENE_SPLITS[split]
 
 
-def _velocities(annotations: list[dict], rows: list[int], index: dict[str, int],
-                sample_time_s: dict[str, float]) -> np.ndarray:
-    """(len(rows), 2) velocity in m/s of the annotations ``rows`` (NaN where it cannot be estimated)."""
-    own = [annotations[r] for r in rows]
-    prev = [annotations[index[a["prev"]]] if a["prev"] else a for a in own]
-    nxt = [annotations[index[a["next"]]] if a["next"] else a for a in own]
-    has_prev = np.array([bool(a["prev"]) for a in own], bool)
-    has_next = np.array([bool(a["next"]) for a in own], bool)
-    n = len(own)
-    first_xy = np.array([a["translation"][:2] for a in prev], np.float64).reshape(n, 2)
-    last_xy = np.array([a["translation"][:2] for a in nxt], np.float64).reshape(n, 2)
-    dt = (np.array([sample_time_s[a["sample_token"]] for a in nxt], np.float64)
-          - np.array([sample_time_s[a["sample_token"]] for a in prev], np.float64))
+def _ego_translation(folder: Path, split_samples: list[Sample], sample_data: list[SampleData]) -> np.ndarray:
+    """(S, 3) ego position (metres, global) of each split sample at its LIDAR_TOP key frame."""
+    channel = {r.token: r.channel for r in read_table(folder, "sensor", Sensor)}
+    lidar_calibs, known_calibs = set(), set()
+    for r in read_table(folder, "calibrated_sensor", CalibratedSensor):
+        if r.sensor_token not in channel:
+            raise ValueError(f"{folder / 'sensor.json'}: no record {r.sensor_token!r} (referenced by calibrated_sensor)")
+        known_calibs.add(r.token)
+        if channel[r.sensor_token] == "LIDAR_TOP":
+            lidar_calibs.add(r.token)
+    index = {s.token: i for i, s in enumerate(split_samples)}
+    pose_of = [""] * len(split_samples)
+    for r in sample_data:
+        if not r.is_key_frame or r.sample_token not in index:
+            continue
+        if r.calibrated_sensor_token not in known_calibs:
+            raise ValueError(f"{folder / 'calibrated_sensor.json'}: no record {r.calibrated_sensor_token!r} "
+                             "(referenced by sample_data)")
+        if r.calibrated_sensor_token in lidar_calibs:
+            pose_of[index[r.sample_token]] = r.ego_pose_token
+    if "" in pose_of:
+        missing = split_samples[pose_of.index("")].token
+        raise ValueError(f"{folder / 'sample_data.json'}: sample {missing!r} has no LIDAR_TOP key frame")
+    wanted = set(pose_of)
+    poses = {r.token: r.translation for r in read_table(folder, "ego_pose", EgoPose) if r.token in wanted}
+    for token in pose_of:
+        if token not in poses:
+            raise ValueError(f"{folder / 'ego_pose.json'}: no record {token!r} (referenced by sample_data)")
+    return np.array([poses[token] for token in pose_of], np.float64).reshape(len(split_samples), 3)
+
+
+def _neighbours(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Table indices of the previous and next annotation of each of ``rows`` (the row itself where none)."""
+    index = {a.token: i for i, a in enumerate(anns)}
+    out = []
+    for key in ("prev", "next"):
+        tokens = [getattr(anns[r], key) for r in rows]
+        try:
+            out.append(np.array([index[t] if t else r for t, r in zip(tokens, rows.tolist())], np.int64))
+        except KeyError as exc:
+            raise ValueError(f"{folder / 'sample_annotation.json'}: unknown {key} annotation {exc.args[0]!r}") from None
+    return out[0], out[1]
+
+
+def _velocities(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray, sample_time_s: np.ndarray,
+                ann_sample: np.ndarray) -> np.ndarray:
+    """(len(rows), 2) velocity in m/s (global x, y) of the annotations ``rows`` (NaN where it cannot be estimated)."""
+    prev, nxt = _neighbours(folder, anns, rows)
+    n = len(rows)
+    first_xy = np.array([anns[i].translation[:2] for i in prev.tolist()], np.float64).reshape(n, 2)
+    last_xy = np.array([anns[i].translation[:2] for i in nxt.tolist()], np.float64).reshape(n, 2)
+    dt = sample_time_s[ann_sample[nxt]] - sample_time_s[ann_sample[prev]]
+    has_prev, has_next = prev != rows, nxt != rows
     max_dt = np.where(has_prev & has_next, 2 * _MAX_TIME_DIFF_S, _MAX_TIME_DIFF_S)
     valid = (has_prev | has_next) & (dt <= max_dt)
     with np.errstate(divide="ignore", invalid="ignore"):
         velocity = (last_xy - first_xy) / dt[:, None]
     velocity[~valid] = np.nan
     return velocity
+
+
+def _category_codes(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray) -> np.ndarray:
+    """Per annotation of ``rows``: its detection class index, ``_RACK`` for a bike rack, ``_OTHER`` otherwise."""
+    code_of_category = {}
+    for r in read_table(folder, "category", Named):
+        if r.name == BIKE_RACK_CATEGORY:
+            code_of_category[r.token] = _RACK
+        elif r.name in NUSCENES_CATEGORY_TO_CLASS:
+            code_of_category[r.token] = DETECTION_CLASSES.index(NUSCENES_CATEGORY_TO_CLASS[r.name])
+    code_of_instance = {r.token: code_of_category.get(r.category_token, _OTHER)
+                        for r in read_table(folder, "instance", Instance)}
+    try:
+        return np.array([code_of_instance[anns[r].instance_token] for r in rows.tolist()], np.int64)
+    except KeyError as exc:
+        raise ValueError(f"{folder / 'instance.json'}: no record {exc.args[0]!r} (referenced by sample_annotation)") \
+            from None
+
+
+def _boxes(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray, split_index: np.ndarray,
+           labels: np.ndarray, velocity: np.ndarray, attribute_index: dict[str, int] | None) -> DetectionBoxes:
+    """Boxes of the annotations ``rows``; attributes resolved through ``attribute_index`` (None: no attribute)."""
+    own = [anns[r] for r in rows.tolist()]
+    n = len(own)
+    attributes = np.full(n, -1, np.int64)
+    if attribute_index is not None:
+        for i, a in enumerate(own):
+            if len(a.attribute_tokens) > 1:
+                raise ValueError(f"{folder / 'sample_annotation.json'}: {a.token!r} has more than one attribute")
+            if a.attribute_tokens:
+                attributes[i] = attribute_index.get(a.attribute_tokens[0], -1)
+    return DetectionBoxes(
+        sample=split_index, translation=np.array([a.translation for a in own], np.float64).reshape(n, 3),
+        size=np.array([a.size for a in own], np.float64).reshape(n, 3),
+        rotation=np.array([a.rotation for a in own], np.float64).reshape(n, 4),
+        velocity=velocity, label=labels, score=-np.ones(n), attribute=attributes,
+        num_pts=np.array([a.num_lidar_pts + a.num_radar_pts for a in own], np.int64),
+    )
 
 
 def load_ground_truth(root: str | Path, version: str, split: str | None = None,
@@ -79,8 +144,9 @@ def load_ground_truth(root: str | Path, version: str, split: str | None = None,
         scenes: explicit scene names (a custom split), instead of ``split``.
 
     Raises:
-        ValueError: missing or broken table, split not in this version, no sample in the split,
-            a dangling token, or an annotation with more than one attribute.
+        ValueError: missing or broken table (a record without a needed field or with one of the wrong
+            type), split not in this version, no sample in the split, a dangling token, or an
+            annotation with more than one attribute.
     """
     if (split is None) == (scenes is None):
         raise ValueError("give exactly one of split or scenes")
@@ -88,76 +154,38 @@ def load_ground_truth(root: str | Path, version: str, split: str | None = None,
     folder = Path(root) / version
     if not folder.is_dir():
         raise ValueError(f"{folder}: nuScenes version folder not found")
-    t = {name: _load_table(folder, name) for name in _TABLES}
-    by_token = {name: {r["token"]: r for r in t[name]} for name in _TABLES}
-
-    def get(table: str, token: str, field: str) -> dict:
-        try:
-            return by_token[table][token]
-        except KeyError:
-            raise ValueError(f"{folder / (table + '.json')}: no record {token!r} (referenced by {field})") from None
-
-    scene_name = {r["token"]: r["name"] for r in t["scene"]}
-    samples = [s for s in t["sample"] if scene_name.get(s["scene_token"]) in wanted]
-    if not samples:
+    sample_table = read_table(folder, "sample", Sample)
+    sample_data = read_table(folder, "sample_data", SampleData)
+    wanted_scenes = {r.token for r in read_table(folder, "scene", Scene) if r.name in wanted}
+    in_split = np.array([s.scene_token in wanted_scenes for s in sample_table], bool)
+    split_samples = [sample_table[i] for i in np.flatnonzero(in_split).tolist()]
+    if not split_samples:
         raise ValueError(f"{folder}: no sample belongs to {split or 'the given scenes'}")
-    sample_index = {s["token"]: i for i, s in enumerate(samples)}
+    ego = _ego_translation(folder, split_samples, sample_data)
 
-    ego = np.full((len(samples), 3), np.nan)
-    for record in t["sample_data"]:
-        i = sample_index.get(record["sample_token"])
-        if i is None or not record.get("is_key_frame", False):
-            continue
-        calib = get("calibrated_sensor", record["calibrated_sensor_token"], "sample_data")
-        if get("sensor", calib["sensor_token"], "calibrated_sensor")["channel"] == "LIDAR_TOP":
-            ego[i] = get("ego_pose", record["ego_pose_token"], "sample_data")["translation"]
-    if np.isnan(ego).any():
-        missing = samples[int(np.flatnonzero(np.isnan(ego).any(axis=1))[0])]["token"]
-        raise ValueError(f"{folder / 'sample_data.json'}: sample {missing!r} has no LIDAR_TOP key frame")
-
-    category = {r["token"]: r["name"] for r in t["category"]}
-    attribute_index = {r["token"]: ATTRIBUTES.index(r["name"]) for r in t["attribute"] if r["name"] in ATTRIBUTES}
-    all_anns = t["sample_annotation"]
-    ann_index = {a["token"]: i for i, a in enumerate(all_anns)}
-    sample_time_s = {s["token"]: 1e-6 * s["timestamp"] for s in t["sample"]}
-    for a in all_anns:
-        for key in ("prev", "next"):
-            if a[key] and a[key] not in ann_index:
-                raise ValueError(f"{folder / 'sample_annotation.json'}: {a['token']!r} has unknown {key} {a[key]!r}")
-    rows, racks = [], []
-    for i, a in enumerate(all_anns):
-        if a["sample_token"] not in sample_index:
-            continue
-        name = category.get(get("instance", a["instance_token"], "sample_annotation")["category_token"])
-        if name == BIKE_RACK_CATEGORY:
-            racks.append(i)
-        elif name in NUSCENES_CATEGORY_TO_CLASS:
-            rows.append(i)
+    anns = read_table(folder, "sample_annotation", SampleAnnotation)
+    sample_pos = {s.token: i for i, s in enumerate(sample_table)}
+    try:
+        ann_sample = np.array([sample_pos[a.sample_token] for a in anns], np.int64)
+    except KeyError as exc:
+        raise ValueError(f"{folder / 'sample.json'}: no record {exc.args[0]!r} (referenced by sample_annotation)") \
+            from None
+    split_of_sample = np.full(len(sample_table), -1, np.int64)
+    split_of_sample[in_split] = np.arange(len(split_samples))
+    ann_split = split_of_sample[ann_sample] if len(anns) else np.zeros(0, np.int64)
+    candidates = np.flatnonzero(ann_split >= 0)
+    codes = _category_codes(folder, anns, candidates)
     # Group by sample (sample order), keeping table order inside a sample, as the devkit lists them.
-    rows = [rows[i] for i in np.argsort([sample_index[all_anns[r]["sample_token"]] for r in rows], kind="stable")]
+    rows = candidates[codes >= 0]
+    order = np.argsort(ann_split[rows], kind="stable")
+    rows, labels = rows[order], codes[codes >= 0][order]
+    racks = candidates[codes == _RACK]
 
-    def boxes(indices: list[int], with_attributes: bool) -> DetectionBoxes:
-        anns = [all_anns[i] for i in indices]
-        attrs = []
-        for a in anns:
-            tokens = a["attribute_tokens"] if with_attributes else []
-            if len(tokens) > 1:
-                raise ValueError(f"{folder / 'sample_annotation.json'}: {a['token']!r} has more than one attribute")
-            attrs.append(attribute_index.get(tokens[0], -1) if tokens else -1)
-        n = len(anns)
-        labels = [
-            DETECTION_CLASSES.index(NUSCENES_CATEGORY_TO_CLASS[category[by_token["instance"][a["instance_token"]][
-                "category_token"]]]) if with_attributes else 0
-            for a in anns
-        ]
-        return DetectionBoxes(
-            sample=[sample_index[a["sample_token"]] for a in anns],
-            translation=np.array([a["translation"] for a in anns], np.float64).reshape(n, 3),
-            size=np.array([a["size"] for a in anns], np.float64).reshape(n, 3),
-            rotation=np.array([a["rotation"] for a in anns], np.float64).reshape(n, 4),
-            velocity=_velocities(all_anns, indices, ann_index, sample_time_s),
-            label=labels, score=-np.ones(n), attribute=attrs,
-            num_pts=[a.get("num_lidar_pts", 0) + a.get("num_radar_pts", 0) for a in anns],
-        )
-
-    return GroundTruth([s["token"] for s in samples], ego, boxes(rows, True), boxes(racks, False))
+    sample_time_s = 1e-6 * np.array([s.timestamp for s in sample_table], np.float64)
+    attribute_index = {r.token: ATTRIBUTES.index(r.name) for r in read_table(folder, "attribute", Named)
+                       if r.name in ATTRIBUTES}
+    boxes = _boxes(folder, anns, rows, ann_split[rows], labels,
+                   _velocities(folder, anns, rows, sample_time_s, ann_sample), attribute_index)
+    bike_racks = _boxes(folder, anns, racks, ann_split[racks], np.zeros(len(racks), np.int64),
+                        np.full((len(racks), 2), np.nan), None)
+    return GroundTruth([s.token for s in split_samples], ego, boxes, bike_racks)

@@ -7,14 +7,15 @@ detection_name, detection_score, attribute_name}`` in the **global** frame, metr
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import msgspec
 import numpy as np
 
 from evaluation.files import atomic_write
 from evaluation.nuscenes_det.boxes import DetectionBoxes
+from evaluation.nuscenes_det.json_records import convert_records, read_records
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.geometry import yaw_to_quaternion
@@ -70,14 +71,86 @@ def write_submission(path: str | Path, results: dict[str, list[dict[str, Any]]],
     atomic_write(path, lambda f: json.dump(payload, f))
 
 
-def _vector(entry: dict, key: str, length: int, where: str) -> list[float]:
-    value = entry.get(key)
-    if not isinstance(value, (list, tuple)) or len(value) != length:
-        raise ValueError(f"{where}: field {key!r} must be a list of {length} numbers, got {value!r}")
-    try:
-        return [float(v) for v in value]
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: field {key!r} must hold numbers, got {value!r}") from None
+class _Box(msgspec.Struct):
+    """One submission box as the devkit reads it (``num_pts`` optional, -1 = unknown)."""
+
+    sample_token: str
+    translation: tuple[float, float, float]
+    size: tuple[float, float, float]
+    rotation: tuple[float, float, float, float]
+    velocity: tuple[float, float]
+    detection_name: str
+    detection_score: float
+    attribute_name: str
+    num_pts: int = -1
+
+
+class _Submission(msgspec.Struct):
+    meta: dict[str, Any]
+    results: dict[str, list[_Box]]
+
+
+def _boxes(submission: _Submission, sample_tokens: Sequence[str], max_boxes_per_sample: int,
+           source: str) -> DetectionBoxes:
+    """The boxes of a typed submission in file order, checked against the evaluated ``sample_tokens``."""
+    results = submission.results
+    index = {token: i for i, token in enumerate(sample_tokens)}
+    unknown = [t for t in results if t not in index]
+    if unknown:
+        raise ValueError(f"{source}: {len(unknown)} sample token(s) not in the evaluated split, e.g. {unknown[0]!r}")
+    missing = [t for t in sample_tokens if t not in results]
+    if missing:
+        raise ValueError(f"{source}: {len(missing)} sample(s) of the split have no entry (give [] for no boxes), "
+                         f"e.g. {missing[0]!r}")
+    keys = list(results)
+    counts = np.array([len(entries) for entries in results.values()], np.int64)
+    if len(counts) and counts.max() > max_boxes_per_sample:
+        token = keys[int(np.argmax(counts))]
+        raise ValueError(f"{source}: sample {token!r} has {counts.max()} boxes, at most {max_boxes_per_sample} allowed")
+    starts = np.cumsum(counts) - counts
+
+    def where(k: int) -> str:
+        s = int(np.searchsorted(starts, k, side="right")) - 1
+        while counts[s] == 0:  # empty samples share their start with the next one
+            s -= 1
+        return f"{source}: results[{keys[s]!r}][{k - int(starts[s])}]"
+
+    flat = [box for entries in results.values() for box in entries]
+    n = len(flat)
+    if n == 0:
+        return DetectionBoxes.empty()
+    sample = np.repeat(np.array([index[t] for t in keys], np.int64), counts)
+    bad = np.flatnonzero(np.array([index.get(b.sample_token, -1) for b in flat], np.int64) != sample)
+    if len(bad):
+        raise ValueError(f"{where(bad[0])}: sample_token {flat[bad[0]].sample_token!r} differs from its key")
+    label = np.array([_CLASS_INDEX.get(b.detection_name, -1) for b in flat], np.int64)
+    bad = np.flatnonzero(label < 0)
+    if len(bad):
+        raise ValueError(f"{where(bad[0])}: unknown detection_name {flat[bad[0]].detection_name!r}; "
+                         f"expected one of {DETECTION_CLASSES}")
+    attribute = np.array([_ATTRIBUTE_INDEX.get(b.attribute_name, -2) for b in flat], np.int64)
+    bad = np.flatnonzero(attribute < -1)
+    if len(bad):
+        raise ValueError(f"{where(bad[0])}: unknown attribute_name {flat[bad[0]].attribute_name!r}")
+    score = np.array([b.detection_score for b in flat], np.float64)
+    bad = np.flatnonzero(~np.isfinite(score))
+    if len(bad):
+        raise ValueError(f"{where(bad[0])}: detection_score must be a finite number, got {score[bad[0]]!r}")
+    arrays = {key: np.array([getattr(b, key) for b in flat], np.float64).reshape(n, length)
+              for key, length in (("translation", 3), ("size", 3), ("rotation", 4), ("velocity", 2))}
+    # NaN velocity is allowed: the devkit counts it as unknown (its error is skipped).
+    for key in ("translation", "size", "rotation"):
+        bad = np.flatnonzero(~np.isfinite(arrays[key]).all(axis=1))
+        if len(bad):
+            raise ValueError(f"{where(bad[0])}: {key} has NaN or infinite values {arrays[key][bad[0]].tolist()}")
+    bad = np.flatnonzero((arrays["size"] <= 0).any(axis=1))
+    if len(bad):
+        raise ValueError(f"{where(bad[0])}: size must be > 0, got {arrays['size'][bad[0]].tolist()}")
+    bad = np.flatnonzero(~arrays["rotation"].any(axis=1))
+    if len(bad):
+        raise ValueError(f"{where(bad[0])}: rotation is the zero quaternion")
+    return DetectionBoxes(sample=sample, label=label, score=score, attribute=attribute,
+                          num_pts=np.array([b.num_pts for b in flat], np.int64), **arrays)
 
 
 def parse_submission(data: dict[str, Any], sample_tokens: Sequence[str], max_boxes_per_sample: int = 500,
@@ -88,88 +161,17 @@ def parse_submission(data: dict[str, Any], sample_tokens: Sequence[str], max_box
     every sample of the split must be present (an empty list is fine) and no other sample.
 
     Raises:
-        ValueError: naming ``source`` and what is wrong (missing field, unknown or missing sample,
-            NaN or non-positive values, unknown class or attribute, too many boxes for a sample).
+        ValueError: naming ``source`` and what is wrong (missing field or one of the wrong type or
+            length, unknown or missing sample, NaN or non-positive values, unknown class or
+            attribute, too many boxes for a sample).
     """
-    if not isinstance(data, dict) or "results" not in data or "meta" not in data:
-        raise ValueError(f"{source}: expected a JSON object with 'meta' and 'results'")
-    results = data["results"]
-    if not isinstance(results, dict):
-        raise ValueError(f"{source}: 'results' must map sample tokens to lists of boxes")
-    index = {token: i for i, token in enumerate(sample_tokens)}
-    unknown = [t for t in results if t not in index]
-    if unknown:
-        raise ValueError(f"{source}: {len(unknown)} sample token(s) not in the evaluated split, e.g. {unknown[0]!r}")
-    missing = [t for t in sample_tokens if t not in results]
-    if missing:
-        raise ValueError(f"{source}: {len(missing)} sample(s) of the split have no entry (give [] for no boxes), "
-                         f"e.g. {missing[0]!r}")
-    where: list[str] = []
-    raw: dict[str, list] = {k: [] for k in ("translation", "size", "rotation", "velocity")}
-    sample, label, score, attribute, num_pts = [], [], [], [], []
-    for token, entries in results.items():
-        if not isinstance(entries, list):
-            raise ValueError(f"{source}: results[{token!r}] must be a list")
-        if len(entries) > max_boxes_per_sample:
-            raise ValueError(f"{source}: sample {token!r} has {len(entries)} boxes, at most {max_boxes_per_sample} allowed")
-        for j, entry in enumerate(entries):
-            here = f"{source}: results[{token!r}][{j}]"
-            if not isinstance(entry, dict):
-                raise ValueError(f"{here}: must be an object")
-            if entry.get("sample_token") != token:
-                raise ValueError(f"{here}: sample_token {entry.get('sample_token')!r} differs from its key")
-            name = entry.get("detection_name")
-            if name not in _CLASS_INDEX:
-                raise ValueError(f"{here}: unknown detection_name {name!r}; expected one of {DETECTION_CLASSES}")
-            attr = entry.get("attribute_name")
-            if attr not in _ATTRIBUTE_INDEX:
-                raise ValueError(f"{here}: unknown attribute_name {attr!r}")
-            value = entry.get("detection_score")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{here}: detection_score must be a finite number, got {value!r}")
-            for key, values in raw.items():
-                values.append(entry.get(key))
-            where.append(here)
-            sample.append(index[token])
-            label.append(_CLASS_INDEX[name])
-            score.append(float(value))
-            attribute.append(_ATTRIBUTE_INDEX[attr])
-            num_pts.append(int(entry.get("num_pts", -1)))
-    if not where:
-        return DetectionBoxes.empty(), dict(data["meta"])
-    arrays = {}
-    for key, length in (("translation", 3), ("size", 3), ("rotation", 4), ("velocity", 2)):
-        try:
-            arrays[key] = np.asarray(raw[key], np.float64).reshape(len(where), length)
-        except (TypeError, ValueError):
-            for here, entry_value in zip(where, raw[key]):  # find and name the offending box
-                _vector({key: entry_value}, key, length, here)
-            raise
-    # NaN velocity is allowed: the devkit counts it as unknown (its error is skipped).
-    for key in ("translation", "size", "rotation"):
-        bad = np.flatnonzero(~np.isfinite(arrays[key]).all(axis=1))
-        if len(bad):
-            raise ValueError(f"{where[bad[0]]}: {key} has NaN or infinite values {arrays[key][bad[0]].tolist()}")
-    bad = np.flatnonzero((arrays["size"] <= 0).any(axis=1))
-    if len(bad):
-        raise ValueError(f"{where[bad[0]]}: size must be > 0, got {arrays['size'][bad[0]].tolist()}")
-    bad = np.flatnonzero(~arrays["rotation"].any(axis=1))
-    if len(bad):
-        raise ValueError(f"{where[bad[0]]}: rotation is the zero quaternion")
-    boxes = DetectionBoxes(sample=np.asarray(sample), label=np.asarray(label), score=np.asarray(score),
-                           attribute=np.asarray(attribute), num_pts=np.asarray(num_pts), **arrays)
-    return boxes, dict(data["meta"])
+    submission = convert_records(data, _Submission, source)
+    return _boxes(submission, sample_tokens, max_boxes_per_sample, source), dict(submission.meta)
 
 
 def read_submission(path: str | Path, sample_tokens: Sequence[str],
                     max_boxes_per_sample: int = 500) -> tuple[DetectionBoxes, dict[str, Any]]:
     """Read and validate a submission JSON file (see :func:`parse_submission`)."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: prediction file does not exist")
-    try:
-        with path.open() as f:
-            data = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    return parse_submission(data, sample_tokens, max_boxes_per_sample, source=str(path))
+    submission = read_records(path, _Submission, missing="prediction file does not exist")
+    return _boxes(submission, sample_tokens, max_boxes_per_sample, str(path)), dict(submission.meta)

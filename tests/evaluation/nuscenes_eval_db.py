@@ -156,8 +156,13 @@ def val_sample_tokens(root: Path) -> list[str]:
 
 def jittered_predictions(val_anns: list[dict], sample_tokens: list[str], seed: int, *, keep: float = 0.85,
                          noise: float = 0.6, false_positives: int = 3, drop_classes: tuple[str, ...] = (),
-                         empty_fraction: float = 0.0, score_decimals: int | None = None) -> dict:
-    """Submission ``results``: GT jittered in position, size, yaw, velocity; random scores; extra false positives."""
+                         empty_fraction: float = 0.0, score_decimals: int | None = None,
+                         nan_velocity: float = 0.05) -> dict:
+    """Submission ``results``: GT jittered in position, size, yaw, velocity; random scores; extra false positives.
+
+    A fraction ``nan_velocity`` of the jittered boxes gets velocity NaN (written as the non-standard
+    JSON literal ``NaN``, which the devkit reads as unknown velocity); 0 gives standard JSON.
+    """
     rng = np.random.default_rng(seed)
     results: dict[str, list] = {t: [] for t in sample_tokens}
     attr_pool = ATTRIBUTE_NAMES
@@ -167,7 +172,7 @@ def jittered_predictions(val_anns: list[dict], sample_tokens: list[str], seed: i
             continue
         yaw = 2 * np.arctan2(ann["rotation"][3], ann["rotation"][0]) + rng.normal(0, 0.4)
         vel = [float(v) for v in rng.normal(0, 1.5, 2)]
-        if rng.random() < 0.05:
+        if rng.random() < nan_velocity:
             vel = [float("nan"), float("nan")]
         attr = ""
         if det not in ("traffic_cone", "barrier"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from evaluation.nuscenes_det.ground_truth import load_ground_truth
 from evaluation.nuscenes_det.submission import boxes_to_entries, parse_submission, write_submission
 from nuscenes_eval_db import jittered_predictions, make_database, random_predictions, val_sample_tokens
 from sensors.boxes import Boxes3D
-from sensors.classes import DETECTION_CLASSES
+from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.geometry import make_transform, rotation_z
 
 nuscenes = pytest.importorskip("nuscenes")
@@ -46,6 +47,7 @@ PREDICTION_SETS = {
     "missing_classes": dict(seed=4, drop_classes=("bus", "trailer", "barrier", "pedestrian")),
     "empty_samples": dict(seed=5, empty_fraction=0.4),
     "tied_scores": dict(seed=6, score_decimals=1),
+    "standard_json": dict(seed=8, nan_velocity=0.0),  # strict JSON: the fast decoding path, no NaN fallback
 }
 
 
@@ -87,7 +89,7 @@ def test_equal_to_devkit(name, database, devkit, ground_truth, tmp_path):
 
 
 def test_ground_truth_matches_devkit_loader(database, devkit, ground_truth):
-    from nuscenes.eval.common.loaders import load_gt
+    from nuscenes.eval.common.loaders import add_center_dist, load_gt
     from nuscenes.eval.detection.data_classes import DetectionBox
 
     reference = load_gt(devkit, "mini_val", DetectionBox)
@@ -95,6 +97,12 @@ def test_ground_truth_matches_devkit_loader(database, devkit, ground_truth):
     boxes = reference.all
     assert len(boxes) == len(ground_truth.boxes)
     np.testing.assert_allclose(ground_truth.boxes.translation, [b.translation for b in boxes])
+    np.testing.assert_allclose(ground_truth.boxes.size, [b.size for b in boxes])
+    np.testing.assert_allclose(ground_truth.boxes.rotation, [b.rotation for b in boxes])
+    assert [ATTRIBUTES[i] if i >= 0 else "" for i in ground_truth.boxes.attribute] == [b.attribute_name for b in boxes]
+    add_center_dist(devkit, reference)  # the devkit's box position relative to the sample's ego pose
+    np.testing.assert_allclose(ground_truth.boxes.translation - ground_truth.ego_translation[ground_truth.boxes.sample],
+                               [b.ego_translation for b in boxes])
     np.testing.assert_allclose(ground_truth.boxes.velocity, [b.velocity for b in boxes], equal_nan=True)
     assert np.isnan(ground_truth.boxes.velocity).any()  # the time gap and single annotations give NaN
     assert list(ground_truth.boxes.num_pts) == [b.num_pts for b in boxes]
@@ -157,8 +165,11 @@ def _entry(token: str, **override) -> dict:
     ({"a": []}, "have no entry"),
     ({"a": [_entry("a", translation=[float("nan"), 0.0, 0.0])], "b": []}, "translation has NaN"),
     ({"a": [_entry("a", detection_name="tram")], "b": []}, "unknown detection_name 'tram'"),
-    ({"a": [_entry("a"), _entry("a", translation=[1.0, 2.0])], "b": []}, r"\[1\]: field 'translation' must be a list of 3"),
-    ({"a": [_entry("a", velocity=["x", 0.0])], "b": []}, "field 'velocity' must hold numbers"),
+    ({"a": [_entry("a"), _entry("a", translation=[1.0, 2.0])], "b": []}, r"length 3, got 2 - at `\$\.results\[\.\.\.\]\[1\]\.translation`"),
+    ({"a": [_entry("a", velocity=["x", 0.0])], "b": []}, r"Expected `float`, got `str` - at `\$\.results\[\.\.\.\]\[0\]\.velocity\[0\]`"),
+    ({"a": [_entry("a", detection_score=True)], "b": []}, r"got `bool` - at `\$\.results\[\.\.\.\]\[0\]\.detection_score`"),
+    ({"a": [{k: v for k, v in _entry("a").items() if k != "rotation"}], "b": []}, "missing required field `rotation`"),
+    ({"a": [_entry("a")], "b": [_entry("b"), _entry("b", detection_name="tram")]}, r"results\['b'\]\[1\]: unknown"),
     ({"a": [_entry("a", attribute_name="vehicle.flying")], "b": []}, "unknown attribute_name"),
     ({"a": [_entry("a", size=[1.0, 0.0, 1.0])], "b": []}, "size must be > 0"),
     ({"a": [_entry("a", detection_score=float("nan"))], "b": []}, "detection_score"),
@@ -179,6 +190,20 @@ def test_bad_dataset_is_rejected(database, tmp_path):
     (tmp_path / "v1.0-mini").mkdir()
     with pytest.raises(ValueError, match="sample.json: nuScenes table missing"):
         load_ground_truth(tmp_path, "v1.0-mini", "mini_val")
+    broken = tmp_path / "broken"
+    shutil.copytree(root, broken)
+    table = broken / "v1.0-mini" / "sample_annotation.json"
+    records = json.loads(table.read_text())
+    del records[3]["size"]
+    table.write_text(json.dumps(records))
+    with pytest.raises(ValueError, match=r"sample_annotation.json: Object missing required field `size` - at `\$\[3\]`"):
+        load_ground_truth(broken, "v1.0-mini", "mini_val")
+    records[3]["size"] = [1.0, 1.0, 1.0]
+    val = next(i for i, r in enumerate(records) if r["sample_token"] in set(database[2]))
+    records[val]["instance_token"] = "f" * 32
+    table.write_text(json.dumps(records))
+    with pytest.raises(ValueError, match="instance.json: no record 'f{32}' \\(referenced by sample_annotation\\)"):
+        load_ground_truth(broken, "v1.0-mini", "mini_val")
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
         evaluate_submission(load_ground_truth(root, "v1.0-mini", "mini_val"), tmp_path / "bad.json")
