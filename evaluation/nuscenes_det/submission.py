@@ -71,7 +71,7 @@ def write_submission(path: str | Path, results: dict[str, list[dict[str, Any]]],
     atomic_write(path, lambda f: json.dump(payload, f))
 
 
-class _Box(msgspec.Struct):
+class _Box(msgspec.Struct, gc=False):
     """One submission box as the devkit reads it (``num_pts`` optional, -1 = unknown)."""
 
     sample_token: str
