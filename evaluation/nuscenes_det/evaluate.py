@@ -84,16 +84,17 @@ def evaluate_detection(ground_truth: GroundTruth, predictions: DetectionBoxes,
         # Decreasing score; among equal scores the later row first (the devkit's reversed sort).
         pi_all = pred_rows[np.lexsort((np.arange(len(pred_rows)), pred.score[pred_rows]))[::-1]]
         counts[class_name] = {"gt": len(gi_all), "pred": len(pi_all)}
-        for dist_th in config.dist_ths:
-            if len(gi_all) == 0:
+        if len(gi_all) == 0:
+            for dist_th in config.dist_ths:
                 curves[(class_name, dist_th)] = MetricCurves.no_predictions()
-                continue
-            match, dist = greedy_match(pred.sample[pi_all], pred.translation[pi_all, :2], gt.sample[gi_all],
-                                       gt.translation[gi_all, :2], n_samples, dist_th)
-            is_tp = match >= 0
-            errors = _match_errors(gt, gt_yaw, gi_all[match[is_tp]], pred, pred_yaw, pi_all[is_tp], dist[is_tp],
-                                   class_name)
-            curves[(class_name, dist_th)] = build_curves(is_tp, pred.score[pi_all], len(gi_all), errors)
+        else:
+            matches, dists = greedy_match(pred.sample[pi_all], pred.translation[pi_all, :2], gt.sample[gi_all],
+                                          gt.translation[gi_all, :2], n_samples, config.dist_ths)
+            for dist_th, match, dist in zip(config.dist_ths, matches, dists):
+                is_tp = match >= 0
+                errors = _match_errors(gt, gt_yaw, gi_all[match[is_tp]], pred, pred_yaw, pi_all[is_tp],
+                                       dist[is_tp], class_name)
+                curves[(class_name, dist_th)] = build_curves(is_tp, pred.score[pi_all], len(gi_all), errors)
         label_aps[class_name] = {
             th: average_precision(curves[(class_name, th)], config.min_recall, config.min_precision)
             for th in config.dist_ths

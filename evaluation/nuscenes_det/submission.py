@@ -15,7 +15,7 @@ import numpy as np
 
 from evaluation.files import atomic_write
 from evaluation.nuscenes_det.boxes import DetectionBoxes
-from evaluation.nuscenes_det.json_records import convert_records, read_records
+from evaluation.nuscenes_det.json_records import convert_records, read_records, stack_floats
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.geometry import yaw_to_quaternion
@@ -132,12 +132,14 @@ def _boxes(submission: _Submission, sample_tokens: Sequence[str], max_boxes_per_
     bad = np.flatnonzero(attribute < -1)
     if len(bad):
         raise ValueError(f"{where(bad[0])}: unknown attribute_name {flat[bad[0]].attribute_name!r}")
-    score = np.array([b.detection_score for b in flat], np.float64)
+    score = np.fromiter([b.detection_score for b in flat], np.float64, n)
     bad = np.flatnonzero(~np.isfinite(score))
     if len(bad):
         raise ValueError(f"{where(bad[0])}: detection_score must be a finite number, got {score[bad[0]]!r}")
-    arrays = {key: np.array([getattr(b, key) for b in flat], np.float64).reshape(n, length)
-              for key, length in (("translation", 3), ("size", 3), ("rotation", 4), ("velocity", 2))}
+    arrays = {"translation": stack_floats([b.translation for b in flat], 3),
+              "size": stack_floats([b.size for b in flat], 3),
+              "rotation": stack_floats([b.rotation for b in flat], 4),
+              "velocity": stack_floats([b.velocity for b in flat], 2)}
     # NaN velocity is allowed: the devkit counts it as unknown (its error is skipped).
     for key in ("translation", "size", "rotation"):
         bad = np.flatnonzero(~np.isfinite(arrays[key]).all(axis=1))
