@@ -30,11 +30,14 @@ hands them to the children through a temporary pickle.
   strategy's backward, gradient clipping and an AdamW step, as in ``perception.train.Trainer``
   (autocast in the chosen dtype; no loss scaling, so fp16 gradients may be inexact: this times
   the step, it does not train); samples per second = 2 / median step wall time.
-* **Peak memory**: CPU: after the warm-up the peak resident set is reset
-  (``/proc/self/clear_refs`` = 5) and the peak extra memory is ``VmHWM`` after the timed
-  iterations minus ``VmRSS`` before them (both from ``/proc/self/status``); the process's peak
-  resident set (``VmHWM``, whole process, model and inputs included) is given too. CUDA:
-  ``torch.cuda.max_memory_allocated`` over the timed iterations (reset after the warm-up).
+* **Peak memory**: CPU: a separate fresh child per measurement, run with
+  ``MALLOC_MMAP_THRESHOLD_=65536`` (large buffers are mmaps returned on free, so the resident set
+  follows the live memory; timings come from the other child, without it): after one warm-up
+  iteration the peak resident set is reset (``/proc/self/clear_refs`` = 5) and the peak extra
+  memory of one iteration is ``VmHWM`` after it minus ``VmRSS`` before it (``/proc/self/status``);
+  the process's peak resident set (``VmHWM``: interpreter, libraries, model and inputs included)
+  is given too. CUDA: ``torch.cuda.max_memory_allocated`` over the timed iterations (reset after
+  the warm-up).
 
 ``--write-docs`` replaces the ``### <config>, <device>`` subsection of the ``## Model`` section of
 docs/benchmarks.md (the rest of the file and the other subsections are kept).
@@ -73,6 +76,10 @@ SECTION = "## Model"
 KERNELS: tuple[str, ...] = ("bev_pool", "hard_voxelize_batch", "pillar_scatter", "points_to_depth", "rotated_nms")
 DTYPES = {"fp32": None, "fp16": "float16", "bf16": "bfloat16"}
 TRAIN_BATCH = 2
+#: Environment of the CPU peak-memory runs: every buffer over 64 KiB is its own mmap, returned to
+#: the system when freed, so the resident set follows the live memory (glibc otherwise keeps
+#: freed heap, and the warm-up's peak would hide the measured one).
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -357,10 +364,12 @@ def measure_training(spec: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- orchestration
 
 
-def run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one measurement in a fresh Python process and return its JSON result."""
+def run_child(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one measurement in a fresh Python process (``env`` added to its environment) and
+    return its JSON result."""
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     if proc.returncode != 0:
         raise RuntimeError(f"measurement {spec['kind']} ({spec['dtype']}) failed:\n{proc.stderr[-4000:]}")
@@ -434,8 +443,10 @@ def format_section(name: str, device: str, results: dict[str, Any], meta: dict[s
                      f"{t['memory']['peak_mb']:.0f} |")
     memory_note = ("CUDA: `torch.cuda.max_memory_allocated`, so 'process peak' is the allocator's peak."
                    if device == "cuda" else
-                   "CPU: resident set from `/proc/self/status`, peak reset with `/proc/self/clear_refs` after warm-up; "
-                   "'extra' is the peak over the memory in use before the timed iterations.")
+                   "CPU: resident set from `/proc/self/status` in a separate fresh process per row with "
+                   "`MALLOC_MMAP_THRESHOLD_=65536` (freed buffers go back to the system), peak reset with "
+                   "`/proc/self/clear_refs` after one warm-up iteration; 'extra' is the peak of one iteration over "
+                   "the memory in use before it, 'process peak' the whole process (interpreter, libraries, model).")
     lines += ["", memory_note, ""]
     if failures:
         lines += ["Failed measurements (left out above):", ""] + [f"- {f}" for f in failures] + [""]
@@ -480,6 +491,15 @@ def write_docs(section_text: str) -> None:
     os.replace(tmp, DOC)
 
 
+def checkpoint_label(path: Path | None) -> str:
+    """How the weights are described in the docs: the checkpoint's file name and training step."""
+    if path is None:
+        return "random (no checkpoint)"
+    from perception.train.checkpoint import load_checkpoint
+
+    return f"`{path.name}` at training step {int(load_checkpoint(path)['step'])}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "tiny.yaml")
@@ -491,7 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path,
                         help="weights to load (e.g. the shipped tiny checkpoint; random weights detect nothing, so "
                              "decoding never reaches rotated NMS)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's default)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1; 0: torch's default). On a shared CPU, several OpenMP "
+                             "threads waiting for a descheduled sibling inflate the times many-fold")
     parser.add_argument("--write-docs", action="store_true", help="update the Model section of docs/benchmarks.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -521,6 +543,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"measuring {kind} ({dtype}) ...", file=sys.stderr)
                 try:
                     results[kind][dtype] = run_child(spec)
+                    if args.device == "cpu":
+                        print(f"measuring {kind} ({dtype}) peak memory ...", file=sys.stderr)
+                        memory = run_child({**spec, "iters": 1, "warmup": 1}, MEMORY_ENV)
+                        results[kind][dtype]["memory"] = memory["memory"]
                 except RuntimeError as error:  # keep the other dtypes' results; the table names the failure
                     print(error, file=sys.stderr)
                     results[kind][dtype] = {"error": str(error).strip().splitlines()[-1][:200]}
@@ -538,7 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "parameters": latency0["parameters"],
         "load_before": load_before, "load_after": ", ".join(f"{v:.1f}" for v in os.getloadavg()),
         "iters": args.iters, "warmup": args.warmup,
-        "weights": str(args.checkpoint) if args.checkpoint else "random (no checkpoint)",
+        "weights": checkpoint_label(args.checkpoint),
     }
     section = format_section(args.config.stem, args.device, results, meta)
     print(section)
