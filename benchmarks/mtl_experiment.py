@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/mtl_experiment.py [--config configs/tiny.yaml] [--steps 1500] [--out runs/mtl_experiment]
         [--strategies equal,uncertainty,famo,pcgrad] [--val-frames 40] [--cabin-seconds 60]
-        [--cache-dir DIR] [--device cpu|cuda] [--doc docs/experiments.md | --no-doc]
+        [--cache-dir DIR] [--device cpu|cuda] [--threads T] [--doc docs/experiments.md | --no-doc]
 
 Runs, each for ``--steps`` steps with the config's seed, batch size and schedule, on the same
 simulated training drives (one sample cache shared by every run: the model input tensors do not
@@ -335,8 +335,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "experiments.md", help="markdown file for the table")
     parser.add_argument("--no-doc", action="store_true", help="do not write the table into --doc")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1; 0: torch's default). On a shared CPU, several OpenMP "
+                             "threads waiting for a descheduled sibling slow training many-fold (docs/benchmarks.md)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from perception.config import load_config
     from perception.train.data import SimulatedSamples, build_train_dataset
@@ -369,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = {
         "meta": {"config": str(args.config), "steps": args.steps, "seed": base.train.seed,
                  "batch_size": base.train.batch_size, "val_frames": args.val_frames,
-                 "cabin_seconds": args.cabin_seconds, "strategies": strategies, "tasks": list(tasks),
+                 "cabin_seconds": args.cabin_seconds, "strategies": strategies, "threads": args.threads, "tasks": list(tasks),
                  "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
         "runs": results,
         "single_task": baseline,
