@@ -73,6 +73,6 @@ class PillarEncoder(nn.Module):
         if voxels.features.shape[0] < 2:  # BatchNorm needs two values; such a batch has no LiDAR
             canvas = torch.zeros((b, c.channels, *self.canvas), device=device)
         else:
-            pillars = self.pillar_features(voxels)
-            canvas = kernels.pillar_scatter(pillars, voxels.coords, b, self.canvas)
+            pillars = self.pillar_features(voxels)  # fp16/bf16 under autocast: the kernels take fp32/fp64
+            canvas = kernels.pillar_scatter(pillars.float(), voxels.coords, b, self.canvas)
         return self.down(canvas)
