@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
-from evaluation.nuscenes_det.json_records import stack_floats
+from evaluation.nuscenes_det.json_records import collector_paused, stack_floats
 from evaluation.nuscenes_det.splits import SCENE_SPLITS, SPLIT_VERSION
 from evaluation.nuscenes_det.tables import (CalibratedSensor, EgoPose, Instance, Named, Sample, SampleAnnotation,
                                             SampleData, Scene, Sensor, read_table)
@@ -135,6 +135,7 @@ def _boxes(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray, transla
     )
 
 
+@collector_paused()
 def load_ground_truth(root: str | Path, version: str, split: str | None = None,
                       scenes: Sequence[str] | None = None) -> GroundTruth:
     """Ground truth of the samples of ``split`` (an official split) or of the named ``scenes``.

@@ -5,19 +5,37 @@ lengths, required fields) and skips the fields the evaluation does not read, sev
 than ``json.load`` into dicts. Python's ``json`` writes non-finite floats as the non-standard
 literals ``NaN`` / ``Infinity`` (and the devkit reads them); such a file is decoded with ``json``
 and then validated into the same types, so both paths give the same records.
+
+Decoding creates no reference cycles, so :func:`collector_paused` pauses the cyclic garbage
+collector while a file is decoded and turned into arrays: its passes over the many young records
+would find nothing to free (the records die when the arrays are built).
 :func:`stack_floats` turns a field of many records into one array.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import json
 from pathlib import Path
-from typing import Any, Iterable, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import msgspec
 import numpy as np
 
 T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector inside the block (usable as a decorator)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def convert_records(data: Any, kind: type[T], source: str) -> T:
@@ -42,17 +60,18 @@ def read_records(path: Path, kind: type[T], missing: str = "file missing") -> T:
     if not path.is_file():
         raise ValueError(f"{path}: {missing}")
     data = path.read_bytes()
-    try:
-        return msgspec.json.decode(data, type=kind)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    except msgspec.DecodeError:
-        pass  # not strict JSON: maybe NaN / Infinity literals, which Python's json accepts
-    try:
-        loaded = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    return convert_records(loaded, kind, str(path))
+    with collector_paused():
+        try:
+            return msgspec.json.decode(data, type=kind)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        except msgspec.DecodeError:
+            pass  # not strict JSON: maybe NaN / Infinity literals, which Python's json accepts
+        try:
+            loaded = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        return convert_records(loaded, kind, str(path))
 
 
 def stack_floats(rows: Sequence[Iterable[float]], width: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from evaluation.files import atomic_write
 from evaluation.nuscenes_det.boxes import DetectionBoxes
-from evaluation.nuscenes_det.json_records import convert_records, read_records, stack_floats
+from evaluation.nuscenes_det.json_records import collector_paused, convert_records, read_records, stack_floats
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.geometry import yaw_to_quaternion
@@ -171,6 +171,7 @@ def parse_submission(data: dict[str, Any], sample_tokens: Sequence[str], max_box
     return _boxes(submission, sample_tokens, max_boxes_per_sample, source), dict(submission.meta)
 
 
+@collector_paused()
 def read_submission(path: str | Path, sample_tokens: Sequence[str],
                     max_boxes_per_sample: int = 500) -> tuple[DetectionBoxes, dict[str, Any]]:
     """Read and validate a submission JSON file (see :func:`parse_submission`)."""

@@ -65,7 +65,7 @@ class SampleAnnotation(msgspec.Struct, gc=False):
     token: str
     sample_token: str
     instance_token: str
-    attribute_tokens: list[str]
+    attribute_tokens: tuple[str, ...]
     translation: tuple[float, float, float]
     size: tuple[float, float, float]
     rotation: tuple[float, float, float, float]
