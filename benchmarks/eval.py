@@ -107,7 +107,7 @@ def main() -> None:
             predictions, _ = read_submission(path, gt.sample_tokens)
             return gt, predictions, evaluate_detection(gt, predictions)
 
-        # The first call also loads numba's compiled matcher (from its on-disk cache, or compiles it).
+        # The first call in the process: what a one-shot command line pays.
         ours_first_s, _ = _best(lambda: ours_full(results_path), 1)
         ours_full_s, (gt, predictions, ours) = _best(lambda: ours_full(results_path), args.repeats)
         ours_nan_s, (_, _, ours_nan) = _best(lambda: ours_full(nan_path), args.repeats)
@@ -156,7 +156,7 @@ def main() -> None:
         f"**{devkit_full_s / ours_full_s:.1f}x** |\n"
         f"| end to end, submission with NaN velocities | {devkit_nan_s:.2f} | {ours_nan_s:.3f} | "
         f"{devkit_nan_s / ours_nan_s:.1f}x |\n"
-        f"| end to end, first call in the process (ours loads numba's cached matcher) | – | {ours_first_s:.3f} | "
+        f"| end to end, first call in the process | – | {ours_first_s:.3f} | "
         f"{devkit_full_s / ours_first_s:.1f}x |\n"
         "| stages (they split the work differently, so no ratio) | | | |\n"
         f"| devkit `NuScenes(...)`; ours `load_ground_truth` (tables and GT boxes) | {devkit_tables_s:.2f} | "

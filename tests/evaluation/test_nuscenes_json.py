@@ -1,13 +1,14 @@
 """Typed JSON decoding of nuScenes files: strict JSON and Python's NaN literals give the same records."""
 from __future__ import annotations
 
+import gc
 import json
 import math
 
 import msgspec
 import pytest
 
-from evaluation.nuscenes_det.json_records import convert_records, read_records
+from evaluation.nuscenes_det.json_records import collector_paused, convert_records, read_records
 
 
 class _Pose(msgspec.Struct):
@@ -49,3 +50,21 @@ def test_bad_files_name_file_and_field(tmp_path):
         read_records(short, list[_Pose])
     with pytest.raises(ValueError, match=r"^poses: Object missing required field `translation` - at `\$\[0\]`"):
         convert_records([{"token": "a"}], list[_Pose], "poses")
+
+
+def test_collector_paused_restores_the_collector(tmp_path):
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    (tmp_path / "bad.json").write_text("[")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_records(tmp_path / "bad.json", list[_Pose])  # pauses inside, fails, must still restore
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a collector disabled by the caller stays disabled
+    finally:
+        gc.enable()
