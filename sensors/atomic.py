@@ -1,0 +1,96 @@
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace`` over the target.
+
+Readers see either the previous file or the whole new one, never a part: ``os.replace`` is atomic
+on POSIX and Windows when source and target are on the same file system, which a temporary file in
+the same folder guarantees. Shared by every writer of the code base (``sensors``, ``evaluation``,
+``perception``), so it depends on the standard library only.
+
+Conventions, the same for every function here:
+
+* The parent folder of ``path`` is created if missing (``mkdir(parents=True)``).
+* The temporary file is ``.<name>.<random>.tmp<suffix>`` next to ``path`` (hidden, and ending in
+  the target's own suffix, so a library that picks the format from the extension still works).
+* On any exception, ``KeyboardInterrupt`` included, the temporary file is removed and the
+  previous file at ``path`` (if any) is left untouched; the exception propagates.
+* The new file has mode ``0o600`` (owner read/write: :func:`tempfile.mkstemp`'s), whatever the
+  umask or the previous file's mode.
+* No ``fsync``: the write survives a crash of the process, not necessarily a power cut.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+_MODES = ("w", "wb")
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on a clean exit it replaces ``path``.
+
+    For libraries that write by file name (``torch.save``, ``cv2.imwrite``, ``PIL.Image.save``,
+    ``np.save``): ``with atomic_path(out) as tmp: torch.save(obj, tmp)``. The temporary file
+    exists (empty) when yielded and ends in ``path``'s suffix. Whatever is at the temporary path
+    on exit becomes ``path``, so the caller must write there and nowhere else.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(
+    path: str | Path, write: Callable[[IO[Any]], object], mode: str = "w", *,
+    encoding: str = "utf-8", newline: str | None = None,
+) -> Path:
+    """Call ``write(file)`` on a temporary file opened with ``mode``, then rename it to ``path``.
+
+    Args:
+        path: target file.
+        write: writes the content to the open file it is given (its return value is ignored).
+        mode: ``"w"`` (text, ``encoding`` and ``newline`` as for :func:`open`) or ``"wb"`` (bytes).
+        encoding: text encoding (text mode only).
+        newline: newline translation (text mode only; ``""`` for the :mod:`csv` module).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: ``mode`` is not ``"w"`` or ``"wb"``.
+    """
+    if mode not in _MODES:
+        raise ValueError(f"{path}: atomic_write mode must be one of {_MODES}, got {mode!r}")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if mode == "wb":
+            with open(tmp, "wb") as file:
+                write(file)
+        else:
+            with open(tmp, "w", encoding=encoding, newline=newline) as file:
+                write(file)
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns ``path``."""
+    return atomic_write(path, lambda file: file.write(data), "wb")
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically in ``encoding`` (no newline translation); returns ``path``.
+
+    Raises:
+        UnicodeEncodeError: ``text`` has a character ``encoding`` cannot store (nothing is written).
+    """
+    return atomic_write_bytes(path, text.encode(encoding))

@@ -1,0 +1,122 @@
+"""Atomic writes: the target is replaced whole or left as it was, and no temporary file stays behind."""
+import csv
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sensors.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
+
+
+def _entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_text_write_replaces_previous_file(tmp_path: Path):
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    assert atomic_write(path, lambda f: f.write("new\nlines é")) == path
+    assert path.read_text(encoding="utf-8") == "new\nlines é"
+    assert _entries(tmp_path) == ["out.txt"]
+
+
+def test_binary_write_and_bytes_helper(tmp_path: Path):
+    atomic_write(tmp_path / "a.bin", lambda f: f.write(b"\x00\xff"), "wb")
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\xff"
+    assert atomic_write_bytes(tmp_path / "b.bin", b"xyz") == tmp_path / "b.bin"
+    assert (tmp_path / "b.bin").read_bytes() == b"xyz"
+
+
+def test_csv_newline_option_is_passed_through(tmp_path: Path):
+    path = tmp_path / "log.csv"
+    atomic_write(path, lambda f: csv.writer(f).writerows([["a", "b"], ["1", "2"]]), newline="")
+    assert path.read_bytes() == b"a,b\r\n1,2\r\n"  # csv's own line ends, not translated
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_failed_write_keeps_previous_file_and_leaves_no_temp(tmp_path: Path, error: BaseException):
+    path = tmp_path / "out.json"
+    path.write_text("previous")
+
+    def write(f):
+        f.write("half of the new cont")
+        raise error
+
+    with pytest.raises(type(error)):
+        atomic_write(path, write)
+    assert path.read_text() == "previous"
+    assert _entries(tmp_path) == ["out.json"]
+
+
+def test_failed_write_of_a_new_file_creates_nothing(tmp_path: Path):
+    with pytest.raises(ValueError, match="boom"):
+        with atomic_path(tmp_path / "new.pt") as tmp:
+            tmp.write_bytes(b"partial")
+            raise ValueError("boom")
+    assert _entries(tmp_path) == []
+
+
+def test_text_encoding_error_writes_nothing(tmp_path: Path):
+    path = tmp_path / "label.txt"
+    path.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write_text(path, "Car é", encoding="ascii")
+    assert path.read_text() == "old" and _entries(tmp_path) == ["label.txt"]
+    atomic_write_text(path, "Car 0.00\n", encoding="ascii")
+    assert path.read_bytes() == b"Car 0.00\n"
+
+
+def test_temp_path_is_hidden_in_the_same_folder_and_keeps_the_suffix(tmp_path: Path):
+    path = tmp_path / "image.png"
+    with atomic_path(path) as tmp:
+        assert tmp.parent == path.parent  # same file system: os.replace is atomic
+        assert tmp.name.startswith(".image.png.") and tmp.suffix == ".png"
+        assert tmp.exists() and not path.exists()  # the target appears only on success
+        Image.fromarray(np.full((4, 6, 3), 200, np.uint8)).save(tmp)  # format chosen by extension
+    assert Image.open(path).format == "PNG"
+    assert _entries(tmp_path) == ["image.png"]
+
+
+def test_np_save_by_name_does_not_append_a_second_suffix(tmp_path: Path):
+    path = tmp_path / "arr.npy"
+    with atomic_path(path) as tmp:
+        np.save(tmp, np.arange(5))
+    np.testing.assert_array_equal(np.load(path), np.arange(5))
+    assert _entries(tmp_path) == ["arr.npy"]
+
+
+def test_suffixless_target(tmp_path: Path):
+    with atomic_path(tmp_path / "README") as tmp:
+        assert tmp.name.endswith(".tmp")
+        tmp.write_text("x")
+    assert (tmp_path / "README").read_text() == "x"
+
+
+def test_missing_parent_folders_are_created(tmp_path: Path):
+    path = tmp_path / "a" / "b" / "c.txt"
+    atomic_write_text(path, "deep")
+    assert path.read_text() == "deep"
+
+
+def test_target_that_is_a_folder_fails_and_leaves_no_temp(tmp_path: Path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(OSError):
+        atomic_write_bytes(tmp_path / "taken", b"x")
+    assert _entries(tmp_path) == ["taken"] and (tmp_path / "taken").is_dir()
+
+
+def test_new_file_is_owner_read_write_only(tmp_path: Path):
+    path = tmp_path / "c.pt"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o644)
+    atomic_write_bytes(path, b"new")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_unknown_mode_is_refused(tmp_path: Path):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        atomic_write(tmp_path / "x", lambda f: None, "a")
+    assert _entries(tmp_path) == []
