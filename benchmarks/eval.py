@@ -34,10 +34,10 @@ sys.path.insert(0, str(REPO / "tests" / "evaluation"))
 
 from nuscenes_eval_db import jittered_predictions, make_database, val_sample_tokens  # noqa: E402
 
-from evaluation.files import atomic_write  # noqa: E402
 from evaluation.nuscenes_det.evaluate import evaluate_detection  # noqa: E402
 from evaluation.nuscenes_det.ground_truth import load_ground_truth  # noqa: E402
 from evaluation.nuscenes_det.submission import read_submission, write_submission  # noqa: E402
+from sensors.atomic import atomic_write  # noqa: E402
 from sensors.classes import DETECTION_CLASSES  # noqa: E402
 
 

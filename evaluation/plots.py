@@ -8,15 +8,15 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from evaluation.files import atomic_write
 from evaluation.nuscenes_det.config import TP_METRIC_SHORT, TP_METRICS
 from evaluation.nuscenes_det.metrics import DetectionResult
+from sensors.atomic import atomic_write
 
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
     fig.tight_layout()
-    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), binary=True)
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), "wb")
 
 
 def plot_pr_curves(result: DetectionResult, path: Path) -> Path:

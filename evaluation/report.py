@@ -17,10 +17,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.files import atomic_write, json_safe, write_json
+from evaluation.files import json_safe, write_json
 from evaluation.nuscenes_det.config import TP_METRIC_SHORT, TP_METRICS
 from evaluation.nuscenes_det.metrics import DetectionResult
 from evaluation.plots import plot_confusion, plot_depth_vs_distance, plot_pr_curves, plot_tp_errors
+from sensors.atomic import atomic_write
 
 _KNOWN = ("nuscenes_detection", "kitti", "bev_segmentation", "depth", "driver", "latency")
 

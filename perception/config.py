@@ -8,8 +8,6 @@ the dotted key and the reason. :func:`save_config` writes a config back (atomica
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from sensors.atomic import atomic_write
 from sensors.frame import CAMERA_NAMES, BevGrid
 
 
@@ -419,17 +418,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 def save_config(config: Config, path: str | Path) -> Path:
     """Write ``config`` as YAML atomically (temp file, then rename); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(config_to_dict(config), handle, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda handle: yaml.safe_dump(config_to_dict(config), handle, sort_keys=False))
 
 
 def build_sim_config(data: DataConfig) -> Any:

@@ -13,9 +13,9 @@ from typing import Any, Sequence
 import msgspec
 import numpy as np
 
-from evaluation.files import atomic_write
 from evaluation.nuscenes_det.boxes import DetectionBoxes
 from evaluation.nuscenes_det.json_records import collector_paused, convert_records, read_records, stack_floats
+from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.geometry import yaw_to_quaternion

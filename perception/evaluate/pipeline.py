@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluation.files import atomic_write
 from evaluation.nuscenes_det.boxes import DetectionBoxes
 from evaluation.nuscenes_det.evaluate import evaluate_detection
 from evaluation.nuscenes_det.ground_truth import load_ground_truth
@@ -31,6 +30,7 @@ from perception.model import FusionModel
 from perception.postprocess import Prediction
 from perception.train.checkpoint import CheckpointError, load_checkpoint
 from perception.train.distributed import DistContext
+from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.frame import Frame
 from sensors.geometry import invert_transform

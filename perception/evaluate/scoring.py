@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.depth import DepthMetric
-from evaluation.files import atomic_write
 from evaluation.kitti.evaluate import evaluate_kitti
 from evaluation.kitti.labels import read_label_folder
 from evaluation.latency import summarize_latency
@@ -28,6 +27,7 @@ from evaluation.segmentation import DEFAULT_THRESHOLDS, BevSegmentationMetric, e
 from perception.config import GridConfig
 from perception.evaluate.driver_events import score_driver
 from perception.evaluate.records import DriverObservation, FrameRecord, decode_levels
+from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.geometry import yaw_to_quaternion
 from sensors.kitti.labels import format_kitti_labels

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from evaluation.files import atomic_write
 from perception.postprocess import Prediction
+from sensors.atomic import atomic_write_bytes
 from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
 from sensors.frame import BevGrid, Camera, Frame
@@ -130,4 +130,4 @@ def draw_sample(frame: Frame, prediction: Prediction, segmentation_grid: BevGrid
     ok, data = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"could not encode the sample picture {path}")
-    return atomic_write(Path(path), lambda f: f.write(data.tobytes()), binary=True)
+    return atomic_write_bytes(path, data.tobytes())

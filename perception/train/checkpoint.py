@@ -15,9 +15,7 @@ with ``torch.load(path, weights_only=True)`` (no pickled code). Keys:
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +23,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from sensors.atomic import atomic_path
 
 CHECKPOINT_FORMAT = "perception-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -42,16 +42,9 @@ def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> Path:
     previous file at ``path`` is left intact and the temp file is removed.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = _to_cpu({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

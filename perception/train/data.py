@@ -4,10 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -15,6 +12,7 @@ from tqdm import tqdm
 
 from perception.config import Config, config_to_dict
 from perception.data import FrameDataset, Sample, frame_to_sample
+from sensors.atomic import atomic_path
 from sensors.errors import MissingDataError
 
 
@@ -78,7 +76,8 @@ class SimulatedSamples(Dataset[Sample]):
             path = self._path(scene * self.frames_per_scene + k)
             if not path.exists():
                 sample = frame_to_sample(frame, self.model_config)
-                _save_atomic(dataclasses.asdict(sample), path)
+                with atomic_path(path) as tmp:
+                    torch.save(dataclasses.asdict(sample), tmp)
 
     def prepare(self, progress: bool = True) -> None:
         """Simulate and cache every drive not cached yet, with a progress bar."""
@@ -96,17 +95,6 @@ class SimulatedSamples(Dataset[Sample]):
         if not path.exists():
             self._simulate_scene(index // self.frames_per_scene)
         return Sample(**torch.load(path, weights_only=True))
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_train_dataset(

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from pathlib import Path
+from typing import IO
 
 from torch.utils.tensorboard import SummaryWriter
+
+from sensors.atomic import atomic_write
 
 
 def csv_columns(task_names: Sequence[str]) -> list[str]:
@@ -49,16 +50,12 @@ class TrainLogger:
         self._writer = SummaryWriter(log_dir=str(self.out_dir / "tensorboard"), purge_step=resume_step)
 
     def _rewrite(self, rows: list[dict[str, str]]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".train_log.", suffix=".csv", dir=self.out_dir)
-        try:
-            with os.fdopen(fd, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=self.columns)
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(tmp, self.csv_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        def write(handle: IO[str]) -> None:
+            writer = csv.DictWriter(handle, fieldnames=self.columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+        atomic_write(self.csv_path, write, newline="")
 
     def _truncate_after(self, step: int) -> None:
         with self.csv_path.open(newline="") as handle:

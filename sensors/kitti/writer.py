@@ -22,12 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sensors.atomic import atomic_write_bytes, atomic_write_text
 from sensors.errors import InvalidValueError, MissingDataError
 from sensors.frame import Frame
 from sensors.geometry import invert_transform, transform_points
 from sensors.kitti.annotate import boxes_to_objects, lidar_depth_map
 from sensors.kitti.calib import KittiCalib, velo_to_ego
-from sensors.kitti.files import write_atomic
 from sensors.kitti.labels import format_kitti_labels
 
 
@@ -87,20 +87,22 @@ def write_kitti(
             raise MissingDataError(f"frame {frame.token}", f"has no camera {camera}; cameras: {sorted(frame.cameras)}")
         cam = frame.cameras[camera]
         frame_id = f"{index:06d}"
-        write_atomic(base / "velodyne" / f"{frame_id}.bin", velodyne_points(frame).tobytes())
-        write_atomic(base / "image_2" / f"{frame_id}.png", _encode_png(cam.image, frame.token))
-        write_atomic(base / "calib" / f"{frame_id}.txt", KittiCalib.from_camera(cam.intrinsics, cam.cam_to_ego).to_text())
+        atomic_write_bytes(base / "velodyne" / f"{frame_id}.bin", velodyne_points(frame).tobytes())
+        atomic_write_bytes(base / "image_2" / f"{frame_id}.png", _encode_png(cam.image, frame.token))
+        atomic_write_text(
+            base / "calib" / f"{frame_id}.txt", KittiCalib.from_camera(cam.intrinsics, cam.cam_to_ego).to_text(), "ascii"
+        )
         annotations = frame.annotations
         if annotations is not None and annotations.boxes is not None:
             depth = cam.depth if cam.depth is not None else annotations.depth.get(camera)
             if depth is None and frame.lidar is not None:
                 depth = lidar_depth_map(frame.lidar.points, cam)
             objects = boxes_to_objects(annotations.boxes, cam, depth, with_score)
-            write_atomic(base / "label_2" / f"{frame_id}.txt", format_kitti_labels(objects))
+            atomic_write_text(base / "label_2" / f"{frame_id}.txt", format_kitti_labels(objects), "ascii")
         written.append(frame_id)
         index += 1
     split_file = root / "ImageSets" / f"{split}.txt"
     listed = split_file.read_text().split() if split_file.exists() else []
     ids = sorted(set(listed) | set(written))
-    write_atomic(split_file, "".join(f"{i}\n" for i in ids))
+    atomic_write_text(split_file, "".join(f"{i}\n" for i in ids), "ascii")
     return written

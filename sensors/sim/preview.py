@@ -1,13 +1,12 @@
 """One picture of a sample (:func:`render_preview`): cameras with boxes, BEV, cabin with labels."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from sensors.atomic import atomic_write_bytes
 from sensors.classes import DETECTION_CLASSES, EYE_STATES, GAZE_ZONES, MAP_CLASSES
 from sensors.frame import Camera, Frame
 from sensors.projection import project_boxes
@@ -132,14 +131,4 @@ def render_preview(frame: Frame, path: Path) -> None:
     ok, data = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"could not encode preview for {path}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data.tobytes())

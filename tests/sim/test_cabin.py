@@ -67,7 +67,7 @@ def test_preview_written(small_drive, tmp_path: Path):
     image = cv2.imread(str(path))
     assert image is not None and image.shape[0] > 500 and image.shape[1] > 1500
     assert image.std() > 20
-    assert not list(path.parent.glob("*.tmp"))
+    assert [p.name for p in path.parent.iterdir()] == ["preview.png"]  # no temp file left
 
 
 def test_preview_of_a_frame_without_cameras(tmp_path: Path):
