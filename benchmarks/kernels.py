@@ -38,6 +38,8 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from sensors.atomic import atomic_write_text  # noqa: E402
+
 DOC = ROOT / "docs" / "benchmarks.md"
 POINT_RANGE = (-54.0, -54.0, -5.0, 54.0, 54.0, 3.0)
 BEV_SIZES = {
@@ -337,10 +339,7 @@ def write_section(section: str) -> None:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
         tail = "".join(lines[end:])
         new = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    tmp = DOC.with_suffix(".md.tmp")
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(new)
-    os.replace(tmp, DOC)
+    atomic_write_text(DOC, new)
 
 
 def main() -> int:

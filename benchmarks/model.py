@@ -70,6 +70,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/kernels.py shadows the kernels package when this folder is on the path: put the root first instead
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+from sensors.atomic import atomic_write_text  # noqa: E402
+
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Model"
 #: Custom kernels the model and its pre/postprocessing call through the ``kernels`` package.
@@ -485,10 +487,7 @@ def write_docs(section_text: str) -> None:
     """Put the subsection into docs/benchmarks.md atomically (temp file, then ``os.replace``)."""
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     new = replace_subsection(text, SECTION, section_text)
-    fd, tmp = tempfile.mkstemp(prefix=".benchmarks.md.", dir=DOC.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(new)
-    os.replace(tmp, DOC)
+    atomic_write_text(DOC, new)
 
 
 def checkpoint_label(path: Path | None) -> str:

@@ -39,7 +39,6 @@ import dataclasses  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 from collections.abc import Mapping, Sequence  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -50,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from perception.config import Config  # noqa: E402
+from sensors.atomic import atomic_write_text  # noqa: E402
 
 TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
 #: The task metric of each head used for Delta_m: (key in the run summary, lower is better).
@@ -225,19 +225,6 @@ def replace_section(text: str, title: str, body: str) -> str:
     start += 1
     end = text.find("\n## ", start + 1)
     return text[:start] + block + ("" if end < 0 else "\n" + text[end + 1:])
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ----------------------------------------------------------------------------- training and evaluation

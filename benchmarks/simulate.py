@@ -19,6 +19,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from sensors.atomic import atomic_write_text
 from sensors.sim import SimConfig
 from sensors.sim.drive import DriveSimulator
 
@@ -98,9 +99,7 @@ def write_docs(section: str) -> None:
         text = text[:start] + section + ("" if end < 0 else "\n" + text[end:].lstrip("\n"))
     else:
         text = text.rstrip("\n") + "\n\n" + section
-    tmp = DOCS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, DOCS)
+    atomic_write_text(DOCS, text)
 
 
 def main() -> None:
