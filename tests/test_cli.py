@@ -9,7 +9,7 @@ import pytest
 from perception.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent / "evaluate"))
-from conftest import tiny_config, write_checkpoint  # noqa: E402
+from eval_setup import tiny_config, write_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, SIM, tiny_config, write_checkpoint
+from eval_setup import REPO, SIM, tiny_config, write_checkpoint
 
 
 def _scores(folder) -> dict:

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SIM, tiny_config, write_checkpoint
+from eval_setup import SIM, tiny_config, write_checkpoint
 from evaluation.kitti.evaluate import evaluate_kitti
 from evaluation.kitti.labels import read_label_folder
 from evaluation.segmentation import DEFAULT_THRESHOLDS

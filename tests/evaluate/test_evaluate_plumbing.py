@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import tiny_config
+from eval_setup import tiny_config
 from evaluation.segmentation import DEFAULT_THRESHOLDS
 from perception.data import frame_to_sample
 from perception.evaluate.driver_events import score_driver

@@ -11,7 +11,7 @@ import torch
 from perception.config import GridConfig, ImageConfig, ViewTransformConfig
 from perception.model.camera import ImageEncoder, LiftSplat
 
-from conftest import camera
+from model_frames import camera
 
 
 def test_frustum_points_lie_on_the_pixel_rays() -> None:

@@ -13,7 +13,7 @@ from sensors.frame import BevGrid, BevMap
 from sensors.classes import MAP_CLASSES
 from sensors.geometry import invert_transform
 
-from conftest import make_frame
+from model_frames import make_frame
 
 
 def test_adjusted_intrinsics_follow_resize_and_crop() -> None:

@@ -12,7 +12,7 @@ from perception.model import FusionModel
 from perception.postprocess import decode_outputs
 from sensors.classes import DETECTION_CLASSES, GAZE_ZONES, MAP_CLASSES
 
-from conftest import make_frame
+from model_frames import make_frame
 
 
 def _model(config: Config, **heads_enabled: bool) -> FusionModel:
@@ -26,7 +26,7 @@ def _model(config: Config, **heads_enabled: bool) -> FusionModel:
 
 @pytest.fixture(scope="module")
 def model_and_batch():
-    from conftest import small_config
+    from model_frames import small_config
 
     config = small_config()
     return config, _model(config), frames_to_batch([make_frame(0), make_frame(1)], config.model)

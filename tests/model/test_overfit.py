@@ -7,7 +7,7 @@ import torch
 from perception.data import frames_to_batch
 from perception.model import FusionModel
 
-from conftest import make_frame, small_config
+from model_frames import make_frame, small_config
 
 
 @pytest.mark.slow

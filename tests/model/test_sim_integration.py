@@ -10,7 +10,7 @@ from perception.config import ConfigError, DataConfig, build_sim_config
 from perception.data import frames_to_batch
 from perception.model import FusionModel
 
-from conftest import small_config
+from model_frames import small_config
 
 SMALL_SIM = {
     "image_size": [90, 160], "num_lidar_beams": 16, "lidar_azimuth_steps": 400, "sweeps_per_keyframe": 1,

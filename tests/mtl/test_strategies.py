@@ -1,7 +1,6 @@
 """Each multi-task strategy does what its paper says, on small constructed problems."""
 from __future__ import annotations
 
-import copy
 import math
 
 import pytest

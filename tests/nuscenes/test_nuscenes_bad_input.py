@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_frames
+from nuscenes_frames import make_frames
 from sensors.errors import (
     CorruptDataError, DanglingReferenceError, InvalidValueError, MissingDataError, SensorDataError,
 )

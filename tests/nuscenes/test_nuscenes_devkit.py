@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SCENE, TRACKS
+from nuscenes_frames import SCENE, TRACKS
 from sensors.frame import Frame
 from sensors.nuscenes.splits import SPLITS
 

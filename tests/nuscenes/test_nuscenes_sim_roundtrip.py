@@ -1,7 +1,6 @@
 """A simulated drive written in the nuScenes layout reads back equal (boxes, points, calibration, poses)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
