@@ -12,8 +12,8 @@ Conventions, the same for every function here:
   the target's own suffix, so a library that picks the format from the extension still works).
 * On any exception, ``KeyboardInterrupt`` included, the temporary file is removed and the
   previous file at ``path`` (if any) is left untouched; the exception propagates.
-* The new file has mode ``0o600`` (owner read/write: :func:`tempfile.mkstemp`'s), whatever the
-  umask or the previous file's mode.
+* The new file gets the mode of a file created by ``open()``: ``0o666`` less the umask
+  (``0o644`` with the usual umask), as results, exports and checkpoints are meant to be shared.
 * No ``fsync``: the write survives a crash of the process, not necessarily a power cut.
 """
 from __future__ import annotations
@@ -26,6 +26,13 @@ from pathlib import Path
 from typing import IO, Any
 
 _MODES = ("w", "wb")
+
+
+def _current_umask() -> int:
+    """The process umask (reading it requires setting it; it is restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -42,6 +49,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     tmp = Path(name)
+    os.chmod(tmp, 0o666 & ~_current_umask())
     try:
         yield tmp
         os.replace(tmp, path)

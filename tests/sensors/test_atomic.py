@@ -108,12 +108,16 @@ def test_target_that_is_a_folder_fails_and_leaves_no_temp(tmp_path: Path):
     assert _entries(tmp_path) == ["taken"] and (tmp_path / "taken").is_dir()
 
 
-def test_new_file_is_owner_read_write_only(tmp_path: Path):
+def test_new_file_mode_follows_the_umask(tmp_path: Path):
     path = tmp_path / "c.pt"
     path.write_bytes(b"old")
-    os.chmod(path, 0o644)
-    atomic_write_bytes(path, b"new")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chmod(path, 0o600)
+    previous = os.umask(0o027)
+    try:
+        atomic_write_bytes(path, b"new")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_unknown_mode_is_refused(tmp_path: Path):
