@@ -137,3 +137,24 @@ def first_state_dict_mismatch(stored: Mapping[str, torch.Tensor], current: Mappi
         if key not in current:
             return f"state_dict key {key!r} of the checkpoint does not exist in the model"
     return None
+
+
+#: Keys an exported (inference-only) checkpoint keeps.
+EXPORT_KEYS = ("format", "version", "config", "model", "step")
+
+
+def export_weights(source: str | Path, destination: str | Path, provenance: Mapping[str, Any] | None = None) -> Path:
+    """Write the inference part of a training checkpoint: config, weights and step.
+
+    Optimizer, scheduler, scaler, strategy and RNG states are dropped (they triple the size of a
+    checkpoint and only matter to ``--resume``); ``provenance`` (plain values: the command, seed,
+    metrics...) is stored under ``"provenance"``. The result loads like any checkpoint.
+
+    Raises:
+        CheckpointError: ``source`` is not a readable checkpoint.
+    """
+    state = load_checkpoint(source)
+    exported = {key: state[key] for key in EXPORT_KEYS if key in state}
+    if provenance is not None:
+        exported["provenance"] = dict(provenance)
+    return save_checkpoint(exported, destination)
