@@ -89,7 +89,12 @@ class _BevPool(torch.autograd.Function):
     def backward(ctx, grad_out):  # type: ignore[override]
         dep, con = ctx.saved_tensors
         ranks: BevPoolRanks = ctx.ranks
-        grad_cells = grad_out.transpose(1, 2).contiguous()  # (B, X*Y, C): channels contiguous
+        if ctx.which == "numba" and grad_out.is_contiguous():  # else (e.g. expanded) torch's copy is as fast
+            grad_cells = grad_out.new_empty((grad_out.shape[0], grad_out.shape[2], grad_out.shape[1]))
+            with numba_threads(grad_out.numel()):
+                nb.cell_major(as_numpy(grad_out), as_numpy(grad_cells))  # (B, X*Y, C): channels contiguous
+        else:
+            grad_cells = grad_out.transpose(1, 2).contiguous()
         grad_depth = grad_context = None
         empty = ranks.interval_starts.numel() == 0 or con.shape[2] == 0
         work = dep.shape[0] * ranks.depth_index.numel() * con.shape[2]
