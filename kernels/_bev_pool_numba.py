@@ -4,7 +4,8 @@ Layouts: depth (B, P) with P = N*D*H*W, context (B, F, C) with F = N*H*W, output
 Every output element is written by one loop iteration that sums in a fixed order, so the
 result is deterministic whatever the thread schedule. The channel dot product of the depth
 gradient may be reassociated (``fastmath={"reassoc"}``) so that it vectorizes: the compiled
-order is still fixed, so the result is the same on every run.
+order is still fixed, so the result is the same on every run. The reductions take intervals
+(or features) by chunks of ``CHUNK``, one accumulator allocation per chunk.
 
 The gradients read the output gradient cell-major, (B, X*Y, C); ``cell_major`` transposes it by
 tiles of ``TILE`` cells (one cache line per channel plane), several times faster than a
@@ -16,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+CHUNK = 64
+
 
 @njit(parallel=True, cache=True)
 def forward(depth, context, depth_index, feat_index, bev_index, starts, lengths, out):  # pragma: no cover
@@ -23,19 +26,22 @@ def forward(depth, context, depth_index, feat_index, bev_index, starts, lengths,
     nb = depth.shape[0]
     ni = starts.shape[0]
     c = context.shape[2]
-    for t in prange(nb * ni):
-        b = t // ni
-        k = t - b * ni
-        acc = np.zeros(c, dtype=out.dtype)
-        s = starts[k]
-        for p in range(s, s + lengths[k]):
-            wgt = depth[b, depth_index[p]]
-            f = feat_index[p]
+    nchunk = (ni + CHUNK - 1) // CHUNK
+    for t in prange(nb * nchunk):
+        b = t // nchunk
+        k0 = (t - b * nchunk) * CHUNK
+        acc = np.empty(c, dtype=out.dtype)
+        for k in range(k0, min(k0 + CHUNK, ni)):
+            acc[:] = 0
+            s = starts[k]
+            for p in range(s, s + lengths[k]):
+                wgt = depth[b, depth_index[p]]
+                f = feat_index[p]
+                for j in range(c):
+                    acc[j] += wgt * context[b, f, j]
+            cell = bev_index[s]
             for j in range(c):
-                acc[j] += wgt * context[b, f, j]
-        cell = bev_index[s]
-        for j in range(c):
-            out[b, j, cell] = acc[j]
+                out[b, j, cell] = acc[j]
 
 
 TILE = 16
@@ -80,17 +86,20 @@ def backward_context(grad_cells, depth, depth_index, feat_index, bev_index, feat
     nb = grad_cells.shape[0]
     nj = feat_starts.shape[0]
     c = grad_context.shape[2]
-    for t in prange(nb * nj):
-        b = t // nj
-        k = t - b * nj
-        acc = np.zeros(c, dtype=grad_context.dtype)
-        s = feat_starts[k]
-        for q in range(s, s + feat_lengths[k]):
-            p = feat_order[q]
-            wgt = depth[b, depth_index[p]]
-            cell = bev_index[p]
+    nchunk = (nj + CHUNK - 1) // CHUNK
+    for t in prange(nb * nchunk):
+        b = t // nchunk
+        k0 = (t - b * nchunk) * CHUNK
+        acc = np.empty(c, dtype=grad_context.dtype)
+        for k in range(k0, min(k0 + CHUNK, nj)):
+            acc[:] = 0
+            s = feat_starts[k]
+            for q in range(s, s + feat_lengths[k]):
+                p = feat_order[q]
+                wgt = depth[b, depth_index[p]]
+                cell = bev_index[p]
+                for j in range(c):
+                    acc[j] += wgt * grad_cells[b, cell, j]
+            f = feat_index[feat_order[s]]
             for j in range(c):
-                acc[j] += wgt * grad_cells[b, cell, j]
-        f = feat_index[feat_order[s]]
-        for j in range(c):
-            grad_context[b, f, j] = acc[j]
+                grad_context[b, f, j] = acc[j]
