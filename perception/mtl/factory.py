@@ -16,9 +16,20 @@ from perception.mtl.famo import FAMO
 from perception.mtl.gradnorm import GradNorm
 from perception.mtl.weighting import DynamicWeightAverage, EqualWeights, UncertaintyWeighting
 
-STRATEGY_NAMES = (
-    "equal", "uncertainty", "dwa", "gradnorm", "famo", "pcgrad", "cagrad", "imtlg", "aligned_mtl", "upgrad",
-)
+#: Config name -> strategy class (a plain mapping, read only by :func:`make_strategy`).
+_STRATEGY_CLASSES: dict[str, type[MultiTaskStrategy]] = {
+    "equal": EqualWeights,
+    "uncertainty": UncertaintyWeighting,
+    "dwa": DynamicWeightAverage,
+    "gradnorm": GradNorm,
+    "famo": FAMO,
+    "pcgrad": PCGradStrategy,
+    "cagrad": CAGradStrategy,
+    "imtlg": IMTLGStrategy,
+    "aligned_mtl": AlignedMTLStrategy,
+    "upgrad": UPGradStrategy,
+}
+STRATEGY_NAMES = tuple(_STRATEGY_CLASSES)
 
 
 def make_strategy(name: str, task_names: Sequence[str], **kwargs: Any) -> MultiTaskStrategy:
@@ -27,27 +38,8 @@ def make_strategy(name: str, task_names: Sequence[str], **kwargs: Any) -> MultiT
     Raises:
         ValueError: unknown name, or keyword arguments the strategy does not take.
     """
-    if name == "equal":
-        cls: type[MultiTaskStrategy] = EqualWeights
-    elif name == "uncertainty":
-        cls = UncertaintyWeighting
-    elif name == "dwa":
-        cls = DynamicWeightAverage
-    elif name == "gradnorm":
-        cls = GradNorm
-    elif name == "famo":
-        cls = FAMO
-    elif name == "pcgrad":
-        cls = PCGradStrategy
-    elif name == "cagrad":
-        cls = CAGradStrategy
-    elif name == "imtlg":
-        cls = IMTLGStrategy
-    elif name == "aligned_mtl":
-        cls = AlignedMTLStrategy
-    elif name == "upgrad":
-        cls = UPGradStrategy
-    else:
+    cls = _STRATEGY_CLASSES.get(name)
+    if cls is None:
         raise ValueError(f"unknown multi-task strategy {name!r}; choose one of {list(STRATEGY_NAMES)}")
     try:
         return cls(task_names, **kwargs)
