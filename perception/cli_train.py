@@ -24,6 +24,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, type=Path, help="YAML config (e.g. configs/tiny.yaml)")
     parser.add_argument("--out", required=True, type=Path, help="run folder: checkpoints/, train_log.csv, tensorboard/")
     parser.add_argument("--resume", action="store_true", help="continue exactly from <out>/checkpoints/last.pt")
+    parser.add_argument("--init", type=Path, metavar="CHECKPOINT",
+                        help="start from the weights of this checkpoint where names and shapes match (fine-tuning a "
+                        "grown model); optimizer, schedule and step start anew")
     parser.add_argument("--steps", type=int, help="total optimisation steps (overrides train.steps)")
     parser.add_argument("--strategy", help="multi-task strategy (overrides train.strategy): equal, uncertainty, "
                         "dwa, gradnorm, famo, pcgrad, cagrad, imtlg, aligned_mtl, upgrad")
@@ -84,6 +87,7 @@ def _train(args: argparse.Namespace) -> int:
     from perception.model import FusionModel
     from perception.mtl.factory import make_strategy
     from perception.train import Trainer, TrainerOptions, init_distributed, make_train_loader
+    from perception.train.checkpoint import load_initial_weights
     from perception.train.data import SimulatedSamples, build_train_dataset
     from perception.train.distributed import shutdown_distributed
     from perception.train.rng import seed_everything
@@ -92,6 +96,8 @@ def _train(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{args.config}: config file does not exist")
     config = _override(load_config(args.config), args)
     checkpoint = args.out / "checkpoints" / "last.pt"
+    if args.resume and args.init is not None:
+        raise ValueError("--init and --resume exclude each other (--resume already restores the weights)")
     if args.resume and not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: nothing to resume (no checkpoint in --out)")
     if not args.resume and checkpoint.exists():
@@ -107,6 +113,14 @@ def _train(args: argparse.Namespace) -> int:
         # Model and strategy first: their errors show before any simulation.
         seed_everything(config.train.seed)
         model = FusionModel(config.model)
+        if args.init is not None:
+            report = load_initial_weights(args.init, model)
+            if ctx.is_main:
+                print(
+                    f"initialised {len(report.loaded)} of {len(report.loaded) + len(report.fresh)} tensors from "
+                    f"{args.init} ({len(report.fresh)} new, {len(report.unused)} of the checkpoint unused)",
+                    file=sys.stderr,
+                )
         strategy = make_strategy(config.train.strategy, model.tasks, **config.train.strategy_options)
         dataset = build_train_dataset(
             config, config.data.dataset, args.cache_dir or args.out / "data_cache", split=args.split

@@ -170,11 +170,13 @@ class SegmentationHeadConfig:
         enabled: build the head.
         channels: hidden channels.
         grid: output grid of the map (targets are resampled onto it, nearest).
+        fine_channels: channels of the refinement convs on the map grid.
         dice_weight: weight of the dice term added to the per-class BCE.
     """
 
     enabled: bool = True
     channels: int = 64
+    fine_channels: int = 32
     grid: GridConfig = field(default_factory=lambda: GridConfig(-50.0, 50.0, -50.0, 50.0, 0.8))
     dice_weight: float = 1.0
 
@@ -185,7 +187,8 @@ class DepthHeadConfig:
 
     Attributes:
         enabled: build the head.
-        channels: hidden channels of the refinement convs.
+        channels: hidden channels of the refinement convs at the feature stride.
+        guide_channels: channels of the image-guided refinement at half the image resolution.
         bin_weight: weight of the cross-entropy on the view transform's depth distribution
             (BEVDepth-style depth supervision of the lift step).
         max_depth: targets beyond this (metres) are ignored.
@@ -193,6 +196,7 @@ class DepthHeadConfig:
 
     enabled: bool = True
     channels: int = 32
+    guide_channels: int = 16
     bin_weight: float = 0.5
     max_depth: float = 80.0
 

@@ -3,7 +3,8 @@
     street cameras -> ImageEncoder (timm + FPN) -> LiftSplat (depth bins x context, bev_pool) -> camera BEV
     LiDAR points  -> PillarEncoder (voxelize, PFN, scatter, downsample)                 -> LiDAR BEV
     Fuser(camera BEV, LiDAR BEV, presence flags) -> BevBackbone -> DetectionHead, SegmentationHead
-    FPN features + LiftSplat depth distribution -> DepthHead (dense depth per camera)
+                                          (the map head also reads the fine LiDAR pillar canvas)
+    FPN features + LiftSplat depth distribution + image -> DepthHead (dense depth per camera)
     cabin camera -> the same ImageEncoder backbone (hard sharing) -> DriverHead
 
 A head switched off in the config is not built (single-task baselines); a missing modality
@@ -58,7 +59,12 @@ class FusionModel(nn.Module):
         if heads.detection.enabled:
             self.heads["detection"] = DetectionHead(bev_c, heads.detection)
         if heads.segmentation.enabled:
-            self.heads["segmentation"] = SegmentationHead(bev_c, heads.segmentation, grid)
+            lidar = self.lidar_encoder
+            self.heads["segmentation"] = SegmentationHead(
+                bev_c, heads.segmentation, grid,
+                lidar_channels=lidar.out_channels if lidar is not None else 0,
+                lidar_grid=lidar.canvas_grid if lidar is not None else None,
+            )
         if heads.depth.enabled:
             assert self.image_encoder is not None
             self.heads["depth"] = DepthHead(self.image_encoder.out_channels, heads.depth)
@@ -131,17 +137,19 @@ class FusionModel(nn.Module):
             else:
                 camera_bev = batch.images.new_zeros((batch.size, self.config.view_transform.channels, *grid_shape))
         if self.fuser is not None and self.bev_backbone is not None:
-            lidar_bev = self.lidar_encoder(batch.points, lid_present) if self.lidar_encoder is not None else None
+            lidar_bev = lidar_canvas = None
+            if self.lidar_encoder is not None:
+                lidar_bev, lidar_canvas = self.lidar_encoder(batch.points, lid_present)
             bev = self.bev_backbone(self.fuser(camera_bev, lidar_bev, cam_present, lid_present))
             if "detection" in self.heads:
                 out["detection"] = self.heads["detection"](bev)
             if "segmentation" in self.heads:
-                out["segmentation"] = self.heads["segmentation"](bev)
+                out["segmentation"] = self.heads["segmentation"](bev, lidar_canvas)
         if "depth" in self.heads:
             b, n, _, h, w = batch.images.shape
             if features is not None and depth_logits is not None and self.view_transform is not None:
                 expected = self.view_transform.expected_depth(depth_logits.flatten(0, 1))
-                depth = self.heads["depth"](features.flatten(0, 1), expected, (h, w))
+                depth = self.heads["depth"](features.flatten(0, 1), expected, batch.images.flatten(0, 1))
                 out["depth"] = depth.view(b, n, h, w)
                 out["depth_logits"] = depth_logits
             else:

@@ -19,7 +19,12 @@ POINT_FEATURES = 5 + 3 + 3
 
 
 class PillarEncoder(nn.Module):
-    """Points -> pillars -> (B, C, X, Y) BEV features on the model's BEV grid."""
+    """Points -> pillars -> (B, C, X, Y) BEV features on the model's BEV grid.
+
+    :meth:`forward` also returns the pillar canvas itself, on :attr:`canvas_grid` (the voxel grid,
+    finer than the BEV grid), for heads that need fine detail (the map head reads paint from the
+    LiDAR intensity there).
+    """
 
     def __init__(self, config: LidarConfig, grid: GridConfig) -> None:
         super().__init__()
@@ -27,6 +32,10 @@ class PillarEncoder(nn.Module):
         dx, dy, dz = config.voxel_size
         pr = config.point_range
         self.canvas = (round((pr[3] - pr[0]) / dx), round((pr[4] - pr[1]) / dy))
+        if not math.isclose(dx, dy):
+            raise ValueError(f"lidar.voxel_size: pillars must be square in x and y, got {dx} x {dy}")
+        #: The pillar canvas as a grid (ego frame, metres): cell size = the voxel size.
+        self.canvas_grid = GridConfig(pr[0], pr[3], pr[1], pr[4], dx)
         self.out_channels = config.channels
         self.pfn = nn.Sequential(nn.Linear(POINT_FEATURES, config.channels, bias=False), nn.BatchNorm1d(config.channels))
         levels = int(round(math.log2(grid.resolution / dx)))
@@ -54,15 +63,16 @@ class PillarEncoder(nn.Module):
         x = torch.relu(self.pfn[1](x)).view(m, p, -1) * mask
         return x.max(dim=1).values
 
-    def forward(self, points: list[torch.Tensor], lidar_valid: torch.Tensor) -> torch.Tensor:
-        """Encode a batch of clouds; samples with ``lidar_valid`` False give zeros.
+    def forward(self, points: list[torch.Tensor], lidar_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode a batch of clouds; samples with ``lidar_valid`` False give a zero canvas.
 
         Args:
             points: B tensors (N_b, 5) float32 on the model device.
             lidar_valid: (B,) bool.
 
         Returns:
-            (B, C, X, Y) features on the BEV grid.
+            bev: (B, C, X, Y) features on the BEV grid.
+            canvas: (B, C, Xc, Yc) pillar features on :attr:`canvas_grid` (zeros where no pillar).
         """
         b = len(points)
         device = lidar_valid.device
@@ -75,4 +85,4 @@ class PillarEncoder(nn.Module):
         else:
             pillars = self.pillar_features(voxels)  # fp16/bf16 under autocast: the kernels take fp32/fp64
             canvas = kernels.pillar_scatter(pillars.float(), voxels.coords, b, self.canvas)
-        return self.down(canvas)
+        return self.down(canvas), canvas

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pickle
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,44 @@ def first_state_dict_mismatch(stored: Mapping[str, torch.Tensor], current: Mappi
         if key not in current:
             return f"state_dict key {key!r} of the checkpoint does not exist in the model"
     return None
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What :func:`load_initial_weights` took from a checkpoint.
+
+    Attributes:
+        loaded: model keys whose values came from the checkpoint.
+        fresh: model keys left at their new initialisation (absent or of another shape there).
+        unused: checkpoint keys the model does not have.
+    """
+
+    loaded: tuple[str, ...]
+    fresh: tuple[str, ...]
+    unused: tuple[str, ...]
+
+
+def load_initial_weights(path: str | Path, model: nn.Module) -> InitReport:
+    """Start ``model`` from a checkpoint's weights (fine-tuning, or a grown architecture).
+
+    Every parameter and buffer whose name and shape match is copied; the others keep their fresh
+    initialisation. Unlike :func:`load_checkpoint` the configs may differ; unlike ``--resume`` no
+    optimizer, schedule or step is taken.
+
+    Raises:
+        CheckpointError: unreadable file, or not a single key fits the model.
+    """
+    state = load_checkpoint(path)["model"]
+    current = model.state_dict()
+    loaded = tuple(k for k, v in current.items() if k in state and tuple(state[k].shape) == tuple(v.shape))
+    if not loaded:
+        raise CheckpointError(f"{path}: no parameter of the checkpoint fits the model (names or shapes differ)")
+    model.load_state_dict({k: state[k] for k in loaded}, strict=False)
+    return InitReport(
+        loaded=loaded,
+        fresh=tuple(k for k in current if k not in set(loaded)),
+        unused=tuple(k for k in state if k not in current),
+    )
 
 
 #: Keys an exported (inference-only) checkpoint keeps.

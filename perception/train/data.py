@@ -24,7 +24,9 @@ class SimulatedSamples(Dataset[Sample]):
     keyframe k. A drive is simulated the first time one of its frames is needed (or by
     :meth:`prepare`) and each converted sample is written atomically to
     ``<cache_dir>/<key>/<index>.pt``, where ``key`` hashes the simulator settings, the seeds and
-    the model input settings, so a changed config never reads stale samples.
+    the settings :func:`perception.data.frame_to_sample` reads (cameras, image sizes and
+    normalisation, map grid), so a changed config never reads stale samples while runs that differ
+    only in the network (heads on or off, widths) share one cache.
     """
 
     def __init__(self, config: Config, cache_dir: str | Path, first_seed: int, num_scenes: int) -> None:
@@ -50,10 +52,15 @@ class SimulatedSamples(Dataset[Sample]):
         self.first_seed = first_seed
         self.num_scenes = num_scenes
         self.frames_per_scene = config.data.frames_per_scene
+        model = config_to_dict(config)["model"]
         identity = {
             "sim": config_to_dict(config)["data"]["sim"],
             "frames_per_scene": self.frames_per_scene,
-            "model": config_to_dict(config)["model"],
+            "sample": {
+                "cameras": model["cameras"],
+                "image": {k: model["image"][k] for k in ("height", "width", "cabin_height", "cabin_width", "mean", "std")},
+                "map_grid": model["heads"]["segmentation"]["grid"],
+            },
             "first_seed": first_seed,
             "num_scenes": num_scenes,
         }

@@ -82,3 +82,30 @@ def test_foreign_file_is_rejected(tmp_path):
     torch.save({"weight": torch.zeros(2)}, path)
     with pytest.raises(CheckpointError, match="not a perception checkpoint"):
         load_checkpoint(path)
+
+
+class GrownToy(ToyMultiTask):
+    """The toy model with a wider head ``b`` and an extra head ``c`` (a grown architecture)."""
+
+    def __init__(self) -> None:
+        super().__init__(hidden=16)
+        self.head_b = torch.nn.Linear(16, 2)
+        self.head_c = torch.nn.Linear(16, 1)
+
+
+def test_initial_weights_copy_matching_tensors_only(trained):
+    grown = GrownToy()
+    before = {k: v.clone() for k, v in grown.state_dict().items()}
+    report = checkpoint_module.load_initial_weights(trained.checkpoint_path, grown)
+    source = trained.model.state_dict()
+    assert set(report.loaded) == {k for k in source if k.startswith(("trunk.", "head_a."))}
+    assert set(report.fresh) == {"head_b.weight", "head_b.bias", "head_c.weight", "head_c.bias"}
+    assert set(report.unused) == set()  # head_b exists in both, only its shape differs
+    for key, value in grown.state_dict().items():
+        expected = source[key] if key in report.loaded else before[key]
+        assert torch.equal(value, expected), key
+
+
+def test_initial_weights_that_fit_nothing_are_an_error(trained):
+    with pytest.raises(CheckpointError, match="no parameter of the checkpoint fits"):
+        checkpoint_module.load_initial_weights(trained.checkpoint_path, torch.nn.Linear(3, 3))

@@ -107,3 +107,14 @@ def test_fusion_model_trains_and_resumes(tiny_config, tmp_path, capsys):
 
     assert train(*common, "--strategy", "equal", "--resume", "--steps", "4") == 2  # other strategy
     one_line_error(capsys, "strategy PCGradStrategy")
+
+
+def test_init_and_resume_exclude_each_other(tiny_config, tmp_path, capsys):
+    assert train("--config", str(tiny_config), "--out", str(tmp_path / "run"), "--resume",
+                 "--init", str(tmp_path / "a.pt")) == 2
+    one_line_error(capsys, "--init and --resume")
+
+
+def test_init_from_missing_checkpoint(tiny_config, tmp_path, capsys):
+    assert train("--config", str(tiny_config), "--out", str(tmp_path / "run"), "--init", str(tmp_path / "a.pt")) == 2
+    one_line_error(capsys, "a.pt", "does not exist")
