@@ -30,7 +30,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, help="total optimisation steps (overrides train.steps)")
     parser.add_argument("--strategy", help="multi-task strategy (overrides train.strategy): equal, uncertainty, "
                         "dwa, gradnorm, famo, pcgrad, cagrad, imtlg, aligned_mtl, upgrad")
-    parser.add_argument("--data", help="'sim' or a nuScenes / KITTI / rosbag2 root (overrides data.dataset)")
+    parser.add_argument("--data", help="'sim' or a nuScenes / KITTI root (overrides data.dataset)")
     parser.add_argument("--split", help="split of a dataset root (nuScenes: train, mini_train; KITTI: ImageSets name)")
     parser.add_argument("--seed", type=int, help="training seed (overrides train.seed)")
     parser.add_argument("--batch-size", type=int, help="samples per step and process (overrides train.batch_size)")

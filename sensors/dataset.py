@@ -31,8 +31,9 @@ def open_dataset(uri: str | Path, split: str | None = None, **options: object) -
     """Open a dataset and return its frames as a lazy sequence.
 
     Args:
-        uri: a nuScenes root (with ``v1.0-mini``/``v1.0-trainval``), a KITTI object root (with
-            ``training/``) or a rosbag2 folder / file.
+        uri: a nuScenes root (with ``v1.0-mini``/``v1.0-trainval``) or a KITTI object root (with
+            ``training/``). A rosbag2 folder or bag file is recognised and refused with
+            :class:`UnknownLayoutError`: bag replay is not implemented yet.
         split: split name understood by that layout (nuScenes: ``mini_train``, ``mini_val``,
             ``train``, ``val``...; KITTI: an ``ImageSets/<split>.txt`` name). None: everything.
         options: reader-specific keyword options (e.g. ``sweeps=10`` for nuScenes).
@@ -47,6 +48,7 @@ def open_dataset(uri: str | Path, split: str | None = None, **options: object) -
         from sensors.kitti.reader import KittiDataset
 
         return KittiDataset(root, split=split, **options)  # type: ignore[arg-type]
-    from sensors.rosbag.reader import RosbagDataset
-
-    return RosbagDataset(root, **options)  # type: ignore[arg-type]
+    raise UnknownLayoutError(
+        root, "this is a rosbag2 / ROS 1 recording: bag replay is not implemented yet (see docs/datasets.md); "
+        "convert it to the nuScenes layout or use --data sim"
+    )
