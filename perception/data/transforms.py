@@ -47,8 +47,19 @@ def resize_crop(image: np.ndarray, out_h: int, out_w: int, interpolation: int) -
 
 def normalise(image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
     """uint8 (H, W, 3) RGB -> float32 (3, H, W), scaled to [0, 1] then standardised."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+    return normalise_uint8(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), mean, std)
+
+
+def normalise_uint8(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 (..., 3, H, W) -> float32: ``(image / 255 - mean) / std`` per channel."""
+    x = image.float() / 255.0
     return (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+
+
+def to_uint8(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """Inverse of :func:`normalise_uint8` for images it produced: float32 (..., 3, H, W) -> uint8."""
+    x = (image * torch.tensor(std).view(3, 1, 1) + torch.tensor(mean).view(3, 1, 1)) * 255.0
+    return x.round().clamp(0, 255).to(torch.uint8)
 
 
 def resample_bev_map(bev_map: BevMap, grid: GridConfig) -> np.ndarray:

@@ -10,10 +10,50 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from perception.config import Config, config_to_dict
+from perception.config import Config, ImageConfig, config_to_dict
 from perception.data import FrameDataset, Sample, frame_to_sample
+from perception.data.transforms import normalise_uint8, to_uint8
 from sensors.atomic import atomic_path
 from sensors.errors import MissingDataError
+
+#: Layout of the cached files (part of the cache key): 2 = images as uint8, map as bool.
+CACHE_FORMAT = 2
+
+
+def _restore_images(stored: torch.Tensor, valid: torch.Tensor, image: ImageConfig) -> torch.Tensor:
+    """Normalised float32 images from cached uint8 ones; images of missing cameras are zeros."""
+    return torch.where(valid, normalise_uint8(stored, image.mean, image.std), torch.zeros((), dtype=torch.float32))
+
+
+def pack_sample(sample: Sample, image: ImageConfig) -> dict[str, object]:
+    """A :class:`Sample` as the plain dict the cache stores, about 2.5 times smaller.
+
+    Street and cabin images are stored as the uint8 pixels they were normalised from, and the map as
+    bool, each only when :func:`unpack_sample` gives back the very same float32 values (otherwise the
+    float tensor is kept).
+    """
+    packed = dataclasses.asdict(sample)
+    valid = {"images": sample.camera_valid.view(-1, 1, 1, 1), "cabin": torch.tensor(sample.cabin_valid)}
+    for name, mask in valid.items():
+        stored = to_uint8(packed[name], image.mean, image.std)
+        if torch.equal(_restore_images(stored, mask, image), packed[name]):
+            packed[name] = stored
+    if torch.equal(sample.bev_map.bool().float(), sample.bev_map):
+        packed["bev_map"] = sample.bev_map.bool()
+    return packed
+
+
+def unpack_sample(packed: dict[str, object], image: ImageConfig) -> Sample:
+    """Inverse of :func:`pack_sample` (bit-exact)."""
+    fields = dict(packed)
+    images, cabin, bev_map = fields["images"], fields["cabin"], fields["bev_map"]
+    assert isinstance(images, torch.Tensor) and isinstance(cabin, torch.Tensor) and isinstance(bev_map, torch.Tensor)
+    if images.dtype == torch.uint8:
+        fields["images"] = _restore_images(images, fields["camera_valid"].view(-1, 1, 1, 1), image)  # type: ignore[union-attr]
+    if cabin.dtype == torch.uint8:
+        fields["cabin"] = _restore_images(cabin, torch.tensor(bool(fields["cabin_valid"])), image)
+    fields["bev_map"] = bev_map.float()
+    return Sample(**fields)  # type: ignore[arg-type]
 
 
 class SimulatedSamples(Dataset[Sample]):
@@ -54,6 +94,7 @@ class SimulatedSamples(Dataset[Sample]):
         self.frames_per_scene = config.data.frames_per_scene
         model = config_to_dict(config)["model"]
         identity = {
+            "format": CACHE_FORMAT,
             "sim": config_to_dict(config)["data"]["sim"],
             "frames_per_scene": self.frames_per_scene,
             "sample": {
@@ -84,7 +125,7 @@ class SimulatedSamples(Dataset[Sample]):
             if not path.exists():
                 sample = frame_to_sample(frame, self.model_config)
                 with atomic_path(path) as tmp:
-                    torch.save(dataclasses.asdict(sample), tmp)
+                    torch.save(pack_sample(sample, self.model_config.image), tmp)
 
     def prepare(self, progress: bool = True) -> None:
         """Simulate and cache every drive not cached yet, with a progress bar."""
@@ -101,7 +142,7 @@ class SimulatedSamples(Dataset[Sample]):
         path = self._path(index)
         if not path.exists():
             self._simulate_scene(index // self.frames_per_scene)
-        return Sample(**torch.load(path, weights_only=True))
+        return unpack_sample(torch.load(path, weights_only=True), self.model_config.image)
 
 
 def build_train_dataset(
