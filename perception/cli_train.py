@@ -33,6 +33,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--data", help="'sim' or a nuScenes / KITTI root (overrides data.dataset)")
     parser.add_argument("--split", help="split of a dataset root (nuScenes: train, mini_train; KITTI: ImageSets name)")
     parser.add_argument("--seed", type=int, help="training seed (overrides train.seed)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (overrides train.lr)")
     parser.add_argument("--batch-size", type=int, help="samples per step and process (overrides train.batch_size)")
     parser.add_argument("--cache-dir", type=Path, help="cache of simulated samples (default <out>/data_cache)")
     parser.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine", help="learning-rate schedule")
@@ -47,11 +48,14 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _override(config: Any, args: argparse.Namespace) -> Any:
     train: dict[str, Any] = {}
-    for flag, key in (("steps", "steps"), ("strategy", "strategy"), ("seed", "seed"), ("batch_size", "batch_size")):
+    for flag, key in (("steps", "steps"), ("strategy", "strategy"), ("seed", "seed"), ("batch_size", "batch_size"),
+                      ("lr", "lr")):
         if getattr(args, flag) is not None:
             train[key] = getattr(args, flag)
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    if args.lr is not None and not args.lr > 0:
+        raise ValueError(f"--lr must be > 0, got {args.lr}")
     if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, **train))

@@ -6,6 +6,8 @@ intrinsics K (3, 3) already adjusted to the model's input resolution (see percep
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import timm
@@ -42,15 +44,57 @@ def load_local_weights(module: nn.Module, path: str) -> None:
         raise ValueError(f"pretrained backbone weights: no parameter of {file} matches the backbone")
 
 
+class BatchNormStatistics(nn.Module):
+    """A second set of running statistics for every BatchNorm layer of ``module``.
+
+    Inside :meth:`active` the layers use (in eval mode) and update (in train mode) these statistics
+    instead of their own; the affine weights stay shared. For an encoder that serves two image
+    domains through the same weights (street cameras and the infrared cabin camera): with one set
+    of statistics, the running averages blend both domains (each training step updates them with
+    street batches, then cabin batches) and fit neither at inference, while training itself, which
+    normalises by batch statistics, never notices. Buffers: ``mean_<i>``, ``var_<i>``, ``count_<i>``
+    for the i-th BatchNorm layer in ``module.modules()`` order.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self._layers = [
+            m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+        ]
+        for i, bn in enumerate(self._layers):
+            self.register_buffer(f"mean_{i}", bn.running_mean.detach().clone())
+            self.register_buffer(f"var_{i}", bn.running_var.detach().clone())
+            self.register_buffer(f"count_{i}", bn.num_batches_tracked.detach().clone())
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        """Swap these statistics into the layers for the duration of the block."""
+        self._swap()
+        try:
+            yield
+        finally:
+            self._swap()
+
+    def _swap(self) -> None:
+        for i, bn in enumerate(self._layers):
+            for mine, theirs in (("mean", "running_mean"), ("var", "running_var"), ("count", "num_batches_tracked")):
+                here, there = getattr(self, f"{mine}_{i}"), getattr(bn, theirs)
+                setattr(self, f"{mine}_{i}", there)
+                setattr(bn, theirs, here)
+
+
 class ImageEncoder(nn.Module):
     """timm backbone (``features_only``) + FPN; returns features at the finest chosen level.
 
     ``forward`` gives (B, fpn_channels, H / s, W / s) with s = :attr:`stride`; ``pooled`` gives
     (B, 4 * C_last), the deepest backbone level averaged over a 2 x 2 grid (for the driver head:
     gaze and head pose depend on where things are in the image, which a global average loses).
+    With ``separate_cabin_statistics`` the backbone keeps its BatchNorm running statistics for
+    ``pooled`` (the cabin camera) apart from those of ``forward`` (street cameras), see
+    :class:`BatchNormStatistics`.
     """
 
-    def __init__(self, config: ImageConfig) -> None:
+    def __init__(self, config: ImageConfig, separate_cabin_statistics: bool = False) -> None:
         super().__init__()
         self.backbone = timm.create_model(
             config.backbone, pretrained=False, features_only=True, out_indices=config.out_indices
@@ -64,6 +108,7 @@ class ImageEncoder(nn.Module):
         self.out_channels = config.fpn_channels
         self.lateral = nn.ModuleList(nn.Conv2d(c, config.fpn_channels, 1) for c in channels)
         self.smooth = conv_bn_relu(config.fpn_channels, config.fpn_channels)
+        self.cabin_statistics = BatchNormStatistics(self.backbone) if separate_cabin_statistics else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> FPN features (B, fpn_channels, H / s, W / s) at stride s."""
@@ -76,7 +121,10 @@ class ImageEncoder(nn.Module):
 
     def pooled(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, 4 * C_last): 2 x 2 average pooling of the deepest level (no FPN work)."""
-        return F.adaptive_avg_pool2d(self.backbone(images)[-1], POOL_CELLS).flatten(1)
+        statistics = self.cabin_statistics.active() if self.cabin_statistics is not None else nullcontext()
+        with statistics:
+            deepest = self.backbone(images)[-1]
+        return F.adaptive_avg_pool2d(deepest, POOL_CELLS).flatten(1)
 
 
 class _PoolGrid:

@@ -39,7 +39,11 @@ class FusionModel(nn.Module):
         heads = config.heads
         grid = config.bev.grid
         needs_images = config.use_camera or heads.driver.enabled
-        self.image_encoder = ImageEncoder(config.image) if needs_images else None
+        # street and cabin images are different domains: one set of BatchNorm statistics each
+        self.image_encoder = (
+            ImageEncoder(config.image, separate_cabin_statistics=config.use_camera and heads.driver.enabled)
+            if needs_images else None
+        )
         self.view_transform = None
         if config.use_camera:
             assert self.image_encoder is not None

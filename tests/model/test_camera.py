@@ -60,3 +60,45 @@ def test_pretrained_accepts_only_a_local_file(tmp_path: Path) -> None:
         assert torch.equal(a, b)
     with pytest.raises(FileNotFoundError, match="not a local file"):
         ImageEncoder(dataclasses.replace(config, pretrained="timm/regnetx_002.pycls_in1k"))
+
+
+def _first_bn(encoder: ImageEncoder) -> torch.nn.BatchNorm2d:
+    return next(m for m in encoder.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_cabin_images_keep_their_own_batchnorm_statistics() -> None:
+    torch.manual_seed(0)
+    encoder = ImageEncoder(ImageConfig(height=64, width=128), separate_cabin_statistics=True).train()
+    bn = _first_bn(encoder)
+    street, cabin = torch.randn(4, 3, 64, 128), torch.randn(2, 3, 64, 64) * 3.0 + 2.0
+    with torch.no_grad():
+        encoder(street)
+        street_mean, street_var = bn.running_mean.clone(), bn.running_var.clone()
+        encoder.pooled(cabin)
+    # the cabin pass updated the second set only, and the swap put every tensor back in its place
+    assert torch.equal(bn.running_mean, street_mean) and torch.equal(bn.running_var, street_var)
+    assert not torch.allclose(encoder.cabin_statistics.mean_0, street_mean)
+    assert int(bn.num_batches_tracked) == 1 and int(encoder.cabin_statistics.count_0) == 1
+    assert "cabin_statistics.var_0" in encoder.state_dict()
+
+    # in eval mode each domain is normalised by its own statistics
+    encoder.eval()
+    with torch.no_grad():
+        pooled = encoder.pooled(cabin)
+        reference = ImageEncoder(ImageConfig(height=64, width=128)).eval()
+        state = encoder.state_dict()
+        layers = [m for m in encoder.backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        names = {id(m): n for n, m in encoder.backbone.named_modules()}
+        for i, layer in enumerate(layers):  # the reference's own statistics = the cabin ones
+            prefix = f"backbone.{names[id(layer)]}"
+            state[f"{prefix}.running_mean"] = state.pop(f"cabin_statistics.mean_{i}")
+            state[f"{prefix}.running_var"] = state.pop(f"cabin_statistics.var_{i}")
+            state[f"{prefix}.num_batches_tracked"] = state.pop(f"cabin_statistics.count_{i}")
+        reference.load_state_dict(state)
+        torch.testing.assert_close(pooled, reference.pooled(cabin), rtol=0, atol=0)
+
+
+def test_single_domain_encoders_have_one_set_of_statistics() -> None:
+    encoder = ImageEncoder(ImageConfig(height=64, width=128))
+    assert encoder.cabin_statistics is None
+    assert not any(k.startswith("cabin_statistics") for k in encoder.state_dict())

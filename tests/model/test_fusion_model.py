@@ -162,3 +162,14 @@ def test_bev_pool_ranks_are_cached_for_a_fixed_rig(model_and_batch) -> None:
         misses = cache.misses
         model(frames_to_batch([make_frame(9), make_frame(10)], config.model))
     assert cache.misses == misses
+
+
+def test_cabin_statistics_only_when_the_encoder_serves_both_domains(config) -> None:
+    assert _model(config).image_encoder.cabin_statistics is not None
+    assert _model(config, driver=False).image_encoder.cabin_statistics is None
+    driver_only = dataclasses.replace(config.model, use_camera=False, use_lidar=False)
+    heads = dataclasses.replace(
+        driver_only.heads, **{t: dataclasses.replace(getattr(driver_only.heads, t), enabled=False)
+                              for t in ("detection", "segmentation", "depth")}
+    )
+    assert FusionModel(dataclasses.replace(driver_only, heads=heads)).image_encoder.cabin_statistics is None

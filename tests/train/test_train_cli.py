@@ -118,3 +118,8 @@ def test_init_and_resume_exclude_each_other(tiny_config, tmp_path, capsys):
 def test_init_from_missing_checkpoint(tiny_config, tmp_path, capsys):
     assert train("--config", str(tiny_config), "--out", str(tmp_path / "run"), "--init", str(tmp_path / "a.pt")) == 2
     one_line_error(capsys, "a.pt", "does not exist")
+
+
+def test_non_positive_learning_rate(tiny_config, tmp_path, capsys):
+    assert train("--config", str(tiny_config), "--out", str(tmp_path / "run"), "--lr", "0") == 2
+    one_line_error(capsys, "--lr must be > 0")
