@@ -261,20 +261,6 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
     return checkpoint
 
 
-def _switch_off(modality: str):
-    """A forward pre-hook of :class:`FusionModel` that marks one input modality as missing."""
-    import torch
-
-    field_name = {"camera-only": "lidar_valid", "lidar-only": "camera_valid"}[modality]
-
-    def hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        batch = args[0]
-        off = torch.zeros_like(getattr(batch, field_name))
-        return (dataclasses.replace(batch, **{field_name: off}), *args[1:])
-
-    return hook
-
-
 def evaluate_run(checkpoint: Path, out_dir: Path, mode: str, val_frames: int, cabin_seconds: float,
                  device: str | None) -> dict[str, float | None]:
     """Evaluate a checkpoint on the simulated validation frames with the input ``mode``; the
@@ -284,10 +270,12 @@ def evaluate_run(checkpoint: Path, out_dir: Path, mode: str, val_frames: int, ca
         import torch
 
         from perception.evaluate import EvalOptions, evaluate_model, load_model, open_eval_source
+        from perception.evaluate.modality import drop_sensor
 
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         model, config = load_model(checkpoint, None, dev)
-        handle = model.register_forward_pre_hook(_switch_off(mode)) if mode != "fused" else None
+        dropped = {"camera-only": "lidar", "lidar-only": "camera"}.get(mode)
+        handle = drop_sensor(model, dropped) if dropped is not None else None
         try:
             source = open_eval_source("sim", "val", config, val_frames)
             options = EvalOptions(out_dir, batch_size=1, samples_to_draw=0, cabin_seconds=cabin_seconds)

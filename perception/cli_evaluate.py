@@ -35,6 +35,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("--samples", type=int, default=3, help="sample pictures to draw (default 3)")
     parser.add_argument("--cabin-seconds", type=float, default=60.0,
                         help="seconds of simulated cabin stream scored for driver events with --data sim (default 60)")
+    parser.add_argument("--drop", choices=("camera", "lidar"),
+                        help="switch a sensor off at inference (street cameras or LiDAR), as if it had failed")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     return parser
 
@@ -48,13 +50,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from perception.evaluate import EvalOptions, evaluate_model, evaluate_predictions, load_model, open_eval_source
+    from perception.evaluate.modality import drop_sensor
     from perception.train.distributed import DistContext, init_distributed, shutdown_distributed
 
     options = EvalOptions(args.out, batch_size=args.batch_size, samples_to_draw=args.samples,
                           cabin_seconds=args.cabin_seconds)
     if args.predictions is not None:
-        if args.max_samples is not None or args.config is not None:
-            raise ValueError("--max-samples and --config apply to model evaluation (--checkpoint) only")
+        if args.max_samples is not None or args.config is not None or args.drop is not None:
+            raise ValueError("--max-samples, --config and --drop apply to model evaluation (--checkpoint) only")
         from perception.config import Config
 
         source = open_eval_source(args.data, args.split, Config())
@@ -65,6 +68,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         device = ctx.device if ctx else torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         try:
             model, config = load_model(args.checkpoint, args.config, device)
+            if args.drop is not None:
+                drop_sensor(model, args.drop)
             source = open_eval_source(args.data, args.split, config, args.max_samples)
             outcome = evaluate_model(model, config, source, options, device, ctx or DistContext(device=device))
         finally:

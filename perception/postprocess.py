@@ -97,10 +97,11 @@ def decode_outputs(outputs: dict[str, object], config: ModelConfig) -> list[Pred
         probs = torch.sigmoid(outputs["segmentation"].detach().float()).cpu().numpy()  # type: ignore[union-attr]
         for p, m in zip(preds, probs):
             p.bev_map = m
-    if "depth" in outputs:
+    if "depth" in outputs:  # a frame the model saw without any street camera has no depth prediction
         depth = outputs["depth"].detach().float().cpu().numpy()  # type: ignore[union-attr]
-        for p, d in zip(preds, depth):
-            p.depth = dict(zip(config.cameras, d))
+        seen = outputs["camera_present"].cpu().numpy()  # type: ignore[union-attr]
+        for p, d, cameras in zip(preds, depth, seen):
+            p.depth = dict(zip(config.cameras, d)) if cameras else None
     if "driver" in outputs:
         drv = outputs["driver"]
         eye = torch.softmax(drv["eye"].detach().float(), 1)[:, 1].cpu().numpy()  # type: ignore[index]

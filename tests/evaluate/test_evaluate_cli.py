@@ -68,3 +68,22 @@ def test_predictions_file_scored_against_nuscenes_root(nuscenes_root, tmp_path, 
     assert present and all(det["mean_dist_aps"][c] == pytest.approx(1.0) for c in present)
     assert all(det["label_tp_errors"][c]["trans_err"] == pytest.approx(0.0, abs=1e-6) for c in present)
     assert (out / "samples" / "sample_000.png").is_file() and (out / "pr_curves.png").is_file()
+
+
+def test_dropped_cameras_leave_no_depth_to_score(tmp_path, capsys):
+    checkpoint, config_file = write_checkpoint(tiny_config(frames_per_scene=1), tmp_path)
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--config", str(config_file), "--checkpoint", str(checkpoint), "--data", "sim",
+                 "--split", "val", "--out", str(out), "--cabin-seconds", "0", "--samples", "0", "--drop", "camera"])
+    assert code == 0, capsys.readouterr().err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m.get("depth") is None  # no camera input: nothing to predict depth from
+    assert _finite(m["nuscenes_detection"]["nd_score"]) and _finite(m["bev_segmentation"]["miou"])
+
+
+def test_drop_with_a_predictions_file_is_a_one_line_error(tmp_path, capsys):
+    code = main(["evaluate", "--predictions", str(tmp_path / "r.json"), "--data", "sim", "--out", str(tmp_path / "o"),
+                 "--drop", "lidar"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--drop" in err
