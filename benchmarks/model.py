@@ -399,8 +399,8 @@ def format_section(name: str, device: str, results: dict[str, Any], meta: dict[s
         f"Command: `{meta['command']}`; {meta['machine']}; torch {meta['torch']}, {meta['threads']} torch "
         f"thread(s); {meta['date']}. {meta['parameters'] / 1e6:.2f} M parameters. Load average before / after "
         f"the run: {meta['load_before']} / {meta['load_after']}"
-        + (" (the machine was shared with a training job and other work, and the benchmark ran under `nice -n 15`: "
-           "wall times are pessimistic and noisy; the CPU time row is steadier)." if device == "cpu" else ".")
+        + (f"; niceness {meta.get('niceness', 0)} (on a shared machine wall times are noisy; the CPU time row "
+           "is steadier)." if device == "cpu" else ".")
         + f" Weights: {meta['weights']}."
     )
     lines.append(f"Median and p90 over {meta['iters']} iterations after {meta['warmup']} warm-up ones, "
@@ -562,7 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": command.strip(), "machine": machine, "torch": torch.__version__, "threads": latency0["threads"],
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "parameters": latency0["parameters"],
         "load_before": load_before, "load_after": ", ".join(f"{v:.1f}" for v in os.getloadavg()),
-        "iters": args.iters, "warmup": args.warmup,
+        "iters": args.iters, "warmup": args.warmup, "niceness": os.nice(0),
         "weights": checkpoint_label(args.checkpoint),
     }
     section = format_section(args.config.stem, args.device, results, meta)
