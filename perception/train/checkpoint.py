@@ -171,9 +171,10 @@ def load_initial_weights(path: str | Path, model: nn.Module) -> InitReport:
     if not loaded:
         raise CheckpointError(f"{path}: no parameter of the checkpoint fits the model (names or shapes differ)")
     model.load_state_dict({k: state[k] for k in loaded}, strict=False)
+    taken = set(loaded)
     return InitReport(
         loaded=loaded,
-        fresh=tuple(k for k in current if k not in set(loaded)),
+        fresh=tuple(k for k in current if k not in taken),
         unused=tuple(k for k in state if k not in current),
     )
 

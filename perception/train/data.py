@@ -26,7 +26,7 @@ def _restore_images(stored: torch.Tensor, valid: torch.Tensor, image: ImageConfi
 
 
 def pack_sample(sample: Sample, image: ImageConfig) -> dict[str, object]:
-    """A :class:`Sample` as the plain dict the cache stores, about 2.5 times smaller.
+    """A :class:`Sample` as the plain dict the cache stores, 2.2 times smaller for the tiny preset.
 
     Street and cabin images are stored as the uint8 pixels they were normalised from, and the map as
     bool, each only when :func:`unpack_sample` gives back the very same float32 values (otherwise the
@@ -92,10 +92,11 @@ class SimulatedSamples(Dataset[Sample]):
         self.first_seed = first_seed
         self.num_scenes = num_scenes
         self.frames_per_scene = config.data.frames_per_scene
-        model = config_to_dict(config)["model"]
+        as_dict = config_to_dict(config)
+        model = as_dict["model"]
         identity = {
             "format": CACHE_FORMAT,
-            "sim": config_to_dict(config)["data"]["sim"],
+            "sim": as_dict["data"]["sim"],
             "frames_per_scene": self.frames_per_scene,
             "sample": {
                 "cameras": model["cameras"],
