@@ -122,3 +122,25 @@ def check_transform(transform: np.ndarray, name: str = "transform") -> None:
 def wrap_angle(angle: np.ndarray | float) -> np.ndarray | float:
     """Angle(s) wrapped to [-pi, pi)."""
     return (np.asarray(angle) + np.pi) % (2.0 * np.pi) - np.pi
+
+
+def sensor_to_reference_ego(
+    sensor_to_ego: np.ndarray, ego_to_global_at_sensor: np.ndarray, ego_to_global_at_reference: np.ndarray
+) -> np.ndarray:
+    """Pose (4, 4) of a sensor in the ego frame at a reference time (motion compensation).
+
+    A camera is exposed at its own time while the car moves; its calibration ``sensor_to_ego``
+    places it in the ego frame *at its capture time*. To use it with the LiDAR sweep, express it
+    in the ego frame at the LiDAR (reference) time:
+    ``inv(ego_to_global_at_reference) @ ego_to_global_at_sensor @ sensor_to_ego``
+    (the chain the nuScenes devkit's ``map_pointcloud_to_image`` follows). Every reader and the
+    bag replay use this one function (docs/conventions.md, "Time").
+
+    Args:
+        sensor_to_ego: (4, 4) calibration, sensor frame to ego frame at the sensor's time.
+        ego_to_global_at_sensor: (4, 4) ego pose at the sensor's capture time.
+        ego_to_global_at_reference: (4, 4) ego pose at the reference (LiDAR) time.
+    """
+    return invert_transform(np.asarray(ego_to_global_at_reference, dtype=np.float64)) @ (
+        np.asarray(ego_to_global_at_sensor, dtype=np.float64) @ np.asarray(sensor_to_ego, dtype=np.float64)
+    )
