@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from perception.config import load_config
-from perception.evaluate.sources import SimulatedDrives
+from perception.inference.sources import SimulatedDrives
 
 HERE = Path(__file__).resolve().parent
 

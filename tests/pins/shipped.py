@@ -44,7 +44,7 @@ def compute() -> dict[str, np.ndarray]:
     digests of every raw head output, a few raw values, and the decoded boxes and driver state."""
     from perception.data import collate_frames, frame_to_sample
     from perception.demo import SHIPPED_CHECKPOINT
-    from perception.evaluate import load_model
+    from perception.inference import load_model
     from perception.postprocess import decode_outputs
 
     threads = torch.get_num_threads()
@@ -53,7 +53,7 @@ def compute() -> dict[str, np.ndarray]:
         model, config = load_model(SHIPPED_CHECKPOINT)
         batch = collate_frames([frame_to_sample(load_frame(), config.model)])
         with torch.inference_mode():
-            model(batch)  # the first pass of a process differs in the last bits (see evaluate.inference)
+            model(batch)  # the first pass of a process differs in the last bits (see perception.inference.predict)
             out = model(batch)
         prediction = decode_outputs(out, config.model)[0]
     finally:
