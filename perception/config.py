@@ -145,8 +145,8 @@ class DetectionHeadConfig:
         nms_iou: rotated BEV IoU threshold of the per-class NMS.
         max_boxes: boxes kept per sample after NMS (highest scores).
         heatmap_weight, regression_weight: loss weights of the focal and L1 terms.
-        regression_weights: per-channel L1 weights of (dx, dy, z, log l, log w, log h,
-            sin, cos, vx, vy).
+        regression_weights: per-channel L1 weights, in the order of
+            :data:`perception.model.box_coding.REGRESSION_CHANNELS`.
     """
 
     enabled: bool = True
@@ -481,7 +481,10 @@ def validate(config: Config) -> None:
     if m.heads.depth.enabled and not m.use_camera:
         raise ConfigError("model.heads.depth: the depth head needs use_camera: true")
     heads = m.heads
-    if len(heads.detection.regression_weights) != 10:
-        raise ConfigError("model.heads.detection.regression_weights: expected 10 values")
+    from perception.model.box_coding import REGRESSION_CHANNELS  # here: perception.model imports this module
+
+    if len(heads.detection.regression_weights) != len(REGRESSION_CHANNELS):
+        raise ConfigError(f"model.heads.detection.regression_weights: expected {len(REGRESSION_CHANNELS)} values, "
+                          f"one per channel {', '.join(REGRESSION_CHANNELS)}")
     if not any((heads.detection.enabled, heads.segmentation.enabled, heads.depth.enabled, heads.driver.enabled)):
         raise ConfigError("model.heads: at least one head must be enabled")

@@ -27,7 +27,7 @@ from perception.inference.sharding import gather_to_main, shard_blocks
 from perception.inference.sources import SIM, CabinStream, EvalSource
 from perception.inference.visualize import draw_sample
 from perception.model import FusionModel
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from perception.train.checkpoint import CheckpointError, load_checkpoint
 from perception.train.distributed import DistContext
 from sensors.atomic import atomic_write

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from sensors.atomic import atomic_write_bytes
 from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES

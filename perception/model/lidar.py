@@ -12,7 +12,7 @@ from torch import nn
 
 import kernels
 from perception.config import GridConfig, LidarConfig
-from perception.model.camera import conv_bn_relu
+from perception.model.layers import conv_bn_relu
 
 #: Raw point columns (x, y, z, intensity / 255, time) + offsets to the pillar mean (3) and centre (3).
 POINT_FEATURES = 5 + 3 + 3

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.config import Config, GridConfig, load_config
+from perception.config import Config, GridConfig, ModelConfig, load_config
+from perception.data import Batch, collate_frames, frame_to_sample
 from sensors.boxes import Boxes3D
 from sensors.classes import MAP_CLASSES
 from sensors.frame import Annotations, BevGrid, BevMap, Camera, DriverLabels, Frame, Lidar
@@ -83,3 +84,8 @@ def small_config() -> Config:
         bev=dataclasses.replace(model.bev, grid=grid),
     )
     return dataclasses.replace(config, model=model)
+
+
+def frames_batch(frames: list[Frame], config: ModelConfig) -> Batch:
+    """Inputs and targets of ``frames`` as one training batch."""
+    return collate_frames([frame_to_sample(f, config) for f in frames])
