@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 import kernels
-from perception.config import GridConfig, ImageConfig, ModelConfig
+from perception.config import ImageConfig, ModelConfig
 from perception.data.batch import Sample, SampleInputs
 from sensors.classes import MAP_CLASSES
-from sensors.frame import BevMap, Camera, Frame
+from sensors.frame import BevGrid, BevMap, Camera, Frame
 from sensors.geometry import invert_transform
 
 
@@ -65,9 +65,9 @@ def to_uint8(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
-def resample_bev_map(bev_map: BevMap, grid: GridConfig) -> np.ndarray:
+def resample_bev_map(bev_map: BevMap, grid: BevGrid) -> np.ndarray:
     """Nearest resampling of map layers (C, Xs, Ys) onto ``grid``; outside the source: False."""
-    xs, ys = grid.to_bev_grid().cell_centers()
+    xs, ys = grid.cell_centers()
     src = bev_map.grid
     ix = np.floor((xs - src.xmin) / src.resolution).astype(np.int64)
     iy = np.floor((ys - src.ymin) / src.resolution).astype(np.int64)

@@ -24,13 +24,13 @@ from evaluation.nuscenes_det.ground_truth import load_ground_truth
 from evaluation.nuscenes_det.metrics import DetectionResult
 from evaluation.nuscenes_det.submission import boxes_to_entries, parse_submission, write_submission
 from evaluation.segmentation import DEFAULT_THRESHOLDS, BevSegmentationMetric, evaluated_region
-from perception.config import GridConfig
 from perception.inference.driver_events import score_driver
 from perception.inference.records import DriverObservation, FrameRecord, decode_levels
 from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.geometry import yaw_to_quaternion
 from sensors.kitti.labels import format_kitti_labels
+from sensors.frame import BevGrid
 
 #: File names written next to the report.
 SUBMISSION_FILE = "results_nusc.json"
@@ -120,10 +120,10 @@ def score_kitti(records: Sequence[FrameRecord], kitti_objects: dict[str, list], 
     return evaluate_kitti(gt, predictions).to_dict()
 
 
-def score_segmentation(records: Sequence[FrameRecord], grid: GridConfig,
+def score_segmentation(records: Sequence[FrameRecord], grid: BevGrid,
                        thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> dict | None:
     """BEV mIoU (threshold sweep) over records with a predicted and a ground-truth map; None if none."""
-    metric = BevSegmentationMetric(thresholds=tuple(thresholds), region=evaluated_region(grid.to_bev_grid()))
+    metric = BevSegmentationMetric(thresholds=tuple(thresholds), region=evaluated_region(grid))
     used = 0
     for r in records:
         if r.bev_levels is not None and r.bev_gt is not None:
@@ -152,7 +152,7 @@ def score_latency(records: Sequence[FrameRecord]) -> dict | None:
 
 
 def score_records(records: Sequence[FrameRecord], cabin: Sequence[DriverObservation], out_dir: Path, *,
-                  segmentation_grid: GridConfig, kind: str, nuscenes_root: Path | None = None,
+                  segmentation_grid: BevGrid, kind: str, nuscenes_root: Path | None = None,
                   version: str | None = None, split: str | None = None, kitti_objects: dict[str, list] | None = None,
                   kitti_label_dir: Path | None = None, max_depth: float = 80.0) -> Scores:
     """Every metric the records support. Heads without ground truth are listed under ``skipped``.

@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import kernels
-from perception.config import ImageConfig, ViewTransformConfig, GridConfig
+from perception.config import ImageConfig, ViewTransformConfig
 from perception.model.layers import conv_bn_relu
+from sensors.frame import BevGrid
 
 #: The cabin features are averaged over a POOL_CELLS x POOL_CELLS grid of the deepest level.
 POOL_CELLS = 2
@@ -119,13 +120,10 @@ class ImageEncoder(nn.Module):
         return F.adaptive_avg_pool2d(deepest, POOL_CELLS).flatten(1)
 
 
-class _PoolGrid:
-    """The BEV pooling geometry as the attributes ``kernels.precompute_bev_pool`` reads."""
-
-    def __init__(self, grid: GridConfig, zmin: float, zmax: float) -> None:
-        self.xmin, self.xmax, self.ymin, self.ymax = grid.xmin, grid.xmax, grid.ymin, grid.ymax
-        self.zmin, self.zmax = zmin, zmax
-        self.cell_x = self.cell_y = grid.resolution
+def pool_geometry(grid: BevGrid, zmin: float, zmax: float) -> kernels.BevPoolGeometry:
+    """The ``kernels.bev_pool`` geometry of a BEV grid (square cells) and height range [zmin, zmax) metres."""
+    return kernels.BevPoolGeometry(xmin=grid.xmin, ymin=grid.ymin, zmin=zmin, xmax=grid.xmax, ymax=grid.ymax,
+                                   zmax=zmax, cell_x=grid.resolution, cell_y=grid.resolution)
 
 
 class DepthBins(nn.Module):
@@ -163,7 +161,7 @@ class LiftSplat(nn.Module):
     never materialises the frustum features). Ranks are cached per rig.
     """
 
-    def __init__(self, in_channels: int, config: ViewTransformConfig, grid: GridConfig, stride: int) -> None:
+    def __init__(self, in_channels: int, config: ViewTransformConfig, grid: BevGrid, stride: int) -> None:
         super().__init__()
         self.config = config
         self.stride = stride
@@ -174,7 +172,7 @@ class LiftSplat(nn.Module):
             nn.Conv2d(in_channels, config.depth_bins + config.channels, 1),
         )
         self.bins = DepthBins(config)
-        self.pool_grid = _PoolGrid(grid, config.zmin, config.zmax)
+        self.pool_grid = pool_geometry(grid, config.zmin, config.zmax)
         self.grid_shape = grid.shape
         self.ranks_cache = kernels.BevPoolRanksCache(max_entries=8)
 

@@ -14,13 +14,14 @@ import torch
 import torch.nn.functional as F
 
 import kernels
-from perception.config import DetectionHeadConfig, GridConfig
+from perception.config import DetectionHeadConfig
 from perception.model.box_coding import REGRESSION_CHANNELS, decode_boxes
 from sensors.boxes import Boxes3D
+from sensors.frame import BevGrid
 
 
 def decode_detections(
-    heatmap: torch.Tensor, regression: torch.Tensor, grid: GridConfig, config: DetectionHeadConfig
+    heatmap: torch.Tensor, regression: torch.Tensor, grid: BevGrid, config: DetectionHeadConfig
 ) -> list[Boxes3D]:
     """Boxes per sample from heatmap logits (B, K, X, Y) and regression (B, 10, X, Y).
 

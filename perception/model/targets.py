@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from perception.config import GridConfig
 from perception.model.box_coding import REGRESSION_CHANNELS, encode_boxes
+from sensors.frame import BevGrid
 
 
 def gaussian_radius(height: torch.Tensor, width: torch.Tensor, min_overlap: float) -> torch.Tensor:
@@ -74,7 +74,7 @@ class DetectionTargets:
 def build_detection_targets(
     boxes: list[torch.Tensor],
     labels: list[torch.Tensor],
-    grid: GridConfig,
+    grid: BevGrid,
     num_classes: int,
     min_radius: int,
     min_overlap: float,

@@ -4,34 +4,35 @@ from __future__ import annotations
 import pytest
 import torch
 
-from perception.config import DepthHeadConfig, GridConfig, LidarConfig, SegmentationHeadConfig, ViewTransformConfig
+from perception.config import DepthHeadConfig, LidarConfig, SegmentationHeadConfig, ViewTransformConfig
 from perception.model.camera import DepthBins
 from perception.model.heads import DepthHead, Features, SegmentationHead, resample_bev
 from perception.model.lidar import PillarEncoder
 from sensors.classes import MAP_CLASSES
+from sensors.frame import BevGrid
 
 
 def test_resample_is_identity_on_the_same_grid() -> None:
-    grid = GridConfig(-4.0, 4.0, -4.0, 4.0, 1.0)
+    grid = BevGrid(-4.0, 4.0, -4.0, 4.0, 1.0)
     x = torch.randn(2, 3, 8, 8)
     assert resample_bev(x, grid, grid) is x
 
 
 def test_resample_reproduces_a_linear_field_inside_the_source() -> None:
-    src = GridConfig(-8.0, 8.0, -8.0, 8.0, 1.0)
-    dst = GridConfig(-6.0, 6.0, -5.0, 5.0, 0.5)  # strictly inside: bilinear is exact for a linear field
-    xs, ys = (torch.as_tensor(c, dtype=torch.float32) for c in src.to_bev_grid().cell_centers())
+    src = BevGrid(-8.0, 8.0, -8.0, 8.0, 1.0)
+    dst = BevGrid(-6.0, 6.0, -5.0, 5.0, 0.5)  # strictly inside: bilinear is exact for a linear field
+    xs, ys = (torch.as_tensor(c, dtype=torch.float32) for c in src.cell_centers())
     field = (2.0 * xs[:, None] - 3.0 * ys[None, :] + 1.0)[None, None]
     out = resample_bev(field, src, dst)
-    dx, dy = (torch.as_tensor(c, dtype=torch.float32) for c in dst.to_bev_grid().cell_centers())
+    dx, dy = (torch.as_tensor(c, dtype=torch.float32) for c in dst.cell_centers())
     assert out.shape == (1, 1, *dst.shape)
     torch.testing.assert_close(out[0, 0], 2.0 * dx[:, None] - 3.0 * dy[None, :] + 1.0, atol=1e-4, rtol=0)
 
 
 def test_pillar_canvas_grid_is_the_voxel_grid() -> None:
     config = LidarConfig(voxel_size=(0.4, 0.4, 8.0), point_range=(-12.8, -12.8, -5.0, 12.8, 12.8, 3.0))
-    encoder = PillarEncoder(config, GridConfig(-12.8, 12.8, -12.8, 12.8, 0.8))
-    assert encoder.canvas_grid == GridConfig(-12.8, 12.8, -12.8, 12.8, 0.4)
+    encoder = PillarEncoder(config, BevGrid(-12.8, 12.8, -12.8, 12.8, 0.8))
+    assert encoder.canvas_grid == BevGrid(-12.8, 12.8, -12.8, 12.8, 0.4)
     encoder.eval()
     points = [torch.tensor([[1.0, 2.0, 0.0, 200.0, 0.0], [-3.0, 0.5, 0.5, 10.0, 0.0]])]
     with torch.no_grad():
@@ -45,7 +46,7 @@ def test_pillar_canvas_grid_is_the_voxel_grid() -> None:
 def test_non_square_pillars_are_rejected() -> None:
     config = LidarConfig(voxel_size=(0.4, 0.2, 8.0), point_range=(-12.8, -12.8, -5.0, 12.8, 12.8, 3.0))
     with pytest.raises(ValueError, match="square"):
-        PillarEncoder(config, GridConfig(-12.8, 12.8, -12.8, 12.8, 0.8))
+        PillarEncoder(config, BevGrid(-12.8, 12.8, -12.8, 12.8, 0.8))
 
 
 def _bev_features(bev: torch.Tensor, canvas: torch.Tensor | None) -> Features:
@@ -61,9 +62,9 @@ def _depth_head() -> DepthHead:
 
 def _seg_head() -> SegmentationHead:
     torch.manual_seed(0)
-    config = SegmentationHeadConfig(channels=8, fine_channels=8, grid=GridConfig(-8.0, 8.0, -8.0, 8.0, 0.5))
-    head = SegmentationHead(6, config, GridConfig(-9.6, 9.6, -9.6, 9.6, 0.8), lidar_channels=4,
-                            lidar_grid=GridConfig(-9.6, 9.6, -9.6, 9.6, 0.4))
+    config = SegmentationHeadConfig(channels=8, fine_channels=8, grid=BevGrid(-8.0, 8.0, -8.0, 8.0, 0.5))
+    head = SegmentationHead(6, config, BevGrid(-9.6, 9.6, -9.6, 9.6, 0.8), lidar_channels=4,
+                            lidar_grid=BevGrid(-9.6, 9.6, -9.6, 9.6, 0.4))
     return head.eval()
 
 
@@ -87,7 +88,7 @@ def test_map_head_reads_the_fine_lidar_canvas() -> None:
 def test_map_head_needs_the_lidar_grid() -> None:
     config = SegmentationHeadConfig(channels=8, fine_channels=8)
     with pytest.raises(ValueError, match="lidar_grid"):
-        SegmentationHead(6, config, GridConfig(), lidar_channels=4)
+        SegmentationHead(6, config, BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8), lidar_channels=4)
 
 
 def test_untrained_depth_head_returns_the_expected_depth() -> None:

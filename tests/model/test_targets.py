@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from perception.config import DetectionHeadConfig, GridConfig
+from perception.config import DetectionHeadConfig
 from perception.model.prediction import decode_detections
 from perception.model.targets import build_detection_targets, gaussian_radius, splat_gaussians
+from sensors.frame import BevGrid
 
-GRID = GridConfig(-51.2, 51.2, -51.2, 51.2, 0.8)
+GRID = BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8)
 
 
 def _boxes() -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from perception.config import DetectionHeadConfig, GridConfig
+from perception.config import DetectionHeadConfig
 from perception.data.batch import Batch
 from perception.model import losses as L
 from perception.model.box_coding import REGRESSION_CHANNELS
@@ -19,6 +19,7 @@ from perception.model.prediction import Prediction, decode_detections
 from perception.model.targets import build_detection_targets
 from perception.mtl.task import TaskLoss
 from sensors.classes import DETECTION_CLASSES
+from sensors.frame import BevGrid
 
 
 class DetectionHead(TaskHead):
@@ -28,7 +29,7 @@ class DetectionHead(TaskHead):
     name = "detection"
     reads = BEV
 
-    def __init__(self, in_channels: int, config: DetectionHeadConfig, grid: GridConfig) -> None:
+    def __init__(self, in_channels: int, config: DetectionHeadConfig, grid: BevGrid) -> None:
         super().__init__()
         self.config = config
         self.grid = grid

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from perception.config import GridConfig, SegmentationHeadConfig
+from perception.config import SegmentationHeadConfig
 from perception.data.batch import Batch
 from perception.model import losses as L
 from perception.model.heads.base import BEV, Features, TaskHead
@@ -17,22 +17,23 @@ from perception.model.layers import conv_bn_relu
 from perception.model.prediction import Prediction
 from perception.mtl.task import TaskLoss
 from sensors.classes import MAP_CLASSES
+from sensors.frame import BevGrid
 
 
-def grid_sample_points(src: GridConfig, dst: GridConfig, device: torch.device) -> torch.Tensor:
+def grid_sample_points(src: BevGrid, dst: BevGrid, device: torch.device) -> torch.Tensor:
     """Sampling grid (1, Xd, Yd, 2) for ``F.grid_sample`` of a (C, Xs, Ys) map at the centres of ``dst``.
 
     ``grid_sample`` reads ``grid[..., 0]`` along the last input axis (Y) and ``grid[..., 1]``
     along the one before (X), normalised so -1 / 1 are the outer edges (align_corners=False).
     """
-    xs, ys = dst.to_bev_grid().cell_centers()
+    xs, ys = dst.cell_centers()
     gx = torch.as_tensor((xs - src.xmin) / (src.xmax - src.xmin) * 2 - 1, dtype=torch.float32, device=device)
     gy = torch.as_tensor((ys - src.ymin) / (src.ymax - src.ymin) * 2 - 1, dtype=torch.float32, device=device)
     gxx, gyy = torch.meshgrid(gx, gy, indexing="ij")
     return torch.stack([gyy, gxx], dim=-1).unsqueeze(0)
 
 
-def resample_bev(features: torch.Tensor, src: GridConfig, dst: GridConfig) -> torch.Tensor:
+def resample_bev(features: torch.Tensor, src: BevGrid, dst: BevGrid) -> torch.Tensor:
     """Bilinear resampling of (B, C, Xs, Ys) features on grid ``src`` at the cell centres of ``dst``
     -> (B, C, Xd, Yd); zeros outside ``src``. Identity when the grids are equal."""
     if src == dst:
@@ -57,9 +58,9 @@ class SegmentationHead(TaskHead):
         self,
         in_channels: int,
         config: SegmentationHeadConfig,
-        bev_grid: GridConfig,
+        bev_grid: BevGrid,
         lidar_channels: int = 0,
-        lidar_grid: GridConfig | None = None,
+        lidar_grid: BevGrid | None = None,
     ) -> None:
         super().__init__()
         if lidar_channels and lidar_grid is None:
