@@ -10,15 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
-
-
-def quaternion_yaw(rotation: np.ndarray) -> np.ndarray:
-    """Yaw (N,) in radians of quaternions (N, 4) ``(w, x, y, z)``: heading of the rotated +x axis in x-y.
-
-    Scale-invariant, so non-unit quaternions give the yaw of their normalised rotation.
-    """
-    w, x, y, z = (rotation[:, i] for i in range(4))
-    return np.arctan2(2.0 * (x * y + w * z), w * w + x * x - y * y - z * z)
+from sensors.geometry import quaternion_to_yaw
 
 
 _FIELDS = ("sample", "translation", "size", "rotation", "velocity", "label", "score", "attribute", "num_pts")
@@ -84,7 +76,7 @@ class DetectionBoxes:
     @property
     def yaw(self) -> np.ndarray:
         """(N,) yaw in radians about global +z."""
-        return quaternion_yaw(self.rotation)
+        return np.asarray(quaternion_to_yaw(self.rotation), dtype=np.float64).reshape(len(self))
 
     @classmethod
     def empty(cls) -> "DetectionBoxes":
