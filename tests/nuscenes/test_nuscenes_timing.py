@@ -21,7 +21,7 @@ from sensors.sim import SimConfig, simulate_drive
 from sensors.sim.rig import NUSCENES_RIG, camera_to_ego, intrinsics, lidar_to_ego
 
 nuscenes = pytest.importorskip("nuscenes")
-from nuscenes.nuscenes import NuScenes, NuScenesExplorer  # noqa: E402
+from nuscenes.nuscenes import NuScenes, NuScenesExplorer
 
 SCENE = "scene-0061"
 T0 = 1_532_402_927_647_951

