@@ -16,6 +16,8 @@ def _arrays(frame):
     out = [frame.lidar.points, frame.annotations.boxes.center, frame.annotations.boxes.velocity, frame.cabin.image,
            frame.annotations.bev_map.layers, frame.ego_to_global]
     out += [c.image for c in frame.cameras.values()] + [c.depth for c in frame.cameras.values()]
+    out += [np.array([c.timestamp for c in frame.cameras.values()] + [frame.cabin.timestamp])]
+    out += [c.ego_to_global for c in frame.cameras.values()] + [c.cam_to_ego for c in frame.cameras.values()]
     out += [s.points for s in frame.sweeps]
     return out
 
