@@ -68,6 +68,10 @@ def _kitti_section(m: dict) -> list[str]:
         lines.append("")
         rows = [[name, *[f"{d['R40']:.2f} ({d['R11']:.2f})" for d in diffs.values()]] for name, diffs in per_class.items()]
         lines += _table(["class", "easy", "moderate", "hard"], rows)
+    if m.get("aos"):
+        lines += ["**AOS** (2D boxes: average orientation similarity)", ""]
+        rows = [[name, *[f"{d['R40']:.2f} ({d['R11']:.2f})" for d in diffs.values()]] for name, diffs in m["aos"].items()]
+        lines += _table(["class", "easy", "moderate", "hard"], rows)
     return lines
 
 
