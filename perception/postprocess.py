@@ -20,6 +20,7 @@ from sensors.boxes import Boxes3D
 #: Smallest decoded box length, width or height (metres).
 MIN_BOX_SIZE = 0.01
 
+
 def decode_detections(
     heatmap: torch.Tensor, regression: torch.Tensor, grid: GridConfig, config: DetectionHeadConfig
 ) -> list[Boxes3D]:

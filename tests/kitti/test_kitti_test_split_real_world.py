@@ -12,10 +12,10 @@ import pytest
 from test_kitti_real_format import CALIB_000000, LABEL_000000, _matrix, _to_4x4
 
 from perception.config import Config
-from perception.evaluate.pipeline import kitti_prediction_objects
-from perception.evaluate.records import FrameRecord
-from perception.evaluate.scoring import KITTI_PREDICTIONS_DIR, score_records
-from perception.evaluate.sources import open_eval_source
+from perception.inference.pipeline import kitti_prediction_objects
+from perception.inference.records import FrameRecord
+from perception.inference.scoring import KITTI_PREDICTIONS_DIR, score_records
+from perception.inference.sources import open_eval_source
 from sensors.boxes import Boxes3D
 from sensors.dataset import open_dataset
 from sensors.kitti.reader import KittiDataset

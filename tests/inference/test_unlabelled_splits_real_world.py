@@ -17,9 +17,9 @@ from eval_setup import SIM, tiny_config, write_checkpoint
 from evaluation.nuscenes_det.evaluate import evaluate_detection
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
 from perception.cli import main
-from perception.evaluate import EvalOptions, evaluate_model
-from perception.evaluate.sources import SIM as SIM_KIND
-from perception.evaluate.sources import EvalSource, SimulatedDrives, sim_scene_names
+from perception.inference import EvalOptions, evaluate_model
+from perception.inference.sources import SIM as SIM_KIND
+from perception.inference.sources import EvalSource, SimulatedDrives, sim_scene_names
 from perception.model import FusionModel
 from sensors.nuscenes.splits import SPLITS
 
