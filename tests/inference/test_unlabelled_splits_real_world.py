@@ -62,6 +62,7 @@ def test_kitti_test_split_exports_result_files_and_says_there_are_no_labels(kitt
     metrics = json.loads((out / "metrics.json").read_text())
     assert "kitti" not in metrics and "nuscenes_detection" not in metrics
     assert metrics["meta"]["frames"] == 2 and metrics["meta"]["split"] == "test"
+    assert f"## Not scored\n\n- **kitti**: {notes[0][len('kitti: '):]}" in (out / "report.md").read_text()
     files = sorted((out / "kitti_predictions").glob("*.txt"))
     assert [f.name for f in files] == ["000000.txt", "000001.txt"]  # the testing ids
     for f in files:  # the official result format: 16 fields, score last in [0, 1]
