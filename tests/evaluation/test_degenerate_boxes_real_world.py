@@ -202,3 +202,15 @@ def test_ground_truth_annotation_with_a_zero_size_names_the_annotation(nusc_db, 
             as error:
         load_ground_truth(copy, "v1.0-mini", "mini_val")
     assert error.value.args[0].split("'")[1] in {a["token"] for a in anns}
+
+
+# ---- writers --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [[4.0, 0.0, 1.5], [4.0, -1.6, 1.5], [np.nan, 1.6, 1.5], [np.inf, 1.6, 1.5]])
+def test_boxes_handed_to_the_writers_cannot_be_degenerate(size):
+    from sensors.boxes import Boxes3D
+
+    # KITTI labels (sensors.kitti.boxes_to_objects) and nuScenes entries (boxes_to_entries) are written
+    # from Boxes3D, which refuses such a size when it is built
+    with pytest.raises(ValueError, match="Boxes3D.size"):
+        Boxes3D(center=[[0.0, 0.0, 0.0]], size=[size], yaw=[0.0])
