@@ -29,10 +29,10 @@ GT_ROW = ["Car", "0", "0", "-1.47", "600", "170", "700", "230", "1.5", "1.6", "4
 
 def _labels(**columns) -> KittiLabels:
     """One Car, built directly (bypassing the file reader), with some columns replaced."""
-    values = dict(name=np.array(["Car"], object), truncated=np.zeros(1), occluded=np.zeros(1, np.int64),
-                  alpha=np.array([-1.47]), bbox=np.array([[600.0, 170.0, 700.0, 230.0]]),
-                  dimensions=np.array([[1.5, 1.6, 4.0]]), location=np.array([[2.0, 1.6, 20.0]]),
-                  rotation_y=np.zeros(1), score=np.array([0.9]))
+    values = {"name": np.array(["Car"], object), "truncated": np.zeros(1), "occluded": np.zeros(1, np.int64),
+              "alpha": np.array([-1.47]), "bbox": np.array([[600.0, 170.0, 700.0, 230.0]]),
+              "dimensions": np.array([[1.5, 1.6, 4.0]]), "location": np.array([[2.0, 1.6, 20.0]]),
+              "rotation_y": np.zeros(1), "score": np.array([0.9])}
     values.update(columns)
     return KittiLabels(**values)
 

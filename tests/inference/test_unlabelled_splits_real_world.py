@@ -12,10 +12,10 @@ import json
 
 import numpy as np
 import pytest
-
 from eval_setup import SIM, tiny_config, write_checkpoint
-from evaluation.nuscenes_det.evaluate import evaluate_detection
+
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
+from evaluation.nuscenes_det.evaluate import evaluate_detection
 from perception.cli import main
 from perception.inference import EvalOptions, evaluate_model
 from perception.inference.sources import SIM as SIM_KIND
@@ -57,8 +57,8 @@ def test_kitti_test_split_exports_result_files_and_says_there_are_no_labels(kitt
     printed = capsys.readouterr()
     assert code == 0, printed.err
     notes = [line for line in printed.out.splitlines() if "no labels" in line]
-    assert notes == ["kitti: no labels (unlabelled split): 2 predictions written to kitti_predictions/ as KITTI "
-                     "result files for submission"]
+    assert notes == [("kitti: no labels (unlabelled split): 2 predictions written to kitti_predictions/ as KITTI "
+                      "result files for submission")]
     metrics = json.loads((out / "metrics.json").read_text())
     assert "kitti" not in metrics and "nuscenes_detection" not in metrics
     assert metrics["meta"]["frames"] == 2 and metrics["meta"]["split"] == "test"
@@ -91,8 +91,8 @@ def test_nuscenes_test_split_exports_the_submission(nuscenes_test_root, model_fi
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert [line for line in printed.out.splitlines() if line.startswith("nuscenes_detection:")] == [
-        "nuscenes_detection: no box annotations (unlabelled split): predictions of 2 samples written to "
-        "results_nusc.json for submission"]
+        ("nuscenes_detection: no box annotations (unlabelled split): predictions of 2 samples written to "
+         "results_nusc.json for submission")]
     metrics = json.loads((out / "metrics.json").read_text())
     assert "nuscenes_detection" not in metrics
     sample_tokens = {s["token"] for s in json.loads((nuscenes_test_root / "v1.0-test" / "sample.json").read_text())}
@@ -137,5 +137,5 @@ def test_frame_without_cameras_and_lidar_is_counted_and_has_no_boxes(tmp_path, c
     assert outcome.metrics["bev_segmentation"]["samples"] == 1  # the blind frame has no map prediction
     results = json.loads((tmp_path / "eval" / "results_nusc.json").read_text())["results"]
     assert results[blind.token] == [] and len(results[drive[0].token]) > 0  # every peak kept: boxes with input
-    assert notes(outcome.metrics) == ["1 frame(s) had neither street cameras nor LiDAR: no detections and no map "
-                                      "for them"]
+    assert notes(outcome.metrics) == [("1 frame(s) had neither street cameras nor LiDAR: no detections and no map "
+                                       "for them")]

@@ -8,14 +8,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from model_frames import make_frame
 
 import kernels
 from perception.config import DetectionHeadConfig, GridConfig
 from perception.data import frames_to_batch
 from perception.model import FusionModel
 from perception.postprocess import MIN_BOX_SIZE, decode_detections, decode_outputs
-
-from model_frames import make_frame
 
 GRID = GridConfig(-51.2, 51.2, -51.2, 51.2, 0.8)
 CONFIG = DetectionHeadConfig(score_threshold=0.3, nms_iou=0.2)
