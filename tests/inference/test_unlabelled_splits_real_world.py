@@ -110,6 +110,13 @@ def test_scoring_a_submission_against_the_test_split_is_a_one_line_error(nuscene
     assert not (tmp_path / "out" / "metrics.json").exists()
 
 
+def test_training_on_nuscenes_test_is_refused(nuscenes_test_root):
+    from perception.train.data import build_train_dataset
+
+    with pytest.raises(ValueError, match="split 'test' has no labels"):
+        build_train_dataset(tiny_config(), str(nuscenes_test_root), split="test")
+
+
 def test_evaluate_detection_refuses_ground_truth_without_boxes():
     gt = GroundTruth(["a"], np.zeros((1, 3)), DetectionBoxes.empty(), DetectionBoxes.empty())
     with pytest.raises(ValueError, match="ground truth holds no box"):

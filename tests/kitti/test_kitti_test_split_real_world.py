@@ -105,3 +105,11 @@ def test_predictions_become_official_result_files_and_are_not_scored(kitti_root,
     assert 0 <= left < right <= 1242 and 0 <= top < bottom <= 375
     centre = _matrix("P2").reshape(3, 4) @ np.append(rect, 1.0)
     assert left < centre[0] / centre[2] < right and top < centre[1] / centre[2] < bottom
+
+
+def test_training_on_the_test_split_is_refused(kitti_root):
+    from perception.train.data import build_train_dataset
+
+    with pytest.raises(ValueError, match=r"split 'test' has no labels \(a benchmark test split\)"):
+        build_train_dataset(Config(), str(kitti_root), split="test")
+    assert len(build_train_dataset(Config(), str(kitti_root), split="train")) == 1
