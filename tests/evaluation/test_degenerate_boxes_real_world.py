@@ -214,3 +214,15 @@ def test_boxes_handed_to_the_writers_cannot_be_degenerate(size):
     # from Boxes3D, which refuses such a size when it is built
     with pytest.raises(ValueError, match="Boxes3D.size"):
         Boxes3D(center=[[0.0, 0.0, 0.0]], size=[size], yaw=[0.0])
+
+
+def test_a_tiny_positive_size_is_written_as_a_positive_size(tmp_path):
+    from sensors.kitti.labels import KittiObject, format_kitti_labels
+
+    obj = KittiObject("Car", 0.0, 0, 0.1, (600.0, 170.0, 700.0, 230.0), (1e-9, 1.6, 4.0), (2.0, 1.6, 20.0), 0.0, 0.5)
+    path = tmp_path / "000000.txt"
+    path.write_text(format_kitti_labels([obj]))
+    assert path.read_text().split()[8] == "0.000001"  # "%.6f" alone writes 0.000000, which readers refuse
+    assert read_labels(path).dimensions[0, 0] == pytest.approx(1e-6)
+    dont_care = KittiObject("DontCare", -1, -1, -10, (0.0, 0.0, 10.0, 10.0), (-1, -1, -1), (-1000, -1000, -1000), -10)
+    assert format_kitti_labels([dont_care]).split()[8:11] == ["-1.000000"] * 3
