@@ -20,6 +20,8 @@ channels  name     meaning
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 #: Channel slices of the regression map, by name (see the module docstring).
@@ -32,6 +34,9 @@ VELOCITY = slice(8, 10)
 REGRESSION_CHANNELS: tuple[str, ...] = ("dx", "dy", "z", "log_l", "log_w", "log_h", "sin", "cos", "vx", "vy")
 #: Largest decoded log size (e^6 m = 403 m): keeps an untrained head's sizes finite.
 MAX_LOG_SIZE = 6.0
+#: Smallest decoded box length, width or height (metres): a log size of -800 gives a 1 cm box, not
+#: a 0 m one that rotated NMS refuses.
+MIN_BOX_SIZE = 0.01
 
 
 def encode_boxes(
@@ -55,11 +60,12 @@ def decode_boxes(
     ix: torch.Tensor, iy: torch.Tensor, regression: torch.Tensor, xmin: float, ymin: float, resolution: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Boxes from cells (ix, iy) (n,) and their regression values (n, 10), computed in
-    ``regression``'s dtype: centre (n, 3) metres, size (n, 3) metres, yaw (n,) rad, velocity (n, 2) m/s."""
+    ``regression``'s dtype: centre (n, 3) metres, size (n, 3) metres clamped to
+    [:data:`MIN_BOX_SIZE`, e^:data:`MAX_LOG_SIZE`], yaw (n,) rad, velocity (n, 2) m/s."""
     x = xmin + (ix.to(regression.dtype) + regression[:, OFFSET][:, 0]) * resolution
     y = ymin + (iy.to(regression.dtype) + regression[:, OFFSET][:, 1]) * resolution
     center = torch.stack([x, y, regression[:, Z][:, 0]], dim=1)
-    size = torch.exp(regression[:, LOG_SIZE].clamp(max=MAX_LOG_SIZE))
+    size = torch.exp(regression[:, LOG_SIZE].clamp(min=math.log(MIN_BOX_SIZE), max=MAX_LOG_SIZE))
     sin_cos = regression[:, YAW]
     yaw = torch.atan2(sin_cos[:, 0], sin_cos[:, 1])
     return center, size, yaw, regression[:, VELOCITY]

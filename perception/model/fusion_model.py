@@ -206,8 +206,13 @@ class FusionModel(nn.Module):
         return {head.name: head.loss(outputs, batch) for head in self._heads(None) if head.name in outputs}
 
     def decode(self, outputs: dict[str, object]) -> list[Prediction]:
-        """One :class:`Prediction` per sample of a :meth:`forward` result (fields of the heads run)."""
-        predictions = [Prediction() for _ in range(int(outputs["camera_present"].shape[0]))]  # type: ignore[union-attr]
+        """One :class:`Prediction` per sample of a :meth:`forward` result (fields of the heads run).
+
+        A sample the model saw without any BEV input (no street camera and no LiDAR: the BEV heads
+        ran on a zero BEV) gets ``bev_input=False``, and the BEV heads give it no boxes and no map.
+        """
+        bev_input = (outputs["camera_present"] | outputs["lidar_present"]).cpu().tolist()  # type: ignore[operator]
+        predictions = [Prediction(bev_input=bool(seen)) for seen in bev_input]
         for head in self._heads(None):
             if head.name in outputs:
                 head.decode(outputs, predictions)

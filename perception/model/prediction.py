@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 import kernels
 from perception.config import DetectionHeadConfig
-from perception.model.box_coding import REGRESSION_CHANNELS, decode_boxes
+from perception.model.box_coding import MIN_BOX_SIZE, REGRESSION_CHANNELS, decode_boxes
 from sensors.boxes import Boxes3D
 from sensors.frame import BevGrid
 
@@ -28,6 +28,10 @@ def decode_detections(
     Local maxima (3x3) of the sigmoid heatmap, top ``max_objects`` over all classes, score
     >= ``score_threshold``, then ``kernels.rotated_nms`` per class at ``nms_iou`` and the best
     ``max_boxes``. Boxes are in the ego frame, scores in [0, 1].
+
+    One bad cell never loses the batch: sizes are clamped to [:data:`MIN_BOX_SIZE`, e^6] metres
+    (:func:`perception.model.box_coding.decode_boxes`), and a peak whose regression or centre is not
+    finite is dropped.
     """
     heat = torch.sigmoid(heatmap.detach().float())
     peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
@@ -42,8 +46,10 @@ def decode_detections(
     for s in range(b):
         keep = scores[s] >= config.score_threshold
         r = reg[s][:, cell[s][keep]].T.double()  # (n, 10)
-        sc, lab = scores[s][keep].double(), labels[s][keep]
         center, size, yaw, velocity = decode_boxes(ix[s][keep], iy[s][keep], r, grid.xmin, grid.ymin, grid.resolution)
+        finite = torch.isfinite(r).all(dim=1) & torch.isfinite(center[:, :2]).all(dim=1)
+        center, size, yaw, velocity = center[finite], size[finite], yaw[finite], velocity[finite]
+        sc, lab = scores[s][keep][finite].double(), labels[s][keep][finite]
         chosen = []
         for c in torch.unique(lab).tolist():
             idx = (lab == c).nonzero().squeeze(1)
@@ -73,8 +79,11 @@ class Prediction:
     boxes: ego-frame boxes; bev_map: (len(MAP_CLASSES), Xs, Ys) float32 probabilities on the
     segmentation grid; depth: camera name -> (H, W) float32 metres at the model input size;
     eye_closed, phone: probabilities; gaze: (8,) probabilities; head_pose: (yaw, pitch, roll) degrees.
+    bev_input: False when the model saw neither a street camera nor LiDAR for this sample: it then
+    has no detections (empty ``boxes``) and no ``bev_map``.
     """
 
+    bev_input: bool = True
     boxes: Boxes3D | None = None
     bev_map: np.ndarray | None = None
     depth: dict[str, np.ndarray] | None = None

@@ -18,6 +18,7 @@ from perception.model.layers import conv_bn_relu
 from perception.model.prediction import Prediction, decode_detections
 from perception.model.targets import build_detection_targets
 from perception.mtl.task import TaskLoss
+from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES
 from sensors.frame import BevGrid
 
@@ -60,7 +61,8 @@ class DetectionHead(TaskHead):
         return TaskLoss(per, batch.has_boxes & (outputs["camera_present"] | outputs["lidar_present"]))
 
     def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:
-        """``boxes``: ego-frame boxes by :func:`perception.model.prediction.decode_detections`."""
+        """``boxes``: ego-frame boxes by :func:`perception.model.prediction.decode_detections`; none
+        for a sample without BEV input."""
         out = outputs[self.name]
         for p, boxes in zip(predictions, decode_detections(out["heatmap"], out["regression"], self.grid, self.config)):
-            p.boxes = boxes
+            p.boxes = boxes if p.bev_input else Boxes3D.empty()

@@ -101,7 +101,7 @@ class SegmentationHead(TaskHead):
         return TaskLoss(per, batch.has_bev_map & (outputs["camera_present"] | outputs["lidar_present"]))
 
     def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:
-        """``bev_map``: (len(MAP_CLASSES), Xs, Ys) float32 probabilities."""
+        """``bev_map``: (len(MAP_CLASSES), Xs, Ys) float32 probabilities; None for a sample without BEV input."""
         probs = torch.sigmoid(outputs[self.name].detach().float()).cpu().numpy()
         for p, m in zip(predictions, probs):
-            p.bev_map = m
+            p.bev_map = m if p.bev_input else None
