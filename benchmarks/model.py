@@ -235,7 +235,7 @@ def _setup(spec: dict[str, Any]) -> tuple[Any, Any, Any, list[Any]]:
     model = FusionModel(config.model)
     if spec.get("checkpoint"):
         from perception.config import config_to_dict
-        from perception.train.checkpoint import load_checkpoint
+        from perception.checkpoint import load_checkpoint
 
         load_checkpoint(spec["checkpoint"], model, config_to_dict(config))
     model = model.to(device)
@@ -493,7 +493,7 @@ def checkpoint_label(path: Path | None) -> str:
     """How the weights are described in the docs: the checkpoint's file name and training step."""
     if path is None:
         return "random (no checkpoint)"
-    from perception.train.checkpoint import load_checkpoint
+    from perception.checkpoint import load_checkpoint
 
     return f"`{path.name}` at training step {int(load_checkpoint(path)['step'])}"
 

@@ -1,4 +1,4 @@
-"""Model inputs and training targets as tensors, kept apart.
+"""Model inputs and training targets as tensors, kept apart; moving any batch to a device (:func:`move_to`).
 
 Per frame, :class:`SampleInputs` is what the model reads and :class:`Sample` adds the targets;
 collated, :class:`Inputs` is what :meth:`perception.model.FusionModel.forward` reads and
@@ -16,9 +16,9 @@ presence flag so that partially labelled samples train only the tasks they have 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from collections.abc import Sequence
-from typing import Self
+from typing import Any, Self
 
 import torch
 
@@ -189,3 +189,23 @@ def cabin_inputs(cabin: torch.Tensor) -> Inputs:
         cabin=cabin,
         cabin_valid=torch.ones(b, dtype=torch.bool, device=cabin.device),
     )
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """A copy of ``batch`` with every tensor on ``device`` (non-blocking); other leaves unchanged.
+
+    Objects with their own ``to(device)`` method (a data ``Batch``) use it.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if callable(getattr(batch, "to", None)) and not isinstance(batch, torch.nn.Module):
+        return batch.to(device)
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        changes = {f.name: move_to(getattr(batch, f.name), device) for f in dataclasses.fields(batch) if f.init}
+        return dataclasses.replace(batch, **changes)
+    if isinstance(batch, Mapping):
+        return type(batch)({k: move_to(v, device) for k, v in batch.items()})  # type: ignore[call-arg]
+    if isinstance(batch, (list, tuple)):
+        moved = [move_to(v, device) for v in batch]
+        return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)
+    return batch

@@ -28,8 +28,8 @@ from perception.inference.sources import SIM, CabinStream, EvalSource
 from perception.inference.visualize import draw_sample
 from perception.model import FusionModel
 from perception.model.prediction import Prediction
-from perception.train.checkpoint import CheckpointError, load_checkpoint
-from perception.train.distributed import DistContext
+from perception.checkpoint import CheckpointError, load_checkpoint
+from perception.distributed import DistContext
 from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.frame import Frame

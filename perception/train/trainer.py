@@ -16,11 +16,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from perception.config import Config, config_to_dict
+from perception.data.batch import move_to
 from perception.mtl.base import MultiTaskStrategy, StrategyStep
 from perception.mtl.task import TaskLoss
-from perception.train.batch import move_to
-from perception.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from perception.train.distributed import (
+from perception.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from perception.distributed import (
     DistContext,
     all_reduce_sum,
     check_same_graphs,
@@ -89,7 +89,7 @@ class Trainer:
     ``torchrun --nproc_per_node N``, build the context with
     :func:`perception.train.init_distributed` and the loader with
     :func:`perception.train.make_train_loader` (each rank gets its part of every global batch);
-    see :mod:`perception.train.distributed` for how gradients are synchronised.
+    see :mod:`perception.distributed` for how gradients are synchronised.
 
     Checkpoints go to ``<out_dir>/checkpoints/last.pt`` every ``config.train.checkpoint_every``
     steps and at the end; logs to ``<out_dir>/train_log.csv`` and ``<out_dir>/tensorboard``.

@@ -8,7 +8,7 @@ import torch
 
 from perception.config import Config, config_to_dict, load_config, save_config
 from perception.model import FusionModel
-from perception.train.checkpoint import save_checkpoint
+from perception.checkpoint import save_checkpoint
 from sensors.frame import BevGrid
 
 REPO = Path(__file__).resolve().parents[2]
