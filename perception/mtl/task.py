@@ -34,3 +34,10 @@ class TaskLoss:
                 "TaskLoss.present must be a bool tensor shaped like per_sample "
                 f"{tuple(self.per_sample.shape)}, got {self.present.dtype} {tuple(self.present.shape)}"
             )
+
+    def reduce(self) -> Tensor | None:
+        """Mean loss over the present samples of this process (scalar), or None when none is present
+        (the trainer reduces over all ranks instead)."""
+        if not bool(self.present.any()):
+            return None
+        return self.per_sample[self.present].mean()

@@ -270,24 +270,10 @@ class Trainer:
             # scaler.scale(1) is the current loss scale (and starts the scaler's bookkeeping).
             scale = float(self.scaler.scale(torch.ones((), device=self.ctx.device)))
             losses = {n: _ScaleBackward.apply(v, scale) for n, v in losses.items()}
-        diagnose = (
-            self.options.diagnostics_every > 0
-            and (self.step + 1) % self.options.diagnostics_every == 0
-            and not self.strategy.track_conflict
-        )
-        if diagnose:
-            self.strategy.track_conflict = True
-        try:
-            result = self.strategy.backward(losses, self.shared_params, self.head_params)
-        finally:
-            if diagnose:
-                self.strategy.track_conflict = False
+        diagnose = self.options.diagnostics_every > 0 and (self.step + 1) % self.options.diagnostics_every == 0
+        result = self.strategy.backward(losses, self.shared_params, self.head_params, track_conflict=diagnose,
+                                        grad_scale=scale)
         if self.scaler.is_enabled():
-            # perception.mtl strategies give their own parameters gradients computed from detached
-            # loss values, hence unscaled: scale them so that unscale_ below restores them.
-            for param in self.strategy.extra_parameters():
-                if param.grad is not None:
-                    param.grad.mul_(scale)
             self.scaler.unscale_(self.optimizer)
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf

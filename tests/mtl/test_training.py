@@ -138,3 +138,23 @@ def test_state_dict_resumes_exactly(name):
         assert a.weights == b.weights
 
 
+
+
+def test_backward_takes_the_diagnostics_switch_and_the_loss_scale():
+    """What the trainer needs is passed into backward: per-step conflict tracking, and the loss scale
+    that the strategy's own parameters (gradients from detached losses) must carry too."""
+    torch.manual_seed(0)
+    model = ThreeHeads()
+    x, targets = make_data()
+    idx = torch.arange(32)
+    equal = make_strategy("equal", TASKS)
+    assert equal.backward(batch_losses(model, x, targets, idx, 1), list(model.shared.parameters())).cosine is None
+    step = equal.backward(batch_losses(model, x, targets, idx, 1), list(model.shared.parameters()), track_conflict=True)
+    assert step.cosine is not None and step.cosine.shape == (3, 3) and not equal.track_conflict
+    grads = []
+    for scale in (1.0, 8.0):
+        strategy = make_strategy("uncertainty", TASKS)
+        strategy.backward(batch_losses(model, x, targets, idx, 1), list(model.shared.parameters()), grad_scale=scale)
+        grads.append(torch.cat([p.grad.flatten() for p in strategy.extra_parameters()]))
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[1], 8.0 * grads[0])
