@@ -1,0 +1,30 @@
+"""Fixtures of the replay tests: a few small simulated frames, the shipped tiny checkpoint, and a
+reader of Foxglove MCAP files that decodes messages with protobuf from the schemas in the file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / "perception" / "checkpoints" / "tiny.pt"
+#: Small simulator settings: every frame has six cameras, LiDAR, the cabin and ground truth.
+SIM = {"image_size": (90, 160), "num_lidar_beams": 16, "lidar_azimuth_steps": 360, "sweeps_per_keyframe": 1,
+       "cabin_size": (60, 80), "num_agents": 40}
+
+
+@pytest.fixture(scope="session")
+def sim_frames():
+    """Three keyframes (0.5 s apart) of a seeded simulated drive."""
+    from sensors.sim import SimConfig, simulate_drive
+
+    return list(simulate_drive(SimConfig(**SIM), seed=3, num_frames=3, scene_name="scene-0103"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """(model, config) of the shipped tiny checkpoint on the CPU."""
+    from perception.evaluate import load_model
+
+    return load_model(TINY, None, torch.device("cpu"))
