@@ -60,14 +60,14 @@ def run_replay(args: argparse.Namespace) -> int:
     """
     from rich.console import Console
 
-    from sensors.recording import open_recording
+    from sensors.ros import open_recording
 
     if not args.recording.exists():
         raise FileNotFoundError(f"{args.recording}: no such recording")
     recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
     console = Console()
     if args.inspect:
-        console.print(recording.inspect())
+        print("\n".join(recording.inspect().lines()))
         return 0
     if args.checkpoint is None or args.out is None:
         raise ValueError("--checkpoint and --out are required (or use --inspect)")
@@ -98,10 +98,19 @@ def run_replay(args: argparse.Namespace) -> int:
 
             sinks.append(stack.enter_context(ros_bag_output(out / ROS_BAG)))
             outputs["ROS 2 bag"] = str(out / ROS_BAG)
-        stats = replay(recording, model, sinks, device, realtime=args.realtime, progress=not args.quiet)
-    console.print(summary(stats, recording.summary.unusable, outputs))
+        lidar_messages = None if args.quiet else _lidar_messages(recording)
+        stats = replay(recording, model, sinks, device, realtime=args.realtime, progress=not args.quiet,
+                       total=lidar_messages)
+    console.print(summary(stats, recording.summary, outputs))
     if stats.interrupted:
         print(f"perception replay: interrupted after {stats.frames} frames; {out / RESULTS_MCAP} holds them",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _lidar_messages(recording) -> int | None:
+    """LiDAR messages in the recording's index (the frames to expect, for the progress bar)."""
+    info = recording.inspect()
+    counts = [t.count for t in info.topics if t.role == "lidar"]
+    return counts[0] if counts else None

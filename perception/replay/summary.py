@@ -5,17 +5,26 @@ from collections.abc import Mapping
 
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from perception.replay.runner import STAGES, ReplayStats
+from sensors.ros.summary import ReplaySummary
 
 #: Row labels of the latency table.
 STAGE_LABELS: dict[str, str] = {"decode": "decode/sync", "preprocess": "preprocess", "model": "model",
                                 "postprocess": "postprocess", "write": "write"}
 
 
-def summary(stats: ReplayStats, unusable: Mapping[str, int], outputs: Mapping[str, str]) -> Group:
-    """Counters (frames, dropped, missing sensors, unusable messages by reason), per-stage latency
-    median and p99 (ms) and the files written, as a rich renderable."""
+def summary(stats: ReplayStats, recording: ReplaySummary, outputs: Mapping[str, str]) -> Group:
+    """Counters (frames, dropped, missing sensors, unusable messages by reason with an example, the
+    recording's notes), per-stage latency median and p99 (ms) and the outputs, as a rich renderable.
+
+    Args:
+        stats: the replay's statistics (missing sensors counted over the frames run).
+        recording: the recording's counters after the replay (unusable messages, notes).
+        outputs: what was written or served -> where.
+    """
+    unusable = recording.unusable
     counts = Table(title="replay", show_header=False, box=None, pad_edge=False)
     counts.add_column(style="bold")
     counts.add_column(justify="right")
@@ -27,7 +36,8 @@ def summary(stats: ReplayStats, unusable: Mapping[str, int], outputs: Mapping[st
         counts.add_row(f"  without {sensor}", str(n))
     counts.add_row("unusable messages", str(sum(unusable.values())))
     for reason, n in sorted(unusable.items(), key=lambda kv: (-kv[1], kv[0])):
-        counts.add_row(f"  {reason}", str(n))
+        example = recording.examples.get(reason)
+        counts.add_row(f"  {reason}" + (f" (e.g. {example})" if example else ""), str(n))
     counts.add_row("throughput", f"{fps:.2f} frames/s")
     latency = Table(title="latency per frame (ms)")
     latency.add_column("stage")
@@ -40,4 +50,5 @@ def summary(stats: ReplayStats, unusable: Mapping[str, int], outputs: Mapping[st
     files.add_column()
     for name, where in outputs.items():
         files.add_row(name, where)
-    return Group(counts, latency, files)
+    notes = [Text(f"note: {line}", style="yellow") for line in recording.notes]
+    return Group(counts, *notes, latency, files)
