@@ -28,3 +28,11 @@ def tiny_model():
     from perception.evaluate import load_model
 
     return load_model(TINY, None, torch.device("cpu"))
+
+
+@pytest.fixture(scope="session")
+def sim_bag(sim_frames, tmp_path_factory) -> Path:
+    """The simulated frames written as a rosbag2 (MCAP storage) by the simulator's bag writer."""
+    from sensors.ros.writer import write_rosbag2
+
+    return write_rosbag2(sim_frames, tmp_path_factory.mktemp("bags") / "drive")

@@ -47,3 +47,26 @@ def test_last_item_is_never_dropped_and_out_of_order_is_due_at_once():
     out = _run([0, 300_000, 100_000], work_s=0.0)
     assert [(i, d) for i, d, _ in out] == [(0, 0), (300_000, 0), (100_000, 0)]
     assert _run([], work_s=0.0) == []
+
+
+def test_realtime_replay_drops_what_the_model_cannot_keep_up_with(sim_frames, tiny_model):
+    """Frames recorded 1 ms apart: while frame 0 is in the model, frames 1 and 2 fall due; frame 1
+    is overtaken by frame 2 and dropped, frame 2 (the last) is run."""
+    import dataclasses
+
+    import torch
+
+    from perception.replay.runner import replay
+
+    model, _ = tiny_model
+    t0 = sim_frames[0].timestamp
+    frames = [dataclasses.replace(f, timestamp=t0 + 1000 * k) for k, f in enumerate(sim_frames)]
+    seen = []
+
+    class Sink:
+        def write(self, frame, prediction):
+            seen.append(frame.timestamp)
+
+    stats = replay(frames, model, [Sink()], torch.device("cpu"), realtime=True, progress=False)
+    assert (stats.frames, stats.dropped) == (2, 1)
+    assert seen == [t0, t0 + 2000]
