@@ -7,8 +7,9 @@ Examples::
     perception replay drive.bag --checkpoint ckpt.pt --out replay/ --profile autoware --ros-out
     perception replay drive_bag/ --inspect
 
-Writes ``OUT/results.mcap`` (open it in Foxglove with ``docs/foxglove_layout.json``) and, with
-``--ros-out``, the rosbag2 ``OUT/predictions``. See docs/replay.md.
+Writes ``OUT/results.mcap`` and ``OUT/foxglove_layout.json`` (the layout of
+``docs/foxglove_layout.json`` for the model's cameras: import it in Foxglove, then open the file)
+and, with ``--ros-out``, the rosbag2 ``OUT/predictions``. See docs/replay.md.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 EXIT_INTERRUPTED = 130
 RESULTS_MCAP = "results.mcap"
 ROS_BAG = "predictions"
+LAYOUT = "foxglove_layout.json"
 
 
 def add_replay_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -78,13 +80,15 @@ def run_replay(args: argparse.Namespace) -> int:
 
     from perception.evaluate import load_model
     from perception.replay.foxglove_sink import foxglove_outputs
+    from perception.replay.layout import write_layout
     from perception.replay.runner import replay
     from perception.replay.summary import summary
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, config = load_model(args.checkpoint, args.config, device)
     out: Path = args.out
-    outputs = {"results": str(out / RESULTS_MCAP)}
+    outputs = {"results": str(out / RESULTS_MCAP),
+               "Foxglove layout": str(write_layout(out / LAYOUT, config.model.cameras))}
     with ExitStack() as stack:
         publisher = stack.enter_context(foxglove_outputs(
             out / RESULTS_MCAP, config.model.heads.segmentation.grid.to_bev_grid(),
