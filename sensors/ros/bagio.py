@@ -169,7 +169,7 @@ def open_bag(path: str | Path) -> BagSource:
         raise MissingDataError(path, "recording does not exist")
     ros1 = path.suffix == ".bag"
     try:
-        reader = AnyReader([path])
+        reader = AnyReader([path], default_typestore=None if ros1 else typestore("humble"))
         reader.open()
     except Exception as error:  # noqa: BLE001 - rosbags raises several kinds (AnyReaderError, ReaderError...)
         if _mcap_files(path) and path.suffix != ".bag":
@@ -188,7 +188,8 @@ def open_bag(path: str | Path) -> BagSource:
         reader.close()
     store, origin = _store(ros1, definitions, set(msgtypes.values()))
     topics = {t: TopicEntry(msgtypes[t], counts[t], origin[msgtypes[t]]) for t in sorted(msgtypes)}
-    return BagSource(path, ros1, topics, int(start), int(end) if counts else int(start), store, [], AnyReader([path]))
+    reader = AnyReader([path], default_typestore=None if ros1 else typestore("humble"))
+    return BagSource(path, ros1, topics, int(start), int(end) if counts else int(start), store, [], reader)
 
 
 def _open_damaged_mcap(path: Path, note: str) -> BagSource:

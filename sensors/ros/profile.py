@@ -36,7 +36,7 @@ PROFILE_DIR = Path(__file__).resolve().parents[2] / "configs" / "replay"
 POINTCLOUD = "sensor_msgs/msg/PointCloud2"
 IMAGE_TYPES = ("sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/Image")
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-TF = "tf2_msgs/msg/TFMessage"
+TF_TYPES = ("tf2_msgs/msg/TFMessage", "tf/msg/tfMessage")
 DETECTIONS = "vision_msgs/msg/Detection3DArray"
 
 
@@ -68,7 +68,7 @@ class Profile:
 
     def expected_types(self) -> dict[str, tuple[str, ...]]:
         """topic -> accepted message types, for every topic the profile names."""
-        out: dict[str, tuple[str, ...]] = {self.lidar: (POINTCLOUD,), self.tf: (TF,), self.tf_static: (TF,)}
+        out: dict[str, tuple[str, ...]] = {self.lidar: (POINTCLOUD,), self.tf: TF_TYPES, self.tf_static: TF_TYPES}
         for camera in [*self.cameras.values(), *([self.cabin] if self.cabin else [])]:
             out[camera.image] = IMAGE_TYPES
             out[camera.info] = (CAMERA_INFO,)

@@ -114,12 +114,14 @@ class Recording:
         sync = self.synchronizer(summary)
         expected = self.profile.expected_types()
         usable = set()
+        absent = sorted(t for t in sync.topics if t not in source.topics)
+        if absent:
+            summary.note(f"topics of profile {self.profile.name} not in the recording: {', '.join(absent)}")
         for topic in sorted(sync.topics):
             entry = source.topics.get(topic)
             if entry is None:
-                if topic not in (self.profile.tf, self.profile.tf_static):
-                    summary.note(f"{topic}: not in the recording")
-            elif entry.definition is None:
+                continue
+            if entry.definition is None:
                 summary.count_unusable("unknown message type", f"{topic}: {entry.msgtype}", entry.count)
             elif entry.msgtype not in expected[topic]:
                 summary.count_unusable("message type does not fit the topic's role",

@@ -193,7 +193,7 @@ class FrameSynchronizer:
     # -- internals -----------------------------------------------------------------------------
     def _count_bad_transforms(self, topic: str, bad: int) -> None:
         if bad:
-            self.summary.count_unusable("transform with a non-finite or zero rotation", topic, bad)
+            self.summary.count_unusable("unusable transform (non-finite, zero rotation or self-parented)", topic, bad)
 
     def _advance(self, stamp: int) -> list[Frame]:
         """Move the watermark to ``stamp`` and build the frames it completes."""

@@ -32,15 +32,17 @@ def transform_from_msg(msg: Any) -> StampedTransform:
     """A ``geometry_msgs/TransformStamped`` as a :class:`StampedTransform`.
 
     Raises:
-        ValueError: a non-finite or zero quaternion or translation.
+        ValueError: a non-finite or zero quaternion or translation; parent = child or unnamed.
     """
     t, q = msg.transform.translation, msg.transform.rotation
     rotation = quaternion_to_matrix([q.w, q.x, q.y, q.z])
     translation = np.array([t.x, t.y, t.z], dtype=np.float64)
     if not np.all(np.isfinite(translation)):
         raise ValueError(f"transform {msg.header.frame_id} -> {msg.child_frame_id}: translation is not finite")
-    return StampedTransform(_frame(msg.header.frame_id), _frame(msg.child_frame_id), stamp_to_ns(msg.header.stamp),
-                            make_transform(rotation, translation))
+    parent, child = _frame(msg.header.frame_id), _frame(msg.child_frame_id)
+    if parent == child or not parent or not child:
+        raise ValueError(f"transform {parent!r} -> {child!r}: parent and child must be two named frames")
+    return StampedTransform(parent, child, stamp_to_ns(msg.header.stamp), make_transform(rotation, translation))
 
 
 def _frame(name: str) -> str:
@@ -126,7 +128,7 @@ class TfBuffer:
 
     def add_message(self, msg: Any, static: bool) -> int:
         """Add every transform of a ``tf2_msgs/TFMessage``; returns how many were unusable
-        (non-finite or zero quaternions), which are skipped."""
+        (non-finite or zero quaternions, a frame that is its own parent), which are skipped."""
         bad = 0
         for item in msg.transforms:
             try:

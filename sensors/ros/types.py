@@ -3,7 +3,7 @@
 The ROS 2 Humble/Jazzy and ROS 1 Noetic stores come from ``rosbags``; ``vision_msgs`` (ground
 truth and detections as ``vision_msgs/msg/Detection3DArray``) is not among them and is
 registered here from its ``.msg`` definitions (vision_msgs 4.x, the version shipped with
-Humble and Jazzy).
+Humble and Jazzy), as are the ``/tf`` types the Noetic store lacks.
 """
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ VISION_MSGS: dict[str, str] = {
         "vision_msgs/BoundingBox3D bbox\nstring id\n"
     ),
     "vision_msgs/msg/Detection3DArray": "std_msgs/Header header\nvision_msgs/Detection3D[] detections\n",
+}
+
+#: ``/tf`` message types the ROS 1 Noetic store of rosbags lacks (tf2_msgs is not a ROS 1
+#: "common" package there; ``tf/tfMessage`` is what older ROS 1 bags carry).
+ROS1_TF: dict[str, str] = {
+    "tf2_msgs/msg/TFMessage": "geometry_msgs/TransformStamped[] transforms\n",
+    "tf/msg/tfMessage": "geometry_msgs/TransformStamped[] transforms\n",
 }
 
 #: Distribution name -> rosbags store.
@@ -49,8 +56,10 @@ def typestore(distro: str = "humble") -> Typestore:
         raise ValueError(f"unknown ROS distribution {distro!r}; expected one of {tuple(DISTROS)}")
     store = get_typestore(DISTROS[distro])
     types: dict[str, Any] = {}
-    for name, text in VISION_MSGS.items():
-        types.update(get_types_from_msg(text, name))
+    extra = {**VISION_MSGS, **(ROS1_TF if distro == "noetic" else {})}
+    for name, text in extra.items():
+        if name not in store.fielddefs:
+            types.update(get_types_from_msg(text, name))
     store.register(types)
     return store
 
