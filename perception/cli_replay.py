@@ -78,7 +78,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     import torch
 
-    from perception.evaluate import load_model
+    from perception.inference import load_model
     from perception.replay.foxglove_sink import foxglove_outputs
     from perception.replay.layout import write_layout
     from perception.replay.runner import replay

@@ -1,6 +1,6 @@
 """The replay loop: each frame of a recording through the model, its predictions to the sinks.
 
-Inference is the evaluation's (:func:`perception.evaluate.inference.predict_batch`: the same
+Inference is the evaluation's (:func:`perception.inference.predict.predict_batch`: the same
 preprocessing, forward pass and decoding), one frame per forward pass. Every frame is timed per
 stage (:data:`STAGES`). Two modes: as fast as possible (every frame), or paced by the recorded
 timestamps (:func:`perception.replay.pacing.paced`; frames the model cannot keep up with are
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from perception.evaluate.inference import predict_batch
-from perception.evaluate.timing import StageTimer
+from perception.inference.predict import predict_batch
+from perception.inference.timing import StageTimer
 from perception.model import FusionModel
 from perception.postprocess import Prediction
 from perception.replay.pacing import paced

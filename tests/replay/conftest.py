@@ -6,12 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-REPO = Path(__file__).resolve().parents[2]
-TINY = REPO / "perception" / "checkpoints" / "tiny.pt"
-#: Small simulator settings: every frame has six cameras, LiDAR, the cabin and ground truth.
-SIM = {"image_size": (90, 160), "num_lidar_beams": 16, "lidar_azimuth_steps": 360, "sweeps_per_keyframe": 1,
-       "cabin_size": (60, 80), "num_agents": 40}
+from replay_setup import SIM, TINY
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +20,7 @@ def sim_frames():
 @pytest.fixture(scope="session")
 def tiny_model():
     """(model, config) of the shipped tiny checkpoint on the CPU."""
-    from perception.evaluate import load_model
+    from perception.inference import load_model
 
     return load_model(TINY, None, torch.device("cpu"))
 

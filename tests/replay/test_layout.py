@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import REPO
+from replay_setup import REPO
 
 from perception.replay.foxglove_sink import TOPICS
 from perception.replay.layout import layout_json

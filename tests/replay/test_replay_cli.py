@@ -12,14 +12,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from mcap.reader import make_reader
 from mcap_read import read_messages
+from replay_setup import REPO, TINY
 
-from conftest import REPO, TINY
 from perception.cli import main
 from perception.replay.foxglove_sink import TOPICS
 
@@ -143,10 +142,10 @@ def test_a_camera_missing_for_a_frame(sim_frames, tiny_model, tmp_path, capsys):
 def test_ctrl_c_leaves_a_finished_mcap(tmp_path):
     """SIGINT to a replay subprocess once a frame is done: exit 130, results.mcap finished with the
     frames done (summary section readable), no temporary file."""
+    from replay_setup import SIM
+
     from sensors.ros.writer import write_rosbag2
     from sensors.sim import SimConfig, simulate_drive
-
-    from conftest import SIM
 
     frames = list(simulate_drive(SimConfig(**SIM), seed=4, num_frames=5, scene_name="scene-0103"))
     bag = write_rosbag2(frames, tmp_path / "drive")

@@ -122,7 +122,7 @@ def test_bev_grid_holds_the_probabilities(replayed, sim_frames, tiny_model):
     for (t, msg), frame, prediction in zip(messages[TOPICS["bev"]], sim_frames, predictions):
         assert t == _ns(frame.timestamp)
         probs = prediction.bev_map  # (C, X, Y)
-        c, nx, ny = probs.shape
+        _c, nx, ny = probs.shape
         assert msg.column_count == nx and [f.name for f in msg.fields] == list(MAP_CLASSES)
         assert (msg.pose.position.x, msg.pose.position.y) == (grid.xmin, grid.ymin)
         data = np.frombuffer(msg.data, np.uint8)
