@@ -40,7 +40,7 @@ def _three_d() -> fl.ThreeDeePanel:
         TOPICS["gt_boxes"]: fl.BaseRendererSceneUpdateTopicSettings(visible=True, show_outlines=True),
         TOPICS["bev"]: fl.BaseRendererGridTopicSettings(
             visible=True, color_mode="gradient", color_field="drivable_area", gradient=("#00000000", "#3050ffaa"),
-            min_value=0.0, max_value=1.0, frame_locked=True, draw_behind=True),
+            min_value=0.0, max_value=255.0, frame_locked=True, draw_behind=True),
     }
     return fl.ThreeDeePanel(title="3D (base_link)", config=fl.ThreeDeeConfig(
         follow_tf="base_link", fixed_frame="map", follow_mode="follow-pose", topics=topics))

@@ -8,6 +8,7 @@ the ego frame at the LiDAR time. Times are integer microseconds in, nanoseconds 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -160,7 +161,8 @@ def image_annotations(boxes: Boxes3D, camera: Camera) -> ImageAnnotations:
         for i in np.flatnonzero(visible):
             rgb = class_color(boxes.label[i])
             uv = corners[i]
-            line = [Point2(x=float(uv[k, 0]), y=float(uv[k, 1])) for edge in BOX_EDGES for k in edge]
+            corner = [Point2(x=float(u), y=float(v)) for u, v in uv]
+            line = [corner[k] for edge in BOX_EDGES for k in edge]
             points.append(PointsAnnotation(timestamp=t, type=PointsAnnotationType.LineList, points=line,
                                            outline_color=color(rgb), thickness=2.0))
             texts.append(TextAnnotation(timestamp=t, position=Point2(x=float(uv[4, 0]), y=float(uv[4, 1])),
@@ -169,32 +171,32 @@ def image_annotations(boxes: Boxes3D, camera: Camera) -> ImageAnnotations:
     return ImageAnnotations(timestamp=t, points=points, texts=texts)
 
 
-def scene_update(boxes: Boxes3D, timestamp_us: int, prefix: str, rgb: Sequence[int] | None = None) -> SceneUpdate:
-    """Every box as a cube entity in ``base_link`` with its :func:`box_label`, replacing all earlier
-    entities of the topic (a deletion of everything comes first).
+def scene_update(boxes: Boxes3D, timestamp_us: int, prefix: str, rgb: Sequence[int] | None = None,
+                 labels: bool = True) -> SceneUpdate:
+    """Every box as a cube entity in ``base_link``, replacing all earlier entities of the topic (a
+    deletion of everything comes first).
 
     Entity ``i`` has id ``"<prefix>-<i>"``, a cube centred on the box centre with the box yaw,
-    size (length, width, height), the class colour (or ``rgb``) at alpha 0.4, and metadata
-    ``class``, ``score``. Boxes are in the ego frame (``docs/conventions.md``).
+    size (length, width, height), the class colour (or ``rgb``) at alpha 0.4, metadata ``class``
+    and ``score``, and with ``labels`` its :func:`box_label` above it. Boxes are in the ego frame
+    (``docs/conventions.md``).
     """
     t = stamp(timestamp_us)
+    names = boxes.class_names()
     entities = []
     for i in range(len(boxes)):
         rgb_i = rgb if rgb is not None else class_color(boxes.label[i])
-        c, yaw = boxes.center[i], float(boxes.yaw[i])
-        orientation = Quaternion(x=0.0, y=0.0, z=float(np.sin(yaw / 2)), w=float(np.cos(yaw / 2)))
-        position = Vector3(x=float(c[0]), y=float(c[1]), z=float(c[2]))
-        size = Vector3(x=float(boxes.size[i, 0]), y=float(boxes.size[i, 1]), z=float(boxes.size[i, 2]))
-        above = Vector3(x=float(c[0]), y=float(c[1]), z=float(c[2] + boxes.size[i, 2] / 2 + 0.3))
+        (x, y, z), (length, width, height), yaw = boxes.center[i].tolist(), boxes.size[i].tolist(), float(boxes.yaw[i])
+        cube = CubePrimitive(pose=Pose(position=Vector3(x=x, y=y, z=z),
+                                       orientation=Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))),
+                             size=Vector3(x=length, y=width, z=height), color=color(rgb_i, 0.4))
+        texts = [TextPrimitive(pose=Pose(position=Vector3(x=x, y=y, z=z + height / 2 + 0.3), orientation=Quaternion(w=1.0)),
+                               billboard=True, font_size=12.0, scale_invariant=True, color=color(rgb_i),
+                               text=box_label(boxes, i))] if labels else None
         entities.append(SceneEntity(
             timestamp=t, frame_id=EGO_FRAME, id=f"{prefix}-{i}",
-            metadata=[KeyValuePair(key="class", value=DETECTION_CLASSES[int(boxes.label[i])]),
-                      KeyValuePair(key="score", value=f"{float(boxes.score[i]):.4f}")],
-            cubes=[CubePrimitive(pose=Pose(position=position, orientation=orientation), size=size,
-                                 color=color(rgb_i, 0.4))],
-            texts=[TextPrimitive(pose=Pose(position=above, orientation=Quaternion(w=1.0)), billboard=True,
-                                 font_size=12.0, scale_invariant=True, color=color(rgb_i), text=box_label(boxes, i))],
-        ))
+            metadata=[KeyValuePair(key="class", value=names[i]), KeyValuePair(key="score", value=f"{float(boxes.score[i]):.4f}")],
+            cubes=[cube], texts=texts))
     return SceneUpdate(deletions=[SceneEntityDeletion(timestamp=t, type=SceneEntityDeletionType.All)],
                        entities=entities)
 
@@ -202,20 +204,26 @@ def scene_update(boxes: Boxes3D, timestamp_us: int, prefix: str, rgb: Sequence[i
 def bev_grid(probabilities: np.ndarray, grid: BevGrid, names: Sequence[str], timestamp_us: int) -> Grid:
     """BEV segmentation probabilities (C, X, Y) on ``grid`` as a Foxglove grid in ``base_link``.
 
-    One float32 field per class (``names``); the grid's origin is the corner (xmin, ymin) of cell
-    [0, 0], columns run along ego +x and rows along ego +y, so the value of class ``c`` at cell
-    [i, j] is at byte ``j * row_stride + i * cell_stride + 4 * c`` (Foxglove's row-major layout).
+    One uint8 field per class (``names``) holding ``round(255 * p)`` (a quarter of the bytes of
+    float32; Foxglove colours by a field's value between a minimum and a maximum, here 0 and 255).
+    The grid's origin is the corner (xmin, ymin) of cell [0, 0], columns run along ego +x and rows
+    along ego +y, so the value of class ``c`` at cell [i, j] is byte ``j * row_stride + i * cell_stride
+    + c`` (Foxglove's row-major layout).
+
+    Raises:
+        ValueError: the array does not match ``names`` and ``grid``.
     """
     c, nx, ny = probabilities.shape
     if c != len(names) or (nx, ny) != grid.shape:
         raise ValueError(f"BEV probabilities {probabilities.shape} do not match {len(names)} classes on grid {grid.shape}")
-    data = np.ascontiguousarray(np.transpose(probabilities, (2, 1, 0)), dtype="<f4")
+    levels = np.rint(np.clip(np.transpose(probabilities, (2, 1, 0)), 0.0, 1.0) * 255.0).astype(np.uint8)
     origin = np.eye(4)
     origin[:2, 3] = grid.xmin, grid.ymin
     return Grid(timestamp=stamp(timestamp_us), frame_id=EGO_FRAME, pose=pose(origin), column_count=nx,
-                cell_size=Vector2(x=grid.resolution, y=grid.resolution), row_stride=nx * c * 4, cell_stride=c * 4,
-                fields=[PackedElementField(name=n, offset=4 * k, type=_F32) for k, n in enumerate(names)],
-                data=data.tobytes())
+                cell_size=Vector2(x=grid.resolution, y=grid.resolution), row_stride=nx * c, cell_stride=c,
+                fields=[PackedElementField(name=n, offset=k, type=PackedElementFieldNumericType.Uint8)
+                        for k, n in enumerate(names)],
+                data=np.ascontiguousarray(levels).tobytes())
 
 
 def depth_image(depth: np.ndarray, frame_id: str, timestamp_us: int) -> RawImage:

@@ -53,7 +53,9 @@ class ReplayStats:
         dropped: frames skipped in real-time mode because a newer one was due.
         missing: sensor (``lidar`` or a camera name of the model) -> processed frames without it.
         frames_missing_sensor: processed frames without at least one of those sensors.
-        stage_s: stage name (:data:`STAGES`) -> seconds of each processed frame.
+        stage_s: stage name (:data:`STAGES`) -> wall-clock seconds of each processed frame.
+        stage_cpu_s: the same in process CPU seconds (all threads; steadier than wall time on a
+            shared machine).
         wall_s: wall-clock seconds of the loop (after the warm-up pass).
         interrupted: the replay was stopped by Ctrl-C before the end of the recording.
     """
@@ -63,6 +65,7 @@ class ReplayStats:
     missing: Counter = field(default_factory=Counter)
     frames_missing_sensor: int = 0
     stage_s: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    stage_cpu_s: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     wall_s: float = 0.0
     interrupted: bool = False
 
@@ -70,6 +73,28 @@ class ReplayStats:
         """Stage -> (median, p99) milliseconds over the processed frames (stages with data only)."""
         return {s: (float(np.median(v)) * 1e3, float(np.percentile(v, 99)) * 1e3)
                 for s, v in self.stage_s.items() if v}
+
+
+class _WallAndCpuTimer(StageTimer):
+    """A :class:`StageTimer` that also sums process CPU time per stage (:meth:`take_cpu`)."""
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__(device)
+        self._cpu: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.process_time()
+        try:
+            with super().stage(name):
+                yield
+        finally:
+            self._cpu[name] = self._cpu.get(name, 0.0) + time.process_time() - start
+
+    def take_cpu(self) -> dict[str, float]:
+        """CPU seconds per stage since the last call, then reset."""
+        out, self._cpu = self._cpu, {}
+        return out
 
 
 class _Interrupt:
@@ -98,13 +123,13 @@ def _stop_on_sigint() -> Iterator[_Interrupt]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _timed(frames: Iterable[Frame]) -> Iterator[tuple[Frame, float]]:
-    """(frame, seconds spent producing it: reading, decoding, synchronising)."""
+def _timed(frames: Iterable[Frame]) -> Iterator[tuple[Frame, tuple[float, float]]]:
+    """(frame, (wall, CPU) seconds spent producing it: reading, decoding, synchronising)."""
     it = iter(frames)
     while True:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         frame = next(it, None)
-        elapsed = time.perf_counter() - start
+        elapsed = (time.perf_counter() - start, time.process_time() - start_cpu)
         if frame is None:
             return
         yield frame, elapsed
@@ -140,8 +165,8 @@ def replay(frames: Iterable[Frame], model: FusionModel, sinks: Sequence[FrameSin
     if first is None:
         return stats
     predict_batch(model, [first[0]], device, StageTimer(device))  # warm-up, untimed
-    timer = StageTimer(device)
-    items: Iterable[tuple[tuple[Frame, float], int]] = (
+    timer = _WallAndCpuTimer(device)
+    items: Iterable[tuple[tuple[Frame, tuple[float, float]], int]] = (
         paced(chain([first], source), lambda item: item[0].timestamp) if realtime
         else ((item, 0) for item in chain([first], source)))
     if total is None and hasattr(frames, "__len__"):
@@ -155,11 +180,12 @@ def replay(frames: Iterable[Frame], model: FusionModel, sinks: Sequence[FrameSin
                 with timer.stage("write"):
                     for sink in sinks:
                         sink.write(frame, prediction)
-                times = timer.take()
-                stats.stage_s["decode"].append(decode_s)
-                for name, ours in _TIMER_STAGES.items():
-                    stats.stage_s[ours].append(times.get(name, 0.0))
-                stats.stage_s["write"].append(times.get("write", 0.0))
+                for out, times, decode in ((stats.stage_s, timer.take(), decode_s[0]),
+                                           (stats.stage_cpu_s, timer.take_cpu(), decode_s[1])):
+                    out["decode"].append(decode)
+                    for name, ours in _TIMER_STAGES.items():
+                        out[ours].append(times.get(name, 0.0))
+                    out["write"].append(times.get("write", 0.0))
                 stats.frames += 1
                 stats.dropped += dropped
                 _count_missing(frame, cameras, stats)
