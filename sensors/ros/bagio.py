@@ -113,7 +113,7 @@ class BagSource:
             with open(file, "rb") as stream:
                 reader = NonSeekingReader(stream, validate_crcs=False)
                 try:
-                    for schema, channel, message in reader.iter_messages(topics=list(wanted) or None):
+                    for schema, channel, message in reader.iter_messages(topics=list(wanted) or None, log_time_order=False):
                         if channel.topic in wanted and schema is not None:
                             yield RawMessage(channel.topic, schema.name, int(message.log_time), message.data)
                 except Exception as error:  # noqa: BLE001 - the damage is where reading ends
@@ -203,7 +203,7 @@ def _open_damaged_mcap(path: Path, note: str) -> BagSource:
     for file in _mcap_files(path):
         with open(file, "rb") as stream:
             try:
-                for schema, channel, message in NonSeekingReader(stream, validate_crcs=False).iter_messages():
+                for schema, channel, message in NonSeekingReader(stream, validate_crcs=False).iter_messages(log_time_order=False):
                     if schema is None:
                         continue
                     msgtypes[channel.topic] = schema.name
