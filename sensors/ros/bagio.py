@@ -137,7 +137,9 @@ class BagSource:
 
 
 def _mcap_files(path: Path) -> list[Path]:
-    return [path] if path.is_file() else sorted(path.glob("*.mcap"))
+    if path.is_file():
+        return [path] if path.suffix == ".mcap" else []
+    return sorted(path.glob("*.mcap"))
 
 
 def _store(ros1: bool, definitions: dict[str, tuple[Any, str]], msgtypes: set[str]) -> tuple[Typestore, dict[str, str | None]]:
@@ -214,8 +216,10 @@ def _open_damaged_mcap(path: Path, note: str) -> BagSource:
                         definitions[schema.name] = (MessageDefinitionFormat.IDL, schema.data.decode())
                     start = message.log_time if start is None else min(start, message.log_time)
                     end = message.log_time if end is None else max(end, message.log_time)
-            except Exception:  # noqa: BLE001 - the damage is where the scan ends
-                pass
+            except Exception as error:  # noqa: BLE001 - the damage is where the scan ends
+                if not msgtypes:
+                    raise CorruptDataError(file, f"not a readable MCAP file: {note.split(' (')[0]} and no message "
+                                                 f"can be read ({type(error).__name__})") from None
     store, origin = _store(False, definitions, set(msgtypes.values()))
     topics = {t: TopicEntry(msgtypes[t], counts[t], origin[msgtypes[t]]) for t in sorted(msgtypes)}
     return BagSource(path, False, topics, int(start or 0), int(end or 0), store, [note], None)
