@@ -70,6 +70,7 @@ class BagSource:
         start_ns, end_ns: log time of the first and last message, nanoseconds.
         notes: what went wrong while opening or reading (a truncated file...), one line each.
         store: the type store that decodes every known type of the recording.
+        indexed: the file's index is readable (else MCAP records are read in file order).
 
     Raises (from :func:`open_bag`):
         MissingDataError: the path does not exist.
@@ -83,7 +84,7 @@ class BagSource:
     end_ns: int
     store: Typestore
     notes: list[str] = field(default_factory=list)
-    _reader: AnyReader | None = None
+    indexed: bool = True
 
     @property
     def duration_s(self) -> float:
@@ -93,10 +94,10 @@ class BagSource:
         """Serialized messages of ``topics`` (with a known type) in log-time order. Reading stops
         at damage (a truncated file); the reason is appended to :attr:`notes`."""
         wanted = {t for t in topics if t in self.topics and self.topics[t].definition is not None}
-        if self._reader is None:
+        if not self.indexed:
             yield from self._mcap_messages(wanted)
             return
-        with self._reader as reader:
+        with AnyReader([self.path], default_typestore=None if self.ros1 else typestore("humble")) as reader:
             connections = [c for c in reader.connections if c.topic in wanted]
             if not connections:
                 return
@@ -190,8 +191,7 @@ def open_bag(path: str | Path) -> BagSource:
         reader.close()
     store, origin = _store(ros1, definitions, set(msgtypes.values()))
     topics = {t: TopicEntry(msgtypes[t], counts[t], origin[msgtypes[t]]) for t in sorted(msgtypes)}
-    reader = AnyReader([path], default_typestore=None if ros1 else typestore("humble"))
-    return BagSource(path, ros1, topics, int(start), int(end) if counts else int(start), store, [], reader)
+    return BagSource(path, ros1, topics, int(start), int(end) if counts else int(start), store, [])
 
 
 def _open_damaged_mcap(path: Path, note: str) -> BagSource:
@@ -222,4 +222,4 @@ def _open_damaged_mcap(path: Path, note: str) -> BagSource:
                                                  f"can be read ({type(error).__name__})") from None
     store, origin = _store(False, definitions, set(msgtypes.values()))
     topics = {t: TopicEntry(msgtypes[t], counts[t], origin[msgtypes[t]]) for t in sorted(msgtypes)}
-    return BagSource(path, False, topics, int(start or 0), int(end or 0), store, [note], None)
+    return BagSource(path, False, topics, int(start or 0), int(end or 0), store, [note], indexed=False)

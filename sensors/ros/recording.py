@@ -137,7 +137,7 @@ class Recording:
             except CorruptDataError as error:
                 summary.count_unusable("message does not deserialize", error.reason)
                 continue
-            yield from sync.add(raw.topic, msg)
+            yield from sync.add(raw.topic, msg, raw.log_time_ns)
         yield from sync.flush()
         for line in source.notes:
             summary.note(line)

@@ -37,7 +37,7 @@ import numpy as np
 
 from sensors.boxes import Boxes3D
 from sensors.errors import SensorDataError
-from sensors.frame import Annotations, Camera, Frame, Lidar
+from sensors.frame import CAMERA_NAMES, Annotations, Camera, Frame, Lidar
 from sensors.geometry import invert_transform, sensor_to_reference_ego
 from sensors.ros.detections import decode_detections
 from sensors.ros.image import camera_intrinsics, decode_any_image
@@ -108,7 +108,8 @@ class FrameSynchronizer:
         self.scene = scene
         self.summary = summary if summary is not None else ReplaySummary()
         self.tf = TfBuffer()
-        self._cameras: dict[str, CameraTopics] = dict(profile.cameras)
+        order = [n for n in CAMERA_NAMES if n in profile.cameras] + [n for n in profile.cameras if n not in CAMERA_NAMES]
+        self._cameras: dict[str, CameraTopics] = {n: profile.cameras[n] for n in order}
         if profile.cabin is not None:
             self._cameras[CABIN] = profile.cabin
         self._routes: dict[str, tuple[str, str | None]] = {profile.lidar: ("lidar", None),
@@ -133,11 +134,16 @@ class FrameSynchronizer:
         """Every topic this synchronizer consumes."""
         return set(self._routes)
 
-    def add(self, topic: str, msg: Any) -> list[Frame]:
+    def add(self, topic: str, msg: Any, receive_time_ns: int | None = None) -> list[Frame]:
         """Feed one message; returns the frames it completes (often none), in time order.
 
-        Messages of other topics are ignored. Never raises on bad sensor data: it is counted in
-        :attr:`summary`.
+        Args:
+            topic: the topic the message came on; topics of no sensor are ignored.
+            msg: the message object (rosbags or rclpy).
+            receive_time_ns: when it was received (a bag's log time); stands in for a header
+                stamp left at zero by the driver (counted in the notes).
+
+        Never raises on bad sensor data: it is counted in :attr:`summary`.
         """
         route = self._routes.get(topic)
         if route is None:
@@ -155,6 +161,9 @@ class FrameSynchronizer:
             self._infos[key] = msg
             return []
         stamp = stamp_to_ns(msg.header.stamp)
+        if stamp == 0 and receive_time_ns is not None:
+            self.summary.note(f"{topic}: header stamps are zero; the receive time is used")
+            stamp = int(receive_time_ns)
         if kind == "boxes":
             self._boxes.add(stamp, msg)
             return []

@@ -121,3 +121,17 @@ def test_open_dataset_opens_bags_and_refuses_splits(tmp_path) -> None:
         assert "no splits" in str(error)
     else:
         raise AssertionError("a split on a recording must be refused")
+
+
+def test_zero_header_stamps_fall_back_to_the_receive_time() -> None:
+    store = ros2_store()
+    spec = DriveSpec(lidar_count=3)
+    sync = FrameSynchronizer(load_profile("nuscenes"))
+    frames = []
+    for topic, msgtype, t, message in drive_messages(spec):
+        if topic == "/CAM_FRONT/image_rect_compressed":
+            message["header"]["stamp"] = {"sec": 0, "nanosec": 0}  # a driver that never sets stamps
+        frames += sync.add(topic, to_rosbags(store, msgtype, message), receive_time_ns=t)
+    frames += sync.flush()
+    check_frames(frames, spec, LIDAR_TO_EGO)  # the receive (log) time equals the true stamp here
+    assert any("header stamps are zero" in n for n in sync.summary.notes)
