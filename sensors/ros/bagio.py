@@ -19,7 +19,12 @@ from typing import Any
 
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import MessageDefinitionFormat
-from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+from rosbags.typesys import (
+    Stores,
+    get_types_from_idl,
+    get_types_from_msg,
+    get_typestore,
+)
 from rosbags.typesys.store import Typestore
 
 from sensors.errors import CorruptDataError, MissingDataError
@@ -143,18 +148,23 @@ def _mcap_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.mcap"))
 
 
-def _store(ros1: bool, definitions: dict[str, tuple[Any, str]], msgtypes: set[str]) -> tuple[Typestore, dict[str, str | None]]:
+def _store(ros1: bool, definitions: dict[str, tuple[Any, str]], msgtypes: set[str], notes: list[str]
+           ) -> tuple[Typestore, dict[str, str | None]]:
     """A store with the ROS types of the distribution, overridden by the bag's definitions, and
-    where each of ``msgtypes`` comes from."""
+    where each of ``msgtypes`` comes from; a stored definition that does not parse falls back to
+    the type store and is noted in ``notes``."""
     base = typestore("noetic" if ros1 else "humble")
     types: dict[str, Any] = dict(base.fielddefs)
     origin: dict[str, str | None] = {t: ("typestore" if t in types else None) for t in msgtypes}
     for msgtype, (fmt, text) in definitions.items():
         try:
-            types.update(_types_of_definition(fmt, text, msgtype))
-            origin[msgtype] = "bag"
-        except Exception:  # noqa: BLE001 - a broken stored definition falls back to the store
+            parsed = _types_of_definition(fmt, text, msgtype)
+        except Exception as error:  # noqa: BLE001 - rosbags' parsers raise several kinds
+            notes.append(f"{msgtype}: the definition stored in the recording does not parse ({type(error).__name__}); "
+                         f"{'the type store is used' if origin[msgtype] else 'the type is unknown'}")
             continue
+        types.update(parsed)
+        origin[msgtype] = "bag"
     store = get_typestore(Stores.EMPTY)
     store.register(types)
     return store, origin
@@ -189,9 +199,10 @@ def open_bag(path: str | Path) -> BagSource:
         start, end = reader.start_time, reader.end_time
     finally:
         reader.close()
-    store, origin = _store(ros1, definitions, set(msgtypes.values()))
+    notes: list[str] = []
+    store, origin = _store(ros1, definitions, set(msgtypes.values()), notes)
     topics = {t: TopicEntry(msgtypes[t], counts[t], origin[msgtypes[t]]) for t in sorted(msgtypes)}
-    return BagSource(path, ros1, topics, int(start), int(end) if counts else int(start), store, [])
+    return BagSource(path, ros1, topics, int(start), int(end) if counts else int(start), store, notes)
 
 
 def _open_damaged_mcap(path: Path, note: str) -> BagSource:
@@ -220,6 +231,7 @@ def _open_damaged_mcap(path: Path, note: str) -> BagSource:
                 if not msgtypes:
                     raise CorruptDataError(file, f"not a readable MCAP file: {note.split(' (')[0]} and no message "
                                                  f"can be read ({type(error).__name__})") from None
-    store, origin = _store(False, definitions, set(msgtypes.values()))
+    notes = [note]
+    store, origin = _store(False, definitions, set(msgtypes.values()), notes)
     topics = {t: TopicEntry(msgtypes[t], counts[t], origin[msgtypes[t]]) for t in sorted(msgtypes)}
-    return BagSource(path, False, topics, int(start or 0), int(end or 0), store, [note], indexed=False)
+    return BagSource(path, False, topics, int(start or 0), int(end or 0), store, notes, indexed=False)

@@ -17,7 +17,14 @@ from sensors.errors import CorruptDataError, MissingDataError, SensorDataError
 from sensors.frame import Frame
 from sensors.ros.bagio import BAG_SUFFIXES, BagSource, open_bag
 from sensors.ros.pcd import PcdFolder, is_pcd_folder
-from sensors.ros.profile import POINTCLOUD, Profile, ProfileFit, choose_profile, fit_profile, load_profile
+from sensors.ros.profile import (
+    POINTCLOUD,
+    Profile,
+    ProfileFit,
+    choose_profile,
+    fit_profile,
+    load_profile,
+)
 from sensors.ros.summary import ReplaySummary
 from sensors.ros.sync import CABIN, FrameSynchronizer
 

@@ -101,9 +101,9 @@ class FrameSynchronizer:
         if sweeps < 1:
             raise ValueError(f"sweeps must be >= 1, got {sweeps}")
         self.profile = profile
-        self.tolerance_ns = int(round(tolerance_s * 1e9))
-        self.wait_ns = int(round(wait_s * 1e9))
-        self.annotation_tolerance_ns = int(round(annotation_tolerance_s * 1e9))
+        self.tolerance_ns = round(tolerance_s * 1e9)
+        self.wait_ns = round(wait_s * 1e9)
+        self.annotation_tolerance_ns = round(annotation_tolerance_s * 1e9)
         self.sweeps = sweeps
         self.scene = scene
         self.summary = summary if summary is not None else ReplaySummary()

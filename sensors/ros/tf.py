@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 from rosbags.typesys.store import Typestore
 
-from sensors.geometry import invert_transform, make_transform, matrix_to_quaternion, quaternion_to_matrix
+from sensors.geometry import (
+    invert_transform,
+    make_transform,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+)
 from sensors.ros.types import header, stamp_to_ns
 
 

@@ -6,10 +6,18 @@ import sqlite3
 
 import numpy as np
 import pytest
+from ros_drive import (
+    LIDAR_TO_EGO,
+    DriveSpec,
+    check_frames,
+    drive_messages,
+    lidar_times,
+    ros2_store,
+    write_mcap_ros2,
+    write_rosbag2,
+)
 from rosbags.typesys import get_types_from_msg
 
-from ros_drive import (LIDAR_TO_EGO, DriveSpec, check_frames, drive_messages, lidar_times, ros2_store,
-                       write_mcap_ros2, write_rosbag2)
 from sensors.dataset import open_dataset
 from sensors.errors import SensorDataError
 from sensors.ros import open_recording

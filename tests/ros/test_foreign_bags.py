@@ -5,10 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
+from ros_drive import (
+    AUTOWARE,
+    LIDAR_TO_EGO,
+    VELODYNE,
+    DriveSpec,
+    check_frames,
+    drive_messages,
+    write_mcap_ros2,
+    write_ros1_bag,
+    write_rosbag2,
+)
 
-from ros_drive import (AUTOWARE, LIDAR_TO_EGO, VELODYNE, DriveSpec, check_frames, drive_messages, write_mcap_ros2,
-                       write_ros1_bag, write_rosbag2)
 from sensors.ros import open_recording
+
 
 def test_ros1_bag_from_rosbags_ros1_writer_with_raw_bgr_images(tmp_path) -> None:
     spec = DriveSpec(lidar_topic="/velodyne_points", lidar_frame="velodyne", layout=VELODYNE, image_kind="bgr8",

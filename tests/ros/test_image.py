@@ -6,11 +6,18 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-
 from ros_drive import ros1_store, ros2_store, to_rosbags
+
 from sensors.errors import CorruptDataError, InvalidValueError
-from sensors.ros.image import (camera_intrinsics, decode_any_image, decode_compressed_image, decode_image,
-                               encode_camera_info, encode_compressed_image, encode_image)
+from sensors.ros.image import (
+    camera_intrinsics,
+    decode_any_image,
+    decode_compressed_image,
+    decode_image,
+    encode_camera_info,
+    encode_compressed_image,
+    encode_image,
+)
 from sensors.ros.types import typestore
 
 HEADER = {"stamp": {"sec": 1, "nanosec": 2}, "frame_id": "cam"}

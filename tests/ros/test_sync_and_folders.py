@@ -6,9 +6,21 @@ import shutil
 
 import numpy as np
 import yaml
+from ros_drive import (
+    INTENSITY,
+    LIDAR_POINTS,
+    LIDAR_TO_EGO,
+    POINT_TIMES,
+    DriveSpec,
+    check_frames,
+    drive_messages,
+    ego_pose,
+    lidar_times,
+    ros2_store,
+    to_rosbags,
+    write_rosbag2,
+)
 
-from ros_drive import (INTENSITY, LIDAR_POINTS, LIDAR_TO_EGO, POINT_TIMES, DriveSpec, check_frames, drive_messages,
-                       ego_pose, lidar_times, ros2_store, to_rosbags, write_rosbag2)
 from sensors.dataset import detect_layout, open_dataset
 from sensors.ros import FrameSynchronizer, load_profile, open_recording
 

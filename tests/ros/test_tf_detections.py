@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ros_drive import ros2_store, to_rosbags, transform_dict
 from scipy.spatial.transform import Rotation
 
-from ros_drive import ros2_store, to_rosbags, transform_dict
 from sensors.boxes import Boxes3D
 from sensors.ros.detections import decode_detections, encode_detections
-from sensors.ros.tf import StampedTransform, TfBuffer, transform_from_msg, transform_to_msg
+from sensors.ros.tf import (
+    StampedTransform,
+    TfBuffer,
+    transform_from_msg,
+    transform_to_msg,
+)
 from sensors.ros.types import typestore
 
 
