@@ -147,3 +147,13 @@ def test_zero_header_stamps_fall_back_to_the_receive_time() -> None:
     frames += sync.flush()
     check_frames(frames, spec, LIDAR_TO_EGO)  # the receive (log) time equals the true stamp here
     assert any("header stamps are zero" in n for n in sync.summary.notes)
+
+
+def test_reduced_images_keep_their_intrinsics_consistent(tmp_path) -> None:
+    from ros_drive import INTRINSICS, write_mcap_ros2
+
+    write_mcap_ros2(tmp_path / "d.mcap", drive_messages(DriveSpec(lidar_count=2)))
+    frame = next(iter(open_recording(tmp_path / "d.mcap", image_reduction=2)))
+    camera = frame.cameras["CAM_FRONT"]
+    assert camera.image.shape == (3, 4, 3)  # 6 x 8 halved
+    np.testing.assert_allclose(camera.intrinsics, np.diag([0.5, 0.5, 1.0]) @ INTRINSICS["front"])
