@@ -19,7 +19,12 @@ from typing import Any
 
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import MessageDefinitionFormat
-from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+from rosbags.typesys import (
+    Stores,
+    get_types_from_idl,
+    get_types_from_msg,
+    get_typestore,
+)
 from rosbags.typesys.store import Typestore
 
 from sensors.errors import CorruptDataError, MissingDataError
@@ -70,6 +75,7 @@ class BagSource:
         start_ns, end_ns: log time of the first and last message, nanoseconds.
         notes: what went wrong while opening or reading (a truncated file...), one line each.
         store: the type store that decodes every known type of the recording.
+        indexed: the file's index is readable (else MCAP records are read in file order).
 
     Raises (from :func:`open_bag`):
         MissingDataError: the path does not exist.
@@ -83,7 +89,7 @@ class BagSource:
     end_ns: int
     store: Typestore
     notes: list[str] = field(default_factory=list)
-    _reader: AnyReader | None = None
+    indexed: bool = True
 
     @property
     def duration_s(self) -> float:
@@ -93,10 +99,10 @@ class BagSource:
         """Serialized messages of ``topics`` (with a known type) in log-time order. Reading stops
         at damage (a truncated file); the reason is appended to :attr:`notes`."""
         wanted = {t for t in topics if t in self.topics and self.topics[t].definition is not None}
-        if self._reader is None:
+        if not self.indexed:
             yield from self._mcap_messages(wanted)
             return
-        with self._reader as reader:
+        with AnyReader([self.path], default_typestore=None if self.ros1 else typestore("humble")) as reader:
             connections = [c for c in reader.connections if c.topic in wanted]
             if not connections:
                 return
@@ -113,7 +119,7 @@ class BagSource:
             with open(file, "rb") as stream:
                 reader = NonSeekingReader(stream, validate_crcs=False)
                 try:
-                    for schema, channel, message in reader.iter_messages(topics=list(wanted) or None):
+                    for schema, channel, message in reader.iter_messages(topics=list(wanted) or None, log_time_order=False):
                         if channel.topic in wanted and schema is not None:
                             yield RawMessage(channel.topic, schema.name, int(message.log_time), message.data)
                 except Exception as error:  # noqa: BLE001 - the damage is where reading ends
@@ -137,21 +143,28 @@ class BagSource:
 
 
 def _mcap_files(path: Path) -> list[Path]:
-    return [path] if path.is_file() else sorted(path.glob("*.mcap"))
+    if path.is_file():
+        return [path] if path.suffix == ".mcap" else []
+    return sorted(path.glob("*.mcap"))
 
 
-def _store(ros1: bool, definitions: dict[str, tuple[Any, str]], msgtypes: set[str]) -> tuple[Typestore, dict[str, str | None]]:
+def _store(ros1: bool, definitions: dict[str, tuple[Any, str]], msgtypes: set[str], notes: list[str]
+           ) -> tuple[Typestore, dict[str, str | None]]:
     """A store with the ROS types of the distribution, overridden by the bag's definitions, and
-    where each of ``msgtypes`` comes from."""
+    where each of ``msgtypes`` comes from; a stored definition that does not parse falls back to
+    the type store and is noted in ``notes``."""
     base = typestore("noetic" if ros1 else "humble")
     types: dict[str, Any] = dict(base.fielddefs)
     origin: dict[str, str | None] = {t: ("typestore" if t in types else None) for t in msgtypes}
     for msgtype, (fmt, text) in definitions.items():
         try:
-            types.update(_types_of_definition(fmt, text, msgtype))
-            origin[msgtype] = "bag"
-        except Exception:  # noqa: BLE001 - a broken stored definition falls back to the store
+            parsed = _types_of_definition(fmt, text, msgtype)
+        except Exception as error:  # noqa: BLE001 - rosbags' parsers raise several kinds
+            notes.append(f"{msgtype}: the definition stored in the recording does not parse ({type(error).__name__}); "
+                         f"{'the type store is used' if origin[msgtype] else 'the type is unknown'}")
             continue
+        types.update(parsed)
+        origin[msgtype] = "bag"
     store = get_typestore(Stores.EMPTY)
     store.register(types)
     return store, origin
@@ -186,10 +199,10 @@ def open_bag(path: str | Path) -> BagSource:
         start, end = reader.start_time, reader.end_time
     finally:
         reader.close()
-    store, origin = _store(ros1, definitions, set(msgtypes.values()))
+    notes: list[str] = []
+    store, origin = _store(ros1, definitions, set(msgtypes.values()), notes)
     topics = {t: TopicEntry(msgtypes[t], counts[t], origin[msgtypes[t]]) for t in sorted(msgtypes)}
-    reader = AnyReader([path], default_typestore=None if ros1 else typestore("humble"))
-    return BagSource(path, ros1, topics, int(start), int(end) if counts else int(start), store, [], reader)
+    return BagSource(path, ros1, topics, int(start), int(end) if counts else int(start), store, notes)
 
 
 def _open_damaged_mcap(path: Path, note: str) -> BagSource:
@@ -203,7 +216,7 @@ def _open_damaged_mcap(path: Path, note: str) -> BagSource:
     for file in _mcap_files(path):
         with open(file, "rb") as stream:
             try:
-                for schema, channel, message in NonSeekingReader(stream, validate_crcs=False).iter_messages():
+                for schema, channel, message in NonSeekingReader(stream, validate_crcs=False).iter_messages(log_time_order=False):
                     if schema is None:
                         continue
                     msgtypes[channel.topic] = schema.name
@@ -214,8 +227,11 @@ def _open_damaged_mcap(path: Path, note: str) -> BagSource:
                         definitions[schema.name] = (MessageDefinitionFormat.IDL, schema.data.decode())
                     start = message.log_time if start is None else min(start, message.log_time)
                     end = message.log_time if end is None else max(end, message.log_time)
-            except Exception:  # noqa: BLE001 - the damage is where the scan ends
-                pass
-    store, origin = _store(False, definitions, set(msgtypes.values()))
+            except Exception as error:  # noqa: BLE001 - the damage is where the scan ends
+                if not msgtypes:
+                    raise CorruptDataError(file, f"not a readable MCAP file: {note.split(' (')[0]} and no message "
+                                                 f"can be read ({type(error).__name__})") from None
+    notes = [note]
+    store, origin = _store(False, definitions, set(msgtypes.values()), notes)
     topics = {t: TopicEntry(msgtypes[t], counts[t], origin[msgtypes[t]]) for t in sorted(msgtypes)}
-    return BagSource(path, False, topics, int(start or 0), int(end or 0), store, [note], None)
+    return BagSource(path, False, topics, int(start or 0), int(end or 0), store, notes, indexed=False)

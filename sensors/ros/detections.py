@@ -16,7 +16,7 @@ from rosbags.typesys.store import Typestore
 
 from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES, NUSCENES_CATEGORY_TO_CLASS
-from sensors.geometry import quaternion_to_matrix, yaw_to_quaternion
+from sensors.geometry import yaw_to_quaternion
 from sensors.ros.types import header
 
 
@@ -32,40 +32,44 @@ def _class_index(class_id: str) -> int | None:
 def decode_detections(msg: Any) -> tuple[Boxes3D, int]:
     """Boxes of a ``vision_msgs/Detection3DArray`` in its ``header.frame_id`` frame.
 
-    The best hypothesis of each detection gives class and score.
+    The best hypothesis of each detection gives class and score; yaw is the heading of the box's
+    x axis projected on the ground plane.
 
     Returns:
         (boxes, skipped): the boxes and the number of detections skipped for an unknown class,
-        no hypothesis, a non-positive size or a non-finite pose.
+        no hypothesis, a non-positive size or a non-finite or zero pose.
     """
-    centers, sizes, yaws, labels, scores, tokens = [], [], [], [], [], []
+    rows, labels, scores, tokens = [], [], [], []
     skipped = 0
     for detection in msg.detections:
         results = list(detection.results)
-        if not results:
+        label = None
+        if results:
+            best = max(results, key=lambda r: float(r.hypothesis.score))
+            label = _class_index(str(best.hypothesis.class_id))
+        if label is None:
             skipped += 1
             continue
-        best = max(results, key=lambda r: float(r.hypothesis.score))
-        label = _class_index(str(best.hypothesis.class_id))
         p, q, s = detection.bbox.center.position, detection.bbox.center.orientation, detection.bbox.size
-        center, size = np.array([p.x, p.y, p.z], float), np.array([s.x, s.y, s.z], float)
-        quaternion = np.array([q.w, q.x, q.y, q.z], float)
-        if label is None or not np.all(np.isfinite(center)) or not np.all(size > 0) or not np.all(np.isfinite(quaternion)) \
-                or np.linalg.norm(quaternion) < 1e-9:
-            skipped += 1
-            continue
-        heading = quaternion_to_matrix(quaternion)[:, 0]
-        centers.append(center)
-        sizes.append(size)
-        yaws.append(np.arctan2(heading[1], heading[0]))
+        rows.append((p.x, p.y, p.z, s.x, s.y, s.z, q.w, q.x, q.y, q.z))
         labels.append(label)
-        scores.append(float(np.clip(best.hypothesis.score, 0.0, 1.0)))
+        scores.append(float(best.hypothesis.score))
         tokens.append(str(detection.id))
-    if not centers:
+    if not rows:
         return Boxes3D.empty(), skipped
-    n = len(centers)
-    return Boxes3D(np.array(centers), np.array(sizes), np.array(yaws), np.full((n, 2), np.nan), np.array(labels),
-                   np.array(scores), token=tokens), skipped
+    values = np.array(rows, dtype=np.float64)
+    center, size, quaternion = values[:, :3], values[:, 3:6], values[:, 6:]
+    norm = np.linalg.norm(quaternion, axis=1)
+    good = np.all(np.isfinite(values), axis=1) & np.all(size > 0, axis=1) & (norm > 1e-9)
+    skipped += int((~good).sum())
+    w, x, y, z = (quaternion[good] / norm[good, None]).T
+    # The rotated x axis: R[:, 0] = (1 - 2(y^2 + z^2), 2(xy + wz), 2(xz - wy)).
+    yaw = np.arctan2(2.0 * (x * y + w * z), 1.0 - 2.0 * (y * y + z * z))
+    n = int(good.sum())
+    if n == 0:
+        return Boxes3D.empty(), skipped
+    return Boxes3D(center[good], size[good], yaw, np.full((n, 2), np.nan), np.array(labels)[good],
+                   np.clip(np.array(scores)[good], 0.0, 1.0), token=[t for t, g in zip(tokens, good) if g]), skipped
 
 
 def _vector(types: Any, values: np.ndarray) -> Any:

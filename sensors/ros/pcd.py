@@ -22,7 +22,12 @@ from typing import Any
 import numpy as np
 
 from sensors.frame import Frame, Lidar
-from sensors.ros.pointcloud import INTENSITY_FIELDS, TIME_FIELDS, scale_intensity, time_offsets
+from sensors.ros.pointcloud import (
+    INTENSITY_FIELDS,
+    TIME_FIELDS,
+    scale_intensity,
+    time_offsets,
+)
 from sensors.ros.summary import ReplaySummary
 
 #: Frame rate assumed for files whose names are no timestamps.
@@ -58,7 +63,7 @@ class PcdFolder:
         if files and all(s is not None for s in stamps):
             pairs = sorted(zip(stamps, files))
         else:
-            period = int(round(1e9 / DEFAULT_RATE_HZ))
+            period = round(1e9 / DEFAULT_RATE_HZ)
             pairs = [(i * period, f) for i, f in enumerate(files)]
         self.files: list[tuple[int, Path]] = [(int(s), f) for s, f in pairs]
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from rosbags.typesys.store import Typestore
 
 from sensors.errors import CorruptDataError, InvalidValueError
 from sensors.ros.types import header, stamp_to_ns
-from rosbags.typesys.store import Typestore
 
 #: PointField datatype constant -> numpy type character (sensor_msgs/PointField).
 POINTFIELD_TYPES: dict[int, str] = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8"}

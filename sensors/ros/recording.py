@@ -17,7 +17,14 @@ from sensors.errors import CorruptDataError, MissingDataError, SensorDataError
 from sensors.frame import Frame
 from sensors.ros.bagio import BAG_SUFFIXES, BagSource, open_bag
 from sensors.ros.pcd import PcdFolder, is_pcd_folder
-from sensors.ros.profile import POINTCLOUD, Profile, ProfileFit, choose_profile, fit_profile, load_profile
+from sensors.ros.profile import (
+    POINTCLOUD,
+    Profile,
+    ProfileFit,
+    choose_profile,
+    fit_profile,
+    load_profile,
+)
 from sensors.ros.summary import ReplaySummary
 from sensors.ros.sync import CABIN, FrameSynchronizer
 
@@ -86,13 +93,15 @@ class Recording:
         profile: the topic profile in use.
         tolerance_s: camera-to-LiDAR synchronization tolerance (s).
         sweeps: LiDAR messages per frame.
+        image_reduction: images are decoded at 1/image_reduction of their size.
         summary: counters of the last (or current) iteration: frames, frames without each
             sensor, unusable messages by reason, notes.
     """
 
     def __init__(self, path: Path, source: BagSource | PcdFolder, profile: Profile, tolerance_s: float, sweeps: int,
-                 fits: list[ProfileFit]) -> None:
+                 fits: list[ProfileFit], image_reduction: int = 1) -> None:
         self.path, self.profile, self.tolerance_s, self.sweeps = path, profile, tolerance_s, sweeps
+        self.image_reduction = image_reduction
         self.summary = ReplaySummary()
         self._source, self._fits = source, fits
 
@@ -103,7 +112,8 @@ class Recording:
 
     def synchronizer(self, summary: ReplaySummary | None = None) -> FrameSynchronizer:
         """A new synchronizer for this recording's profile and settings."""
-        return FrameSynchronizer(self.profile, self.tolerance_s, sweeps=self.sweeps, scene=self.scene, summary=summary)
+        return FrameSynchronizer(self.profile, self.tolerance_s, sweeps=self.sweeps, scene=self.scene, summary=summary,
+                                 image_reduction=self.image_reduction)
 
     def __iter__(self) -> Iterator[Frame]:
         self.summary = summary = ReplaySummary()
@@ -137,7 +147,7 @@ class Recording:
             except CorruptDataError as error:
                 summary.count_unusable("message does not deserialize", error.reason)
                 continue
-            yield from sync.add(raw.topic, msg)
+            yield from sync.add(raw.topic, msg, raw.log_time_ns)
         yield from sync.flush()
         for line in source.notes:
             summary.note(line)
@@ -182,7 +192,7 @@ def is_recording(path: Path) -> bool:
 
 
 def open_recording(path: str | Path, profile: str | Path | Profile | None = None, tolerance_s: float = 0.12, *,
-                   sweeps: int = 1) -> Recording:
+                   sweeps: int = 1, image_reduction: int = 1) -> Recording:
     """Open a recorded drive for replay.
 
     Args:
@@ -192,6 +202,9 @@ def open_recording(path: str | Path, profile: str | Path | Profile | None = None
             path, a :class:`Profile`, or None to choose the shipped profile that fits best.
         tolerance_s: largest |camera stamp - LiDAR stamp| (s) for a camera to join a frame.
         sweeps: LiDAR messages aggregated per frame (motion-compensated).
+        image_reduction: 1, 2, 4 or 8: decode camera images at 1/image_reduction of their size
+            (JPEG several times faster; intrinsics scaled to match), for a model whose input is
+            that small anyway.
 
     Returns:
         The :class:`Recording`; iterate it for frames. Opening reads only the index.
@@ -208,13 +221,15 @@ def open_recording(path: str | Path, profile: str | Path | Profile | None = None
     path = Path(path)
     if tolerance_s < 0:
         raise ValueError(f"tolerance_s must be >= 0, got {tolerance_s}")
+    if sweeps < 1 or image_reduction not in (1, 2, 4, 8):
+        raise ValueError(f"need sweeps >= 1 and image_reduction in (1, 2, 4, 8), got {sweeps}, {image_reduction}")
     if not path.exists():
         raise MissingDataError(path, "recording does not exist")
     chosen = profile if isinstance(profile, Profile) else load_profile(profile) if profile is not None else None
     if path.is_dir() and is_pcd_folder(path):
         folder = PcdFolder(path)
         chosen = chosen or load_profile("nuscenes")
-        return Recording(path, folder, chosen, tolerance_s, sweeps, [])
+        return Recording(path, folder, chosen, tolerance_s, sweeps, [], image_reduction)
     if not is_recording(path):
         raise UnknownLayoutError(path, "not a recording (rosbag2 folder or .mcap/.db3 file, ROS 1 .bag, folder of .pcd)")
     source = open_bag(path)
@@ -226,4 +241,4 @@ def open_recording(path: str | Path, profile: str | Path | Profile | None = None
         which = f"profile {chosen.name!r} expects {chosen.lidar}" if chosen else "no shipped profile fits"
         has = f"PointCloud2 topics: {', '.join(clouds)} (write a profile, docs/replay.md)" if clouds else "no PointCloud2 topic at all"
         raise SensorDataError(path, f"no LiDAR topic: {which}; the recording has {has}")
-    return Recording(path, source, best.profile, tolerance_s, sweeps, fits)
+    return Recording(path, source, best.profile, tolerance_s, sweeps, fits, image_reduction)

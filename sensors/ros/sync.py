@@ -37,10 +37,10 @@ import numpy as np
 
 from sensors.boxes import Boxes3D
 from sensors.errors import SensorDataError
-from sensors.frame import Annotations, Camera, Frame, Lidar
+from sensors.frame import CAMERA_NAMES, Annotations, Camera, Frame, Lidar
 from sensors.geometry import invert_transform, sensor_to_reference_ego
 from sensors.ros.detections import decode_detections
-from sensors.ros.image import camera_intrinsics, decode_any_image
+from sensors.ros.image import REDUCED_READ, camera_intrinsics, decode_any_image
 from sensors.ros.pointcloud import decode_pointcloud2
 from sensors.ros.profile import CameraTopics, Profile
 from sensors.ros.summary import ReplaySummary
@@ -92,23 +92,30 @@ class FrameSynchronizer:
         wait_s: extra time (s) to wait for late messages before a frame is built.
         annotation_tolerance_s: largest |box stamp - LiDAR stamp| for ground truth to join.
         summary: counters to add to (a new :class:`ReplaySummary` by default).
+        image_reduction: 1, 2, 4 or 8: decode images at 1/reduction of their size (JPEG decodes
+            several times faster; intrinsics follow). For a model that resizes its inputs smaller.
     """
 
     def __init__(self, profile: Profile, tolerance_s: float = 0.12, *, sweeps: int = 1, scene: str = "recording",
-                 wait_s: float = 0.1, annotation_tolerance_s: float = 0.001, summary: ReplaySummary | None = None) -> None:
+                 wait_s: float = 0.1, annotation_tolerance_s: float = 0.001, summary: ReplaySummary | None = None,
+                 image_reduction: int = 1) -> None:
         if tolerance_s < 0 or wait_s < 0 or annotation_tolerance_s < 0:
             raise ValueError("tolerance_s, wait_s and annotation_tolerance_s must be >= 0")
         if sweeps < 1:
             raise ValueError(f"sweeps must be >= 1, got {sweeps}")
         self.profile = profile
-        self.tolerance_ns = int(round(tolerance_s * 1e9))
-        self.wait_ns = int(round(wait_s * 1e9))
-        self.annotation_tolerance_ns = int(round(annotation_tolerance_s * 1e9))
+        self.tolerance_ns = round(tolerance_s * 1e9)
+        self.wait_ns = round(wait_s * 1e9)
+        self.annotation_tolerance_ns = round(annotation_tolerance_s * 1e9)
+        if image_reduction not in REDUCED_READ:
+            raise ValueError(f"image_reduction must be one of {tuple(REDUCED_READ)}, got {image_reduction}")
         self.sweeps = sweeps
+        self.image_reduction = image_reduction
         self.scene = scene
         self.summary = summary if summary is not None else ReplaySummary()
         self.tf = TfBuffer()
-        self._cameras: dict[str, CameraTopics] = dict(profile.cameras)
+        order = [n for n in CAMERA_NAMES if n in profile.cameras] + [n for n in profile.cameras if n not in CAMERA_NAMES]
+        self._cameras: dict[str, CameraTopics] = {n: profile.cameras[n] for n in order}
         if profile.cabin is not None:
             self._cameras[CABIN] = profile.cabin
         self._routes: dict[str, tuple[str, str | None]] = {profile.lidar: ("lidar", None),
@@ -133,11 +140,16 @@ class FrameSynchronizer:
         """Every topic this synchronizer consumes."""
         return set(self._routes)
 
-    def add(self, topic: str, msg: Any) -> list[Frame]:
+    def add(self, topic: str, msg: Any, receive_time_ns: int | None = None) -> list[Frame]:
         """Feed one message; returns the frames it completes (often none), in time order.
 
-        Messages of other topics are ignored. Never raises on bad sensor data: it is counted in
-        :attr:`summary`.
+        Args:
+            topic: the topic the message came on; topics of no sensor are ignored.
+            msg: the message object (rosbags or rclpy).
+            receive_time_ns: when it was received (a bag's log time); stands in for a header
+                stamp left at zero by the driver (counted in the notes).
+
+        Never raises on bad sensor data: it is counted in :attr:`summary`.
         """
         route = self._routes.get(topic)
         if route is None:
@@ -155,6 +167,9 @@ class FrameSynchronizer:
             self._infos[key] = msg
             return []
         stamp = stamp_to_ns(msg.header.stamp)
+        if stamp == 0 and receive_time_ns is not None:
+            self.summary.note(f"{topic}: header stamps are zero; the receive time is used")
+            stamp = int(receive_time_ns)
         if kind == "boxes":
             self._boxes.add(stamp, msg)
             return []
@@ -281,7 +296,7 @@ class FrameSynchronizer:
             self.summary.count_unusable("no CameraInfo", f"{topics.info} (for {topics.image} at {image_stamp} ns)")
             return None
         try:
-            image = decode_any_image(msg)
+            image = decode_any_image(msg, self.image_reduction)
         except SensorDataError as error:
             self.summary.count_unusable("image does not decode", f"{topics.image} at {image_stamp} ns: {error.reason}")
             return None

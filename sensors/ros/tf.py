@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 from rosbags.typesys.store import Typestore
 
-from sensors.geometry import invert_transform, make_transform, matrix_to_quaternion, quaternion_to_matrix
+from sensors.geometry import (
+    invert_transform,
+    make_transform,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+)
 from sensors.ros.types import header, stamp_to_ns
 
 
@@ -169,30 +174,45 @@ class TfBuffer:
         translation = (1.0 - fraction) * edge.translations[i - 1] + fraction * edge.translations[i]
         return edge.parent, make_transform(quaternion_to_matrix(q), translation)
 
-    def _to_root(self, frame: str, stamp_ns: int) -> tuple[str, np.ndarray] | None:
-        """(root frame, frame-to-root 4x4) at ``stamp_ns``; None when a link is unknown then."""
+    def _parent(self, frame: str) -> str | None:
+        if frame in self._static:
+            return self._static[frame][0]
+        edge = self._dynamic.get(frame)
+        return edge.parent if edge is not None else None
+
+    def _ancestors(self, frame: str) -> list[str]:
+        """``frame``, its parent, ... up to the root; empty on a loop."""
+        chain, seen = [frame], {frame}
+        while (parent := self._parent(chain[-1])) is not None:
+            if parent in seen:
+                return []
+            chain.append(parent)
+            seen.add(parent)
+        return chain
+
+    def _along(self, chain: list[str], stamp_ns: int) -> np.ndarray | None:
+        """chain[0]-to-chain[-1] 4x4 at ``stamp_ns`` (each frame's parent is the next one)."""
         matrix = np.eye(4)
-        seen = {frame}
-        while True:
-            if frame not in self._static and frame not in self._dynamic:
-                return frame, matrix
-            link = self._edge(frame, stamp_ns)
+        for child in chain[:-1]:
+            link = self._edge(child, stamp_ns)
             if link is None:
                 return None
-            frame, edge = link
-            if frame in seen:
-                return None  # a loop in the tree
-            seen.add(frame)
-            matrix = edge @ matrix
+            matrix = link[1] @ matrix
+        return matrix
 
     def lookup(self, target: str, source: str, stamp_ns: int) -> np.ndarray | None:
         """4x4 mapping ``source`` coordinates to ``target`` coordinates at ``stamp_ns`` (the
-        pose of ``source`` in ``target``), or None when the frames are not connected then."""
+        pose of ``source`` in ``target``), or None when the frames are not connected then.
+        Only the links up to the frames' nearest common ancestor are evaluated."""
         target, source = _frame(target), _frame(source)
         if target == source:
             return np.eye(4)
-        a = self._to_root(source, stamp_ns)
-        b = self._to_root(target, stamp_ns)
-        if a is None or b is None or a[0] != b[0]:
+        up_source, up_target = self._ancestors(source), self._ancestors(target)
+        common = next((f for f in up_source if f in set(up_target)), None)
+        if common is None:
             return None
-        return invert_transform(b[1]) @ a[1]
+        a = self._along(up_source[: up_source.index(common) + 1], stamp_ns)
+        b = self._along(up_target[: up_target.index(common) + 1], stamp_ns)
+        if a is None or b is None:
+            return None
+        return invert_transform(b) @ a

@@ -7,7 +7,7 @@ Humble and Jazzy), as are the ``/tf`` types the Noetic store lacks.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
@@ -42,7 +42,7 @@ DISTROS: dict[str, Stores] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def typestore(distro: str = "humble") -> Typestore:
     """The message type store of a ROS distribution with ``vision_msgs`` registered.
 

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from sensors.frame import Camera, Frame
@@ -83,7 +90,8 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
         image_format: ``jpeg`` or ``png`` (lossless) for the camera images.
         distro: ``humble`` or ``jazzy``: whose message definitions to store.
         ego_pose: ego_to_global (4, 4) at a time in microseconds, for cameras that fire at their
-            own time; None: interpolated between the poses of the frames and sweeps.
+            own time and carry no ``ego_to_global`` of their own; None: interpolated between the
+            poses of the frames and sweeps (the frame's pose outside them).
 
     Returns:
         ``out``.
@@ -112,6 +120,19 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _capture_pose(camera: Camera, frame: Frame, poses: _PoseTrack,
+                  ego_pose: Callable[[int], np.ndarray] | None) -> np.ndarray:
+    """Ego pose at the camera's capture time: its own, the caller's, or interpolated; the
+    frame's when the camera fired at the frame's time or nothing better is known."""
+    own = getattr(camera, "ego_to_global", None)
+    if own is not None:
+        return own
+    if camera.timestamp == frame.timestamp:
+        return frame.ego_to_global
+    pose = ego_pose(camera.timestamp) if ego_pose is not None else poses.at(camera.timestamp * 1000)
+    return frame.ego_to_global if pose is None else pose
 
 
 def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: str,
@@ -143,13 +164,10 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
             poses.add(stamp, pose)
         cameras = [*frame.cameras.values(), *([frame.cabin] if frame.cabin is not None else [])]
 
-        def pose_at(camera: Camera) -> np.ndarray:
-            if camera.timestamp == frame.timestamp:
-                return frame.ego_to_global
-            pose = ego_pose(camera.timestamp) if ego_pose is not None else poses.at(camera.timestamp * 1000)
-            return frame.ego_to_global if pose is None else pose
-
-        calibrations = {c.name: invert_transform(pose_at(c)) @ frame.ego_to_global @ c.cam_to_ego for c in cameras}
+        # cam_to_ego is in the ego frame at the LiDAR time; /tf_static holds the mounting in the ego
+        # frame at the camera's own time: the same motion compensation towards the camera's pose.
+        calibrations = {c.name: sensor_to_reference_ego(c.cam_to_ego, frame.ego_to_global, _capture_pose(c, frame, poses, ego_pose))
+                        for c in cameras}
         if not static_done:
             stamp = frame.timestamp * 1000
             statics = [transform_to_msg(store, BASE_FRAME, LIDAR_FRAME, frame.lidar.lidar_to_ego, stamp)]
@@ -168,7 +186,8 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
             stamp = camera.timestamp * 1000
             if camera.timestamp != frame.timestamp:
                 emit(TF_TOPIC, "tf2_msgs/msg/TFMessage", stamp,
-                     tf_message(store, [transform_to_msg(store, MAP_FRAME, BASE_FRAME, pose_at(camera), stamp)]))
+                     tf_message(store, [transform_to_msg(store, MAP_FRAME, BASE_FRAME,
+                                                        _capture_pose(camera, frame, poses, ego_pose), stamp)]))
             emit(image_topic(camera.name), "sensor_msgs/msg/CompressedImage", stamp,
                  encode_compressed_image(store, camera.image, stamp, camera.name, image_format))
             emit(info_topic(camera.name), "sensor_msgs/msg/CameraInfo", stamp,

@@ -332,3 +332,45 @@ def write_rosbag2(path, messages, storage: str = "sqlite3", store: Any = None) -
             if topic not in connections:
                 connections[topic] = writer.add_connection(topic, msgtype, typestore=store)
             writer.write(connections[topic], t, store.serialize_cdr(to_rosbags(store, msgtype, message), msgtype))
+
+
+NAMES = {"front": "CAM_FRONT", "back": "CAM_BACK"}
+
+
+def expected_camera(camera: str, lidar_ns: int, tolerance_s: float = 0.12, stop_after_s: float = np.inf):
+    """(index, stamp) of the image nearest to the LiDAR stamp within the tolerance, by brute force."""
+    best = None
+    for index, t in enumerate(camera_times(camera, 10.0)):
+        if (t - lidar_times(1)[0]) * 1e-9 > stop_after_s:
+            continue
+        gap = abs(t - lidar_ns)
+        if gap <= tolerance_s * 1e9 and (best is None or gap <= best[2]):
+            best = (index, t, gap)
+    return None if best is None else best[:2]
+
+
+def check_frames(frames, spec: DriveSpec, lidar_to_ego: np.ndarray, raw_names=NAMES, stamps=None) -> None:
+    """Every frame against the closed-form drive: LiDAR stamps (all by default), ego pose, points,
+    the image each camera should contribute (or its absence) and its placement."""
+    stamps = lidar_times(spec.lidar_count) if stamps is None else stamps
+    assert [f.timestamp for f in frames] == [t // 1000 for t in stamps]
+    for frame, t in zip(frames, stamps):
+        np.testing.assert_allclose(frame.ego_to_global, ego_pose(t), atol=1e-9)
+        ego_points = LIDAR_POINTS @ lidar_to_ego[:3, :3].T + lidar_to_ego[:3, 3]
+        np.testing.assert_allclose(frame.lidar.points[:, :3], ego_points, atol=1e-5)
+        np.testing.assert_allclose(frame.lidar.points[:, 3], INTENSITY, atol=1e-4)
+        np.testing.assert_allclose(frame.lidar.points[:, 4], POINT_TIMES, atol=1e-6)
+        np.testing.assert_allclose(frame.lidar.lidar_to_ego, lidar_to_ego, atol=1e-9)
+        for camera, name in raw_names.items():
+            found = expected_camera(camera, t, stop_after_s=spec.stop_camera_after_s.get(camera, np.inf))
+            if found is None or (camera, found[0]) in spec.corrupt_images:
+                assert name not in frame.cameras
+                continue
+            index, t_cam = found
+            cam = frame.cameras[name]
+            assert cam.timestamp == t_cam // 1000
+            np.testing.assert_array_equal(cam.image, camera_image(camera, index))
+            np.testing.assert_allclose(cam.intrinsics, INTRINSICS[camera], atol=1e-12)
+            # The camera in the ego frame at the LiDAR time, by the chain written out here.
+            chain = np.linalg.inv(ego_pose(t)) @ ego_pose(t_cam) @ CALIBRATION[camera]
+            np.testing.assert_allclose(cam.cam_to_ego, chain, atol=1e-6)

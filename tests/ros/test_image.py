@@ -6,11 +6,18 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-
 from ros_drive import ros1_store, ros2_store, to_rosbags
+
 from sensors.errors import CorruptDataError, InvalidValueError
-from sensors.ros.image import (camera_intrinsics, decode_any_image, decode_compressed_image, decode_image,
-                               encode_camera_info, encode_compressed_image, encode_image)
+from sensors.ros.image import (
+    camera_intrinsics,
+    decode_any_image,
+    decode_compressed_image,
+    decode_image,
+    encode_camera_info,
+    encode_compressed_image,
+    encode_image,
+)
 from sensors.ros.types import typestore
 
 HEADER = {"stamp": {"sec": 1, "nanosec": 2}, "frame_id": "cam"}
@@ -161,3 +168,15 @@ def test_encoders_round_trip_through_serialization(distro: str) -> None:
     info = through(encode_camera_info(store, k, (6, 10), 5, "cam"))
     np.testing.assert_array_equal(camera_intrinsics(info, (6, 10)), k)
     assert (info.height, info.width) == (6, 10)
+
+
+@pytest.mark.parametrize("reduction", [2, 4])
+def test_reduced_decoding_sizes_round_up(reduction: int) -> None:
+    image = rgb_image(7, 10)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    size = (-(-7 // reduction), -(-10 // reduction))
+    assert decode_compressed_image(compressed(buffer.getvalue(), "png"), reduction).shape[:2] == size
+    assert decode_any_image(raw(image.tobytes(), 7, 10, "rgb8", 30), reduction).shape[:2] == size
+    with pytest.raises(ValueError, match="reduction"):
+        decode_compressed_image(compressed(buffer.getvalue(), "png"), 3)

@@ -6,9 +6,21 @@ import struct
 
 import numpy as np
 import pytest
+from ros_drive import (
+    AUTOWARE,
+    BIG_ENDIAN_F64,
+    INTENSITY,
+    LIDAR_POINTS,
+    OUSTER,
+    POINT_TIMES,
+    VELODYNE,
+    CloudLayout,
+    pointcloud_dict,
+    ros1_store,
+    ros2_store,
+    to_rosbags,
+)
 
-from ros_drive import (AUTOWARE, BIG_ENDIAN_F64, INTENSITY, LIDAR_POINTS, OUSTER, POINT_TIMES, VELODYNE, CloudLayout,
-                       pointcloud_dict, ros1_store, ros2_store, to_rosbags)
 from sensors.errors import CorruptDataError, InvalidValueError
 from sensors.ros.pointcloud import decode_pointcloud2, encode_pointcloud2, time_offsets
 from sensors.ros.types import typestore
