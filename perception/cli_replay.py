@@ -64,8 +64,6 @@ def run_replay(args: argparse.Namespace) -> int:
 
     from sensors.ros import open_recording
 
-    if not args.recording.exists():
-        raise FileNotFoundError(f"{args.recording}: no such recording")
     recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
     console = Console()
     if args.inspect:
@@ -87,8 +85,7 @@ def run_replay(args: argparse.Namespace) -> int:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, config = load_model(args.checkpoint, args.config, device)
     out: Path = args.out
-    outputs = {"results": str(out / RESULTS_MCAP),
-               "Foxglove layout": str(write_layout(out / LAYOUT, config.model.cameras))}
+    outputs = {"results": str(out / RESULTS_MCAP), "Foxglove layout": str(out / LAYOUT)}
     with ExitStack() as stack:
         publisher = stack.enter_context(foxglove_outputs(
             out / RESULTS_MCAP, config.model.heads.segmentation.grid.to_bev_grid(),
@@ -105,6 +102,7 @@ def run_replay(args: argparse.Namespace) -> int:
         lidar_messages = None if args.quiet else _lidar_messages(recording)
         stats = replay(recording, model, sinks, device, realtime=args.realtime, progress=not args.quiet,
                        total=lidar_messages)
+    write_layout(out / LAYOUT, config.model.cameras)
     console.print(summary(stats, recording.summary, outputs))
     if stats.interrupted:
         print(f"perception replay: interrupted after {stats.frames} frames; {out / RESULTS_MCAP} holds them",

@@ -163,10 +163,17 @@ def foxglove_outputs(mcap_path: Path | None, segmentation_grid: BevGrid, serve: 
     removed and an existing file is left as it was. ``serve`` = (host, port) starts the SDK's
     WebSocket server for Foxglove (port 0: any free port; ``publisher.server.port`` tells which),
     stopped at the end.
+
+    Raises:
+        ValueError: the server cannot bind ``serve`` (one line naming the address and the reason).
     """
     context = foxglove.Context()
-    server = foxglove.start_server(context=context, host=serve[0], port=serve[1], name="perception replay") \
-        if serve is not None else None
+    server = None
+    if serve is not None:
+        try:
+            server = foxglove.start_server(context=context, host=serve[0], port=serve[1], name="perception replay")
+        except RuntimeError as error:  # the SDK's FoxgloveError: address in use, unknown host ...
+            raise ValueError(f"--serve {serve[0]}:{serve[1]}: {error}") from None
     publisher = FoxglovePublisher(context, segmentation_grid, server=server)
     try:
         if mcap_path is None:

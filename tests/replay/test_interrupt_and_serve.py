@@ -17,6 +17,7 @@ from mcap.reader import make_reader
 
 from perception.replay.foxglove_sink import TOPICS, foxglove_outputs
 from perception.replay.runner import replay
+from sensors.frame import BevGrid
 
 
 def test_sigint_finishes_the_mcap_with_the_frames_done(sim_frames, tiny_model, tmp_path):
@@ -127,3 +128,17 @@ def test_serve_streams_the_channels(sim_frames, tiny_model):
     update = message_factory.GetMessageClass(pool.FindMessageTypeByName("foxglove.SceneUpdate")).FromString(
         result[TOPICS["boxes"]][0])
     assert len(update.entities) > 0 and update.entities[0].frame_id == "base_link"
+
+
+def test_serve_on_a_port_in_use_is_one_line_exit_2(sim_bag, tmp_path, capsys):
+    from replay_setup import TINY
+
+    from perception.cli import main
+
+    with foxglove_outputs(None, BevGrid(), serve=("127.0.0.1", 0)) as publisher:
+        port = publisher.server.port
+        status = main(["replay", str(sim_bag), "--checkpoint", str(TINY), "--out", str(tmp_path / "out"), "--serve",
+                       "--port", str(port), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and f"127.0.0.1:{port}" in err[0] and "in use" in err[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

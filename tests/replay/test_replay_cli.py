@@ -51,6 +51,7 @@ def test_cli_writes_results_and_summary(cli_run, sim_frames):
     gt = messages[TOPICS["gt_boxes"]]
     assert [len(u.entities) for _, u in gt] == [len(f.annotations.boxes) for f in sim_frames]
     assert len(messages[TOPICS["driver_state"]]) == len(sim_frames)
+    assert (out / "foxglove_layout.json").read_text() == (REPO / "docs" / "foxglove_layout.json").read_text()
 
 
 def test_ros_out_matches_the_foxglove_boxes(cli_run, sim_frames):
@@ -111,7 +112,7 @@ def test_bag_without_lidar_is_one_line_exit_2(tmp_path, capsys):
     status = main(["replay", str(bag), "--checkpoint", str(TINY), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and "no LiDAR topic" in err[0]
-    assert not (tmp_path / "out" / "results.mcap").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_arguments_and_paths(tmp_path, capsys):
@@ -176,4 +177,4 @@ def test_ctrl_c_leaves_a_finished_mcap(tmp_path):
     assert 1 <= counts[TOPICS["points"]] < len(frames)
     assert counts[TOPICS["boxes"]] == counts[TOPICS["points"]]
     assert b"interrupted after" in bytes(err) and b"frames replayed" in stdout
-    assert sorted(p.name for p in out.iterdir()) == ["results.mcap"]
+    assert sorted(p.name for p in out.iterdir()) == ["foxglove_layout.json", "results.mcap"]
