@@ -52,8 +52,9 @@ def decode_compressed_image(msg: Any, reduction: int = 1) -> np.ndarray:
 
     Args:
         msg: the message.
-        reduction: 1, 2, 4 or 8: decode at 1/reduction of the size (each side rounded up); much
-            faster for JPEG. :func:`camera_intrinsics` scales K to the decoded size.
+        reduction: 1, 2, 4 or 8: decode at about 1/reduction of the size (JPEG in the decoder,
+            much faster, sides rounded up; other formats after decoding, OpenCV rounds down).
+            :func:`camera_intrinsics` scales K to the size actually decoded.
 
     Raises:
         CorruptDataError: the bytes do not decode to an image.

@@ -157,3 +157,29 @@ def test_reduced_images_keep_their_intrinsics_consistent(tmp_path) -> None:
     camera = frame.cameras["CAM_FRONT"]
     assert camera.image.shape == (3, 4, 3)  # 6 x 8 halved
     np.testing.assert_allclose(camera.intrinsics, np.diag([0.5, 0.5, 1.0]) @ INTRINSICS["front"])
+
+
+def _rclpy_like(value):
+    """A rosbags message rebuilt as plain attribute objects with ``array.array`` byte fields and
+    lists, the way rclpy hands messages to a callback."""
+    import array
+    from types import SimpleNamespace
+
+    if hasattr(value, "__dataclass_fields__"):
+        return SimpleNamespace(**{k: _rclpy_like(getattr(value, k)) for k in value.__dataclass_fields__
+                                  if k != "__msgtype__"})
+    if isinstance(value, np.ndarray):
+        return array.array("B", value.tobytes()) if value.dtype == np.uint8 else value.tolist()
+    if isinstance(value, list):
+        return [_rclpy_like(v) for v in value]
+    return value
+
+
+def test_synchronizer_takes_rclpy_like_messages() -> None:
+    store = ros2_store()
+    spec = DriveSpec(lidar_count=3)
+    sync = FrameSynchronizer(load_profile("nuscenes"))
+    frames = []
+    for topic, msgtype, _, message in drive_messages(spec):
+        frames += sync.add(topic, _rclpy_like(to_rosbags(store, msgtype, message)))
+    check_frames(frames + sync.flush(), spec, LIDAR_TO_EGO)
