@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -178,3 +179,27 @@ def test_ctrl_c_leaves_a_finished_mcap(tmp_path):
     assert counts[TOPICS["boxes"]] == counts[TOPICS["points"]]
     assert b"interrupted after" in bytes(err) and b"frames replayed" in stdout
     assert sorted(p.name for p in out.iterdir()) == ["foxglove_layout.json", "results.mcap"]
+
+
+def test_pcd_folder_is_replayed_from_lidar_alone(sim_frames, tmp_path, capsys):
+    """A folder of .pcd files written by open3d (x, y, z, intensity): LiDAR-only frames, the model
+    answers from the LiDAR (boxes, map; no depth), every camera counted missing."""
+    import open3d as o3d
+
+    folder = tmp_path / "pcd"
+    folder.mkdir()
+    for frame in sim_frames[:2]:
+        cloud = o3d.t.geometry.PointCloud()
+        cloud.point.positions = o3d.core.Tensor(frame.lidar.points[:, :3].astype(np.float32))
+        cloud.point.intensity = o3d.core.Tensor(frame.lidar.points[:, 3:4].astype(np.float32))
+        assert o3d.t.io.write_point_cloud(str(folder / f"{frame.timestamp * 1000}.pcd"), cloud)
+    status = main(["replay", str(folder), "--checkpoint", str(TINY), "--out", str(tmp_path / "out"), "--quiet"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    rows = dict(m.groups() for line in out.splitlines() if (m := re.match(r"^\s*(\S.*?)\s{2,}(\S+)\s*$", line)))
+    assert rows["frames replayed"] == "2" and rows["frames with a missing sensor"] == "2"
+    assert rows["without CAM_FRONT"] == "2"
+    messages = read_messages(tmp_path / "out" / "results.mcap")
+    assert [t for t, _ in messages[TOPICS["points"]]] == [f.timestamp * 1000 for f in sim_frames[:2]]
+    assert len(messages[TOPICS["boxes"]]) == 2 and len(messages[TOPICS["bev"]]) == 2
+    assert not any(topic.startswith("/camera/") for topic in messages)
