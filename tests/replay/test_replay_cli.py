@@ -81,6 +81,13 @@ def test_ros_out_matches_the_foxglove_boxes(cli_run, sim_frames):
                 assert msg.markers[0].action == 3  # DELETEALL
                 cubes = [m for m in msg.markers if m.type == 1]
                 assert len(cubes) == len(scene[t].entities)
+                for cube, entity in zip(cubes, scene[t].entities):
+                    p, q, size = entity.cubes[0].pose.position, entity.cubes[0].pose.orientation, entity.cubes[0].size
+                    assert (cube.pose.position.x, cube.pose.position.y, cube.pose.position.z) == pytest.approx(
+                        (p.x, p.y, p.z), abs=1e-6)
+                    assert (cube.pose.orientation.z, cube.pose.orientation.w) == pytest.approx((q.z, q.w), abs=1e-6)
+                    assert (cube.scale.x, cube.scale.y, cube.scale.z) == pytest.approx((size.x, size.y, size.z), abs=1e-6)
+                assert len([m for m in msg.markers if m.type == 9]) == len(cubes)  # TEXT_VIEW_FACING labels
                 seen["markers"] += 1
             elif connection.topic == "/perception/CAM_FRONT/depth":
                 assert msg.encoding == "32FC1" and msg.header.frame_id == "CAM_FRONT"
