@@ -60,7 +60,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     if args.sweeps is not None and args.sweeps < 1:
         raise ValueError(f"--sweeps must be >= 1, got {args.sweeps}")
-    config = SimConfig(image_size=tuple(args.size))
+    # KITTI triggers its camera when the scanner faces forward, at the LiDAR timestamp.
+    trigger = {"lidar_stamp_azimuth_deg": 0.0} if args.format == "kitti" else {}
+    config = SimConfig(image_size=tuple(args.size), **trigger)
     if args.sweeps is not None:
         config = replace(config, sweeps_per_keyframe=args.sweeps)
     preview_index = min(2, args.frames - 1)

@@ -285,9 +285,9 @@ class FrameSynchronizer:
             return None
         return Lidar(np.concatenate(parts), lidar_to_ego, stamp // 1000)
 
-    def _camera(self, key: str, stamp: int, ego_at_lidar: np.ndarray | None) -> Camera | None:
+    def _camera(self, key: str, lidar_stamp: int, ego_at_lidar: np.ndarray | None) -> Camera | None:
         topics = self._cameras[key]
-        found = self._images[key].nearest(stamp, self.tolerance_ns)
+        found = self._images[key].nearest(lidar_stamp, self.tolerance_ns)
         if found is None:
             return None
         image_stamp, msg = found
@@ -317,7 +317,8 @@ class FrameSynchronizer:
         else:
             cam_to_ego = calibration
         name = "CAM_CABIN" if key == CABIN else key
-        return Camera(name, image, intrinsics, cam_to_ego, image_stamp // 1000)
+        own_pose = ego_at_camera if image_stamp != lidar_stamp else None
+        return Camera(name, image, intrinsics, cam_to_ego, image_stamp // 1000, ego_to_global=own_pose)
 
     def _ground_truth(self, stamp: int) -> Boxes3D | None:
         if not self.profile.boxes:

@@ -23,7 +23,7 @@ import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ class _PoseTrack:
 
 
 def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "mcap", image_format: str = "jpeg",
-                  distro: str = "humble", ego_pose: Callable[[int], np.ndarray] | None = None) -> Path:
+                  distro: str = "humble") -> Path:
     """Write frames (e.g. a simulated drive) as a rosbag2 (topics in the module docstring).
 
     Args:
@@ -89,9 +89,10 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
         storage: ``mcap`` or ``sqlite3``.
         image_format: ``jpeg`` or ``png`` (lossless) for the camera images.
         distro: ``humble`` or ``jazzy``: whose message definitions to store.
-        ego_pose: ego_to_global (4, 4) at a time in microseconds, for cameras that fire at their
-            own time and carry no ``ego_to_global`` of their own; None: interpolated between the
-            poses of the frames and sweeps (the frame's pose outside them).
+
+    A camera's ego pose at its own time is ``Camera.ego_to_global`` (the simulator sets it);
+    without one it is interpolated between the poses of the frames and sweeps (the frame's pose
+    outside them).
 
     Returns:
         ``out``.
@@ -113,7 +114,7 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
     try:
         bag = staging / out.name
         with Writer(bag, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[storage]) as writer:
-            _write(writer, store, frames, image_format, ego_pose)
+            _write(writer, store, frames, image_format)
         if out.exists():
             shutil.rmtree(out)
         os.replace(bag, out)
@@ -122,21 +123,18 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
     return out
 
 
-def _capture_pose(camera: Camera, frame: Frame, poses: _PoseTrack,
-                  ego_pose: Callable[[int], np.ndarray] | None) -> np.ndarray:
-    """Ego pose at the camera's capture time: its own, the caller's, or interpolated; the
-    frame's when the camera fired at the frame's time or nothing better is known."""
-    own = getattr(camera, "ego_to_global", None)
-    if own is not None:
-        return own
+def _capture_pose(camera: Camera, frame: Frame, poses: _PoseTrack) -> np.ndarray:
+    """Ego pose at the camera's capture time: its own, or interpolated; the frame's when the
+    camera fired at the frame's time or nothing better is known."""
+    if camera.ego_to_global is not None:
+        return camera.ego_to_global
     if camera.timestamp == frame.timestamp:
         return frame.ego_to_global
-    pose = ego_pose(camera.timestamp) if ego_pose is not None else poses.at(camera.timestamp * 1000)
+    pose = poses.at(camera.timestamp * 1000)
     return frame.ego_to_global if pose is None else pose
 
 
-def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: str,
-           ego_pose: Callable[[int], np.ndarray] | None) -> None:
+def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: str) -> None:
     connections: dict[str, Any] = {}
     order = itertools.count()
     queue: list[tuple[int, int, str, Any]] = []  # (stamp ns, tie-break, topic, message)
@@ -166,7 +164,7 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
 
         # cam_to_ego is in the ego frame at the LiDAR time; /tf_static holds the mounting in the ego
         # frame at the camera's own time: the same motion compensation towards the camera's pose.
-        calibrations = {c.name: sensor_to_reference_ego(c.cam_to_ego, frame.ego_to_global, _capture_pose(c, frame, poses, ego_pose))
+        calibrations = {c.name: sensor_to_reference_ego(c.cam_to_ego, frame.ego_to_global, _capture_pose(c, frame, poses))
                         for c in cameras}
         if not static_done:
             stamp = frame.timestamp * 1000
@@ -187,7 +185,7 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
             if camera.timestamp != frame.timestamp:
                 emit(TF_TOPIC, "tf2_msgs/msg/TFMessage", stamp,
                      tf_message(store, [transform_to_msg(store, MAP_FRAME, BASE_FRAME,
-                                                        _capture_pose(camera, frame, poses, ego_pose), stamp)]))
+                                                        _capture_pose(camera, frame, poses), stamp)]))
             emit(image_topic(camera.name), "sensor_msgs/msg/CompressedImage", stamp,
                  encode_compressed_image(store, camera.image, stamp, camera.name, image_format))
             emit(info_topic(camera.name), "sensor_msgs/msg/CameraInfo", stamp,
