@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -233,11 +234,11 @@ class FrameSynchronizer:
         ego_to_global = self._ego_pose(stamp)
         if ego_to_global is None:
             self.summary.missing["ego_pose"] += 1
-        lidar = self._lidar(stamp, msg, ego_to_global)
+        lidar = self._guarded(self.profile.lidar, stamp, self._lidar, stamp, msg, ego_to_global)
         cameras: dict[str, Camera] = {}
         cabin = None
-        for key in self._cameras:
-            camera = self._camera(key, stamp, ego_to_global)
+        for key, topics in self._cameras.items():
+            camera = self._guarded(topics.image, stamp, self._camera, key, stamp, ego_to_global)
             if camera is None:
                 self.summary.missing[key] += 1
             elif key == CABIN:
@@ -246,11 +247,20 @@ class FrameSynchronizer:
                 cameras[key] = camera
         if lidar is None:
             self.summary.missing["lidar"] += 1
-        boxes = self._ground_truth(stamp)
+        boxes = self._guarded(self.profile.boxes or "", stamp, self._ground_truth, stamp)
         self.summary.frames += 1
         token = hashlib.md5(f"{self.scene}/{stamp}".encode()).hexdigest()
         return Frame(token, self.scene, stamp // 1000, np.eye(4) if ego_to_global is None else ego_to_global,
                      lidar, cameras, cabin, Annotations(boxes=boxes) if boxes is not None else None)
+
+    def _guarded(self, topic: str, stamp: int, build: Callable[..., Any], *args: Any) -> Any:
+        """``build(*args)``, or None when the message's values break the data model (counted):
+        the last line of defence that keeps one bad message from ending a replay."""
+        try:
+            return build(*args)
+        except (ValueError, TypeError, AttributeError, SensorDataError) as error:
+            self.summary.count_unusable("values the data model refuses", f"{topic} for the frame at {stamp} ns: {error}")
+            return None
 
     def _lidar(self, stamp: int, msg: Any, ego_to_global: np.ndarray | None) -> Lidar | None:
         topic = self.profile.lidar
