@@ -24,7 +24,8 @@ Rules (docs/replay.md, "Synchronization"):
   time relative to ``t`` (seconds). With ``sweeps`` > 1 the previous clouds are
   motion-compensated into the ego frame at ``t`` (offsets negative), as the nuScenes reader does.
 * Ground-truth boxes stamped within ``annotation_tolerance_s`` of ``t`` go to
-  ``Frame.annotations`` (transformed into the ego frame at ``t``).
+  ``Frame.annotations`` (transformed into the ego frame at ``t``), and so do the BEV map layers
+  (OccupancyGrids in the ego frame, all layers or none).
 """
 from __future__ import annotations
 
@@ -37,10 +38,12 @@ from typing import Any
 import numpy as np
 
 from sensors.boxes import Boxes3D
+from sensors.classes import MAP_CLASSES
 from sensors.errors import SensorDataError
-from sensors.frame import CAMERA_NAMES, Annotations, Camera, Frame, Lidar
+from sensors.frame import CAMERA_NAMES, Annotations, BevMap, Camera, Frame, Lidar
 from sensors.geometry import invert_transform, sensor_to_reference_ego
 from sensors.ros.detections import decode_detections
+from sensors.ros.grid import decode_layer
 from sensors.ros.image import REDUCED_READ, camera_intrinsics, decode_any_image
 from sensors.ros.pointcloud import decode_pointcloud2
 from sensors.ros.profile import CameraTopics, Profile
@@ -126,10 +129,13 @@ class FrameSynchronizer:
             self._routes[topics.info] = ("info", key)
         if profile.boxes:
             self._routes[profile.boxes] = ("boxes", None)
+        for layer, topic in profile.map_topics().items():
+            self._routes[topic] = ("map", layer)
         self._pending = _Timeline()
         self._images = {key: _Timeline() for key in self._cameras}
         self._infos: dict[str, Any] = {}
         self._boxes = _Timeline()
+        self._maps = {layer: _Timeline() for layer in profile.map_topics()}
         self._history: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=max(sweeps - 1, 0))
         self._watermark: int | None = None
         self._last_built: int | None = None
@@ -173,6 +179,9 @@ class FrameSynchronizer:
             stamp = int(receive_time_ns)
         if kind == "boxes":
             self._boxes.add(stamp, msg)
+            return []
+        if kind == "map":
+            self._maps[key].add(stamp, msg)
             return []
         if kind == "image":
             self._last_image[key] = max(stamp, self._last_image.get(key, stamp))
@@ -224,6 +233,8 @@ class FrameSynchronizer:
         for timeline in self._images.values():
             timeline.drop_before(horizon)
         self._boxes.drop_before(horizon)
+        for timeline in self._maps.values():
+            timeline.drop_before(horizon)
         return frames
 
     def _ego_pose(self, stamp: int) -> np.ndarray | None:
@@ -248,10 +259,12 @@ class FrameSynchronizer:
         if lidar is None:
             self.summary.missing["lidar"] += 1
         boxes = self._guarded(self.profile.boxes or "", stamp, self._ground_truth, stamp)
+        bev_map = self._guarded(self.profile.bev_map or "", stamp, self._ground_truth_map, stamp)
         self.summary.frames += 1
         token = hashlib.md5(f"{self.scene}/{stamp}".encode()).hexdigest()
+        annotations = Annotations(boxes=boxes, bev_map=bev_map) if boxes is not None or bev_map is not None else None
         return Frame(token, self.scene, stamp // 1000, np.eye(4) if ego_to_global is None else ego_to_global,
-                     lidar, cameras, cabin, Annotations(boxes=boxes) if boxes is not None else None)
+                     lidar, cameras, cabin, annotations)
 
     def _guarded(self, topic: str, stamp: int, build: Callable[..., Any], *args: Any) -> Any:
         """``build(*args)``, or None when the message's values break the data model (counted):
@@ -346,3 +359,30 @@ class FrameSynchronizer:
             self.summary.count_unusable("no transform to the ego frame", f"{self.profile.boxes}: {frame_id!r}")
             return None
         return boxes if np.allclose(to_ego, np.eye(4)) else boxes.transform(to_ego)
+
+    def _ground_truth_map(self, stamp: int) -> BevMap | None:
+        """The BEV map of the OccupancyGrid layers stamped within the annotation tolerance; all
+        layers, on one grid, in the ego frame, or none."""
+        if not self._maps:
+            return None
+        found = {layer: timeline.nearest(stamp, self.annotation_tolerance_ns) for layer, timeline in self._maps.items()}
+        if all(f is None for f in found.values()):
+            return None
+        missing = [layer for layer, f in found.items() if f is None]
+        if missing:
+            self.summary.count_unusable("ground-truth map with missing layers", f"{self.profile.bev_map}: {missing}")
+            return None
+        layers, grids = [], set()
+        for layer in MAP_CLASSES:
+            msg = found[layer][1]
+            if str(msg.header.frame_id).lstrip("/") != self.profile.base_frame:
+                self.summary.count_unusable("ground-truth map not in the ego frame",
+                                            f"{self.profile.bev_map}/{layer}: {msg.header.frame_id!r}")
+                return None
+            values, grid = decode_layer(msg)
+            layers.append(values)
+            grids.add(grid)
+        if len(grids) != 1:
+            self.summary.count_unusable("ground-truth map layers on different grids", str(self.profile.bev_map))
+            return None
+        return BevMap(np.stack(layers), grids.pop())

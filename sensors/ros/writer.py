@@ -11,7 +11,8 @@ Topics (the ``sim`` profile, ``configs/replay/sim.yaml``; nuScenes channel names
   camera as ``/CAM_CABIN/...``.
 * ``/tf_static`` (transient local): ``base_link`` -> each sensor frame (the calibration);
   ``/tf``: ``map`` -> ``base_link`` at every sweep and camera time.
-* ``/ground_truth/boxes`` ``vision_msgs/Detection3DArray`` in ``base_link`` at the key LiDAR time.
+* ``/ground_truth/boxes`` ``vision_msgs/Detection3DArray`` in ``base_link`` at the key LiDAR time;
+  ``/ground_truth/map/<layer>`` ``nav_msgs/OccupancyGrid`` per BEV map layer, the same.
 
 Log time equals the header stamp; messages are written in time order. The bag is written to a
 temporary folder and renamed when complete; ``metadata.yaml`` is written by rosbags' Writer.
@@ -38,9 +39,11 @@ from rosbags.interfaces import (
 )
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from sensors.classes import MAP_CLASSES
 from sensors.frame import Camera, Frame
 from sensors.geometry import invert_transform, sensor_to_reference_ego
 from sensors.ros.detections import encode_detections
+from sensors.ros.grid import encode_layer
 from sensors.ros.image import encode_camera_info, encode_compressed_image
 from sensors.ros.pointcloud import encode_pointcloud2
 from sensors.ros.tf import StampedTransform, TfBuffer, tf_message, transform_to_msg
@@ -49,6 +52,7 @@ from sensors.ros.types import typestore
 LIDAR_TOPIC, LIDAR_FRAME = "/LIDAR_TOP", "LIDAR_TOP"
 TF_TOPIC, TF_STATIC_TOPIC = "/tf", "/tf_static"
 BOXES_TOPIC = "/ground_truth/boxes"
+MAP_TOPIC = "/ground_truth/map"
 MAP_FRAME, BASE_FRAME = "map", "base_link"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
@@ -194,4 +198,10 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
             stamp = frame.timestamp * 1000
             emit(BOXES_TOPIC, "vision_msgs/msg/Detection3DArray", stamp,
                  encode_detections(store, frame.annotations.boxes, stamp, BASE_FRAME))
+        if frame.annotations is not None and frame.annotations.bev_map is not None:
+            stamp = frame.timestamp * 1000
+            bev = frame.annotations.bev_map
+            for layer, values in zip(MAP_CLASSES, bev.layers):
+                emit(f"{MAP_TOPIC}/{layer}", "nav_msgs/msg/OccupancyGrid", stamp,
+                     encode_layer(store, values, bev.grid, stamp, BASE_FRAME))
     drain(None)

@@ -59,6 +59,8 @@ def test_simulated_drive_replays_to_the_same_frames(tmp_path, drive, storage: st
         np.testing.assert_allclose(boxes.yaw, truth.yaw, atol=1e-9)
         np.testing.assert_array_equal(boxes.label, truth.label)
         assert boxes.token == truth.token
+        np.testing.assert_array_equal(got.annotations.bev_map.layers, frame.annotations.bev_map.layers)
+        assert got.annotations.bev_map.grid == frame.annotations.bev_map.grid
         # The non-key sweep 50 ms earlier is a frame of its own: its points, and the same images
         # (within 0.12 s) placed in the ego frame at the sweep's time.
         sweep = frame.sweeps[-1]
@@ -83,6 +85,7 @@ def test_bag_files_read_by_other_readers(tmp_path, drive) -> None:
     assert topics["/LIDAR_TOP"]["topic_metadata"]["type"] == "sensor_msgs/msg/PointCloud2"
     assert topics["/CAM_FRONT/image_rect_compressed"]["topic_metadata"]["type"] == "sensor_msgs/msg/CompressedImage"
     assert topics["/ground_truth/boxes"]["topic_metadata"]["type"] == "vision_msgs/msg/Detection3DArray"
+    assert topics["/ground_truth/map/drivable_area"]["topic_metadata"]["type"] == "nav_msgs/msg/OccupancyGrid"
     assert topics["/tf_static"]["topic_metadata"]["offered_qos_profiles"][0]["durability"] == "transient_local"
     assert meta["message_count"] == sum(t["message_count"] for t in topics.values())
     # The mcap library with the mcap_ros2 decoder (its own CDR parser) reads the key cloud back.
