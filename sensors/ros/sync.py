@@ -162,7 +162,14 @@ class FrameSynchronizer:
         if route is None:
             return []
         self.summary.messages[topic] += 1
-        kind, key = route
+        try:
+            return self._route(topic, msg, receive_time_ns, *route)
+        except (AttributeError, TypeError, ValueError) as error:
+            self.summary.count_unusable("message without the fields of its type", f"{topic}: {error}")
+            return []
+
+    def _route(self, topic: str, msg: Any, receive_time_ns: int | None, kind: str, key: str | None) -> list[Frame]:
+        """File one message by its role; returns the frames it completes."""
         if kind == "tf_static":
             self._count_bad_transforms(topic, self.tf.add_message(msg, static=True))
             return []

@@ -203,3 +203,13 @@ def test_values_the_data_model_refuses_drop_only_that_sensor() -> None:
     assert len(frames) == 2 and frames[1].lidar is None and frames[0].lidar is not None
     assert all("CAM_BACK" not in f.cameras and "CAM_FRONT" in f.cameras for f in frames)
     assert sync.summary.unusable["values the data model refuses"] == 3
+
+
+def test_a_message_of_the_wrong_shape_is_counted() -> None:
+    from types import SimpleNamespace
+
+    sync = FrameSynchronizer(load_profile("nuscenes"))
+    assert sync.add("/LIDAR_TOP", SimpleNamespace(data=b"no header")) == []
+    assert sync.add("/CAM_FRONT/image_rect_compressed", SimpleNamespace(header=SimpleNamespace(stamp=None))) == []
+    assert sync.summary.unusable["message without the fields of its type"] == 2
+    assert sync.add("/some/other/topic", object()) == [] and "/some/other/topic" not in sync.summary.messages
