@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from ros_drive import ros2_store, to_rosbags
+
 from sensors.errors import InvalidValueError
 from sensors.frame import BevGrid
 from sensors.ros.grid import decode_layer, encode_layer
