@@ -82,6 +82,8 @@ def _roles(profile: Profile) -> dict[str, str]:
         roles[topics.info] = f"{name} camera_info"
     if profile.boxes:
         roles[profile.boxes] = "ground-truth boxes"
+    for layer, topic in profile.map_topics().items():
+        roles[topic] = f"ground-truth map {layer}"
     return roles
 
 
