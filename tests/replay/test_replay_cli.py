@@ -52,6 +52,10 @@ def test_cli_writes_results_and_summary(cli_run, sim_frames):
     gt = messages[TOPICS["gt_boxes"]]
     assert [len(u.entities) for _, u in gt] == [len(f.annotations.boxes) for f in sim_frames]
     assert len(messages[TOPICS["driver_state"]]) == len(sim_frames)
+    for (_, grid), frame in zip(messages[TOPICS["gt_bev"]], sim_frames):  # the map went through the bag
+        layers = frame.annotations.bev_map.layers
+        cells = np.frombuffer(grid.data, np.uint8).reshape(layers.shape[2], layers.shape[1], layers.shape[0])
+        np.testing.assert_array_equal(cells, np.transpose(layers, (2, 1, 0)).astype(np.uint8) * 255)
     assert (out / "foxglove_layout.json").read_text() == (REPO / "docs" / "foxglove_layout.json").read_text()
 
 
