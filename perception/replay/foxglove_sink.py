@@ -94,6 +94,7 @@ class FoxglovePublisher:
         self.driver = DriverTrack()
         self._channels: dict[str, object] = {}
         self._last_us = 0
+        self._last_cabin_us: int | None = None
 
     def _channel(self, kind: str, camera: str = ""):
         topic = TOPICS[kind].format(camera=camera)
@@ -137,15 +138,19 @@ class FoxglovePublisher:
             self._write_cabin(frame, prediction)
 
     def _write_cabin(self, frame: Frame, prediction: Prediction) -> None:
+        """The cabin image once (an image synchronised into two frames is not repeated) and, when the
+        model has a driver head, the driver state and the events that ended."""
         cabin = frame.cabin
         assert cabin is not None
-        update = self.driver.update(cabin.timestamp, prediction)
-        if update is None:  # the same cabin image as the previous frame's
+        if self._last_cabin_us is not None and cabin.timestamp <= self._last_cabin_us:
             return
+        self._last_cabin_us = cabin.timestamp
         ct = fm.to_ns(cabin.timestamp)
         self._channel("cabin").log(fm.compressed_image(cabin, self.jpeg_quality), log_time=ct)
-        self._channel("driver_state").log(update.state, log_time=ct)
-        self._log_events(update.ended, cabin.timestamp)
+        update = self.driver.update(cabin.timestamp, prediction)
+        if update is not None:
+            self._channel("driver_state").log(update.state, log_time=ct)
+            self._log_events(update.ended, cabin.timestamp)
 
     def _log_events(self, events: list[DriverEvent], timestamp_us: int) -> None:
         for event in events:
