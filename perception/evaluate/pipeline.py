@@ -26,6 +26,7 @@ from perception.evaluate.scoring import Scores, score_records
 from perception.evaluate.sharding import gather_to_main, shard_blocks
 from perception.evaluate.sources import SIM, CabinStream, EvalSource
 from perception.evaluate.visualize import draw_sample
+from perception.export.runner import Network
 from perception.model import FusionModel
 from perception.postprocess import Prediction
 from perception.train.checkpoint import CheckpointError, load_checkpoint
@@ -126,7 +127,7 @@ def _write(scores: Scores, out_dir: Path, meta: dict, samples: list[str]) -> Eva
     return EvalOutcome(metrics, files)
 
 
-def evaluate_model(model: FusionModel, config: Config, source: EvalSource, options: EvalOptions,
+def evaluate_model(model: Network, config: Config, source: EvalSource, options: EvalOptions,
                    device: torch.device = torch.device("cpu"), ctx: DistContext | None = None) -> EvalOutcome | None:
     """Run ``model`` over ``source`` (this rank's shard), gather to rank 0 and score every head.
 
@@ -149,7 +150,7 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
     records = predict_frames(model, source.frames, shard_blocks(len(source.frames), options.batch_size, ctx), device,
                              thresholds, on_frame=side_work, progress=ctx.is_main)
     cabin: list[tuple[int, DriverObservation]] = []
-    if source.kind == SIM and "driver" in model.heads and options.cabin_seconds > 0:
+    if source.kind == SIM and "driver" in model.tasks and options.cabin_seconds > 0:
         from sensors.sim import SimConfig
 
         d = config.data
