@@ -26,6 +26,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="model checkpoint to evaluate")
     source.add_argument("--predictions", type=Path, help="nuScenes submission JSON to score (no model)")
+    source.add_argument("--model", type=Path, help="ONNX file from 'perception export' (with --runtime onnxruntime)")
     parser.add_argument("--config", type=Path, help="YAML config (default: the one stored in the checkpoint)")
     parser.add_argument("--data", required=True, help="nuScenes root, KITTI root, or 'sim' (simulated validation drives)")
     parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
@@ -38,6 +39,10 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("--drop", choices=("camera", "lidar"),
                         help="switch a sensor off at inference (street cameras or LiDAR), as if it had failed")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--runtime", choices=("torch", "onnxruntime"), default="torch",
+                        help="run the network in PyTorch (--checkpoint) or ONNX Runtime (--model); the pre- and "
+                             "postprocessing are the same code (default torch)")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: one per core)")
     return parser
 
 
@@ -67,7 +72,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         ctx = init_distributed(args.device) if distributed else None
         device = ctx.device if ctx else torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         try:
-            model, config = load_model(args.checkpoint, args.config, device)
+            if args.model is not None:
+                model, config = _onnx_runner(args, device)
+            else:
+                if args.runtime != "torch":
+                    raise ValueError("--runtime onnxruntime runs an exported file: give it with --model")
+                model, config = load_model(args.checkpoint, args.config, device)
             if args.drop is not None:
                 drop_sensor(model, args.drop)
             source = open_eval_source(args.data, args.split, config, args.max_samples)
@@ -80,6 +90,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(headline(outcome.metrics))
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
+
+
+def _onnx_runner(args: argparse.Namespace, device):
+    """(OnnxRunner, config) for ``--model``; CUDA devices use the CUDA execution provider."""
+    if args.runtime != "onnxruntime":
+        raise ValueError("--model is an ONNX file: run it with --runtime onnxruntime")
+    if args.config is not None:
+        raise ValueError("--config applies to --checkpoint; an exported model carries its own config")
+    from perception.export import OnnxRunner
+
+    providers = ("CUDAExecutionProvider",) if device.type == "cuda" else ("CPUExecutionProvider",)
+    try:
+        runner = OnnxRunner(args.model, threads=args.threads, providers=providers)
+    except ImportError as error:
+        raise ValueError(f"{error.name} is not installed: pip install 'fusion-perception[export]'") from None
+    return runner, runner.full_config
 
 
 def headline(metrics: dict) -> str:

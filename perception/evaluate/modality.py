@@ -8,11 +8,13 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from perception.export.runner import OnnxRunner
+
 #: Sensor name -> the :class:`perception.data.Batch` presence field that switches it off.
 SENSORS: dict[str, str] = {"camera": "camera_valid", "lidar": "lidar_valid"}
 
 
-def drop_sensor(model: nn.Module, sensor: str) -> RemovableHandle:
+def drop_sensor(model: nn.Module | OnnxRunner, sensor: str) -> RemovableHandle:
     """Mark ``sensor`` (``"camera"``: the street cameras, ``"lidar"``) as missing in every batch the
     model sees, as a failed sensor would: the fuser gets zeros and a 0 presence flag (what modality
     dropout trains for), the depth head has no image to read without cameras. The cabin camera is

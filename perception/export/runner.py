@@ -12,11 +12,13 @@ runtimes; voxelization and the pooling ranks run here, outside the graph
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
+from torch.utils.hooks import RemovableHandle
 
 from perception.config import Config, ModelConfig, config_from_dict
 from perception.export.graph import OUTPUT_KEYS, outputs_to_forward
@@ -68,11 +70,12 @@ def read_metadata(path: str | Path) -> tuple[Config, GraphSpec, tuple[str, ...]]
         ValueError: not a file written by ``perception export`` (one line naming the file and key).
     """
     import onnx
+    from google.protobuf.message import DecodeError
 
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception as error:  # onnx raises several kinds for a bad file
-        raise ValueError(f"{path}: not a readable ONNX file ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+    except (OSError, DecodeError) as error:
+        raise ValueError(f"{path}: not a readable ONNX file ({type(error).__name__})") from None
     props = {p.key: p.value for p in model.metadata_props}
     for key in ("config", "graph"):
         if key not in props:
@@ -124,6 +127,14 @@ class OnnxRunner:
         self.session = ort.InferenceSession(str(self.path), self._options, providers=self._providers)
         self.inputs = GraphInputBuilder(self.spec)
         self._driver_session = None
+        self._forward_pre_hooks: dict[int, Callable] = {}
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """As ``nn.Module.register_forward_pre_hook``: ``hook(runner, (batch,))`` runs before each call and
+        may return replacement arguments (used by ``perception.evaluate.modality.drop_sensor``)."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
 
     def eval(self) -> OnnxRunner:
         """No-op (the graph is inference only); for callers written for ``nn.Module``."""
@@ -131,6 +142,10 @@ class OnnxRunner:
 
     def __call__(self, batch) -> dict[str, object]:
         """Run the graph on a :class:`perception.data.Batch` -> the ``FusionModel.forward`` dict (CPU tensors)."""
+        for hook in self._forward_pre_hooks.values():
+            replaced = hook(self, (batch,))
+            if replaced is not None:
+                batch = replaced[0]
         feed = {name: value.numpy() for name, value in self.inputs(batch).items()}
         results = self.session.run(list(self.output_names), feed)
         return outputs_to_forward({n: torch.from_numpy(np.asarray(r)) for n, r in zip(self.output_names, results)})
