@@ -40,7 +40,7 @@ def run_export(args: argparse.Namespace) -> int:
         import onnxscript  # noqa: F401
     except ImportError as error:
         raise ValueError(f"{error.name} is not installed: pip install 'fusion-perception[export]'") from None
-    from perception.evaluate import load_model
+    from perception.inference import load_model
     from perception.export import export_onnx
 
     model, config = load_model(args.checkpoint, args.config)

@@ -131,7 +131,7 @@ class OnnxRunner:
 
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
         """As ``nn.Module.register_forward_pre_hook``: ``hook(runner, (batch,))`` runs before each call and
-        may return replacement arguments (used by ``perception.evaluate.modality.drop_sensor``)."""
+        may return replacement arguments (used by ``perception.inference.modality.drop_sensor``)."""
         handle = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
         return handle
