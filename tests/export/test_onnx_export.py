@@ -57,17 +57,33 @@ def run_both(model: FusionModel, runner: OnnxRunner, frames: list) -> tuple[dict
         return model(batch), runner(batch)
 
 
+def calibrate_batch_norm(model: FusionModel, frames: list) -> None:
+    """Set every BatchNorm's running statistics to those of one pass over ``frames`` (a random model
+    with the initial statistics 0 / 1 fades every input to a near constant; after this its outputs
+    depend on the input at unit scale, so that equality means something)."""
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in layers:
+        bn.momentum = 1.0
+    model.train()
+    with torch.no_grad():
+        model(collate_frames([frame_to_sample(f, model.config) for f in frames]))
+    model.eval()
+
+
 @pytest.fixture(scope="module")
-def lidar_detector(tmp_path_factory):
-    """A randomly initialised LiDAR-only detection model of the small config and its export."""
+def lidar_detector(tmp_path_factory, pinned_frame):
+    """A randomly initialised LiDAR-only detection model of the small config (BatchNorm statistics
+    calibrated on the pinned frame) and its export."""
     config = small_config()
     h = config.model.heads
     heads = dataclasses.replace(h, segmentation=dataclasses.replace(h.segmentation, enabled=False),
                                 depth=dataclasses.replace(h.depth, enabled=False),
                                 driver=dataclasses.replace(h.driver, enabled=False))
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, use_camera=False, heads=heads))
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, use_camera=False, heads=heads,
+                                                                  modality_dropout=0.0))
     torch.manual_seed(0)
-    model = FusionModel(config.model).eval()
+    model = FusionModel(config.model)
+    calibrate_batch_norm(model, [pinned_frame, pinned_frame])
     folder = tmp_path_factory.mktemp("lidar_detector")
     path = export_onnx(model, config, folder / "model.onnx")
     save_checkpoint({"config": config_to_dict(config), "model": model.state_dict()}, folder / "ckpt.pt")
