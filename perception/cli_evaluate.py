@@ -61,8 +61,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     options = EvalOptions(args.out, batch_size=args.batch_size, samples_to_draw=args.samples,
                           cabin_seconds=args.cabin_seconds)
     if args.predictions is not None:
-        if args.max_samples is not None or args.config is not None or args.drop is not None:
-            raise ValueError("--max-samples, --config and --drop apply to model evaluation (--checkpoint) only")
+        if args.max_samples is not None or args.config is not None or args.drop is not None or args.runtime != "torch":
+            raise ValueError("--max-samples, --config, --drop and --runtime apply to model evaluation only")
         from perception.config import Config
 
         source = open_eval_source(args.data, args.split, Config())
@@ -77,6 +77,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             else:
                 if args.runtime != "torch":
                     raise ValueError("--runtime onnxruntime runs an exported file: give it with --model")
+                if args.threads is not None:
+                    raise ValueError("--threads applies to --runtime onnxruntime (torch follows OMP_NUM_THREADS)")
                 model, config = load_model(args.checkpoint, args.config, device)
             if args.drop is not None:
                 drop_sensor(model, args.drop)

@@ -40,8 +40,10 @@ def run_export(args: argparse.Namespace) -> int:
         import onnxscript  # noqa: F401
     except ImportError as error:
         raise ValueError(f"{error.name} is not installed: pip install 'fusion-perception[export]'") from None
-    from perception.inference import load_model
+    if args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give the ONNX file to write")
     from perception.export import export_onnx
+    from perception.inference import load_model
 
     model, config = load_model(args.checkpoint, args.config)
     path = export_onnx(model, config, args.out)

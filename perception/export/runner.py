@@ -32,10 +32,12 @@ class Network(Protocol):
     """The seam between pre/postprocessing and the network: what ``FusionModel`` and ``OnnxRunner`` share.
 
     ``__call__(batch)`` -> the ``FusionModel.forward`` dict; ``driver(cabin (B, 3, Hc, Wc))`` -> the driver
-    head's dict; ``config`` the model configuration; ``tasks`` the heads built; ``eval()`` -> self.
+    head's dict; ``config`` the model configuration; ``tasks`` the heads built; ``runtime`` what runs the
+    network ("torch", "onnxruntime"); ``eval()`` -> self.
     """
 
     config: ModelConfig
+    runtime: str
 
     @property
     def tasks(self) -> tuple[str, ...]: ...

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from perception.export.runner import OnnxRunner
+if TYPE_CHECKING:
+    from perception.export.runner import OnnxRunner
 
 #: Sensor name -> the :class:`perception.data.Batch` presence field that switches it off.
 SENSORS: dict[str, str] = {"camera": "camera_valid", "lidar": "lidar_valid"}

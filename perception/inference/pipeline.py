@@ -172,7 +172,7 @@ def evaluate_model(model: Network, config: Config, source: EvalSource, options: 
                            kitti_label_dir=label_dir, max_depth=options.max_depth)
     meta = {"data": str(source.root) if source.root else SIM, "split": source.split, "frames": len(all_records),
             "cabin_stream_frames": len(all_cabin), "world_size": ctx.world_size, "device": str(device),
-            "heads": list(model.tasks)}
+            "heads": list(model.tasks), "runtime": model.runtime}
     return _write(scores, options.out_dir, meta, samples)
 
 

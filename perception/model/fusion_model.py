@@ -33,6 +33,9 @@ TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
 class FusionModel(nn.Module):
     """Camera + LiDAR BEV fusion with detection, segmentation, depth and driver heads."""
 
+    #: What runs the network (``perception.export.Network``; ``OnnxRunner`` says "onnxruntime").
+    runtime = "torch"
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config

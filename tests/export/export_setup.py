@@ -1,10 +1,11 @@
-"""A small model config for the export tests (imported by them and by conftest)."""
+"""A small model config and sensor-failure scenarios for the export tests."""
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
 from perception.config import Config, GridConfig, load_config
+from sensors.frame import Frame
 
 REPO = Path(__file__).resolve().parents[2]
 #: Small, fast simulator settings.
@@ -26,3 +27,21 @@ def small_config() -> Config:
     )
     data = dataclasses.replace(config.data, sim=dict(SIM), frames_per_scene=2, val_scenes=1)
     return dataclasses.replace(config, model=m, data=data)
+
+
+#: The sensor scenarios of :func:`scenario`.
+SCENARIOS = ("all", "missing_camera", "lidar_only", "camera_only")
+
+
+def scenario(frame: Frame, name: str) -> Frame:
+    """``frame`` with all sensors (``all``), the back camera missing (``missing_camera``), no street
+    camera (``lidar_only``) or no LiDAR (``camera_only``)."""
+    if name == "all":
+        return frame
+    if name == "missing_camera":
+        return dataclasses.replace(frame, cameras={k: v for k, v in frame.cameras.items() if k != "CAM_BACK"})
+    if name == "lidar_only":
+        return dataclasses.replace(frame, cameras={})
+    if name == "camera_only":
+        return dataclasses.replace(frame, lidar=None)
+    raise ValueError(f"unknown scenario {name!r}")

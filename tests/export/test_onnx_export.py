@@ -17,19 +17,18 @@ import torch
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-import onnx  # noqa: E402
+import onnx
+from export_setup import SCENARIOS, scenario, small_config
 
-from conftest import SCENARIOS, scenario  # noqa: E402
-from export_setup import small_config  # noqa: E402
-from perception.cli import main  # noqa: E402
-from perception.config import config_to_dict  # noqa: E402
-from perception.data import collate_frames, frame_to_sample  # noqa: E402
-from perception.demo import SHIPPED_CHECKPOINT  # noqa: E402
-from perception.export import OnnxRunner, export_onnx  # noqa: E402
-from perception.inference import load_model  # noqa: E402
-from perception.model import FusionModel  # noqa: E402
-from perception.train.checkpoint import save_checkpoint  # noqa: E402
-from sensors.classes import DETECTION_CLASSES, MAP_CLASSES  # noqa: E402
+from perception.cli import main
+from perception.config import config_to_dict
+from perception.data import collate_frames, frame_to_sample
+from perception.demo import SHIPPED_CHECKPOINT
+from perception.export import OnnxRunner, export_onnx
+from perception.inference import load_model
+from perception.model import FusionModel
+from perception.train.checkpoint import save_checkpoint
+from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
 
 ATOL = 1e-4
 
@@ -189,3 +188,22 @@ def test_evaluate_metrics_equal_between_runtimes(tmp_path, capsys):
     ]
     np.testing.assert_allclose([x for x, _ in pairs], [y for _, y in pairs], atol=1e-3, rtol=0)
     assert a["driver"]["frames"]["eye_closed"]["frames"] == b["driver"]["frames"]["eye_closed"]["frames"] == 2 + 10
+
+
+def test_bad_runtime_arguments_end_in_one_line(tmp_path, capsys):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x08\x07not an onnx model")
+    cases = [
+        (["--runtime", "onnxruntime", "--model", str(tmp_path / "missing.onnx")], "missing.onnx is not a file"),
+        (["--runtime", "onnxruntime", "--model", str(junk)], "junk.onnx"),
+        (["--model", str(junk)], "run it with --runtime onnxruntime"),
+        (["--runtime", "onnxruntime", "--checkpoint", str(SHIPPED_CHECKPOINT)], "give it with --model"),
+    ]
+    for extra, message in cases:
+        code = main(["evaluate", *extra, "--data", "sim", "--out", str(tmp_path / "eval")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and message in err, (extra, err)
+    assert not (tmp_path / "eval").exists()
+    assert main(["export", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert main(["export", "--checkpoint", str(SHIPPED_CHECKPOINT), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
