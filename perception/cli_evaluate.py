@@ -15,6 +15,8 @@ import argparse
 import os
 from pathlib import Path
 
+from perception.cli_export import add_runtime_arguments, load_network
+
 
 def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``evaluate`` subcommand to ``subparsers`` and return its parser."""
@@ -39,10 +41,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("--drop", choices=("camera", "lidar"),
                         help="switch a sensor off at inference (street cameras or LiDAR), as if it had failed")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--runtime", choices=("torch", "onnxruntime"), default="torch",
-                        help="run the network in PyTorch (--checkpoint) or ONNX Runtime (--model); the pre- and "
-                             "postprocessing are the same code (default torch)")
-    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: one per core)")
+    add_runtime_arguments(parser)
     return parser
 
 
@@ -54,7 +53,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """
     import torch
 
-    from perception.inference import EvalOptions, evaluate_model, evaluate_predictions, load_model, open_eval_source
+    from perception.inference import EvalOptions, evaluate_model, evaluate_predictions, open_eval_source
     from perception.inference.modality import drop_sensor
     from perception.train.distributed import DistContext, init_distributed, shutdown_distributed
 
@@ -72,14 +71,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         ctx = init_distributed(args.device) if distributed else None
         device = ctx.device if ctx else torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         try:
-            if args.model is not None:
-                model, config = _onnx_runner(args, device)
-            else:
-                if args.runtime != "torch":
-                    raise ValueError("--runtime onnxruntime runs an exported file: give it with --model")
-                if args.threads is not None:
-                    raise ValueError("--threads applies to --runtime onnxruntime (torch follows OMP_NUM_THREADS)")
-                model, config = load_model(args.checkpoint, args.config, device)
+            model, config = load_network(args, device)
             if args.drop is not None:
                 drop_sensor(model, args.drop)
             source = open_eval_source(args.data, args.split, config, args.max_samples)
@@ -94,22 +86,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(line)
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
-
-
-def _onnx_runner(args: argparse.Namespace, device):
-    """(OnnxRunner, config) for ``--model``; CUDA devices use the CUDA execution provider."""
-    if args.runtime != "onnxruntime":
-        raise ValueError("--model is an ONNX file: run it with --runtime onnxruntime")
-    if args.config is not None:
-        raise ValueError("--config applies to --checkpoint; an exported model carries its own config")
-    from perception.export import OnnxRunner
-
-    providers = ("CUDAExecutionProvider",) if device.type == "cuda" else ("CPUExecutionProvider",)
-    try:
-        runner = OnnxRunner(args.model, threads=args.threads, providers=providers)
-    except ImportError as error:
-        raise ValueError(f"{error.name} is not installed: pip install 'fusion-perception[export]'") from None
-    return runner, runner.full_config
 
 
 def notes(metrics: dict) -> list[str]:

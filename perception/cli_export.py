@@ -50,3 +50,43 @@ def run_export(args: argparse.Namespace) -> int:
     size = path.stat().st_size / 2**20
     print(f"wrote {path} ({size:.1f} MiB; heads: {', '.join(model.tasks)})")
     return 0
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--runtime`` and ``--threads`` of the commands that run the network (evaluate, replay); each
+    command adds ``--model`` (the ONNX file) next to its ``--checkpoint``."""
+    parser.add_argument("--runtime", choices=("torch", "onnxruntime"), default="torch",
+                        help="run the network in PyTorch (--checkpoint) or ONNX Runtime (--model); the pre- and "
+                             "postprocessing are the same code (default torch)")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: one per core)")
+
+
+def load_network(args: argparse.Namespace, device):
+    """(network, config) named by ``args``: ``--checkpoint`` [``--config``] in PyTorch, or ``--model`` in
+    ONNX Runtime (``--runtime onnxruntime``; CUDA devices use the CUDA execution provider).
+
+    Raises:
+        ValueError: arguments that do not fit together, a missing ``export`` extra, a bad file (one line).
+    """
+    if args.model is not None and args.checkpoint is not None:
+        raise ValueError("give --checkpoint (PyTorch) or --model (ONNX Runtime), not both")
+    if args.model is None:
+        if args.runtime != "torch":
+            raise ValueError("--runtime onnxruntime runs an exported file: give it with --model")
+        if args.threads is not None:
+            raise ValueError("--threads applies to --runtime onnxruntime (torch follows OMP_NUM_THREADS)")
+        from perception.inference import load_model
+
+        return load_model(args.checkpoint, args.config, device)
+    if args.runtime != "onnxruntime":
+        raise ValueError("--model is an ONNX file: run it with --runtime onnxruntime")
+    if args.config is not None:
+        raise ValueError("--config applies to --checkpoint; an exported model carries its own config")
+    from perception.export import OnnxRunner
+
+    providers = ("CUDAExecutionProvider",) if device.type == "cuda" else ("CPUExecutionProvider",)
+    try:
+        runner = OnnxRunner(args.model, threads=args.threads, providers=providers)
+    except ImportError as error:
+        raise ValueError(f"{error.name} is not installed: pip install 'fusion-perception[export]'") from None
+    return runner, runner.full_config
