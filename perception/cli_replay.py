@@ -62,13 +62,13 @@ def run_replay(args: argparse.Namespace) -> int:
     """
     from rich.console import Console
 
-    from sensors.ros import open_recording
+    from sensors.ros import inspect_recording, open_recording
 
+    if args.inspect:
+        print("\n".join(inspect_recording(args.recording, profile=args.profile).lines()))
+        return 0
     recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
     console = Console()
-    if args.inspect:
-        print("\n".join(recording.inspect().lines()))
-        return 0
     if args.checkpoint is None or args.out is None:
         raise ValueError("--checkpoint and --out are required (or use --inspect)")
     if not 0 <= args.port < 65536:

@@ -125,6 +125,11 @@ def test_bag_without_lidar_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and "no LiDAR topic" in err[0]
     assert not (tmp_path / "out").exists()
+    # --inspect still lists what the bag holds, to write a profile from
+    assert main(["replay", str(bag), "--inspect"]) == 0
+    captured = capsys.readouterr()
+    assert "profile none" in captured.out and "/CAM_FRONT/image_rect_compressed" in captured.out
+    assert "note: cannot replay: no LiDAR topic" in captured.out and not captured.err
 
 
 def test_missing_arguments_and_paths(tmp_path, capsys):
