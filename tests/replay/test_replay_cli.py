@@ -107,6 +107,19 @@ def test_inspect_lists_topics_and_exits(sim_bag, capsys):
     assert "/LIDAR_TOP" in out and "sensor_msgs/msg/PointCloud2" in out and "profile sim" in out
 
 
+def test_inspect_into_a_closed_pipe_is_quiet(sim_bag):
+    """``perception replay BAG --inspect | head -1``: no BrokenPipeError traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        done = subprocess.run([sys.executable, "-m", "perception.cli", "replay", str(sim_bag), "--inspect"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, cwd=REPO,
+                              env=_env())
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == ""
+
+
 def test_bag_without_lidar_is_one_line_exit_2(tmp_path, capsys):
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
