@@ -9,7 +9,12 @@
 * :func:`sensors.ros.writer.write_rosbag2`: frames -> a rosbag2 (``perception simulate``).
 """
 from sensors.ros.profile import Profile, load_profile
-from sensors.ros.recording import Recording, RecordingInfo, inspect_recording, open_recording
+from sensors.ros.recording import (
+           Recording,
+           RecordingInfo,
+           inspect_recording,
+           open_recording,
+)
 from sensors.ros.summary import ReplaySummary
 from sensors.ros.sync import FrameSynchronizer
 
