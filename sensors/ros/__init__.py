@@ -10,10 +10,10 @@
 """
 from sensors.ros.profile import Profile, load_profile
 from sensors.ros.recording import (
-           Recording,
-           RecordingInfo,
-           inspect_recording,
-           open_recording,
+    Recording,
+    RecordingInfo,
+    inspect_recording,
+    open_recording,
 )
 from sensors.ros.summary import ReplaySummary
 from sensors.ros.sync import FrameSynchronizer
