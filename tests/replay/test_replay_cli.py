@@ -150,6 +150,12 @@ def test_missing_arguments_and_paths(tmp_path, capsys):
     assert main(["replay", str(tmp_path), "--inspect"]) == 2  # an empty folder is no recording
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("perception replay: error:") for line in err)
+    (tmp_path / "results.mcap").write_bytes(b"")
+    for extra, why in ((["--out", str(tmp_path / "results.mcap")], "exists and is not a folder"),
+                       (["--out", str(tmp_path / "o"), "--tolerance", "-0.1"], "--tolerance must be >= 0 s")):
+        assert main(["replay", str(tmp_path), "--checkpoint", str(TINY), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and why in err[0]
 
 
 def test_a_camera_missing_for_a_frame(sim_frames, tiny_model, tmp_path, capsys):
