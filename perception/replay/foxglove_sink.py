@@ -55,6 +55,7 @@ TOPICS: dict[str, str] = {
 }
 #: JSON schema of the driver state messages (see :class:`perception.replay.driver_state.DriverUpdate`).
 DRIVER_STATE_SCHEMA: dict = {
+    "title": "perception.DriverState",  # the schema name Foxglove shows (else a hash)
     "type": "object",
     "properties": {
         "eye_closed_p": {"type": "number"}, "phone_p": {"type": "number"}, "gaze_zone": {"type": "string"},
