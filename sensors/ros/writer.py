@@ -169,7 +169,9 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
         calibrations = {c.name: sensor_to_reference_ego(c.cam_to_ego, frame.ego_to_global, _capture_pose(c, frame, poses))
                         for c in cameras}
         if not static_done:
-            stamp = frame.timestamp * 1000
+            # the first message of the bag, as a recorder subscribed to the transient-local topic logs
+            # it: a replay must have the calibration before the first sweep (which precedes the keyframe)
+            stamp = min([s[0] for s in sweeps] + [c.timestamp * 1000 for c in cameras])
             statics = [transform_to_msg(store, BASE_FRAME, LIDAR_FRAME, frame.lidar.lidar_to_ego, stamp)]
             statics += [transform_to_msg(store, BASE_FRAME, name, calibration, stamp) for name, calibration in calibrations.items()]
             emit(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", stamp, tf_message(store, statics), static=True)
