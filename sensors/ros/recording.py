@@ -62,7 +62,7 @@ class RecordingInfo:
             role = t.role or "-"
             problem = f"  CANNOT USE: {t.problem}" if t.problem else ""
             out.append(f"  {t.topic:<{width}}  {t.msgtype:<36} {t.count:>7} msgs {t.rate_hz:7.2f} Hz  {role}{problem}")
-        out.append("profiles (best first):")
+        out += ["profiles (best first):"] if self.fits else []  # none for a .pcd folder
         for fit in self.fits:
             absent = f"; absent: {', '.join(fit.absent)}" if fit.absent else ""
             wrong = f"; wrong type: {', '.join(fit.wrong_type)}" if fit.wrong_type else ""
