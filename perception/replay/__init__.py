@@ -1,0 +1,1 @@
+"""Replay of recorded drives through the model, with results for Foxglove and ROS tools."""
