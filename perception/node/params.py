@@ -121,11 +121,11 @@ def load_params(path: str | Path = DEFAULT_PARAMS, **overrides: Any) -> NodePara
         raise InvalidValueError(str(path), f"expected '{NODE_NAME}: ros__parameters: {{...}}'")
     merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
     if "checkpoint" in merged and merged["checkpoint"] and not Path(str(merged["checkpoint"])).is_absolute():
-        merged["checkpoint"] = str(_resolve(path, str(merged["checkpoint"])))
+        merged["checkpoint"] = str(resolve_path(str(merged["checkpoint"])))
     return params_from_dict(merged, str(path))
 
 
-def _resolve(params_file: Path, value: str) -> Path:
+def resolve_path(value: str) -> Path:
     """A relative path in a parameter file: relative to the working directory when it exists
     there, else to the repository (the shipped file names ``perception/checkpoints/tiny.pt``)."""
     here = Path(value)
