@@ -15,6 +15,7 @@ rmw_cyclonedds. Needs ``cyclonedds`` (the ``ros`` extra).
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +25,9 @@ from cyclonedds.core import Listener
 from cyclonedds.domain import DomainParticipant
 from cyclonedds.pub import DataWriter
 from cyclonedds.qos import Policy, Qos
-from cyclonedds.sub import DataReader
+from cyclonedds.sub import DataReader, InvalidSample
 from cyclonedds.topic import Topic
+from cyclonedds.util import duration
 
 from sensors.ros.idl import dds_topic_name, from_idl, idl_type, to_idl
 from sensors.ros.types import typestore
@@ -34,14 +36,16 @@ _XCDR1 = Policy.DataRepresentation(use_cdrv0_representation=True)
 #: rclpy's ``qos_profile_sensor_data``.
 SENSOR_QOS = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(5), Policy.Durability.Volatile, _XCDR1)
 #: What ``/tf_static`` is published with (tf2's static broadcaster).
-STATIC_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=0.1), Policy.History.KeepLast(1),
+STATIC_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)), Policy.History.KeepLast(1),
                  Policy.Durability.TransientLocal, _XCDR1)
 #: The node's outputs: reliable, depth 1.
-OUTPUT_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=0.1), Policy.History.KeepLast(1),
+OUTPUT_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)), Policy.History.KeepLast(1),
                  Policy.Durability.Volatile, _XCDR1)
 #: A publisher of recorded sensor data that loses nothing on the way (tools, tests).
-PLAYER_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=1.0), Policy.History.KeepLast(50),
+PLAYER_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(seconds=1)), Policy.History.KeepLast(50),
                  Policy.Durability.Volatile, _XCDR1)
+
+log = logging.getLogger("perception.node")
 
 #: Called with (ROS topic, rosbags message, receive time ns since the epoch).
 MessageCallback = Callable[[str, Any, int], None]
@@ -61,6 +65,12 @@ class DdsTransport:
         self._writers: dict[str, DataWriter] = {}
         self._readers: list[DataReader] = []
         self._lock = threading.Lock()
+        self._logged: set[str] = set()
+
+    def _log_once(self, key: str, line: str) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            log.warning("%s", line)
 
     def _topic(self, topic: str, msgtype: str) -> Topic:
         if topic not in self._topics:
@@ -90,7 +100,14 @@ class DdsTransport:
 
         def on_data_available(reader: DataReader) -> None:
             for sample in reader.take(N=64):
-                callback(topic, from_idl(sample, msgtype, store), time.time_ns())
+                if isinstance(sample, InvalidSample):  # a writer went away: no data
+                    continue
+                try:
+                    msg = from_idl(sample, msgtype, store)
+                except Exception as error:  # noqa: BLE001 - a sample rosbags cannot read: one line
+                    self._log_once(topic, f"{topic}: message does not deserialize: {error}")
+                    continue
+                callback(topic, msg, time.time_ns())
 
         reader = DataReader(self.participant, cls_topic, qos=qos, listener=Listener(on_data_available=on_data_available))
         self._readers.append(reader)

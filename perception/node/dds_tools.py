@@ -73,7 +73,9 @@ def record(out: Path, transport: DdsTransport, topic: str, msgtype: str, count: 
     deadline = time.monotonic() + timeout_s
     written = 0
     with open(out, "w") as f:
-        while reader.get_subscription_matched_status().current_count == 0 and time.monotonic() < deadline:
+        while reader.get_subscription_matched_status().current_count == 0:
+            if time.monotonic() > deadline:
+                return 0
             time.sleep(0.02)
         f.write(json.dumps({"matched": True}) + "\n")
         f.flush()

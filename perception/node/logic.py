@@ -18,6 +18,8 @@ What happens to a message (docs/ros.md):
    bad input (a PointCloud2 without x/y/z, an image that does not decode, a CameraInfo with a
    zero focal length, messages out of order ...) is counted there, and the frame goes on without
    that sensor. Each new kind of bad input is logged once (one line) and stays in the diagnostics.
+   Frames still waiting when the inputs go quiet for longer than the synchronizer would wait are
+   built then.
 3. A built frame goes to a latest-only slot (:class:`LatestSlot`): a frame still waiting when a
    newer one is built is replaced and counted as dropped, so slow inference never holds up the
    callbacks.
@@ -196,6 +198,7 @@ class PerceptionNode:
             {profile.cabin.image: CABIN} if profile.cabin else {})
         self._arrivals: dict[str, deque] = {t: deque() for t in self.input_topics}
         self._bad_reported = 0
+        self._flushed_at: float | None = None
         self._logged: set[str] = set()
         self._unusable_seen: Counter = Counter()
         self._driver = DriverTrack()
@@ -425,10 +428,22 @@ class PerceptionNode:
     def _run_inference(self) -> None:
         while not self._stop.is_set():
             try:
-                self.process_next(timeout=0.1)
+                if not self.process_next(timeout=0.1):
+                    self._flush_if_idle()
             except Exception as error:  # a bug must not kill the node silently: one line, counted
                 self.counters.errors[type(error).__name__] += 1
                 self._log_once(f"error {type(error).__name__}", f"inference failed: {type(error).__name__}: {error}")
+
+    def _flush_if_idle(self) -> None:
+        """Build the frames still waiting for later messages once the inputs have been quiet for
+        longer than the synchronizer would wait (the sensors stopped: the last frames still come)."""
+        quiet = self.params.sync_tolerance_s + self.params.sync_wait_s + 0.1
+        with self._lock:
+            last = max((a[-1] for a in self._arrivals.values() if a), default=None)
+            idle = last is not None and self.clock() - last > quiet and last != self._flushed_at
+        if idle:
+            self._flushed_at = last
+            self.flush()
 
     def _run_diagnostics(self) -> None:
         while not self._stop.wait(self.params.diagnostics_period_s):

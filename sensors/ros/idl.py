@@ -9,8 +9,7 @@ fields), serialized as plain little-endian CDR (XCDR1). Field types: ``bool``, `
 
 The structs are built here from the message definitions of :func:`sensors.ros.types.typestore`
 (ROS 2 Humble plus vision_msgs, autoware_perception_msgs and this project's perception_msgs),
-so that a message is defined once. ``uint8[]`` / ``byte[]`` fields are ``bytes`` (the same bytes
-on the wire as a sequence of octets, without a Python int per byte).
+so that a message is defined once.
 
 Conversions go through the CDR bytes, which both sides agree on (tests check that the bytes of a
 struct filled field by field equal rosbags' serialization of the same message):
@@ -36,7 +35,6 @@ PRIMITIVES: dict[str, Any] = {
     "uint16": t.uint16, "int32": t.int32, "uint32": t.uint32, "int64": t.int64, "uint64": t.uint64,
     "float32": t.float32, "float64": t.float64, "string": str,
 }
-_OCTETS = ("uint8", "byte", "char")
 
 
 def dds_type_name(msgtype: str) -> str:
@@ -70,8 +68,6 @@ def _annotation(store: Typestore, desc: tuple[Any, Any]) -> Any:
     if kind == 3:  # ARRAY: T[N]
         return t.array[_annotation(store, sub), length]
     # SEQUENCE: T[] or T[<=N]
-    if int(sub[0]) == 1 and sub[1][0] in _OCTETS and not length:
-        return bytes
     element = _annotation(store, sub)
     return t.sequence[element, length] if length else t.sequence[element]
 

@@ -165,8 +165,19 @@ def test_checkpoint_that_does_not_match_the_config_keeps_the_node_up(tmp_path, t
     (["--checkpoint", "/nonexistent/model.pt"], "parameter checkpoint: no such file"),
     (["--checkpoint", str(TINY), "--profile", "no_such_profile"], "no such replay profile"),
     (["--checkpoint", str(TINY), "--sync-tolerance", "-1"], "sync_tolerance_s"),
+    (["--params", "/nonexistent/params.yaml"], "parameter file does not exist"),
 ])
 def test_bad_start_up_parameter_is_one_line_and_exit_2(args, words, capsys):
     assert main(["ros-node", "--transport", "dds", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0] and err[0].startswith("perception ros-node: error:")
+
+
+def test_rclpy_transport_without_ros_is_one_line(capsys):
+    from perception.node import rclpy_node
+
+    if rclpy_node.available():
+        pytest.skip("ROS 2 is installed here")
+    assert main(["ros-node", "--transport", "rclpy", "--checkpoint", str(TINY)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rclpy is not importable" in err[0] and "--transport dds" in err[0]
