@@ -57,6 +57,7 @@ from sensors.boxes import Boxes3D
 from sensors.frame import Frame
 from sensors.geometry import invert_transform
 from sensors.ros.detections import encode_detections
+from sensors.ros.grid import encode_probability_layer
 from sensors.ros.profile import CAMERA_INFO, Profile
 from sensors.ros.summary import ReplaySummary
 from sensors.ros.sync import CABIN, FrameSynchronizer
@@ -389,7 +390,7 @@ class PerceptionNode:
             grid = self.config.model.heads.segmentation.grid.to_bev_grid()
             for layer, name in zip(prediction.bev_map, out.MAP_CLASSES):
                 if self._wanted(topic := f"{prefix}/bev/{name}"):
-                    send(topic, out.GRID, out.occupancy_grid(store, layer, grid, ego_to_cloud, stamp, frame_id))
+                    send(topic, out.GRID, encode_probability_layer(store, layer, grid, stamp, self.profile.base_frame))
         for name, depth in (prediction.depth or {}).items():
             camera = frame.cameras.get(name)
             if camera is not None and self._wanted(topic := f"{prefix}/{name}/depth"):

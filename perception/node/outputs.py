@@ -3,15 +3,17 @@
 Topics (under the ``output_prefix`` parameter, ``/perception`` by default) and types are in
 :func:`output_topics`; the conventions (docs/ros.md):
 
-* Detections, markers, objects and the BEV maps carry the header of the point cloud that
+* Detections, markers and objects carry the header of the point cloud that
   triggered the frame (its stamp and ``frame_id``, as Autoware's LiDAR detectors do); the boxes
-  and the grid origin are expressed in that frame (the model predicts in ``base_link``; the
+  are expressed in that frame (the model predicts in ``base_link``; the
   transform comes from ``/tf_static``). Without a transform to the cloud's frame they are
   published in the profile's base frame with the cloud's stamp.
 * ``detections``: ``vision_msgs/Detection3DArray`` (:func:`sensors.ros.detections.encode_detections`);
   ``markers``: ``visualization_msgs/MarkerArray`` (:func:`perception.replay.ros_sink.marker_array`);
   ``objects``: ``autoware_perception_msgs/DetectedObjects`` (:func:`detected_objects`);
-  ``bev/<class>``: ``nav_msgs/OccupancyGrid`` per map class, occupancy = probability in percent;
+  ``bev/<class>``: ``nav_msgs/OccupancyGrid`` per map class, occupancy = probability in percent
+  (:func:`sensors.ros.grid.encode_probability_layer`), axis-aligned in the profile's base frame
+  (``base_link``: the model's grid) with the cloud's stamp;
   ``<camera>/depth``: ``sensor_msgs/Image`` 32FC1 metres at the model's input size, header of
   the camera image (:func:`perception.replay.ros_sink.depth_image`); ``driver_state``: ``perception_msgs/DriverState``, header of the cabin image;
   ``timing/<stage>_ms``: ``std_msgs/Float64`` milliseconds of pre-processing, inference and
@@ -27,8 +29,7 @@ from rosbags.typesys.store import Typestore
 from perception.replay.driver_state import PHONE_THRESHOLD
 from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
-from sensors.frame import BevGrid
-from sensors.geometry import matrix_to_quaternion, yaw_to_quaternion
+from sensors.geometry import yaw_to_quaternion
 from sensors.ros.types import header
 
 #: Detection class -> autoware_perception_msgs/ObjectClassification label (classes Autoware has
@@ -106,29 +107,6 @@ def detected_objects(store: Typestore, boxes: Boxes3D, stamp_ns: int, frame_id: 
             classification=[t["autoware_perception_msgs/msg/ObjectClassification"](label=label, probability=score)],
             kinematics=kinematics, shape=shape))
     return t[OBJECTS](header=header(store, stamp_ns, frame_id), objects=objects)
-
-
-def occupancy_grid(store: Typestore, probability: np.ndarray, grid: BevGrid, ego_to_frame: np.ndarray, stamp_ns: int,
-                   frame_id: str) -> Any:
-    """``nav_msgs/OccupancyGrid`` of one BEV map layer.
-
-    Args:
-        probability: (X, Y) probabilities on ``grid`` (first axis along ego +x).
-        ego_to_frame: (4, 4) ego (``base_link``) -> ``frame_id``; the grid's origin (the corner
-            of cell (0, 0)) and axes are placed with it.
-
-    The grid's ``width`` runs along ego +x and ``height`` along ego +y; ``data`` is row-major
-    (cell x + y * width) in percent (0-100).
-    """
-    t = store.types
-    nx, ny = probability.shape
-    origin = ego_to_frame @ np.array([grid.xmin, grid.ymin, 0.0, 1.0])
-    info = t["nav_msgs/msg/MapMetaData"](
-        map_load_time=t["builtin_interfaces/msg/Time"](sec=int(stamp_ns) // 1_000_000_000, nanosec=int(stamp_ns) % 1_000_000_000),
-        resolution=float(grid.resolution), width=int(nx), height=int(ny),
-        origin=_pose(store, origin[:3], matrix_to_quaternion(ego_to_frame[:3, :3])))
-    percent = np.clip(np.rint(np.asarray(probability, np.float64) * 100.0), 0, 100).astype(np.int8)
-    return t[GRID](header=header(store, stamp_ns, frame_id), info=info, data=np.ascontiguousarray(percent.T).reshape(-1))
 
 
 def driver_state(store: Typestore, state: dict, ended: list[str], stamp_ns: int, frame_id: str) -> Any:

@@ -15,6 +15,7 @@ from perception.replay.ros_sink import depth_image, marker_array  # noqa: E402
 from sensors.boxes import Boxes3D  # noqa: E402
 from sensors.frame import BevGrid  # noqa: E402
 from sensors.ros.detections import encode_detections  # noqa: E402
+from sensors.ros.grid import encode_probability_layer  # noqa: E402
 from sensors.ros.idl import dds_topic_name, dds_type_name, from_idl, idl_type, to_idl  # noqa: E402
 from sensors.ros.image import encode_camera_info, encode_compressed_image  # noqa: E402
 from sensors.ros.pointcloud import encode_pointcloud2  # noqa: E402
@@ -61,8 +62,8 @@ def messages():
     yield "vision_msgs/msg/Detection3DArray", encode_detections(STORE, boxes(), 11, "lidar")
     yield "visualization_msgs/msg/MarkerArray", marker_array(STORE, boxes(), 11, "lidar")
     yield "autoware_perception_msgs/msg/DetectedObjects", out.detected_objects(STORE, boxes(), 11, "lidar")
-    yield "nav_msgs/msg/OccupancyGrid", out.occupancy_grid(STORE, rng.uniform(0, 1, (5, 4)), BevGrid(-2, 3, -1, 3, 1.0),
-                                                           np.eye(4), 11, "lidar")
+    yield "nav_msgs/msg/OccupancyGrid", encode_probability_layer(STORE, rng.uniform(0, 1, (5, 4)),
+                                                                 BevGrid(-2, 3, -1, 3, 1.0), 11, "base_link")
     state = {"eye_closed_p": 0.2, "eyes_closed": False, "perclos": 0.1, "gaze_zone": "road",
              "gaze_p": {"road": 0.7, "left_mirror": 0.3}, "off_road": False, "head_yaw_deg": 3.0,
              "head_pitch_deg": -1.0, "head_roll_deg": 0.5, "phone_p": 0.6, "active_events": ["phone_use"]}

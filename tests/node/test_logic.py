@@ -11,6 +11,7 @@ from perception.node.logic import OK, WARN, PerceptionNode
 from perception.node.params import NodeParams
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
 from sensors.ros.detections import decode_detections
+from sensors.ros.grid import decode_layer
 from sensors.ros.profile import load_profile
 from sensors.ros.types import stamp_to_ns
 
@@ -76,8 +77,9 @@ def test_autoware_objects_and_markers_match_the_detections(fed, replayed):
                                        size, atol=1e-9)
 
 
-def test_bev_grids_depth_and_driver_state(fed, replayed):
+def test_bev_grids_depth_and_driver_state(fed, replayed, tiny_model):
     _, transport = fed
+    tiny_grid = tiny_model[1].model.heads.segmentation.grid.to_bev_grid()
     for i, (frame, prediction) in enumerate(replayed):
         for c, name in enumerate(MAP_CLASSES):
             grid = transport.sent[f"/perception/bev/{name}"][i]
@@ -85,10 +87,11 @@ def test_bev_grids_depth_and_driver_state(fed, replayed):
             assert (grid.info.width, grid.info.height) == (nx, ny)
             cells = grid.data.reshape(ny, nx)  # row y, column x
             np.testing.assert_array_equal(cells.T, np.rint(prediction.bev_map[c] * 100).astype(np.int8))
-            # The origin is the grid's corner (xmin, ymin) of base_link, in the cloud's frame.
-            origin = frame.lidar.lidar_to_ego @ [grid.info.origin.position.x, grid.info.origin.position.y,
-                                                  grid.info.origin.position.z, 1.0]
-            assert origin[2] == pytest.approx(0.0, abs=1e-9)
+            # Axis-aligned in base_link at the cloud's time; the bags' reader reads it back.
+            assert grid.header.frame_id == "base_link" and stamp_to_ns(grid.header.stamp) == frame.lidar.timestamp * 1000
+            layer, bev_grid = decode_layer(grid)
+            np.testing.assert_array_equal(layer, np.rint(prediction.bev_map[c] * 100) >= 50)
+            assert bev_grid == tiny_grid
         for camera, depth in prediction.depth.items():
             image = transport.sent[f"/perception/{camera}/depth"][i]
             assert image.encoding == "32FC1" and stamp_to_ns(image.header.stamp) == frame.cameras[camera].timestamp * 1000
