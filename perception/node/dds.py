@@ -47,6 +47,16 @@ PLAYER_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(seconds=
 
 log = logging.getLogger("perception.node")
 
+#: A Cyclone DDS configuration (the value of ``CYCLONEDDS_URI``) for processes on one machine only:
+#: interface ``lo``, multicast off, the one discovery peer 127.0.0.1 (participants find each other
+#: by unicast on their participant-index ports).
+LOOPBACK_CONFIG = (
+    "<CycloneDDS><Domain id='any'><General><Interfaces><NetworkInterface name='lo'/></Interfaces>"
+    "<AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>"
+    "<MaxAutoParticipantIndex>20</MaxAutoParticipantIndex><Peers><Peer address='127.0.0.1'/></Peers>"
+    "</Discovery></Domain></CycloneDDS>"
+)
+
 #: Called with (ROS topic, rosbags message, receive time ns since the epoch).
 MessageCallback = Callable[[str, Any, int], None]
 
