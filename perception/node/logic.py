@@ -396,11 +396,12 @@ class PerceptionNode:
             if camera is not None and self._wanted(topic := f"{prefix}/{name}/depth"):
                 send(topic, out.IMAGE, depth_image(store, depth, camera.timestamp * 1000,
                                                    pending.image_frame_ids.get(name, name)))
-        if frame.cabin is not None and (update := self._driver.update(frame.cabin.timestamp, prediction)) is not None:
-            if self._wanted(topic := f"{prefix}/driver_state"):
-                send(topic, out.DRIVER, out.driver_state(store, update.state, [e.kind for e in update.ended],
-                                                         frame.cabin.timestamp * 1000,
-                                                         pending.image_frame_ids.get(CABIN, CABIN)))
+        # The monitor sees every cabin image (its state runs on), published or not.
+        update = self._driver.update(frame.cabin.timestamp, prediction) if frame.cabin is not None else None
+        if update is not None and self._wanted(topic := f"{prefix}/driver_state"):
+            send(topic, out.DRIVER, out.driver_state(store, update.state, [e.kind for e in update.ended],
+                                                     frame.cabin.timestamp * 1000,
+                                                     pending.image_frame_ids.get(CABIN, CABIN)))
         for stage, name in out.TIMING_TOPICS.items():
             if self._wanted(topic := f"{prefix}/timing/{name}"):
                 send(topic, out.FLOAT, out.float64(store, stages.get(stage, 0.0) * 1e3))
@@ -431,7 +432,7 @@ class PerceptionNode:
             try:
                 if not self.process_next(timeout=0.1):
                     self._flush_if_idle()
-            except Exception as error:  # a bug must not kill the node silently: one line, counted
+            except Exception as error:  # noqa: BLE001 - a bug must not kill the node silently: one line, counted
                 self.counters.errors[type(error).__name__] += 1
                 self._log_once(f"error {type(error).__name__}", f"inference failed: {type(error).__name__}: {error}")
 

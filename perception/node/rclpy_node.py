@@ -24,7 +24,13 @@ from typing import Any
 try:  # ROS 2 is optional: only this module needs it
     import rclpy
     from rclpy.node import Node
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    from rclpy.qos import (
+        DurabilityPolicy,
+        HistoryPolicy,
+        QoSProfile,
+        ReliabilityPolicy,
+        qos_profile_sensor_data,
+    )
     from rclpy.serialization import deserialize_message
     from rosidl_runtime_py.utilities import get_message
 except ImportError:  # pragma: no cover - depends on the machine

@@ -5,6 +5,7 @@ predictions on the same bag."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import random
 import signal
@@ -19,8 +20,8 @@ from node_setup import REPO, TINY
 
 pytest.importorskip("cyclonedds")
 
-from sensors.ros.detections import decode_detections  # noqa: E402
-from sensors.ros.types import stamp_to_ns, typestore  # noqa: E402
+from sensors.ros.detections import decode_detections
+from sensors.ros.types import stamp_to_ns, typestore
 
 #: Seconds any one step may take before the test gives up (the whole test ends within ~4 of them).
 STEP_S = 90.0
@@ -41,38 +42,37 @@ def test_three_processes_over_dds(sim_bag, replayed, tmp_path):
     domain = ["--domain-id", env["ROS_DOMAIN_ID"]]
     python = [sys.executable, "-m"]
     received = tmp_path / "detections.jsonl"
-    logs = {name: open(tmp_path / f"{name}.log", "w+") for name in ("recorder", "node", "player")}
     processes: list[subprocess.Popen] = []
-
-    def start(name, args):
-        process = subprocess.Popen([*python, *args], cwd=REPO, env=env, stdout=logs[name], stderr=subprocess.STDOUT)
-        processes.append(process)
-        return process
 
     def log(name) -> str:
         return (tmp_path / f"{name}.log").read_text()
 
-    try:
-        recorder = start("recorder", ["perception.node.dds_tools", *domain, "record", str(received), "--topic",
-                                      "/perception/detections", "--type", "vision_msgs/msg/Detection3DArray",
-                                      "--count", str(len(replayed)), "--timeout", str(3 * STEP_S)])
-        node = start("node", ["perception.cli", "ros-node", "--transport", "dds", *domain, "--checkpoint", str(TINY),
-                              "--profile", "sim", "--device", "cpu", "--duration", str(4 * STEP_S)])
-        _wait_for(lambda: "ready" in log("node") and "matched" in log("recorder"), STEP_S, "node and recorder",
-                  processes)
-        player = start("player", ["perception.node.dds_tools", *domain, "play", str(sim_bag), "--rate", "0.25",
-                                  "--wait-for", "/LIDAR_TOP", "/tf_static"])
-        assert player.wait(STEP_S) == 0, log("player")
-        recorder.wait(STEP_S)
-        node.send_signal(signal.SIGTERM)
-        assert node.wait(STEP_S) == 0, log("node")
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait(10)
-        for f in logs.values():
-            f.close()
+    with contextlib.ExitStack() as stack:
+        def start(name, args):
+            out = stack.enter_context(open(tmp_path / f"{name}.log", "w"))
+            process = subprocess.Popen([*python, *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+            processes.append(process)
+            return process
+
+        try:
+            recorder = start("recorder", ["perception.node.dds_tools", *domain, "record", str(received), "--topic",
+                                          "/perception/detections", "--type", "vision_msgs/msg/Detection3DArray",
+                                          "--count", str(len(replayed)), "--timeout", str(3 * STEP_S)])
+            node = start("node", ["perception.cli", "ros-node", "--transport", "dds", *domain, "--checkpoint",
+                                  str(TINY), "--profile", "sim", "--device", "cpu", "--duration", str(4 * STEP_S)])
+            _wait_for(lambda: "ready" in log("node") and "matched" in log("recorder"), STEP_S, "node and recorder",
+                      processes)
+            player = start("player", ["perception.node.dds_tools", *domain, "play", str(sim_bag), "--rate", "0.25",
+                                      "--wait-for", "/LIDAR_TOP", "/tf_static"])
+            assert player.wait(STEP_S) == 0, log("player")
+            recorder.wait(STEP_S)
+            node.send_signal(signal.SIGTERM)
+            assert node.wait(STEP_S) == 0, log("node")
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(10)
 
     lines = [json.loads(line) for line in received.read_text().splitlines()]
     store = typestore("humble")

@@ -10,17 +10,17 @@ import pytest
 
 pytest.importorskip("cyclonedds")
 
-from perception.node import outputs as out  # noqa: E402
-from perception.replay.ros_sink import depth_image, marker_array  # noqa: E402
-from sensors.boxes import Boxes3D  # noqa: E402
-from sensors.frame import BevGrid  # noqa: E402
-from sensors.ros.detections import encode_detections  # noqa: E402
-from sensors.ros.grid import encode_probability_layer  # noqa: E402
-from sensors.ros.idl import dds_topic_name, dds_type_name, from_idl, idl_type, to_idl  # noqa: E402
-from sensors.ros.image import encode_camera_info, encode_compressed_image  # noqa: E402
-from sensors.ros.pointcloud import encode_pointcloud2  # noqa: E402
-from sensors.ros.tf import tf_message, transform_to_msg  # noqa: E402
-from sensors.ros.types import header, typestore  # noqa: E402
+from perception.node import outputs as out
+from perception.replay.ros_sink import depth_image, marker_array
+from sensors.boxes import Boxes3D
+from sensors.frame import BevGrid
+from sensors.ros.detections import encode_detections
+from sensors.ros.grid import encode_probability_layer
+from sensors.ros.idl import dds_topic_name, dds_type_name, from_idl, idl_type, to_idl
+from sensors.ros.image import encode_camera_info, encode_compressed_image
+from sensors.ros.pointcloud import encode_pointcloud2
+from sensors.ros.tf import tf_message, transform_to_msg
+from sensors.ros.types import header, typestore
 
 STORE = typestore("humble")
 
@@ -66,8 +66,8 @@ def messages():
                                                                  BevGrid(-2, 3, -1, 3, 1.0), 11, "base_link")
     state = {"eye_closed_p": 0.2, "eyes_closed": False, "perclos": 0.1, "gaze_zone": "road",
              "gaze_p": {"road": 0.7, "left_mirror": 0.3}, "off_road": False, "head_yaw_deg": 3.0,
-             "head_pitch_deg": -1.0, "head_roll_deg": 0.5, "phone_p": 0.6, "active_events": ["phone_use"]}
-    yield "perception_msgs/msg/DriverState", out.driver_state(STORE, state, ["eyes_closed"], 13, "cabin")
+             "head_pitch_deg": -1.0, "head_roll_deg": 0.5, "phone_p": 0.6, "active_events": ["microsleep"]}
+    yield "perception_msgs/msg/DriverState", out.driver_state(STORE, state, ["short_distraction"], 13, "cabin")
     yield "std_msgs/msg/Float64", out.float64(STORE, 12.5)
     t = STORE.types
     status = t["diagnostic_msgs/msg/DiagnosticStatus"](level=1, name="n: inputs", message="m", hardware_id="h",
