@@ -142,3 +142,29 @@ def test_slow_inference_drops_waiting_frames(sim_bag, tiny_model):
     assert node.counters.frames_dropped == 3 and node.counters.frames_published == 1
     statuses = {s.name.split(": ", 1)[1]: s for s in node.diagnostics().status}
     assert statuses["inference"].level == WARN and "3 frames dropped" in statuses["inference"].message
+
+
+def test_threads_infer_publish_diagnostics_and_build_the_last_frame(sim_bag, tiny_model):
+    """Started, the node infers on its own thread while messages keep coming; the last frame is
+    built once the inputs go quiet (no flush called); /diagnostics comes on its own timer."""
+    import time
+
+    transport = FakeTransport()
+    node = make_node(tiny_model, transport, diagnostics_period_s=0.05)
+    node.start()
+    try:
+        for topic, msg, log_time in bag_messages(sim_bag):
+            node.on_message(topic, msg, log_time)
+        c = node.counters
+        deadline = time.monotonic() + 120
+        while (c.frames_built < 4 or c.frames_published + c.frames_dropped < c.frames_built) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        node.stop()
+    assert c.frames_built == 4 and c.frames_published >= 1
+    assert c.frames_published + c.frames_dropped == 4 and not c.errors
+    assert len(transport.sent["/perception/detections"]) == c.frames_published
+    diagnostics = transport.sent["/diagnostics"]
+    assert diagnostics and {s.name for s in diagnostics[-1].status} >= {"perception_node: inference",
+                                                                        "perception_node: inputs"}
