@@ -124,13 +124,25 @@ def event_metrics(predicted: Sequence[Event | tuple], target: Sequence[Event | t
 
 def frame_metrics(eye_closed_pred: np.ndarray, eye_closed_gt: np.ndarray, phone_pred: np.ndarray,
                   phone_gt: np.ndarray, gaze_pred: np.ndarray, gaze_gt: np.ndarray, head_pose_pred_deg: np.ndarray,
-                  head_pose_gt_deg: np.ndarray) -> dict:
-    """All per-frame driver metrics in one dict: eye state (positive = closed), phone, gaze, head pose."""
-    confusion = confusion_matrix(gaze_pred, gaze_gt)
-    return {
-        "eye_closed": binary_metrics(eye_closed_pred, eye_closed_gt),
-        "phone": binary_metrics(phone_pred, phone_gt),
-        "gaze": {"accuracy": float(np.trace(confusion) / max(confusion.sum(), 1)), "zones": list(GAZE_ZONES),
-                 "confusion": confusion.tolist()},
-        "head_pose_mae_deg": head_pose_mae(head_pose_pred_deg, head_pose_gt_deg),
-    }
+                  head_pose_gt_deg: np.ndarray, off_road_pred: np.ndarray | None = None,
+                  off_road_gt: np.ndarray | None = None) -> dict:
+    """All per-frame driver metrics in one dict: eye state (positive = closed), phone, gaze zone,
+    head pose and, when given, looking off the road (positive = off road).
+
+    Each pair holds the frames labelled for that quantity only (a dataset may label some and not
+    others); a pair with no frame is left out of the result.
+    """
+    out: dict = {}
+    if len(np.asarray(eye_closed_gt).reshape(-1)):
+        out["eye_closed"] = binary_metrics(eye_closed_pred, eye_closed_gt)
+    if len(np.asarray(phone_gt).reshape(-1)):
+        out["phone"] = binary_metrics(phone_pred, phone_gt)
+    if len(np.asarray(gaze_gt).reshape(-1)):
+        confusion = confusion_matrix(gaze_pred, gaze_gt)
+        out["gaze"] = {"accuracy": float(np.trace(confusion) / max(confusion.sum(), 1)), "zones": list(GAZE_ZONES),
+                       "confusion": confusion.tolist()}
+    if off_road_gt is not None and len(np.asarray(off_road_gt).reshape(-1)):
+        out["off_road"] = binary_metrics(off_road_pred, off_road_gt)
+    if len(np.asarray(head_pose_gt_deg).reshape(-1)):
+        out["head_pose_mae_deg"] = head_pose_mae(head_pose_pred_deg, head_pose_gt_deg)
+    return out

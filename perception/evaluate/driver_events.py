@@ -4,6 +4,14 @@ predicted and on the ground-truth per-frame labels of each continuous cabin stre
 Streams are scored together: each stream is run through its own fresh monitor, then shifted in
 time so that streams follow each other with a gap (events of different streams never overlap),
 and the event metrics use the summed stream durations.
+
+Partly labelled data (real datasets, see :class:`sensors.frame.DriverLabels`): each per-frame
+metric uses the frames labelled for it. Events need the eyes and the gaze of every frame of a
+stream (eye state, and a gaze zone or whether the driver looks at the road); other streams are
+left out of the event metrics and counted under ``events_skipped_streams``. In the ground-truth
+monitor input a frame labelled only "not looking at the road" stands in as the off-road zone
+:data:`OFF_ROAD_STAND_IN` (the monitor treats every off-road zone alike) and an unlabelled phone
+counts as no phone.
 """
 from __future__ import annotations
 
@@ -14,11 +22,16 @@ import numpy as np
 
 from evaluation.driver import Event, event_metrics, frame_metrics
 from perception.evaluate.records import DriverObservation
-from perception.monitor import MonitorFrame, run_monitor
+from perception.monitor import MonitorConfig, MonitorFrame, run_monitor
 from sensors.classes import EYE_STATES, GAZE_ZONES
+from sensors.frame import DriverLabels
 
 #: Seconds between consecutive streams on the shared time line.
 STREAM_GAP_S = 100.0
+#: The monitor's on-road zones (the defaults the scoring runs the monitor with).
+ON_ROAD_ZONES = MonitorConfig().on_road_zones
+#: Monitor gaze zone of a frame labelled only as not looking at the road.
+OFF_ROAD_STAND_IN = next(z for z in GAZE_ZONES if z not in ON_ROAD_ZONES and z != "eyes_closed")
 
 
 def predicted_monitor_frame(obs: DriverObservation, phone_threshold: float = 0.5) -> MonitorFrame:
@@ -28,9 +41,24 @@ def predicted_monitor_frame(obs: DriverObservation, phone_threshold: float = 0.5
 
 
 def ground_truth_monitor_frame(obs: DriverObservation) -> MonitorFrame:
-    """Monitor input from the ground-truth labels of the same image."""
+    """Monitor input from the ground-truth labels of the same image (eyes and gaze labelled)."""
     gt = obs.gt
-    return MonitorFrame(obs.timestamp_s, gt.eye_openness, GAZE_ZONES[gt.gaze_zone], gt.phone)
+    if gt.eye_openness is None or not _gaze_known(gt):
+        raise ValueError(f"driver monitoring: stream {obs.stream!r} at {obs.timestamp_s} s lacks eye or gaze labels")
+    zone = GAZE_ZONES[gt.gaze_zone] if gt.gaze_zone is not None else OFF_ROAD_STAND_IN
+    return MonitorFrame(obs.timestamp_s, gt.eye_openness, zone, bool(gt.phone))
+
+
+def _gaze_known(gt: DriverLabels) -> bool:
+    return gt.gaze_zone is not None or gt.looking_at_road is not None
+
+
+def _off_road(gt: DriverLabels) -> bool | None:
+    """Ground truth of looking off the road with open eyes; None when the gaze is not labelled."""
+    if gt.gaze_zone is not None:
+        zone = GAZE_ZONES[gt.gaze_zone]
+        return None if zone == "eyes_closed" else zone not in ON_ROAD_ZONES
+    return None if gt.looking_at_road is None else not gt.looking_at_road
 
 
 def _duration(times: np.ndarray) -> float:
@@ -44,21 +72,24 @@ def score_driver(observations: Sequence[DriverObservation], phone_threshold: flo
                  eye_threshold: float = 0.5) -> dict:
     """``{"frames": evaluation.driver.frame_metrics, "events": evaluation.driver.event_metrics}``.
 
-    ``events`` is left out when no stream spans any time. Raises ValueError without observations
-    or with a timestamp repeated within a stream.
+    ``events`` is left out when no stream with eye and gaze labels spans any time (see the module
+    docstring). Raises ValueError without observations or with a timestamp repeated within a stream.
     """
     if not observations:
         raise ValueError("driver monitoring: no cabin images with labels to score")
     closed = EYE_STATES.index("closed")
+    eyes = [o for o in observations if o.gt.eye_state is not None]
+    phone = [o for o in observations if o.gt.phone is not None]
+    gaze = [o for o in observations if o.gt.gaze_zone is not None]
+    pose = [o for o in observations if o.gt.head_pose is not None]
+    road = [(o, off) for o in observations if (off := _off_road(o.gt)) is not None]
     result: dict = {"frames": frame_metrics(
-        np.array([o.eye_closed_p >= eye_threshold for o in observations]),
-        np.array([o.gt.eye_state == closed for o in observations]),
-        np.array([o.phone_p >= phone_threshold for o in observations]),
-        np.array([o.gt.phone for o in observations]),
-        np.array([o.gaze_zone for o in observations]),
-        np.array([o.gt.gaze_zone for o in observations]),
-        np.stack([o.head_pose_deg for o in observations]),
-        np.array([o.gt.head_pose for o in observations]),
+        np.array([o.eye_closed_p >= eye_threshold for o in eyes]), np.array([o.gt.eye_state == closed for o in eyes]),
+        np.array([o.phone_p >= phone_threshold for o in phone]), np.array([o.gt.phone for o in phone]),
+        np.array([o.gaze_zone for o in gaze], np.int64), np.array([o.gt.gaze_zone for o in gaze], np.int64),
+        np.array([o.head_pose_deg for o in pose]).reshape(-1, 3), np.array([o.gt.head_pose for o in pose]).reshape(-1, 3),
+        np.array([o.predicted_zone_name() not in ON_ROAD_ZONES | {"eyes_closed"} for o, _ in road]),
+        np.array([off for _, off in road]),
     )}
     streams: dict[str, list[DriverObservation]] = defaultdict(list)
     for obs in observations:
@@ -66,8 +97,12 @@ def score_driver(observations: Sequence[DriverObservation], phone_threshold: flo
     predicted: list[Event] = []
     target: list[Event] = []
     offset = total = 0.0
+    skipped = 0
     for name, stream in streams.items():
         stream = sorted(stream, key=lambda o: o.timestamp_s)
+        if any(o.gt.eye_openness is None or not _gaze_known(o.gt) for o in stream):
+            skipped += 1
+            continue
         times = np.array([o.timestamp_s for o in stream])
         if np.any(np.diff(times) <= 0):
             raise ValueError(f"driver monitoring: stream {name!r} has repeated timestamps")
@@ -82,4 +117,6 @@ def score_driver(observations: Sequence[DriverObservation], phone_threshold: flo
         total += duration
     if total > 0:
         result["events"] = event_metrics(predicted, target, total)
+    if skipped:
+        result["events_skipped_streams"] = skipped
     return result

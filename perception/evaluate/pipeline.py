@@ -156,6 +156,11 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
         stream = CabinStream(d.seed + d.train_scenes, options.cabin_seconds, options.cabin_fps,
                              SimConfig(**d.sim).cabin_size)
         cabin = predict_cabin_stream(model, stream, shard_blocks(len(stream), CABIN_BATCH, ctx), "cabin-stream", device)
+    base = 0
+    for name, recording in source.cabin_streams:
+        observations = predict_cabin_stream(model, recording, shard_blocks(len(recording), CABIN_BATCH, ctx), name, device)
+        cabin += [(base + i, obs) for i, obs in observations]
+        base += len(recording)
     gathered = gather_to_main([records, cabin, kitti, drawn], ctx)
     if gathered is None:
         return None
@@ -170,7 +175,7 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
                            version=source.nuscenes_version, split=source.split, kitti_objects=kitti_objects,
                            kitti_label_dir=label_dir, max_depth=options.max_depth)
     meta = {"data": str(source.root) if source.root else SIM, "split": source.split, "frames": len(all_records),
-            "cabin_stream_frames": len(all_cabin), "world_size": ctx.world_size, "device": str(device),
+            "cabin_stream_frames": len(all_cabin), "cabin_streams": len(source.cabin_streams), "world_size": ctx.world_size, "device": str(device),
             "heads": list(model.tasks)}
     return _write(scores, options.out_dir, meta, samples)
 
