@@ -70,8 +70,8 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
     """
     from rich.progress import track
 
-    from perception.evaluate import EvalOptions, evaluate_model, load_model, open_eval_source
-    from perception.evaluate.sources import SIM, EvalSource
+    from perception.inference import EvalOptions, evaluate_model, load_model, open_eval_source
+    from perception.inference.sources import SIM, EvalSource
     from sensors.nuscenes.reader import NuScenesDataset
     from sensors.nuscenes.writer import write_nuscenes
     from sensors.sim import render_preview
