@@ -62,6 +62,14 @@ class SimulatedDrives(Sequence[Frame]):
                                                      self.scene_names[drive])
         return self._simulators[drive]
 
+    def maps(self) -> dict[str, Any]:
+        """Scene name -> map-expansion geometry (:func:`sensors.sim.town_map.town_map`) of the world
+        of every drive with frames here, to write them as a nuScenes root with their maps."""
+        from sensors.sim.town_map import town_map
+
+        drives = range((len(self) - 1) // self.frames_per_scene + 1) if len(self) else range(0)
+        return {self.scene_names[d]: town_map(self._simulator(d).town) for d in drives}
+
     def __getitem__(self, index: int) -> Frame:  # type: ignore[override]
         if not -len(self) <= index < len(self):
             raise IndexError(f"frame {index} out of range [0, {len(self)})")
