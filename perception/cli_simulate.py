@@ -51,7 +51,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
-    config = SimConfig(image_size=tuple(args.size))
+    # KITTI triggers its camera when the scanner faces forward, at the LiDAR timestamp.
+    trigger = {"lidar_stamp_azimuth_deg": 0.0} if args.format == "kitti" else {}
+    config = SimConfig(image_size=tuple(args.size), **trigger)
     preview_index = min(2, args.frames - 1)
     kept: dict[str, Any] = {}
 

@@ -13,6 +13,20 @@ from typing import Sequence
 import numpy as np
 
 
+#: Type of the "ignore" regions, whose size fields are -1 placeholders.
+DONT_CARE = "DontCare"
+
+
+def _check_box(numbers: Sequence[float], source: str, line: int) -> None:
+    """A degenerate object box is an error: 3D size h, w, l must be > 0 and the 2D box not inverted."""
+    left, top, right, bottom = numbers[3:7]
+    if min(numbers[7:10]) <= 0:
+        raise ValueError(f"{source}: line {line}: non-positive size h, w, l = {tuple(numbers[7:10])}")
+    if right < left or bottom < top:
+        raise ValueError(f"{source}: line {line}: inverted 2D box left, top, right, bottom = "
+                         f"{tuple(numbers[3:7])}")
+
+
 @dataclass
 class KittiLabels:
     """All objects of one image.
@@ -44,7 +58,13 @@ class KittiLabels:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[str]], source: str = "labels") -> "KittiLabels":
-        """Build from split label lines (15 fields, or 16 with a score)."""
+        """Build from split label lines (15 fields, or 16 with a score).
+
+        Raises:
+            ValueError naming ``source`` and the line: a wrong field count, a non-numeric, NaN or
+            infinite field, or (except ``DontCare``) a size h, w or l <= 0 or a 2D box with
+            right < left or bottom < top.
+        """
         names, values, scores = [], [], []
         for i, row in enumerate(rows):
             if len(row) not in (15, 16):
@@ -55,6 +75,8 @@ class KittiLabels:
                 raise ValueError(f"{source}: line {i + 1} has a non-numeric field") from None
             if not np.all(np.isfinite(numbers)):
                 raise ValueError(f"{source}: line {i + 1} has NaN or infinite values")
+            if row[0].lower() != DONT_CARE.lower():
+                _check_box(numbers, source, i + 1)
             names.append(row[0])
             values.append(numbers[:14])
             scores.append(numbers[14] if len(numbers) == 15 else 1.0)

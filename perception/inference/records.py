@@ -80,6 +80,7 @@ class FrameRecord:
         depth: camera name -> (predicted, ground truth) float32 metres at the pixels with ground truth.
         driver: the driver-head observation of the frame's cabin image, or None.
         timings_s: stage -> seconds spent on this frame (its batch's time divided by the batch size).
+        bev_input: False when the frame had neither a street camera nor LiDAR (no detections, no map).
     """
 
     index: int
@@ -94,6 +95,7 @@ class FrameRecord:
     depth: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     driver: DriverObservation | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    bev_input: bool = True
 
 
 def make_record(index: int, frame: Frame, sample: Sample, prediction: Prediction, cameras: tuple[str, ...],
@@ -101,7 +103,8 @@ def make_record(index: int, frame: Frame, sample: Sample, prediction: Prediction
     """The record of one frame from its model inputs/targets (``sample``) and decoded ``prediction``."""
     ann = frame.annotations
     record = FrameRecord(index, frame.token, frame.scene, frame.timestamp, frame.ego_to_global.copy(),
-                         pred_boxes=prediction.boxes, gt_boxes=ann.boxes if ann is not None else None)
+                         pred_boxes=prediction.boxes, gt_boxes=ann.boxes if ann is not None else None,
+                         bev_input=prediction.bev_input)
     if prediction.bev_map is not None:
         record.bev_levels = encode_levels(prediction.bev_map, thresholds)
         if sample.has_bev_map:
@@ -113,7 +116,9 @@ def make_record(index: int, frame: Frame, sample: Sample, prediction: Prediction
             if bool(sample.camera_valid[i]) and known.any():
                 record.depth[name] = (np.asarray(prediction.depth[name], np.float32)[known], gt[known])
     if prediction.eye_closed is not None and sample.has_driver and ann is not None and ann.driver is not None:
-        record.driver = DriverObservation(frame.scene, frame.timestamp * 1e-6, float(prediction.eye_closed),
+        # the driver labels belong to the cabin image, which has its own time (docs/conventions.md)
+        seen = frame.cabin.timestamp if frame.cabin is not None else frame.timestamp
+        record.driver = DriverObservation(frame.scene, seen * 1e-6, float(prediction.eye_closed),
                                           np.asarray(prediction.gaze), np.asarray(prediction.head_pose, np.float64),
                                           float(prediction.phone), ann.driver)
     return record

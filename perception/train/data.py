@@ -96,7 +96,9 @@ class SimulatedSamples(Dataset[Sample]):
         model = as_dict["model"]
         identity = {
             "format": CACHE_FORMAT,
-            "sim": as_dict["data"]["sim"],
+            # every simulator setting, defaults included: a changed default (e.g. sensor timing)
+            # must not reuse samples simulated under the old one
+            "sim": dataclasses.asdict(self.sim_config),
             "frames_per_scene": self.frames_per_scene,
             "sample": {
                 "cameras": model["cameras"],
@@ -162,6 +164,7 @@ def build_train_dataset(
     Raises:
         MissingDataError: the dataset path does not exist.
         SensorDataError: the path is not a readable dataset.
+        ValueError: the split has no labels (KITTI ``testing/``, nuScenes ``v1.0-test``).
     """
     source = data or config.data.dataset
     if source == "sim":
@@ -171,4 +174,8 @@ def build_train_dataset(
     root = Path(source)
     if not root.exists():
         raise MissingDataError(root, "dataset path does not exist")
-    return FrameDataset(open_dataset(root, split=split), config.model)
+    dataset = open_dataset(root, split=split)
+    if not getattr(dataset, "has_labels", True) or getattr(dataset, "version", None) == "v1.0-test":
+        raise ValueError(f"{root}: split {split!r} has no labels (a benchmark test split): it cannot be trained on; "
+                         "`perception evaluate` exports predictions for it")
+    return FrameDataset(dataset, config.model)

@@ -12,7 +12,9 @@ The written velodyne frame is the ego frame raised by :data:`VELODYNE_HEIGHT` (x
 y left, z up, ground at z = -1.73 as on the KITTI car), so that the reader's fixed
 ``lidar_to_ego`` maps the points back exactly whatever the real mounting of the LiDAR.
 The chosen camera is KITTI's rectified reference camera and camera 2 at once
-(``P2 = [K | 0]``, ``R0_rect = I``). Every file is written atomically.
+(``P2 = [K | 0]``, ``R0_rect = I``); ``Tr_velo_to_cam`` comes from ``Camera.cam_to_ego``, the camera
+in the ego frame at the LiDAR time, so a camera that fired at its own time still projects the
+points exactly (docs/conventions.md, "Time"). Every file is written atomically.
 """
 from __future__ import annotations
 

@@ -16,7 +16,12 @@ Conventions: frames are grouped into scenes by ``Frame.scene`` (official scene n
 version, so the devkit split lists apply) and sorted by timestamp; sample_annotation boxes are
 in the global frame with size ``w, l, h`` and quaternions ``(w, x, y, z)``; instances are chained by
 ``Boxes3D.token`` so that the devkit derives velocities (``Boxes3D.velocity`` is not stored, as in
-nuScenes). Camera sample_data reuse the frame's ego pose. The LiDAR time-offset column is not
+nuScenes). A camera that fired at its own time gets its own ego_pose record
+(``Camera.ego_to_global``; the frame's pose when None) and its calibrated_sensor is its mounting
+in the ego frame at that time (``Camera.cam_to_ego``, given at the LiDAR time, carried back by
+:func:`sensors.geometry.sensor_to_reference_ego`), so that the devkit's chain and our reader
+recover ``cam_to_ego``; mountings of one channel equal within :data:`CALIBRATION_TOLERANCE` share
+one calibrated_sensor row, as on the real car. The LiDAR time-offset column is not
 stored (nuScenes has none); the fifth column is the ring index estimated from the elevation
 angle with the HDL-32E beam spacing. The whole dataset is written to a temporary folder and
 renamed into place, so an error leaves no half-written dataset.
@@ -38,7 +43,9 @@ import numpy as np
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES
 from sensors.frame import CAMERA_NAMES, Camera, Frame
-from sensors.geometry import invert_transform, matrix_to_quaternion, rotation_z, transform_points
+from sensors.geometry import (
+    invert_transform, matrix_to_quaternion, rotation_z, sensor_to_reference_ego, transform_points,
+)
 from sensors.nuscenes import files
 from sensors.nuscenes.layout import CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES, VISIBILITY
 from sensors.nuscenes.map_expansion import MapGeometry, write_map_expansion
@@ -57,6 +64,9 @@ MAP_LOCATION = "boston-seaport"
 #: Scene k of a dataset written with maps is moved by k times this far (m) along global y, so
 #: that the worlds of different drives share one location's map without overlapping.
 SCENE_SPACING = 1000.0
+#: Sensor mountings (4x4 entries: rotation and metres) of one channel closer than this share a
+#: calibrated_sensor row (a camera's mounting recovered through two ego poses differs by rounding).
+CALIBRATION_TOLERANCE = 1e-8
 
 
 def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-mini",
@@ -115,9 +125,16 @@ def _moved(frame: Frame, offset: np.ndarray) -> Frame:
     """``frame`` with its world moved by ``offset`` (3,) metres: every pose in the global frame."""
     move = np.eye(4)
     move[:3, 3] = offset
+
+    def camera(c: Camera | None) -> Camera | None:
+        if c is None or c.ego_to_global is None:
+            return c
+        return dataclasses.replace(c, ego_to_global=move @ c.ego_to_global)
+
     return dataclasses.replace(
         frame, ego_to_global=move @ frame.ego_to_global,
         sweeps=[dataclasses.replace(s, ego_to_global=move @ s.ego_to_global) for s in frame.sweeps],
+        cameras={name: camera(c) for name, c in frame.cameras.items()}, cabin=camera(frame.cabin),
     )
 
 
@@ -206,6 +223,8 @@ class _DatasetBuilder:
         self.rows: dict[str, list[dict]] = {name: [] for name in (*TABLES, DEPTH_TABLE, DRIVER_TABLE)}
         self._calibrations: dict[str, dict] = {}
         self._sensors: dict[str, dict] = {}
+        #: channel -> (sensor_to_ego, intrinsics, calibrated_sensor token) already written.
+        self._mountings: dict[str, list[tuple[np.ndarray, np.ndarray | None, str]]] = defaultdict(list)
         self._chains: dict[tuple[str, str], list[dict]] = defaultdict(list)
         self._instances: dict[str, list[dict]] = defaultdict(list)
         self._instance_category: dict[str, str] = {}
@@ -296,10 +315,14 @@ class _DatasetBuilder:
         channel = CABIN_CHANNEL if camera is frame.cabin else camera.name
         if camera is not frame.cabin and channel not in CAMERA_NAMES:
             raise ValueError(f"frame {frame.token}: camera {channel!r} is not a nuScenes camera channel {CAMERA_NAMES}")
-        cs = self._calibration(channel, "camera", camera.cam_to_ego, camera.intrinsics)
+        ego_to_global = frame.ego_to_global if camera.ego_to_global is None else camera.ego_to_global
+        # cam_to_ego is in the ego frame at the LiDAR time; nuScenes stores the mounting in the ego
+        # frame at the camera's own time: the same motion compensation towards the camera's pose.
+        mounting = sensor_to_reference_ego(camera.cam_to_ego, frame.ego_to_global, ego_to_global)
+        cs = self._calibration(channel, "camera", mounting, camera.intrinsics)
         filename = f"samples/{channel}/{logfile}__{channel}__{camera.timestamp}.jpg"
         record = self._sample_data(
-            sample, frame.scene, channel, camera.timestamp, frame.ego_to_global, cs, True, filename,
+            sample, frame.scene, channel, camera.timestamp, ego_to_global, cs, True, filename,
             lambda path: files.write_image(path, camera.image), height=camera.height, width=camera.width,
         )
         annotations = frame.annotations
@@ -343,6 +366,11 @@ class _DatasetBuilder:
         sensor = self._sensors.setdefault(
             channel, {"token": make_token("sensor", channel), "channel": channel, "modality": modality}
         )
+        for matrix, known_intrinsics, known in self._mountings[channel]:
+            same_intrinsics = (intrinsics is None) == (known_intrinsics is None) and (
+                intrinsics is None or np.array_equal(intrinsics, known_intrinsics))
+            if same_intrinsics and np.abs(matrix - sensor_to_ego).max() < CALIBRATION_TOLERANCE:
+                return known
         record = {
             "sensor_token": sensor["token"], "translation": _vector(sensor_to_ego[:3, 3]),
             "rotation": _quaternion(sensor_to_ego[:3, :3]),
@@ -350,6 +378,7 @@ class _DatasetBuilder:
         }
         token = make_token("calibrated_sensor", json.dumps(record, sort_keys=True))
         self._calibrations.setdefault(token, {"token": token, **record})
+        self._mountings[channel].append((np.array(sensor_to_ego), intrinsics, token))
         return token
 
     # -- annotations ----------------------------------------------------------------------------
