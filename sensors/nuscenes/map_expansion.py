@@ -322,36 +322,34 @@ class ExpansionMaps:
     """BEV map ground truth of a nuScenes root: a :class:`MapRasterizer` per log location, loaded
     on first use.
 
-    A location without its expansion file (or without nuscenes-devkit to read it) is said once,
-    in one warning line, when this object is made; its frames then get no map (the map head is
-    skipped for them, not scored as empty). A file that exists but does not load is an error.
+    A location without its expansion file (or without nuscenes-devkit to read it) is said in one
+    warning line the first time a map of it is asked for; its frames then get no map (the map head
+    is skipped for them, not scored as empty). A file that exists but does not load is an error.
 
     Args:
         root: the nuScenes root (``maps/expansion/`` below it).
-        locations: the ``log.location`` values of the scenes read.
     """
 
-    def __init__(self, root: Path, locations: Sequence[str]) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._maps: dict[str, MapRasterizer | None] = {}
-        missing = sorted(loc for loc in set(locations) if not expansion_path(self.root, loc).is_file())
-        for location in missing:
-            self._maps[location] = None
-        if missing:
-            warn(self.root / "maps" / "expansion", f"no map expansion for {', '.join(missing)}: no BEV map ground truth "
-                                                   "there (the map head is skipped for those scenes)")
+
+    def _load(self, location: str) -> MapRasterizer | None:
+        folder = self.root / "maps" / "expansion"
+        if not expansion_path(self.root, location).is_file():
+            warn(folder, f"no map expansion for {location}: no BEV map ground truth for its scenes "
+                         "(the map head is skipped there)")
+            return None
         try:
             import nuscenes.map_expansion.map_api  # noqa: F401
         except ImportError:
-            present = sorted(set(locations) - set(missing))
-            if present:
-                warn(self.root / "maps" / "expansion", "reading the map expansion needs nuscenes-devkit (extra "
-                                                       "'nuscenes'): no BEV map ground truth")
-            self._maps.update({loc: None for loc in present})
+            warn(folder, "reading the map expansion needs nuscenes-devkit (extra 'nuscenes'): no BEV map ground truth")
+            return None
+        return MapRasterizer.from_root(self.root, location)
 
     def bev_map(self, location: str, ego_to_global: np.ndarray, grid: BevGrid | None = None) -> BevMap | None:
         """The map layers around the ego at ``ego_to_global`` in ``location``, or None (no map there)."""
         if location not in self._maps:
-            self._maps[location] = MapRasterizer.from_root(self.root, location)
+            self._maps[location] = self._load(location)
         rasterizer = self._maps[location]
         return None if rasterizer is None else rasterizer.rasterize(ego_to_global, grid)

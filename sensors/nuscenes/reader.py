@@ -19,7 +19,7 @@ Conversions at this boundary (DESIGN.md conventions):
 * BEV map: rasterized from the map expansion of the scene's ``log.location``
   (``maps/expansion/<location>.json``, :mod:`sensors.nuscenes.map_expansion`: the devkit's
   ``get_map_mask`` rules) around the ego pose of the LiDAR key frame; a location without an
-  expansion is said once in one warning line and its frames get no map.
+  expansion is said in one warning line (when its first map is asked for) and its frames get no map.
 * Extras (depth, driver labels) come from the tables described in :mod:`sensors.nuscenes.layout`
   when present; on the real dataset they are absent (None / empty).
 
@@ -101,7 +101,7 @@ class NuScenesDataset(Sequence[Frame]):
         self._driver = {self.tables.text(DRIVER_TABLE, r, "sample_data_token"): r for r in self.tables.optional(DRIVER_TABLE)}
         self._samples = self._select_samples()
         self._locations = self._scene_locations()
-        self._maps = ExpansionMaps(self.root, sorted(set(self._locations.values())))
+        self._maps = ExpansionMaps(self.root)
 
     # -- indexing ------------------------------------------------------------------------------
     def _sensor_channels(self) -> dict[str, tuple[str, str]]:
