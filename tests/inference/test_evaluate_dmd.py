@@ -38,3 +38,13 @@ def test_evaluate_scores_the_driver_head_on_a_dmd_root(tmp_path: Path, capsys) -
     code = main(["evaluate", "--config", str(config_file), "--checkpoint", str(checkpoint), "--data", str(root),
                  "--split", "val", "--out", str(tmp_path / "eval2")])
     assert code == 2 and "DMD has no official splits" in capsys.readouterr().err
+
+
+def test_training_on_a_dmd_root_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from perception.train.data import build_train_dataset
+
+    write_dmd(simulate_cabin_sequence(seed=6, duration_s=1.0, fps=10.0, size=(60, 80)), tmp_path, "gS_1_s1_sim")
+    with pytest.raises(ValueError, match="for evaluation"):
+        build_train_dataset(tiny_config(), str(tmp_path))

@@ -43,3 +43,14 @@ def test_real_layout_root_scores_detection_map_and_depth(nuscenes_root: Path, tm
     m = json.loads((tmp_path / "bare" / "metrics.json").read_text())
     assert "bev_segmentation" not in m and "bev_segmentation" in m["skipped"]
     assert m["depth"]["per_image"]["abs_rel"] > 0
+
+
+def test_training_samples_take_the_map_from_the_expansion(nuscenes_root: Path, tmp_path: Path) -> None:
+    from perception.train.data import build_train_dataset
+
+    root = _real_layout(nuscenes_root, tmp_path)
+    config = tiny_config()
+    sample = build_train_dataset(config, str(root), split="mini_val")[0]
+    assert sample.has_bev_map and sample.bev_map[0].sum() > 0  # drivable area around the car
+    (root / "maps" / "expansion" / "boston-seaport.json").unlink()
+    assert not build_train_dataset(config, str(root), split="mini_val")[0].has_bev_map
