@@ -14,10 +14,14 @@ from pathlib import Path
 
 import torch
 
-from perception.inference import EvalOptions, evaluate_model, load_model, open_eval_source
+from perception.inference import (
+    EvalOptions,
+    evaluate_model,
+    load_model,
+    open_eval_source,
+)
 from perception.inference.sources import SIM, EvalSource
 from sensors.nuscenes.map_expansion import MapRasterizer, write_map_expansion
-from sensors.sim.town_map import town_map
 
 REPO = Path(__file__).resolve().parents[1]
 

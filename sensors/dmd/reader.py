@@ -112,7 +112,7 @@ class DmdRecording(Sequence[tuple[Camera, DriverLabels]]):
 
     def timestamp(self, index: int) -> int:
         """Capture time (microseconds from the recording's first frame) of item ``index``."""
-        return int(round(self.frames[index] * 1e6 / self.fps))
+        return round(self.frames[index] * 1e6 / self.fps)
 
     def __getitem__(self, index: int) -> tuple[Camera, DriverLabels]:  # type: ignore[override]
         if not 0 <= index < len(self):

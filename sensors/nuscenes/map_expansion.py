@@ -220,7 +220,7 @@ def _load_devkit_map(root: Path, location: str) -> Any:
         raise CorruptDataError(path, f"invalid JSON ({error})") from None
     except (KeyError, TypeError, IndexError) as error:
         raise CorruptDataError(path, f"not a map expansion v{SCHEMA_VERSION} file (missing or bad {error})") from None
-    except Exception as error:  # the devkit raises a bare Exception for outdated versions
+    except Exception as error:  # noqa: BLE001 (the devkit raises a bare Exception for outdated versions)
         raise CorruptDataError(path, str(error).split("!")[0]) from None
 
 

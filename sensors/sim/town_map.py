@@ -15,7 +15,15 @@ import math
 import numpy as np
 
 from sensors.nuscenes.map_expansion import MapGeometry
-from sensors.sim.town import AV_HALF, AV_LANES, LANE_WIDTH, LOT_DEPTH, SIDEWALK_WIDTH, Town, avenue_frame
+from sensors.sim.town import (
+    AV_HALF,
+    AV_LANES,
+    LANE_WIDTH,
+    LOT_DEPTH,
+    SIDEWALK_WIDTH,
+    Town,
+    avenue_frame,
+)
 
 #: Sampling step (m) of curved region edges along x.
 STEP = 1.0
@@ -27,7 +35,7 @@ STOP_NEAR, STOP_FAR = 0.3, 0.8
 
 def _edge(avenue: np.ndarray, x0: float, x1: float, d: float) -> np.ndarray:
     """(N, 2) points of the avenue's offset-``d`` curve from x0 to x1."""
-    xs = np.linspace(x0, x1, max(2, int(math.ceil(abs(x1 - x0) / STEP)) + 1))
+    xs = np.linspace(x0, x1, max(2, math.ceil(abs(x1 - x0) / STEP) + 1))
     out = np.empty((len(xs), 2))
     for i, x in enumerate(xs):
         yc, theta = avenue_frame(avenue, float(x))

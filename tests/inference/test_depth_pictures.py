@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from perception.inference.visualize import DEPTH_RANGE, TILE_W, _depth_colors, lidar_depth_tile, predicted_depth_tile
+from perception.inference.visualize import (
+    DEPTH_RANGE,
+    TILE_W,
+    _depth_colors,
+    lidar_depth_tile,
+    predicted_depth_tile,
+)
 from sensors.frame import Camera
 
 # A camera looking along ego +x (camera z = ego x, camera x = -ego y, camera y = -ego z).

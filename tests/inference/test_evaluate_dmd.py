@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from eval_setup import tiny_config, write_checkpoint
+
 from perception.cli import main
 from sensors.dmd.writer import write_dmd
 from sensors.sim import simulate_cabin_sequence

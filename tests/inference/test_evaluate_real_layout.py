@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from eval_setup import tiny_config, write_checkpoint
+
 from perception.cli import main
 
 

@@ -13,7 +13,11 @@ from sensors.classes import MAP_CLASSES
 from sensors.errors import CorruptDataError, MissingDataError
 from sensors.frame import BevGrid
 from sensors.geometry import make_transform, rotation_z
-from sensors.nuscenes.map_expansion import LAYER_SOURCES, MapRasterizer, write_map_expansion
+from sensors.nuscenes.map_expansion import (
+    LAYER_SOURCES,
+    MapRasterizer,
+    write_map_expansion,
+)
 from sensors.sim.config import SimConfig
 from sensors.sim.drive import DriveSimulator
 from sensors.sim.town_map import town_map
@@ -181,7 +185,7 @@ def test_hand_built_map_axes_and_cells(hand_built: Path) -> None:
     divider = MAP_CLASSES.index("divider")
 
     def cell(x: float, y: float) -> tuple[int, int]:
-        return int(round((x - grid.xmin) / grid.resolution)), int(round((y - grid.ymin) / grid.resolution))
+        return round((x - grid.xmin) / grid.resolution), round((y - grid.ymin) / grid.resolution)
 
     layers = rasterizer.rasterize(pose(500.0, 600.0, 0.0), grid).layers
     assert layers[drive][cell(15.0, 0.0)] and layers[drive][cell(25.0, -2.0)]  # the square, 10-30 m ahead
