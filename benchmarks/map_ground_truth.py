@@ -3,7 +3,7 @@ simulator's own analytic map (what ``perception evaluate --data sim`` scores) an
 map expansion rasterized like the nuScenes devkit (what a nuScenes root written by the simulator,
 or real nuScenes, gives). The same predictions are scored twice; only the ground truth differs.
 
-    .venv/bin/python benchmarks/map_ground_truth.py [--frames 20] [--checkpoint perception/checkpoints/tiny.pt]
+    .venv/bin/python -m benchmarks.map_ground_truth [--frames 20] [--checkpoint perception/checkpoints/tiny.pt]
 """
 from __future__ import annotations
 
