@@ -17,9 +17,10 @@ and how they map (see docs/datasets.md for the table):
 * ``driver_actions`` (distraction recordings): ``texting_*`` and ``phonecall_*`` -> phone True,
   every other action -> phone False.
 
-Levels listed in :data:`IGNORED_LEVELS` carry nothing this project scores (talking, hands on the
-wheel, blinks, yawning, ...) and other, unknown levels are ignored too (newer DMD releases add
-levels); an unknown label of a level that is read is an error naming the file.
+Other levels carry nothing this project scores (``talking``, ``hands_using_wheel``,
+``hand_on_gear``, ``blinks``, ``yawning``, ``transition``, ``moving_hands``, objects) and are not
+read, nor are levels unknown here (newer DMD releases add levels); an unknown label of a level that
+is read is an error naming the file.
 """
 from __future__ import annotations
 
@@ -54,9 +55,6 @@ READ_LEVELS: Final[dict[str, Mapping[str, object]]] = {
     "gaze_zone": GAZE_ZONE_MAP, "gaze_on_road": GAZE_ON_ROAD, "driver_actions": DRIVER_ACTIONS,
     **{level: EYE_OPENNESS for level in EYE_LEVELS},
 }
-#: DMD levels that carry nothing scored here.
-IGNORED_LEVELS: Final = ("talking", "hands_using_wheel", "hand_on_gear", "blinks", "yawning", "transition",
-                         "moving_hands", "occlusion", "objects_in_scene")
 #: Gaze zone -> the DMD gaze region the writer uses (None: none fits, no region written).
 ZONE_TO_DMD: Final[dict[str, str | None]] = {
     "road": "front", "left_mirror": "left_mirror", "right_mirror": "right_mirror", "rear_mirror": "center_mirror",

@@ -111,7 +111,7 @@ def read_annotation(path: Path) -> DmdAnnotation:
             raise CorruptDataError(path, f"action {uid}: type must be a '<level>/<label>' string")
         level, label = action["type"].split("/", 1)
         if level not in READ_LEVELS:
-            continue  # labels.IGNORED_LEVELS, or a level of a newer release: nothing scored here
+            continue  # talking, hands, blinks... or a level of a newer release: nothing scored here
         if label not in READ_LEVELS[level]:
             raise InvalidValueError(path, f"action {uid}: unknown label {label!r} of level {level!r} "
                                           f"(known: {sorted(READ_LEVELS[level])})")
