@@ -6,12 +6,14 @@ time so that streams follow each other with a gap (events of different streams n
 and the event metrics use the summed stream durations.
 
 Partly labelled data (real datasets, see :class:`sensors.frame.DriverLabels`): each per-frame
-metric uses the frames labelled for it. Events need the eyes and the gaze of every frame of a
-stream (eye state, and a gaze zone or whether the driver looks at the road); other streams are
-left out of the event metrics and counted under ``events_skipped_streams``. In the ground-truth
-monitor input a frame labelled only "not looking at the road" stands in as the off-road zone
-:data:`OFF_ROAD_STAND_IN` (the monitor treats every off-road zone alike) and an unlabelled phone
-counts as no phone.
+metric uses the frames labelled for it. A stream is scored for the event kinds its labels decide
+(:data:`KINDS_NEEDING`): drowsiness events where every frame has an eye state, distraction events
+where every frame has a gaze (a zone, or whether the driver looks at the road), unresponsiveness
+where both; each kind's duration is the time of the streams scored for it, and streams with none
+of them are counted under ``events_skipped_streams``. In the ground-truth monitor input unlabelled
+eyes count as open, an unlabelled gaze as on the road and an unlabelled phone as none (only the
+kinds those labels decide are kept), and a frame labelled only "not looking at the road" stands in
+as the off-road zone :data:`OFF_ROAD_STAND_IN` (the monitor treats every off-road zone alike).
 """
 from __future__ import annotations
 
@@ -32,6 +34,11 @@ STREAM_GAP_S = 100.0
 ON_ROAD_ZONES = MonitorConfig().on_road_zones
 #: Monitor gaze zone of a frame labelled only as not looking at the road.
 OFF_ROAD_STAND_IN = next(z for z in GAZE_ZONES if z not in ON_ROAD_ZONES and z != "eyes_closed")
+#: Event kind -> the labels a stream needs on every frame to be scored for it.
+KINDS_NEEDING: dict[str, tuple[str, ...]] = {
+    "long_distraction": ("gaze",), "short_distraction": ("gaze",), "microsleep": ("eyes",), "sleep": ("eyes",),
+    "unresponsive": ("eyes", "gaze"),
+}
 
 
 def predicted_monitor_frame(obs: DriverObservation, phone_threshold: float = 0.5) -> MonitorFrame:
@@ -41,12 +48,13 @@ def predicted_monitor_frame(obs: DriverObservation, phone_threshold: float = 0.5
 
 
 def ground_truth_monitor_frame(obs: DriverObservation) -> MonitorFrame:
-    """Monitor input from the ground-truth labels of the same image (eyes and gaze labelled)."""
+    """Monitor input from the ground-truth labels of the same image (unlabelled parts: see the module docstring)."""
     gt = obs.gt
-    if gt.eye_openness is None or not _gaze_known(gt):
-        raise ValueError(f"driver monitoring: stream {obs.stream!r} at {obs.timestamp_s} s lacks eye or gaze labels")
-    zone = GAZE_ZONES[gt.gaze_zone] if gt.gaze_zone is not None else OFF_ROAD_STAND_IN
-    return MonitorFrame(obs.timestamp_s, gt.eye_openness, zone, bool(gt.phone))
+    if gt.gaze_zone is not None:
+        zone = GAZE_ZONES[gt.gaze_zone]
+    else:
+        zone = OFF_ROAD_STAND_IN if gt.looking_at_road is False else "road"
+    return MonitorFrame(obs.timestamp_s, 1.0 if gt.eye_openness is None else gt.eye_openness, zone, bool(gt.phone))
 
 
 def _gaze_known(gt: DriverLabels) -> bool:
@@ -72,7 +80,7 @@ def score_driver(observations: Sequence[DriverObservation], phone_threshold: flo
                  eye_threshold: float = 0.5) -> dict:
     """``{"frames": evaluation.driver.frame_metrics, "events": evaluation.driver.event_metrics}``.
 
-    ``events`` is left out when no stream with eye and gaze labels spans any time (see the module
+    ``events`` is left out when no stream labelled for any event kind spans any time (see the module
     docstring). Raises ValueError without observations or with a timestamp repeated within a stream.
     """
     if not observations:
@@ -96,27 +104,32 @@ def score_driver(observations: Sequence[DriverObservation], phone_threshold: flo
         streams[obs.stream].append(obs)
     predicted: list[Event] = []
     target: list[Event] = []
-    offset = total = 0.0
+    offset = 0.0
+    durations: dict[str, float] = defaultdict(float)
     skipped = 0
     for name, stream in streams.items():
         stream = sorted(stream, key=lambda o: o.timestamp_s)
-        if any(o.gt.eye_openness is None or not _gaze_known(o.gt) for o in stream):
-            skipped += 1
-            continue
         times = np.array([o.timestamp_s for o in stream])
         if np.any(np.diff(times) <= 0):
             raise ValueError(f"driver monitoring: stream {name!r} has repeated timestamps")
+        labelled = {"eyes": all(o.gt.eye_openness is not None for o in stream),
+                    "gaze": all(_gaze_known(o.gt) for o in stream)}
+        kinds = {kind for kind, needs in KINDS_NEEDING.items() if all(labelled[n] for n in needs)}
+        if not kinds:
+            skipped += 1
+            continue
         duration = _duration(times)
         if duration <= 0:
             continue
         shift = offset - times[0]
         for events, out in ((run_monitor(predicted_monitor_frame(o, phone_threshold) for o in stream), predicted),
                             (run_monitor(ground_truth_monitor_frame(o) for o in stream), target)):
-            out.extend(Event(e.kind, e.start_s + shift, e.end_s + shift) for e in events)
+            out.extend(Event(e.kind, e.start_s + shift, e.end_s + shift) for e in events if e.kind in kinds)
         offset += duration + STREAM_GAP_S
-        total += duration
-    if total > 0:
-        result["events"] = event_metrics(predicted, target, total)
+        for kind in kinds:
+            durations[kind] += duration
+    if durations:
+        result["events"] = event_metrics(predicted, target, dict(durations))
     if skipped:
         result["events_skipped_streams"] = skipped
     return result
