@@ -12,6 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from sensors.kitti.labels import check_type
+from sensors.reading import read_text
+
 
 @dataclass
 class KittiLabels:
@@ -44,7 +47,12 @@ class KittiLabels:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[str]], source: str = "labels") -> "KittiLabels":
-        """Build from split label lines (15 fields, or 16 with a score)."""
+        """Build from split label lines (15 fields, or 16 with a score).
+
+        Raises:
+            ValueError: a wrong field count, a non-number, NaN/Inf (naming ``source`` and line);
+            sensors.errors.InvalidValueError: a type that is not a KITTI type (case-sensitive).
+        """
         names, values, scores = [], [], []
         for i, row in enumerate(rows):
             if len(row) not in (15, 16):
@@ -55,6 +63,7 @@ class KittiLabels:
                 raise ValueError(f"{source}: line {i + 1} has a non-numeric field") from None
             if not np.all(np.isfinite(numbers)):
                 raise ValueError(f"{source}: line {i + 1} has NaN or infinite values")
+            check_type(row[0], source, i + 1)
             names.append(row[0])
             values.append(numbers[:14])
             scores.append(numbers[14] if len(numbers) == 15 else 1.0)
@@ -64,11 +73,14 @@ class KittiLabels:
 
 
 def read_labels(path: str | Path) -> KittiLabels:
-    """Parse one label file (ground truth or predictions with scores); an empty file gives 0 objects."""
+    """Parse one label file (ground truth or predictions with scores); an empty file gives 0 objects.
+
+    Raises:
+        sensors.errors.SensorDataError: the file is missing, a folder, not text, or has an unknown type;
+        ValueError: a malformed line (see :meth:`KittiLabels.from_rows`).
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: KITTI label file not found")
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    rows = [line.split() for line in read_text(path, "KITTI label file").splitlines() if line.strip()]
     return KittiLabels.from_rows(rows, str(path))
 
 

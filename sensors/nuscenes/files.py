@@ -84,19 +84,16 @@ def check_point_columns(points: np.ndarray, path: Path | str) -> None:
     if not finite.all():
         raise InvalidValueError(path, f"{int(np.count_nonzero(~finite))} points contain NaN or Inf (first: point {int(np.argmin(finite))})")
     intensity, ring = points[:, 3], points[:, 4]
-    bad = (intensity < 0) | (intensity > MAX_INTENSITY)
+    bad_intensity = (intensity < 0) | (intensity > MAX_INTENSITY)
+    bad_ring = (ring < 0) | (ring > MAX_RING) | (ring != np.round(ring))
+    bad = bad_intensity | bad_ring
     if bad.any():
         row = int(np.argmax(bad))
+        reason = (f"intensity {intensity[row]:g} outside [0, {MAX_INTENSITY:g}]" if bad_intensity[row]
+                  else f"ring index {ring[row]:g} is not an integer in [0, {MAX_RING}]")
         raise InvalidValueError(
-            path, f"point {row}: intensity {intensity[row]:g} outside [0, {MAX_INTENSITY:g}] "
-            f"({int(np.count_nonzero(bad))} points); not a nuScenes .pcd.bin (x, y, z, intensity, ring)?"
-        )
-    bad = (ring < 0) | (ring > MAX_RING) | (ring != np.round(ring))
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise InvalidValueError(
-            path, f"point {row}: ring index {ring[row]:g} is not an integer in [0, {MAX_RING}] "
-            f"({int(np.count_nonzero(bad))} points); not a nuScenes .pcd.bin (x, y, z, intensity, ring)?"
+            path, f"point {row}: {reason} ({int(np.count_nonzero(bad))} of {len(points)} points are off); "
+            "not a nuScenes .pcd.bin (x, y, z, intensity, ring)?"
         )
 
 
