@@ -43,12 +43,23 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Run ``perception simulate``; returns the exit status (0 on success)."""
     from tqdm import tqdm
 
+    from sensors.atomic import check_output_dir, check_output_file
+    from sensors.kitti.writer import is_kitti_root
+    from sensors.nuscenes.writer import is_nuscenes_root
     from sensors.sim import SimConfig, render_preview, simulate_drive
 
     if args.frames < 1:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    out = Path(args.out)
+    # Every output is checked before the drive is simulated (minutes), not after.
+    if args.format != "none":
+        check_output_dir(out, is_nuscenes_root if args.format == "nuscenes" else is_kitti_root, "dataset folder")
+    preview = None
+    if args.preview is not None:
+        preview = args.preview if args.preview.is_absolute() or args.preview != Path(DEFAULT_PREVIEW) else out / args.preview
+        check_output_file(preview, "preview picture")
     config = SimConfig(image_size=tuple(args.size))
     preview_index = min(2, args.frames - 1)
     kept: dict[str, Any] = {}
@@ -61,7 +72,6 @@ def run_simulate(args: argparse.Namespace) -> int:
                 kept["frame"] = frame
             yield frame
 
-    out = Path(args.out)
     if args.format == "nuscenes":
         from sensors.nuscenes.writer import write_nuscenes
 
@@ -73,9 +83,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     else:
         for _ in frames():
             pass
-    if args.preview is not None:
-        path = args.preview if args.preview.is_absolute() or args.preview != Path(DEFAULT_PREVIEW) else out / args.preview
-        render_preview(kept["frame"], path)
-        print(f"preview: {path}")
+    if preview is not None:
+        render_preview(kept["frame"], preview)
+        print(f"preview: {preview}")
     print(f"wrote {args.frames} frames ({args.format}) to {out}")
     return 0

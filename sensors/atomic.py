@@ -15,10 +15,17 @@ Conventions, the same for every function here:
 * The new file gets the mode of a file created by ``open()``: ``0o666`` less the umask
   (``0o644`` with the usual umask), as results, exports and checkpoints are meant to be shared.
 * No ``fsync``: the write survives a crash of the process, not necessarily a power cut.
+
+Whole output folders (a dataset, an evaluation) are written with :func:`atomic_dir`: into a
+temporary sibling folder ``.<name>.tmp-<tag>``, renamed over the target at the end. An interrupted
+run (Ctrl-C, an error) removes its temporary folder; one killed outright (SIGKILL, power cut)
+leaves it behind, and the next :func:`atomic_dir` on the same target removes it.
 """
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +42,11 @@ def _current_umask() -> int:
     return mask
 
 
+def _naming(error: OSError, path: Path, action: str) -> OSError:
+    """``error`` (same class and errno) reworded to name the target ``path`` instead of a temporary."""
+    return type(error)(error.errno, f"{action} ({error.strerror or error})", str(path))
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on a clean exit it replaces ``path``.
@@ -45,8 +57,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     on exit becomes ``path``, so the caller must write there and nowhere else.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    except OSError as error:
+        raise _naming(error, path, "cannot create the file") from None
     os.close(fd)
     tmp = Path(name)
     os.chmod(tmp, 0o666 & ~_current_umask())
@@ -102,3 +117,153 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
         UnicodeEncodeError: ``text`` has a character ``encoding`` cannot store (nothing is written).
     """
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def check_output_dir(path: str | Path, is_previous_output: Callable[[Path], bool], what: str = "output folder") -> Path:
+    """Refuse an output folder that cannot be written or would clobber something else, before any work.
+
+    ``path`` may be absent, an empty folder, or a folder for which ``is_previous_output(path)``
+    is true (a previous output of the same command, which the new one replaces).
+
+    Raises:
+        FileExistsError: ``path`` is a file, or a folder holding something else (nothing is touched).
+        NotADirectoryError: a parent of ``path`` is a file.
+        PermissionError: the nearest existing parent folder is not writable.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(errno.EEXIST, f"is a file where the {what} should go", str(path))
+    if path.is_dir() and not _is_empty_dir(path) and not is_previous_output(path):
+        raise FileExistsError(
+            errno.EEXIST, f"{what} already holds other files; refusing to replace it (choose another or empty it)",
+            str(path),
+        )
+    _probe_parent(path, what)
+    return path
+
+
+def check_output_file(path: str | Path, what: str = "output file") -> Path:
+    """Refuse an output file that cannot be written, before any work: a folder, or an unwritable place.
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder.
+        NotADirectoryError, PermissionError, OSError: its folder cannot be created or written
+            (naming ``path``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"is a folder where the {what} should go", str(path))
+    _probe_parent(path, what)
+    return path
+
+
+def _probe_parent(path: Path, what: str) -> None:
+    """Check that ``path`` can be created: its nearest existing parent is a folder that accepts a file.
+
+    Writes and removes an empty probe file there (permission bits alone mislead: root ignores
+    them, and a read-only or full file system does not show in them).
+    """
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, so the {what} cannot be created", str(path))
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp-probe")
+    except OSError as error:
+        raise _naming(error, path, f"cannot create the {what} in {parent}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def remove_stale_temporaries(path: str | Path, keep: Path | None = None) -> list[Path]:
+    """Remove the temporaries that writes of ``path`` left behind when killed; returns what was removed.
+
+    Matches the names :func:`atomic_path` (``.<name>.<random>.tmp<suffix>``) and :func:`atomic_dir`
+    (``.<name>.tmp-<tag>``, ``.<name>.old-<random>``) give them, next to ``path``; ``keep`` is spared.
+    Only call it when no other process is writing ``path``.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    for entry in path.parent.glob(f".{path.name}.*"):
+        tail = entry.name[len(path.name) + 2:]
+        if entry == keep or not (tail.startswith(("tmp-", "old-")) or ".tmp" in tail):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def replace_dir(new: Path, path: Path) -> None:
+    """Move the folder ``new`` to ``path``; an existing ``path`` is swapped out first, then deleted."""
+    if not path.exists():
+        os.replace(new, path)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+    os.replace(path, old / path.name)
+    try:
+        os.replace(new, path)
+    except BaseException:
+        os.replace(old / path.name, path)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def atomic_dir(
+    path: str | Path, is_previous_output: Callable[[Path], bool] = lambda _: False, *,
+    tag: str | None = None, commit: bool = True, what: str = "output folder",
+) -> Iterator[Path]:
+    """Yield an empty temporary folder next to ``path``; on a clean exit it replaces ``path``.
+
+    The target is checked first with :func:`check_output_dir` (absent, empty, or a previous
+    output of the same command; never a file or a folder of something else). On any exception,
+    ``KeyboardInterrupt`` included, the temporary folder is removed and ``path`` is left as it was.
+
+    Args:
+        path: the output folder.
+        is_previous_output: whether an existing non-empty ``path`` may be replaced.
+        tag: fixed part of the temporary name, so that several processes of one run (``torchrun``
+            ranks) write into the same folder; default: a fresh random name.
+        commit: False for processes that only add files (the ranks other than 0): they neither
+            check, clean, rename nor remove anything.
+        what: what the folder is, for error messages.
+
+    Raises:
+        FileExistsError, NotADirectoryError, PermissionError: see :func:`check_output_dir`.
+    """
+    path = Path(path)
+    if tag is not None:
+        temp = path.parent / f".{path.name}.tmp-{tag}"
+    if not commit:
+        if tag is None:
+            raise ValueError("atomic_dir: commit=False needs a shared tag")
+        temp.mkdir(parents=True, exist_ok=True)
+        yield temp
+        return
+    check_output_dir(path, is_previous_output, what)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if tag is None:
+            temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        else:
+            temp.mkdir(exist_ok=True)
+    except OSError as error:
+        raise _naming(error, path, f"cannot create the {what}") from None
+    remove_stale_temporaries(path, keep=temp)
+    try:
+        yield temp
+        replace_dir(temp, path)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise

@@ -28,12 +28,35 @@ from typing import overload
 import numpy as np
 
 from sensors.boxes import Boxes3D
-from sensors.classes import ATTRIBUTES, EYE_STATES, GAZE_ZONES, MAP_CLASSES, NUSCENES_CATEGORY_TO_CLASS, class_index
+from sensors.classes import (
+    ATTRIBUTES,
+    EYE_STATES,
+    GAZE_ZONES,
+    MAP_CLASSES,
+    NUSCENES_CATEGORY_TO_CLASS,
+    class_index,
+)
 from sensors.errors import InvalidValueError, MissingDataError
-from sensors.frame import Annotations, BevGrid, BevMap, CAMERA_NAMES, Camera, DriverLabels, Frame, Lidar
+from sensors.frame import (
+    CAMERA_NAMES,
+    Annotations,
+    BevGrid,
+    BevMap,
+    Camera,
+    DriverLabels,
+    Frame,
+    Lidar,
+)
 from sensors.geometry import invert_transform, quaternion_to_matrix, transform_points
 from sensors.nuscenes import files
-from sensors.nuscenes.layout import BEV_TABLE, CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES
+from sensors.nuscenes.layout import (
+    BEV_TABLE,
+    CABIN_CHANNEL,
+    DEPTH_TABLE,
+    DRIVER_TABLE,
+    LIDAR_CHANNEL,
+    TABLES,
+)
 from sensors.nuscenes.splits import SPLITS, VERSION_SPLITS, version_of_split
 from sensors.nuscenes.tables import NuScenesTables
 from sensors.projection import check_principal_point

@@ -23,22 +23,38 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import shutil
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from sensors.atomic import atomic_dir, check_output_dir
 from sensors.boxes import Boxes3D
-from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES, MAP_CLASSES
+from sensors.classes import (
+    ATTRIBUTES,
+    CLASS_TO_NUSCENES_CATEGORY,
+    DETECTION_CLASSES,
+    EYE_STATES,
+    GAZE_ZONES,
+    MAP_CLASSES,
+)
 from sensors.frame import CAMERA_NAMES, Camera, Frame
-from sensors.geometry import invert_transform, matrix_to_quaternion, rotation_z, transform_points
+from sensors.geometry import (
+    invert_transform,
+    matrix_to_quaternion,
+    rotation_z,
+    transform_points,
+)
 from sensors.nuscenes import files
 from sensors.nuscenes.layout import (
-    BEV_TABLE, CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES, VISIBILITY,
+    BEV_TABLE,
+    CABIN_CHANNEL,
+    DEPTH_TABLE,
+    DRIVER_TABLE,
+    LIDAR_CHANNEL,
+    TABLES,
+    VISIBILITY,
 )
 from sensors.nuscenes.splits import scenes_of_version
 from sensors.nuscenes.tokens import instance_token, make_token, sample_token
@@ -65,23 +81,19 @@ def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-min
     Raises:
         ValueError: unknown version or scene name, frames without LiDAR, duplicate tokens or
             timestamps, inconsistent instance categories.
-        FileExistsError: ``root`` exists and is not an (empty or) nuScenes folder.
+        FileExistsError: ``root`` is a file, or a folder that is neither empty nor a nuScenes
+            dataset (checked before the frames are consumed).
+        OSError: ``root`` cannot be written (the message names it); nothing is left behind.
     """
     root = Path(root)
+    check_output_dir(root, is_nuscenes_root, "nuScenes dataset folder")
     scenes = _group_by_scene(list(frames), version)
-    _check_replaceable(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
+    with atomic_dir(root, is_nuscenes_root, what="nuScenes dataset folder") as temp:
         tables = _DatasetBuilder(temp, version).build(scenes)
         table_dir = temp / version
         table_dir.mkdir(parents=True, exist_ok=True)
         for name, rows in tables.items():
             (table_dir / f"{name}.json").write_text(json.dumps(rows, indent=0))
-        _replace_dir(temp, root)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
 
 
 def _group_by_scene(frames: list[Frame], version: str) -> dict[str, list[Frame]]:
@@ -113,25 +125,9 @@ def _group_by_scene(frames: list[Frame], version: str) -> dict[str, list[Frame]]
     return dict(scenes)
 
 
-def _check_replaceable(root: Path) -> None:
-    if not root.exists():
-        return
-    if not root.is_dir():
-        raise FileExistsError(f"{root}: exists and is not a folder")
-    entries = list(root.iterdir())
-    if entries and not any(e.name.startswith("v1.0-") for e in entries):
-        raise FileExistsError(f"{root}: exists, is not empty and is not a nuScenes dataset; refusing to replace it")
-
-
-def _replace_dir(new: Path, root: Path) -> None:
-    """Move ``new`` to ``root``; an existing ``root`` is swapped out first and then deleted."""
-    if not root.exists():
-        os.replace(new, root)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-    os.replace(root, old / root.name)
-    os.replace(new, root)
-    shutil.rmtree(old, ignore_errors=True)
+def is_nuscenes_root(root: Path) -> bool:
+    """Whether the folder ``root`` holds a nuScenes dataset (a ``v1.0-*`` version folder)."""
+    return any(e.name.startswith("v1.0-") for e in root.iterdir())
 
 
 def _ring_index(points_sensor: np.ndarray) -> np.ndarray:
