@@ -405,6 +405,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: is a folder, expected a YAML config file")
     try:
         text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file does not exist") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
     except UnicodeDecodeError:

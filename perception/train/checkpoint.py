@@ -119,8 +119,8 @@ def load_checkpoint(
         # torch's own message advises loading with weights_only=False, which runs arbitrary code
         # from the file: never passed on.
         raise CheckpointError(
-            f"{path}: not a checkpoint of plain tensors and numbers (truncated, corrupted, or holding pickled "
-            "Python objects, which are never loaded)"
+            f"{path}: cannot read checkpoint: not plain tensors and numbers (truncated, corrupted, or holding "
+            "pickled Python objects, which are never loaded)"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         reason = _first_line(exc)
