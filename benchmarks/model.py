@@ -13,7 +13,7 @@ hands them to the children through a temporary pickle.
   iterations, then ``N`` timed ones; per stage the median and 90th percentile of the wall time
   (``time.perf_counter``; on CUDA each stage boundary synchronises the device). Stages:
   ``preprocessing`` (frame -> tensors, includes ``kernels.points_to_depth`` for the depth target),
-  then forward hooks on the model's parts (``perception.evaluate.timing.StageTimer``): street
+  then forward hooks on the model's parts (``perception.inference.timing.StageTimer``): street
   ``image_encoder``, ``view_transform`` (lift + ``kernels.bev_pool``), ``lidar_encoder``
   (``kernels.hard_voxelize_batch`` + PFN + ``kernels.pillar_scatter`` + downsampling convs),
   ``fuser``, ``bev_backbone``, ``head_<task>``; the cabin image goes through
@@ -249,7 +249,7 @@ def measure_latency(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from perception.data import collate_frames, frame_to_sample
-    from perception.evaluate.timing import StageTimer
+    from perception.inference.timing import StageTimer
     from perception.postprocess import decode_outputs
 
     config, model, device, frames = _setup(spec)
@@ -381,7 +381,7 @@ def run_child(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[s
 def simulate_frames(config_path: Path, count: int) -> list[Any]:
     """The first ``count`` frames of the config's simulated validation drives."""
     from perception.config import load_config
-    from perception.evaluate import open_eval_source
+    from perception.inference import open_eval_source
 
     source = open_eval_source("sim", "val", load_config(config_path), max_samples=count)
     return [source.frames[i] for i in range(count)]

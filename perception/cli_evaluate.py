@@ -48,7 +48,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     Raises:
         ValueError, sensors.errors.SensorDataError: bad input (one line, shown by ``perception.cli``).
     """
-    from perception.evaluate import EvalOptions
+    from perception.inference import EvalOptions
     from sensors.atomic import atomic_dir
 
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -73,19 +73,9 @@ def is_evaluation_output(path: Path) -> bool:
 
 def _evaluate(args: argparse.Namespace, options: Any, distributed: bool) -> Any:
     """The evaluation of ``args`` written into ``options.out_dir``; its outcome (None off rank 0)."""
-    from perception.evaluate import (
-        evaluate_model,
-        evaluate_predictions,
-        load_model,
-        open_eval_source,
-    )
-    from perception.evaluate.modality import drop_sensor
-    from perception.train.distributed import (
-        DistContext,
-        init_distributed,
-        resolve_device,
-        shutdown_distributed,
-    )
+    from perception.inference import evaluate_model, evaluate_predictions, load_model, open_eval_source
+    from perception.inference.modality import drop_sensor
+    from perception.train.distributed import DistContext, init_distributed, resolve_device, shutdown_distributed
 
     if args.predictions is not None:
         if args.max_samples is not None or args.config is not None or args.drop is not None:

@@ -72,7 +72,7 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
         ValueError: ``num_frames`` < 1, or a checkpoint that is missing or does not load.
         FileExistsError: ``out_dir`` is a file or holds something else.
     """
-    from perception.evaluate import load_model
+    from perception.inference import load_model
     from sensors.atomic import atomic_dir
 
     if num_frames < 1:
@@ -95,8 +95,8 @@ def _run(out_dir: Path, model: object, config: object, num_frames: int, cabin_se
     """The demo's steps, writing into ``out_dir``."""
     from rich.progress import track
 
-    from perception.evaluate import EvalOptions, evaluate_model, open_eval_source
-    from perception.evaluate.sources import SIM, EvalSource
+    from perception.inference import EvalOptions, evaluate_model, open_eval_source
+    from perception.inference.sources import SIM, EvalSource
     from sensors.nuscenes.reader import NuScenesDataset
     from sensors.nuscenes.writer import write_nuscenes
     from sensors.sim import render_preview

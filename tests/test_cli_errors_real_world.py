@@ -163,7 +163,7 @@ def test_kitti_writer_failing_midway_removes_the_frames_it_moved(tmp_path, monke
 
 
 def test_ctrl_c_during_evaluate_leaves_no_metrics_without_report(tmp_path, capsys, monkeypatch):
-    import perception.evaluate as evaluate
+    import perception.inference as evaluate
 
     out = tmp_path / "eval"
 

@@ -12,10 +12,10 @@ from evaluation.kitti.labels import read_label_folder
 from evaluation.segmentation import DEFAULT_THRESHOLDS
 from perception.cli import main
 from perception.data import frame_to_sample
-from perception.evaluate.pipeline import kitti_prediction_objects
-from perception.evaluate.records import ground_truth_prediction, make_record
-from perception.evaluate.scoring import score_records
-from perception.evaluate.sources import open_eval_source
+from perception.inference.pipeline import kitti_prediction_objects
+from perception.inference.records import ground_truth_prediction, make_record
+from perception.inference.scoring import score_records
+from perception.inference.sources import open_eval_source
 
 
 @pytest.fixture(scope="module")

@@ -20,12 +20,12 @@ from evaluation.nuscenes_det.submission import read_submission
 from evaluation.report import PlotInputs, write_report
 from evaluation.segmentation import DEFAULT_THRESHOLDS
 from perception.config import Config, config_from_dict, config_to_dict, load_config
-from perception.evaluate.inference import predict_cabin_stream, predict_frames
-from perception.evaluate.records import DriverObservation, FrameRecord
-from perception.evaluate.scoring import Scores, score_records
-from perception.evaluate.sharding import gather_to_main, shard_blocks
-from perception.evaluate.sources import SIM, CabinStream, EvalSource
-from perception.evaluate.visualize import draw_sample
+from perception.inference.predict import predict_cabin_stream, predict_frames
+from perception.inference.records import DriverObservation, FrameRecord
+from perception.inference.scoring import Scores, score_records
+from perception.inference.sharding import gather_to_main, shard_blocks
+from perception.inference.sources import SIM, CabinStream, EvalSource
+from perception.inference.visualize import draw_sample
 from perception.model import FusionModel
 from perception.postprocess import Prediction
 from perception.train.checkpoint import CheckpointError, load_checkpoint

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from perception.evaluate.modality import drop_sensor
+from perception.inference.modality import drop_sensor
 
 
 @dataclasses.dataclass

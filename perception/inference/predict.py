@@ -1,7 +1,7 @@
 """Model inference over evaluation frames and cabin streams, producing gatherable records.
 
 The model runs in eval mode under ``torch.inference_mode``, one forward pass per batch of
-indices given by the caller (see :func:`perception.evaluate.sharding.shard_blocks`: the same
+indices given by the caller (see :func:`perception.inference.sharding.shard_blocks`: the same
 batches whatever the number of ranks, hence bit-identical records).
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from tqdm import tqdm
 from perception.config import ModelConfig
 from perception.data import collate_frames, frame_to_sample
 from perception.data.transforms import normalise
-from perception.evaluate.records import DriverObservation, FrameRecord, make_record
-from perception.evaluate.timing import StageTimer
+from perception.inference.records import DriverObservation, FrameRecord, make_record
+from perception.inference.timing import StageTimer
 from perception.model import FusionModel
 from perception.postprocess import Prediction, decode_outputs
 from sensors.frame import Camera, DriverLabels, Frame

@@ -25,8 +25,8 @@ from evaluation.nuscenes_det.metrics import DetectionResult
 from evaluation.nuscenes_det.submission import boxes_to_entries, parse_submission, write_submission
 from evaluation.segmentation import DEFAULT_THRESHOLDS, BevSegmentationMetric, evaluated_region
 from perception.config import GridConfig
-from perception.evaluate.driver_events import score_driver
-from perception.evaluate.records import DriverObservation, FrameRecord, decode_levels
+from perception.inference.driver_events import score_driver
+from perception.inference.records import DriverObservation, FrameRecord, decode_levels
 from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.geometry import yaw_to_quaternion

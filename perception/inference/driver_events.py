@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evaluation.driver import Event, event_metrics, frame_metrics
-from perception.evaluate.records import DriverObservation
+from perception.inference.records import DriverObservation
 from perception.monitor import MonitorFrame, run_monitor
 from sensors.classes import EYE_STATES, GAZE_ZONES
 
