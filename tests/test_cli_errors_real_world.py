@@ -199,7 +199,7 @@ def test_full_disk_during_a_checkpoint_write(tmp_path, monkeypatch):
     with pytest.raises(OSError) as info:
         save_checkpoint({"model": {"w": torch.zeros(3)}, "step": 2}, path)
     assert info.value.errno == errno.ENOSPC
-    assert error_line(info.value) == "No space left on device"
+    assert error_line(info.value) == f"{path}: cannot write checkpoint (No space left on device); the previous one is intact"
     assert path.read_bytes() == old and _tree(tmp_path) == ["checkpoints", "checkpoints/last.pt"]
 
 

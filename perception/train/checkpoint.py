@@ -16,7 +16,6 @@ with ``torch.load(path, weights_only=True)`` (no pickled code). Keys:
 from __future__ import annotations
 
 import pickle
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,9 @@ def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> Path:
     try:
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
+    except OSError as error:
+        reason = error.strerror or _first_line(error)
+        raise type(error)(error.errno, f"cannot write checkpoint ({reason}); the previous one is intact", str(path)) from None
     except RuntimeError as error:  # torch's zip writer reports a failed write (full disk) this way
         raise OSError(f"{path}: cannot write checkpoint ({_first_line(error)}); the previous one is intact") from None
     return path
@@ -122,7 +124,7 @@ def load_checkpoint(
             f"{path}: cannot read checkpoint: not plain tensors and numbers (truncated, corrupted, or holding "
             "pickled Python objects, which are never loaded)"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever torch raises on a foreign or damaged file
         reason = _first_line(exc)
         if "weights_only" in reason:
             reason = type(exc).__name__
