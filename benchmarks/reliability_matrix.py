@@ -41,13 +41,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import torch  # noqa: E402
+import torch
 
-import sensors.sim  # noqa: E402
-from perception.cli import error_line, main  # noqa: E402
-from perception.demo import SHIPPED_CHECKPOINT  # noqa: E402
-from sensors.atomic import atomic_write_text  # noqa: E402
-from sensors.errors import SensorDataError  # noqa: E402
+import sensors.sim
+from perception.cli import error_line, main
+from perception.demo import SHIPPED_CHECKPOINT
+from sensors.atomic import atomic_write_text
+from sensors.errors import SensorDataError
 
 DOC = REPO / "docs" / "reliability.md"
 START, END = "<!-- matrix:start -->", "<!-- matrix:end -->"
@@ -208,7 +208,7 @@ def read_nuscenes(root: Path) -> object:
 
 
 def first_file(root: Path, pattern: str) -> Path:
-    return sorted(root.glob(pattern))[0]
+    return min(root.glob(pattern))
 
 
 # -- part 4: files that are not what their name says ----------------------------------------------------
@@ -533,6 +533,16 @@ def _(d: Path):
     return cli(d, ["train", "--config", str(TINY), "--out", str(d / "run"), "--init", str(d / "ck")])
 
 
+@case(K5, "train --strategy <unknown>")
+def _(d: Path):
+    return cli(d, ["train", "--config", str(TINY), "--out", str(d / "run"), "--strategy", "bogus"])
+
+
+@case(K5, "train --data <missing dataset>")
+def _(d: Path):
+    return cli(d, ["train", "--config", str(TINY), "--out", str(d / "run"), "--data", str(d / "nope")])
+
+
 @case(K5, "train --resume without a checkpoint")
 def _(d: Path):
     return cli(d, ["train", "--config", str(TINY), "--out", str(d / "run"), "--resume"])
@@ -626,7 +636,7 @@ def _(d: Path):
 
 @case(K5, "Ctrl-C during evaluate (after metrics.json, before the report)")
 def _(d: Path):
-    import perception.inference as inference
+    from perception import inference
 
     real = inference.evaluate_model, inference.open_eval_source
 
@@ -693,7 +703,7 @@ def _(d: Path):
     script = ("import os, signal\nfrom pathlib import Path\nfrom sensors.atomic import atomic_path\n"
               f"with atomic_path(Path({str(d / 'last.pt')!r})) as tmp:\n"
               "    tmp.write_bytes(b'PK half')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
-    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     stale = [p.name for p in d.iterdir()]
     removed = remove_stale_temporaries(d)
     if done.returncode != -signal.SIGKILL or not stale or list(d.iterdir()):

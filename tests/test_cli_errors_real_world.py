@@ -23,10 +23,19 @@ from torch.utils.data import DataLoader, Dataset
 import sensors.sim
 from perception.cli import error_line, main
 from perception.demo import SHIPPED_CHECKPOINT
-from perception.train.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
-from sensors.atomic import atomic_path
+from perception.train.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from sensors.errors import (
-    CorruptDataError, DanglingReferenceError, InvalidValueError, MissingDataError, SensorDataError, UnknownLayoutError,
+    CorruptDataError,
+    DanglingReferenceError,
+    InvalidValueError,
+    MissingDataError,
+    SensorDataError,
+    UnknownLayoutError,
 )
 from sensors.kitti.writer import write_kitti
 
@@ -143,7 +152,7 @@ def test_ctrl_c_during_kitti_simulate_keeps_the_frames_already_there(tmp_path, m
 
 
 def test_kitti_writer_failing_midway_removes_the_frames_it_moved(tmp_path, monkeypatch):
-    import sensors.kitti.writer as writer
+    from sensors.kitti import writer
 
     root = tmp_path / "kitti"
     frames = list(sensors.sim.simulate_drive(sensors.sim.SimConfig(image_size=(90, 160)), 0, 2))
@@ -221,8 +230,8 @@ def test_file_size_limit_during_a_real_torch_save_is_one_line(tmp_path):
             sys.exit(0)
         sys.exit(1)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
     assert len(line.splitlines()) == 1 and line.startswith(f"{tmp_path / 'last.pt'}: cannot write checkpoint"), line
@@ -241,7 +250,7 @@ def test_stale_temporary_checkpoint_after_sigkill_is_cleaned(tmp_path):
             tmp.write_bytes(b"PK half written")
             os.kill(os.getpid(), signal.SIGKILL)
     """)
-    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     assert result.returncode == -signal.SIGKILL
     stale = [p.name for p in folder.iterdir() if p.name != "last.pt"]
     assert len(stale) == 1 and stale[0].startswith(".last.pt.") and stale[0].endswith(".tmp.pt")
