@@ -406,7 +406,7 @@ def load_config(path: str | Path) -> Config:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file does not exist") from None
+        raise ConfigError(f"{path}: cannot read config: file does not exist") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
     except UnicodeDecodeError:
