@@ -231,7 +231,7 @@ def test_file_size_limit_during_a_real_torch_save_is_one_line(tmp_path):
         sys.exit(1)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
     assert len(line.splitlines()) == 1 and line.startswith(f"{tmp_path / 'last.pt'}: cannot write checkpoint"), line
