@@ -60,7 +60,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.preview is not None:
         preview = args.preview if args.preview.is_absolute() or args.preview != Path(DEFAULT_PREVIEW) else out / args.preview
         check_output_file(preview, "preview picture")
-    config = SimConfig(image_size=tuple(args.size))
+    # KITTI triggers its camera when the scanner faces forward, at the LiDAR timestamp.
+    trigger = {"lidar_stamp_azimuth_deg": 0.0} if args.format == "kitti" else {}
+    config = SimConfig(image_size=tuple(args.size), **trigger)
     preview_index = min(2, args.frames - 1)
     kept: dict[str, Any] = {}
 

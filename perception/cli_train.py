@@ -95,12 +95,7 @@ def _train(args: argparse.Namespace) -> int:
     from perception.data import collate_frames
     from perception.model import FusionModel
     from perception.mtl.factory import make_strategy
-    from perception.train import (
-        Trainer,
-        TrainerOptions,
-        init_distributed,
-        make_train_loader,
-    )
+    from perception.train import Trainer, TrainerOptions, init_distributed, make_train_loader
     from perception.train.checkpoint import load_initial_weights
     from perception.train.data import SimulatedSamples, build_train_dataset
     from perception.train.distributed import shutdown_distributed

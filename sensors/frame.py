@@ -38,9 +38,15 @@ class Camera:
         image: (H, W, 3) uint8 RGB (an infrared cabin image is grey, replicated to 3 channels).
         intrinsics: (3, 3) pinhole matrix K in pixels.
         cam_to_ego: (4, 4) rigid transform from the camera frame (x right, y down, z forward)
-            to the ego frame at ``timestamp``.
+            to the ego frame **at the frame's reference (LiDAR) time**: the camera's pose at its
+            own capture time, motion-compensated with
+            :func:`sensors.geometry.sensor_to_reference_ego` (docs/conventions.md, "Time"). For a
+            standalone camera (cabin stream) the reference time is its own ``timestamp``.
         timestamp: capture time in microseconds.
         depth: optional (H, W) float32 metric depth (z in the camera frame, metres), 0 = unknown.
+        ego_to_global: optional (4, 4) ego pose at ``timestamp`` (the capture time); None when the
+            camera fired at the reference time or the dataset records no per-sensor pose (KITTI).
+            Writers use it to store the camera's own ego pose and calibration.
     """
 
     name: str
@@ -49,6 +55,7 @@ class Camera:
     cam_to_ego: np.ndarray
     timestamp: int
     depth: np.ndarray | None = None
+    ego_to_global: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, np.ndarray) or self.image.dtype != np.uint8 or self.image.ndim != 3 or self.image.shape[2] != 3:
@@ -64,6 +71,9 @@ class Camera:
                 raise ValueError(f"camera {self.name}: depth shape {self.depth.shape} != image {self.image.shape[:2]}")
             if not np.all(np.isfinite(self.depth)) or np.any(self.depth < 0):
                 raise ValueError(f"camera {self.name}: depth must be finite and >= 0")
+        if self.ego_to_global is not None:
+            self.ego_to_global = np.asarray(self.ego_to_global, dtype=np.float64)
+            check_transform(self.ego_to_global, f"camera {self.name} ego_to_global")
 
     @property
     def height(self) -> int:

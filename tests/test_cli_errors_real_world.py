@@ -23,12 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 import sensors.sim
 from perception.cli import error_line, main
 from perception.demo import SHIPPED_CHECKPOINT
-from perception.train.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    remove_stale_temporaries,
-    save_checkpoint,
-)
+from perception.train.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from sensors.errors import (
     CorruptDataError,
     DanglingReferenceError,

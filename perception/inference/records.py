@@ -113,7 +113,9 @@ def make_record(index: int, frame: Frame, sample: Sample, prediction: Prediction
             if bool(sample.camera_valid[i]) and known.any():
                 record.depth[name] = (np.asarray(prediction.depth[name], np.float32)[known], gt[known])
     if prediction.eye_closed is not None and sample.has_driver and ann is not None and ann.driver is not None:
-        record.driver = DriverObservation(frame.scene, frame.timestamp * 1e-6, float(prediction.eye_closed),
+        # the driver labels belong to the cabin image, which has its own time (docs/conventions.md)
+        seen = frame.cabin.timestamp if frame.cabin is not None else frame.timestamp
+        record.driver = DriverObservation(frame.scene, seen * 1e-6, float(prediction.eye_closed),
                                           np.asarray(prediction.gaze), np.asarray(prediction.head_pose, np.float64),
                                           float(prediction.phone), ann.driver)
     return record

@@ -98,7 +98,9 @@ class SimulatedSamples(Dataset[Sample]):
         model = as_dict["model"]
         identity = {
             "format": CACHE_FORMAT,
-            "sim": as_dict["data"]["sim"],
+            # every simulator setting, defaults included: a changed default (e.g. sensor timing)
+            # must not reuse samples simulated under the old one
+            "sim": dataclasses.asdict(self.sim_config),
             "frames_per_scene": self.frames_per_scene,
             "sample": {
                 "cameras": model["cameras"],

@@ -12,9 +12,11 @@ The written velodyne frame is the ego frame raised by :data:`VELODYNE_HEIGHT` (x
 y left, z up, ground at z = -1.73 as on the KITTI car), so that the reader's fixed
 ``lidar_to_ego`` maps the points back exactly whatever the real mounting of the LiDAR.
 The chosen camera is KITTI's rectified reference camera and camera 2 at once
-(``P2 = [K | 0]``, ``R0_rect = I``). A call adds its frames completely or not at all: they are
-written into a temporary folder next to ``root``, moved in when every frame is done, and the
-split file is written last (an interrupted call removes what it had moved).
+(``P2 = [K | 0]``, ``R0_rect = I``); ``Tr_velo_to_cam`` comes from ``Camera.cam_to_ego``, the camera
+in the ego frame at the LiDAR time, so a camera that fired at its own time still projects the
+points exactly (docs/conventions.md, "Time"). A call adds its frames completely or not at all:
+they are written into a temporary folder next to ``root``, moved in when every frame is done, and
+the split file is written last (an interrupted call removes what it had moved).
 """
 from __future__ import annotations
 
@@ -27,12 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sensors.atomic import (
-    atomic_write_bytes,
-    atomic_write_text,
-    check_output_dir,
-    remove_stale_temporaries,
-)
+from sensors.atomic import atomic_write_bytes, atomic_write_text, check_output_dir, remove_stale_temporaries
 from sensors.errors import InvalidValueError, MissingDataError
 from sensors.frame import Frame
 from sensors.geometry import invert_transform, transform_points

@@ -6,8 +6,12 @@ Conversions at this boundary (DESIGN.md conventions):
   the N-1 sample_data before the key one on the LIDAR_TOP ``prev`` chain (as the devkit's
   ``from_file_multisweep``) are motion-compensated sweep sensor -> sweep ego -> global -> key ego;
   column 5 is the time offset sweep - key in seconds (<= 0); the ring index is dropped.
-* Cameras: K from ``camera_intrinsic``, ``cam_to_ego`` from calibrated_sensor (ego at the camera
-  time); ``CAM_CABIN`` (our extra channel) becomes ``Frame.cabin``.
+* Cameras: K from ``camera_intrinsic``; each camera fires at its own time (real nuScenes: 0-50 ms
+  before the LiDAR), so ``cam_to_ego`` is its calibrated_sensor (ego at the camera time) carried
+  into the ego frame at the LiDAR key sweep through the two ego poses
+  (:func:`sensors.geometry.sensor_to_reference_ego`, the devkit's ``map_pointcloud_to_image``
+  chain); ``Camera.ego_to_global`` is the camera's own ego pose. ``CAM_CABIN`` (our extra
+  channel) becomes ``Frame.cabin``.
 * Boxes: global -> ego at the LiDAR key frame; size ``w, l, h`` -> ``l, w, h``; yaw from the
   quaternion; velocity as the devkit's ``box_velocity`` (centre difference over the neighbouring
   annotations of the instance, at most 1.5 s apart or 3 s centred, else NaN), rotated into ego;
@@ -28,35 +32,12 @@ from typing import overload
 import numpy as np
 
 from sensors.boxes import Boxes3D
-from sensors.classes import (
-    ATTRIBUTES,
-    EYE_STATES,
-    GAZE_ZONES,
-    MAP_CLASSES,
-    NUSCENES_CATEGORY_TO_CLASS,
-    class_index,
-)
+from sensors.classes import ATTRIBUTES, EYE_STATES, GAZE_ZONES, MAP_CLASSES, NUSCENES_CATEGORY_TO_CLASS, class_index
 from sensors.errors import InvalidValueError, MissingDataError
-from sensors.frame import (
-    CAMERA_NAMES,
-    Annotations,
-    BevGrid,
-    BevMap,
-    Camera,
-    DriverLabels,
-    Frame,
-    Lidar,
-)
-from sensors.geometry import invert_transform, quaternion_to_matrix, transform_points
+from sensors.frame import Annotations, BevGrid, BevMap, CAMERA_NAMES, Camera, DriverLabels, Frame, Lidar
+from sensors.geometry import invert_transform, quaternion_to_matrix, sensor_to_reference_ego, transform_points
 from sensors.nuscenes import files
-from sensors.nuscenes.layout import (
-    BEV_TABLE,
-    CABIN_CHANNEL,
-    DEPTH_TABLE,
-    DRIVER_TABLE,
-    LIDAR_CHANNEL,
-    TABLES,
-)
+from sensors.nuscenes.layout import BEV_TABLE, CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES
 from sensors.nuscenes.splits import SPLITS, VERSION_SPLITS, version_of_split
 from sensors.nuscenes.tables import NuScenesTables
 from sensors.projection import check_principal_point
@@ -199,7 +180,7 @@ class NuScenesDataset(Sequence[Frame]):
             for channel in order:
                 if self._channel(data[channel])[1] != "camera":
                     continue
-                camera = self._camera(data[channel], channel)
+                camera = self._camera(data[channel], channel, ego_to_global)
                 if camera.depth is not None:
                     depth[channel] = camera.depth
                 if channel == CABIN_CHANNEL:
@@ -233,7 +214,6 @@ class NuScenesDataset(Sequence[Frame]):
         t = self.tables
         lidar_to_ego = t.transform("calibrated_sensor", self._calibration(key_sd))
         key_time = t.integer("sample_data", key_sd, "timestamp")
-        global_to_key = invert_transform(ego_to_global)
         parts = [self._sweep_points(key_sd, lidar_to_ego, 0.0)]
         sd = key_sd
         for _ in range(self.sweeps - 1):
@@ -241,7 +221,9 @@ class NuScenesDataset(Sequence[Frame]):
             if not previous:
                 break
             sd = t.get("sample_data", previous, f"prev of {sd['token']}")
-            sweep_to_key = global_to_key @ self._ego_pose(sd) @ t.transform("calibrated_sensor", self._calibration(sd))
+            sweep_to_key = sensor_to_reference_ego(
+                t.transform("calibrated_sensor", self._calibration(sd)), self._ego_pose(sd), ego_to_global
+            )
             offset = (t.integer("sample_data", sd, "timestamp") - key_time) * 1e-6
             parts.append(self._sweep_points(sd, sweep_to_key, offset))
         return Lidar(points=np.concatenate(parts), lidar_to_ego=lidar_to_ego, timestamp=key_time)
@@ -254,7 +236,8 @@ class NuScenesDataset(Sequence[Frame]):
         points[:, 4] = offset
         return points
 
-    def _camera(self, sample_data: dict, channel: str) -> Camera:
+    def _camera(self, sample_data: dict, channel: str, reference_ego_to_global: np.ndarray) -> Camera:
+        """The camera of ``sample_data``, placed in the ego frame at the reference (LiDAR) pose."""
         t = self.tables
         cs = self._calibration(sample_data)
         size = (t.integer("sample_data", sample_data, "height"), t.integer("sample_data", sample_data, "width"))
@@ -264,10 +247,11 @@ class NuScenesDataset(Sequence[Frame]):
         depth = None
         if sample_data["token"] in self._depth:
             depth = files.read_depth(self._file(self._depth[sample_data["token"]], table=DEPTH_TABLE), size)
+        ego_to_global = self._ego_pose(sample_data)
         return Camera(
             name=channel, image=image, intrinsics=intrinsics,
-            cam_to_ego=t.transform("calibrated_sensor", cs), timestamp=t.integer("sample_data", sample_data, "timestamp"),
-            depth=depth,
+            cam_to_ego=sensor_to_reference_ego(t.transform("calibrated_sensor", cs), ego_to_global, reference_ego_to_global),
+            timestamp=t.integer("sample_data", sample_data, "timestamp"), depth=depth, ego_to_global=ego_to_global,
         )
 
     # -- annotations ---------------------------------------------------------------------------

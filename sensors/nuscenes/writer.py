@@ -14,7 +14,12 @@ Conventions: frames are grouped into scenes by ``Frame.scene`` (official scene n
 version, so the devkit split lists apply) and sorted by timestamp; sample_annotation boxes are
 in the global frame with size ``w, l, h`` and quaternions ``(w, x, y, z)``; instances are chained by
 ``Boxes3D.token`` so that the devkit derives velocities (``Boxes3D.velocity`` is not stored, as in
-nuScenes). Camera sample_data reuse the frame's ego pose. The LiDAR time-offset column is not
+nuScenes). A camera that fired at its own time gets its own ego_pose record
+(``Camera.ego_to_global``; the frame's pose when None) and its calibrated_sensor is its mounting
+in the ego frame at that time (``Camera.cam_to_ego``, given at the LiDAR time, carried back by
+:func:`sensors.geometry.sensor_to_reference_ego`), so that the devkit's chain and our reader
+recover ``cam_to_ego``; mountings of one channel equal within :data:`CALIBRATION_TOLERANCE` share
+one calibrated_sensor row, as on the real car. The LiDAR time-offset column is not
 stored (nuScenes has none); the fifth column is the ring index estimated from the elevation
 angle with the HDL-32E beam spacing. The whole dataset is written to a temporary folder and
 renamed into place, so an error leaves no half-written dataset.
@@ -31,30 +36,14 @@ import numpy as np
 
 from sensors.atomic import atomic_dir, check_output_dir
 from sensors.boxes import Boxes3D
-from sensors.classes import (
-    ATTRIBUTES,
-    CLASS_TO_NUSCENES_CATEGORY,
-    DETECTION_CLASSES,
-    EYE_STATES,
-    GAZE_ZONES,
-    MAP_CLASSES,
-)
+from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES, MAP_CLASSES
 from sensors.frame import CAMERA_NAMES, Camera, Frame
 from sensors.geometry import (
-    invert_transform,
-    matrix_to_quaternion,
-    rotation_z,
-    transform_points,
+    invert_transform, matrix_to_quaternion, rotation_z, sensor_to_reference_ego, transform_points,
 )
 from sensors.nuscenes import files
 from sensors.nuscenes.layout import (
-    BEV_TABLE,
-    CABIN_CHANNEL,
-    DEPTH_TABLE,
-    DRIVER_TABLE,
-    LIDAR_CHANNEL,
-    TABLES,
-    VISIBILITY,
+    BEV_TABLE, CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES, VISIBILITY,
 )
 from sensors.nuscenes.splits import scenes_of_version
 from sensors.nuscenes.tokens import instance_token, make_token, sample_token
@@ -65,6 +54,9 @@ _RING_STEP_DEG = (10.67 + 30.67) / 31
 #: Visibility written for every annotation: the simulator does not label occlusion per box.
 _DEFAULT_VISIBILITY = "4"
 _LOG_LOCATION = "simulated"
+#: Sensor mountings (4x4 entries: rotation and metres) of one channel closer than this share a
+#: calibrated_sensor row (a camera's mounting recovered through two ego poses differs by rounding).
+CALIBRATION_TOLERANCE = 1e-8
 
 
 def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-mini") -> None:
@@ -164,6 +156,8 @@ class _DatasetBuilder:
         self.rows: dict[str, list[dict]] = {name: [] for name in (*TABLES, BEV_TABLE, DEPTH_TABLE, DRIVER_TABLE)}
         self._calibrations: dict[str, dict] = {}
         self._sensors: dict[str, dict] = {}
+        #: channel -> (sensor_to_ego, intrinsics, calibrated_sensor token) already written.
+        self._mountings: dict[str, list[tuple[np.ndarray, np.ndarray | None, str]]] = defaultdict(list)
         self._chains: dict[tuple[str, str], list[dict]] = defaultdict(list)
         self._instances: dict[str, list[dict]] = defaultdict(list)
         self._instance_category: dict[str, str] = {}
@@ -264,10 +258,14 @@ class _DatasetBuilder:
         channel = CABIN_CHANNEL if camera is frame.cabin else camera.name
         if camera is not frame.cabin and channel not in CAMERA_NAMES:
             raise ValueError(f"frame {frame.token}: camera {channel!r} is not a nuScenes camera channel {CAMERA_NAMES}")
-        cs = self._calibration(channel, "camera", camera.cam_to_ego, camera.intrinsics)
+        ego_to_global = frame.ego_to_global if camera.ego_to_global is None else camera.ego_to_global
+        # cam_to_ego is in the ego frame at the LiDAR time; nuScenes stores the mounting in the ego
+        # frame at the camera's own time: the same motion compensation towards the camera's pose.
+        mounting = sensor_to_reference_ego(camera.cam_to_ego, frame.ego_to_global, ego_to_global)
+        cs = self._calibration(channel, "camera", mounting, camera.intrinsics)
         filename = f"samples/{channel}/{logfile}__{channel}__{camera.timestamp}.jpg"
         record = self._sample_data(
-            sample, frame.scene, channel, camera.timestamp, frame.ego_to_global, cs, True, filename,
+            sample, frame.scene, channel, camera.timestamp, ego_to_global, cs, True, filename,
             lambda path: files.write_image(path, camera.image), height=camera.height, width=camera.width,
         )
         annotations = frame.annotations
@@ -309,6 +307,11 @@ class _DatasetBuilder:
         sensor = self._sensors.setdefault(
             channel, {"token": make_token("sensor", channel), "channel": channel, "modality": modality}
         )
+        for matrix, known_intrinsics, known in self._mountings[channel]:
+            same_intrinsics = (intrinsics is None) == (known_intrinsics is None) and (
+                intrinsics is None or np.array_equal(intrinsics, known_intrinsics))
+            if same_intrinsics and np.abs(matrix - sensor_to_ego).max() < CALIBRATION_TOLERANCE:
+                return known
         record = {
             "sensor_token": sensor["token"], "translation": _vector(sensor_to_ego[:3, 3]),
             "rotation": _quaternion(sensor_to_ego[:3, :3]),
@@ -316,6 +319,7 @@ class _DatasetBuilder:
         }
         token = make_token("calibrated_sensor", json.dumps(record, sort_keys=True))
         self._calibrations.setdefault(token, {"token": token, **record})
+        self._mountings[channel].append((np.array(sensor_to_ego), intrinsics, token))
         return token
 
     # -- annotations ----------------------------------------------------------------------------

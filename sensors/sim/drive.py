@@ -3,6 +3,14 @@
 Simulation time t (seconds) 0 is ``sensors.sim.config.EPOCH_US``. Sweep g is at t = g / lidar
 rate; keyframe i is sweep ``(i + 1) * R - 1`` (R sweeps per keyframe interval), so the
 non-key sweeps of keyframe i are the ones since keyframe i - 1.
+
+Sensors fire at their own times, as on the real car: the keyframe's reference time is its LiDAR
+sweep; each surround camera is exposed when the spinning LiDAR's beam crosses its optical axis
+(:func:`sensors.sim.rig.camera_trigger_offset`, up to one revolution earlier) and the free-running
+cabin camera at its latest frame. A camera is rendered from the ego pose at its own time with the
+agents where they are then; ``Camera.ego_to_global`` is that pose and ``Camera.cam_to_ego`` its
+mounting carried into the ego frame at the LiDAR time (:func:`sensors.geometry.sensor_to_reference_ego`).
+Timestamps are whole microseconds and every pose is taken at exactly its written timestamp.
 """
 from __future__ import annotations
 
@@ -10,12 +18,13 @@ import hashlib
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 
 from sensors.boxes import Boxes3D
 from sensors.frame import CAMERA_NAMES, Annotations, BevMap, Camera, DriverLabels, Frame, Lidar, Sweep
-from sensors.geometry import invert_transform, make_transform, rotation_z
+from sensors.geometry import invert_transform, make_transform, rotation_z, sensor_to_reference_ego
 from sensors.sim.agents import Agents, spawn_agents
 from sensors.sim.cameras import make_scene, render_view
 from sensors.sim.config import EPOCH_US, SimConfig
@@ -24,7 +33,7 @@ from sensors.sim.face import render_cabin
 from sensors.sim.layout import make_town
 from sensors.sim.lidar import beam_directions, lidar_sweep
 from sensors.sim.raycast import count_in_boxes
-from sensors.sim.rig import NUSCENES_RIG, cabin_camera, camera_to_ego, intrinsics, lidar_to_ego
+from sensors.sim.rig import NUSCENES_RIG, cabin_camera, camera_to_ego, camera_trigger_offset, intrinsics, lidar_to_ego
 from sensors.sim.shapes import Parts
 from sensors.sim.town import LANE_WIDTH, Town, avenue_point, ground_grid
 from sensors.sim.warmup import warm_up
@@ -110,26 +119,47 @@ class DriveSimulator:
         self._timed("lidar", start)
         return points, owner, pose
 
-    def cameras(self, t: float, pose: np.ndarray, timestamp: int) -> dict[str, Camera]:
-        """The six surround cameras at time ``t`` with the ego at ``pose``."""
+    def camera_timestamp(self, name: str, timestamp: int) -> int:
+        """Exposure time (microseconds) of surround camera ``name`` for the sweep at ``timestamp``."""
+        cfg = self.config
+        offset = camera_trigger_offset(NUSCENES_RIG[name][3], cfg.lidar_stamp_azimuth_deg, cfg.lidar_rate_hz)
+        return timestamp + int(round(offset * 1e6))
+
+    def cabin_timestamp(self, timestamp: int) -> int:
+        """Time (microseconds) of the free-running cabin camera's latest frame at or before ``timestamp``."""
+        rate = self.config.cabin_rate_hz
+        frame = math.floor(_seconds(timestamp) * rate + 1e-9)
+        return _stamp(frame / rate)
+
+    def cameras(self, timestamp: int, pose: np.ndarray) -> dict[str, Camera]:
+        """The six surround cameras of the LiDAR sweep at ``timestamp`` (ego at ``pose`` then),
+        each rendered at its own exposure time (:meth:`camera_timestamp`)."""
         start = _now()
-        parts = self.world_parts(t)
-        scene = make_scene(self.town, parts, pose[:3, 3])
         size = self.config.image_size
         out = {}
         for name in CAMERA_NAMES:
             x, y, z, yaw, focal, cx, cy = NUSCENES_RIG[name]
-            cam_to_ego = camera_to_ego(x, y, z, yaw)
+            stamp = self.camera_timestamp(name, timestamp)
+            t = _seconds(stamp)
+            pose_then = self.ego_pose(t)
+            scene = make_scene(self.town, self.world_parts(t), pose_then[:3, 3])
+            mounting = camera_to_ego(x, y, z, yaw)
             k = intrinsics(focal, cx, cy, size)
-            image, depth = render_view(scene, pose @ cam_to_ego, k, size)
-            out[name] = Camera(name, image, k, cam_to_ego, timestamp, depth if self.config.enable_depth else None)
+            image, depth = render_view(scene, pose_then @ mounting, k, size)
+            out[name] = Camera(name, image, k, sensor_to_reference_ego(mounting, pose_then, pose), stamp,
+                               depth if self.config.enable_depth else None, ego_to_global=pose_then)
         self._timed("cameras", start)
         return out
 
-    def cabin(self, t: float, timestamp: int) -> tuple[Camera, DriverLabels]:
-        """The driver-facing camera and its labels at time ``t``."""
+    def cabin(self, timestamp: int, pose: np.ndarray) -> tuple[Camera, DriverLabels]:
+        """The driver-facing camera and its labels for the LiDAR sweep at ``timestamp`` (ego at
+        ``pose`` then), taken at the cabin camera's own frame time (:meth:`cabin_timestamp`)."""
         start = _now()
-        camera, labels = cabin_frame(self.driver, t, timestamp, self.config.cabin_size, self.seed)
+        stamp = self.cabin_timestamp(timestamp)
+        camera, labels = cabin_frame(self.driver, _seconds(stamp), stamp, self.config.cabin_size, self.seed)
+        pose_then = self.ego_pose(_seconds(stamp))
+        camera = replace(camera, cam_to_ego=sensor_to_reference_ego(camera.cam_to_ego, pose_then, pose),
+                         ego_to_global=pose_then)
         self._timed("cabin", start)
         return camera, labels
 
@@ -167,14 +197,14 @@ class DriveSimulator:
         per = cfg.sweeps_per_interval
         g_key = (index + 1) * per - 1
         t = g_key / cfg.lidar_rate_hz
-        stamp = EPOCH_US + int(round(t * 1e6))
+        stamp = _stamp(t)
         sweeps = []
         for g in range(g_key - cfg.sweeps_per_keyframe + 1, g_key):
             points, _, pose_g = self.sweep(g)
-            sweeps.append(Sweep(points, pose_g, EPOCH_US + int(round(g / cfg.lidar_rate_hz * 1e6))))
+            sweeps.append(Sweep(points, pose_g, _stamp(g / cfg.lidar_rate_hz)))
         points, _, pose = self.sweep(g_key)
-        cameras = self.cameras(t, pose, stamp) if cfg.enable_cameras else {}
-        cabin, driver = self.cabin(t, stamp) if cfg.enable_cabin else (None, None)
+        cameras = self.cameras(stamp, pose) if cfg.enable_cameras else {}
+        cabin, driver = self.cabin(stamp, pose) if cfg.enable_cabin else (None, None)
         annotations = Annotations(
             boxes=self.boxes(t, pose, points), bev_map=self.bev_map(pose),
             depth={name: cam.depth for name, cam in cameras.items() if cam.depth is not None}, driver=driver,
@@ -185,6 +215,16 @@ class DriveSimulator:
 
 def _now() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
+
+
+def _stamp(t: float) -> int:
+    """Timestamp (whole microseconds) of simulation time ``t`` seconds."""
+    return EPOCH_US + int(round(t * 1e6))
+
+
+def _seconds(timestamp: int) -> float:
+    """Simulation time (seconds) of a timestamp in microseconds."""
+    return (timestamp - EPOCH_US) * 1e-6
 
 
 def cabin_frame(driver: DriverScript, t: float, timestamp: int, size: tuple[int, int], seed: int) -> tuple[Camera, DriverLabels]:
@@ -218,4 +258,4 @@ def simulate_cabin_sequence(seed: int, duration_s: float, fps: float = 10.0,
     driver = DriverScript(int(seed))
     for i in range(int(math.floor(duration_s * fps + 1e-9))):
         t = i / fps
-        yield cabin_frame(driver, t, EPOCH_US + int(round(t * 1e6)), size, int(seed))
+        yield cabin_frame(driver, t, _stamp(t), size, int(seed))

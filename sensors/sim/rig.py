@@ -47,6 +47,19 @@ def intrinsics(focal: float, cx: float, cy: float, size: tuple[int, int]) -> np.
     return np.array([[focal * sx, 0.0, cx * sx], [0.0, focal * sy, cy * sy], [0.0, 0.0, 1.0]])
 
 
+def camera_trigger_offset(yaw_deg: float, stamp_azimuth_deg: float, lidar_rate_hz: float) -> float:
+    """When a camera is exposed relative to the LiDAR sweep timestamp, seconds in (-1 / rate, 0].
+
+    The beam turns clockwise seen from above (ego azimuth decreasing, as the nuScenes LIDAR_TOP:
+    its cameras fire front-left, front, front-right, back-right, back, back-left) at
+    ``lidar_rate_hz`` revolutions per second and points along ``stamp_azimuth_deg`` at the
+    timestamp; the camera fires when the beam crosses its optical axis ``yaw_deg`` during the
+    revolution that ends then: ``-((yaw - stamp_azimuth) mod 360) / (360 * rate)``.
+    """
+    behind = (float(yaw_deg) - float(stamp_azimuth_deg)) % 360.0
+    return -behind / (360.0 * lidar_rate_hz)
+
+
 def lidar_to_ego() -> np.ndarray:
     """4x4 mounting of LIDAR_TOP."""
     return make_transform(rotation_z(LIDAR_YAW), LIDAR_POSITION)

@@ -45,6 +45,14 @@ def sim_frames():
     return config, [f for f in open_eval_source("sim", "val", config).frames]
 
 
+def test_driver_observations_are_at_the_cabin_time(sim_frames):
+    config, frames = sim_frames
+    for frame, record in zip(frames, perfect_records(frames, config)):
+        # the simulated cabin camera free-runs: its image (and labels) are older than the LiDAR
+        assert frame.timestamp - 50_000 < frame.cabin.timestamp < frame.timestamp
+        assert record.driver.timestamp_s == frame.cabin.timestamp * 1e-6
+
+
 def _assert_perfect_detection(det: dict) -> None:
     present = [c for c, n in det["counts"].items() if n["gt"] > 0]
     assert len(present) >= 4, det["counts"]

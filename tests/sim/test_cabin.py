@@ -29,10 +29,10 @@ def test_labels_consistent_and_behaviour_varied():
 
 
 def test_cabin_stream_matches_drive_cabin(small_drive):
-    frame = small_drive[1]  # t = 0.95 s
-    stream = list(simulate_cabin_sequence(seed=3, duration_s=1.0, fps=20.0, size=(60, 80)))
-    cam, lab = stream[19]
-    assert cam.timestamp == frame.timestamp
+    frame = small_drive[1]  # LiDAR at t = 0.95 s; the 30 Hz cabin camera's latest frame is 28 / 30 s
+    stream = list(simulate_cabin_sequence(seed=3, duration_s=1.0, fps=30.0, size=(60, 80)))
+    cam, lab = stream[28]
+    assert cam.timestamp == frame.cabin.timestamp == frame.timestamp - 16_667
     np.testing.assert_array_equal(cam.image, frame.cabin.image)
     assert lab == frame.annotations.driver
 

@@ -84,3 +84,15 @@ def test_cache_key_follows_sample_settings_only(tmp_path) -> None:
     smaller = dataclasses.replace(config.model.image, height=40)
     assert SimulatedSamples(_config(image=smaller), tmp_path, 0, 1).cache_dir != base
     assert SimulatedSamples(_config(), tmp_path, 1, 1).cache_dir != base  # other seeds
+
+
+def test_cache_key_follows_every_simulator_setting(tmp_path) -> None:
+    base = SimulatedSamples(_config(), tmp_path, 0, 1).cache_dir
+
+    def with_sim(**sim: object) -> Config:
+        config = _config()
+        return dataclasses.replace(config, data=dataclasses.replace(config.data, sim=sim))
+
+    # a default spelled out is the same simulator; a changed default (camera trigger) is not
+    assert SimulatedSamples(with_sim(lidar_stamp_azimuth_deg=106.0), tmp_path, 0, 1).cache_dir == base
+    assert SimulatedSamples(with_sim(lidar_stamp_azimuth_deg=0.0), tmp_path, 0, 1).cache_dir != base
