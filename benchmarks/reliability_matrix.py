@@ -211,6 +211,48 @@ def first_file(root: Path, pattern: str) -> Path:
     return min(root.glob(pattern))
 
 
+# -- part 1: sensors fire at different times ------------------------------------------------------------
+K1 = "1 sensor timing"
+
+
+@case(K1, "nuScenes camera exposed away from the LiDAR time while the car moves")
+def _(d: Path):
+    import json
+
+    root = nuscenes_copy(d)
+    tables = {name: json.loads((root / "v1.0-mini" / f"{name}.json").read_text())
+              for name in ("sample_data", "calibrated_sensor", "sensor", "ego_pose")}
+    channel = {c["token"]: next(s["channel"] for s in tables["sensor"] if s["token"] == c["sensor_token"])
+               for c in tables["calibrated_sensor"]}
+    frame = read_nuscenes(root)[0]
+    lidar_time = frame.lidar.timestamp
+    worst = (0.0, "", 0)
+    for sd in tables["sample_data"]:
+        name = channel[sd["calibrated_sensor_token"]]
+        if sd["sample_token"] != frame.token or not sd["is_key_frame"] or name not in frame.cameras:
+            continue
+        mounting = next(c for c in tables["calibrated_sensor"] if c["token"] == sd["calibrated_sensor_token"])
+        moved = float(np.linalg.norm(frame.cameras[name].cam_to_ego[:3, 3] - np.array(mounting["translation"])))
+        worst = max(worst, (moved, name, sd["timestamp"] - lidar_time))
+    if worst[0] < 1e-3:
+        return "accepted silently", "camera poses equal their mountings: the car's motion is ignored"
+    return HANDLED, (f"{worst[1]} exposed {worst[2] / 1000:.0f} ms from the LiDAR: its pose at the LiDAR time "
+                     f"differs from the mounting by {worst[0] * 100:.1f} cm (sensor_to_reference_ego)")
+
+
+@case(K1, "nuScenes camera sample_data pointing to a missing ego_pose")
+def _(d: Path):
+    import json
+
+    root = nuscenes_copy(d)
+    path = root / "v1.0-mini" / "sample_data.json"
+    rows = json.loads(path.read_text())
+    camera = next(r for r in rows if r["filename"].endswith(".jpg"))
+    camera["ego_pose_token"] = "0" * 32
+    path.write_text(json.dumps(rows))
+    return call(lambda: read_nuscenes(root), describe=lambda f: f"{len(f)} frames")
+
+
 # -- part 4: files that are not what their name says ----------------------------------------------------
 K4 = "4 file is not what its name says"
 
