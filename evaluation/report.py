@@ -8,6 +8,7 @@
 - ``depth``: :meth:`evaluation.depth.DepthMetric.result`
 - ``driver``: ``{"frames": evaluation.driver.frame_metrics(...), "events": evaluation.driver.event_metrics(...)}``
 - ``latency``: :func:`evaluation.latency.summarize_latency`
+- ``skipped``: head -> why it was not scored (e.g. an unlabelled split whose predictions were exported)
 
 Other keys are kept in ``metrics.json`` and listed as JSON in the report.
 """
@@ -23,7 +24,7 @@ from evaluation.nuscenes_det.metrics import DetectionResult
 from evaluation.plots import plot_confusion, plot_depth_vs_distance, plot_pr_curves, plot_tp_errors
 from sensors.atomic import atomic_write
 
-_KNOWN = ("nuscenes_detection", "kitti", "bev_segmentation", "depth", "driver", "latency")
+_KNOWN = ("nuscenes_detection", "kitti", "bev_segmentation", "depth", "driver", "latency", "skipped")
 
 
 @dataclass
@@ -67,6 +68,10 @@ def _kitti_section(m: dict) -> list[str]:
         lines.append(f"**{metric.upper()}**")
         lines.append("")
         rows = [[name, *[f"{d['R40']:.2f} ({d['R11']:.2f})" for d in diffs.values()]] for name, diffs in per_class.items()]
+        lines += _table(["class", "easy", "moderate", "hard"], rows)
+    if m.get("aos"):
+        lines += ["**AOS** (2D boxes: average orientation similarity)", ""]
+        rows = [[name, *[f"{d['R40']:.2f} ({d['R11']:.2f})" for d in diffs.values()]] for name, diffs in m["aos"].items()]
         lines += _table(["class", "easy", "moderate", "hard"], rows)
     return lines
 
@@ -148,6 +153,8 @@ def write_report(metrics: dict, out_dir: str | Path, plots: PlotInputs | None = 
             figures.append(("Gaze-zone confusion", "gaze_confusion.png"))
     if "latency" in metrics:
         lines += _latency_section(metrics["latency"])
+    if metrics.get("skipped"):
+        lines += ["## Not scored", ""] + [f"- **{head}**: {reason}" for head, reason in metrics["skipped"].items()] + [""]
     for key in metrics:
         if key not in _KNOWN:
             lines += [f"## {key}", "", "```json", json.dumps(metrics[key], indent=2), "```", ""]

@@ -24,18 +24,22 @@ def _corners(x, y, length, width, yaw, out):  # pragma: no cover - jitted
 
 @njit(cache=True)
 def intersection_area(a, b):  # pragma: no cover - jitted
-    """Area of the intersection of two BEV boxes (x, y, length, width, yaw)."""
+    """Area of the intersection of two BEV boxes (x, y, length, width, yaw), at most either box's area.
+
+    The polygons are clipped in a frame centred on ``a``, so that boxes far from the origin lose no
+    precision (identical boxes 1e6 m away still intersect over their full area).
+    """
     # quick reject on circumscribed circles
     ra = 0.5 * math.sqrt(a[2] * a[2] + a[3] * a[3])
     rb = 0.5 * math.sqrt(b[2] * b[2] + b[3] * b[3])
-    ddx = a[0] - b[0]
-    ddy = a[1] - b[1]
+    ddx = b[0] - a[0]
+    ddy = b[1] - a[1]
     if ddx * ddx + ddy * ddy > (ra + rb) * (ra + rb):
         return 0.0
     pa = np.empty((4, 2))
     pb = np.empty((4, 2))
-    _corners(a[0], a[1], a[2], a[3], a[4], pa)
-    _corners(b[0], b[1], b[2], b[3], b[4], pb)
+    _corners(0.0, 0.0, a[2], a[3], a[4], pa)
+    _corners(ddx, ddy, b[2], b[3], b[4], pb)
     poly = np.empty((16, 2))
     nxt = np.empty((16, 2))
     n = 4
@@ -70,7 +74,7 @@ def intersection_area(a, b):  # pragma: no cover - jitted
     for i in range(n):
         j = (i + 1) % n
         area += poly[i, 0] * poly[j, 1] - poly[j, 0] * poly[i, 1]
-    return max(0.5 * area, 0.0)
+    return min(max(0.5 * area, 0.0), a[2] * a[3], b[2] * b[3])
 
 
 @njit(parallel=True, cache=True)
@@ -81,7 +85,7 @@ def iou_bev(a, b, out):  # pragma: no cover - jitted
         for j in range(b.shape[0]):
             inter = intersection_area(a[i], b[j])
             union = area_a + b[j, 2] * b[j, 3] - inter
-            out[i, j] = inter / union if union > 0 else 0.0
+            out[i, j] = min(inter / union, 1.0) if union > 0 else 0.0
 
 
 @njit(parallel=True, cache=True)
@@ -92,8 +96,9 @@ def iou_3d(a, b, out):  # pragma: no cover - jitted
         bev_b = np.empty(5)
         vol_a = a[i, 3] * a[i, 4] * a[i, 5]
         for j in range(b.shape[0]):
-            top = min(a[i, 2] + 0.5 * a[i, 5], b[j, 2] + 0.5 * b[j, 5])
-            bottom = max(a[i, 2] - 0.5 * a[i, 5], b[j, 2] - 0.5 * b[j, 5])
+            dzc = b[j, 2] - a[i, 2]  # vertical overlap relative to a's centre
+            top = min(0.5 * a[i, 5], dzc + 0.5 * b[j, 5])
+            bottom = max(-0.5 * a[i, 5], dzc - 0.5 * b[j, 5])
             dz = top - bottom
             if dz <= 0:
                 out[i, j] = 0.0
@@ -105,7 +110,7 @@ def iou_3d(a, b, out):  # pragma: no cover - jitted
             bev_b[4] = b[j, 6]
             inter = intersection_area(bev_a, bev_b) * dz
             union = vol_a + b[j, 3] * b[j, 4] * b[j, 5] - inter
-            out[i, j] = inter / union if union > 0 else 0.0
+            out[i, j] = min(inter / union, 1.0) if union > 0 else 0.0
 
 
 @njit(cache=True)

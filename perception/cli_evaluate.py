@@ -62,6 +62,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if outcome is None:
         return 0
     print(headline(outcome.metrics))
+    for line in notes(outcome.metrics):
+        print(line)
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
 
@@ -95,6 +97,16 @@ def _evaluate(args: argparse.Namespace, options: Any, distributed: bool) -> Any:
     finally:
         if distributed:
             shutdown_distributed()
+
+
+def notes(metrics: dict) -> list[str]:
+    """One line per head that was not scored (e.g. an unlabelled split whose predictions were exported)
+    and for frames that had no BEV input."""
+    lines = [f"{head}: {reason}" for head, reason in metrics.get("skipped", {}).items()]
+    missing = metrics.get("meta", {}).get("frames_without_bev_input", 0)
+    if missing:
+        lines.append(f"{missing} frame(s) had neither street cameras nor LiDAR: no detections and no map for them")
+    return lines
 
 
 def headline(metrics: dict) -> str:

@@ -6,6 +6,7 @@ Decoding inverts :func:`perception.model.targets.build_detection_targets`: a pea
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,9 @@ import kernels
 from perception.config import DetectionHeadConfig, GridConfig, ModelConfig
 from sensors.boxes import Boxes3D
 
+#: Smallest decoded box length, width or height (metres).
+MIN_BOX_SIZE = 0.01
+
 
 def decode_detections(
     heatmap: torch.Tensor, regression: torch.Tensor, grid: GridConfig, config: DetectionHeadConfig
@@ -25,6 +29,10 @@ def decode_detections(
     Local maxima (3x3) of the sigmoid heatmap, top ``max_objects`` over all classes, score
     >= ``score_threshold``, then ``kernels.rotated_nms`` per class at ``nms_iou`` and the best
     ``max_boxes``. Boxes are in the ego frame, scores in [0, 1].
+
+    One bad cell never loses the batch: sizes are clamped to [:data:`MIN_BOX_SIZE`, e^6] metres
+    (a log-size of -800 gives a 1 cm box, not a 0 m one that NMS refuses), and a peak whose
+    regression or centre is not finite is dropped.
     """
     heat = torch.sigmoid(heatmap.detach().float())
     peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
@@ -40,10 +48,12 @@ def decode_detections(
     for s in range(b):
         keep = scores[s] >= config.score_threshold
         r = reg[s][:, cell[s][keep]].T.double()  # (n, 10)
-        sc, lab = scores[s][keep].double(), labels[s][keep]
         x = grid.xmin + (ix[s][keep].double() + r[:, 0]) * res
         y = grid.ymin + (iy[s][keep].double() + r[:, 1]) * res
-        size = torch.exp(r[:, 3:6].clamp(max=6.0))
+        finite = torch.isfinite(r).all(dim=1) & torch.isfinite(x) & torch.isfinite(y)
+        r, x, y = r[finite], x[finite], y[finite]
+        sc, lab = scores[s][keep][finite].double(), labels[s][keep][finite]
+        size = torch.exp(r[:, 3:6].clamp(min=math.log(MIN_BOX_SIZE), max=6.0))
         yaw = torch.atan2(r[:, 6], r[:, 7])
         chosen = []
         for c in torch.unique(lab).tolist():
@@ -74,8 +84,11 @@ class Prediction:
     boxes: ego-frame boxes; bev_map: (len(MAP_CLASSES), Xs, Ys) float32 probabilities on the
     segmentation grid; depth: camera name -> (H, W) float32 metres at the model input size;
     eye_closed, phone: probabilities; gaze: (8,) probabilities; head_pose: (yaw, pitch, roll) degrees.
+    bev_input: False when the model saw neither a street camera nor LiDAR for this sample: it then
+    has no detections (empty ``boxes``) and no ``bev_map``.
     """
 
+    bev_input: bool = True
     boxes: Boxes3D | None = None
     bev_map: np.ndarray | None = None
     depth: dict[str, np.ndarray] | None = None
@@ -86,17 +99,25 @@ class Prediction:
 
 
 def decode_outputs(outputs: dict[str, object], config: ModelConfig) -> list[Prediction]:
-    """Per-sample :class:`Prediction` s of a :meth:`FusionModel.forward` result."""
+    """Per-sample :class:`Prediction` s of a :meth:`FusionModel.forward` result.
+
+    A sample the model saw without any BEV input (no street camera and no LiDAR: the heads ran on a
+    zero BEV) gets ``bev_input=False``, no boxes and no map, as a sample without cameras gets no depth.
+    """
     b = int(outputs["camera_present"].shape[0])  # type: ignore[union-attr]
     preds = [Prediction() for _ in range(b)]
+    if "lidar_present" in outputs:
+        bev_input = (outputs["camera_present"] | outputs["lidar_present"]).cpu().numpy()  # type: ignore[operator]
+        for p, seen in zip(preds, bev_input):
+            p.bev_input = bool(seen)
     if "detection" in outputs:
         det = outputs["detection"]
         for p, boxes in zip(preds, decode_detections(det["heatmap"], det["regression"], config.bev.grid, config.heads.detection)):  # type: ignore[index]
-            p.boxes = boxes
+            p.boxes = boxes if p.bev_input else Boxes3D.empty()
     if "segmentation" in outputs:
         probs = torch.sigmoid(outputs["segmentation"].detach().float()).cpu().numpy()  # type: ignore[union-attr]
         for p, m in zip(preds, probs):
-            p.bev_map = m
+            p.bev_map = m if p.bev_input else None
     if "depth" in outputs:  # a frame the model saw without any street camera has no depth prediction
         depth = outputs["depth"].detach().float().cpu().numpy()  # type: ignore[union-attr]
         seen = outputs["camera_present"].cpu().numpy()  # type: ignore[union-attr]

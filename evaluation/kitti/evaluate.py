@@ -14,7 +14,11 @@ Per class, difficulty and metric:
   over detection area > min overlap) are not counted as false positives;
 - the score thresholds are chosen from the true-positive scores so that recall is sampled at 41
   positions; precision is made monotone (max over higher recalls); AP|R40 averages the 40 positions
-  above 0 and AP|R11 the 11 positions 0, 0.1, ..., 1 (the older protocol). Values in percent.
+  above 0 and AP|R11 the 11 positions 0, 0.1, ..., 1 (the older protocol). Values in percent;
+- AOS (average orientation similarity, 2D image boxes only, Geiger et al. 2012): at each threshold
+  the true positives' ``(1 + cos(alpha_gt - alpha_det)) / 2`` summed over ``tp + fp``, made
+  monotone and averaged like precision; it equals AP when every alpha is exact and is 0 when every
+  matched alpha is off by pi.
 """
 from __future__ import annotations
 
@@ -42,9 +46,11 @@ _NO_DETECTION = -1e30
 
 
 @numba.njit(cache=True)
-def _image_statistics(overlaps, ignored_gt, ignored_det, scores, dc_overlaps, min_overlap, thresh, compute_fp,
-                      use_dontcare, tp_scores_out):
-    """tp, fp, fn, number of tp scores written, for one image (the official compute_statistics)."""
+def _image_statistics(overlaps, ignored_gt, ignored_det, scores, dc_overlaps, gt_alpha, dt_alpha, min_overlap, thresh,
+                      compute_fp, use_dontcare, tp_scores_out):
+    """tp, fp, fn, number of tp scores written, orientation similarity, for one image (the official
+    compute_statistics). The similarity is the sum of ``(1 + cos(alpha_gt - alpha_det)) / 2`` over the
+    true positives (false positives add 0), or -1 when the image has neither (it is then left out)."""
     n_det, n_gt = overlaps.shape
     assigned = np.zeros(n_det, np.bool_)
     below = np.zeros(n_det, np.bool_)
@@ -55,6 +61,7 @@ def _image_statistics(overlaps, ignored_gt, ignored_det, scores, dc_overlaps, mi
     fp = 0
     fn = 0
     n_tp = 0
+    similarity = 0.0
     for i in range(n_gt):
         if ignored_gt[i] == -1:
             continue
@@ -88,6 +95,7 @@ def _image_statistics(overlaps, ignored_gt, ignored_det, scores, dc_overlaps, mi
             tp_scores_out[n_tp] = scores[det_idx]
             n_tp += 1
             assigned[det_idx] = True
+            similarity += (1.0 + np.cos(gt_alpha[i] - dt_alpha[det_idx])) / 2.0
     if compute_fp:
         for j in range(n_det):
             if not (assigned[j] or ignored_det[j] == -1 or ignored_det[j] == 1 or below[j]):
@@ -102,17 +110,20 @@ def _image_statistics(overlaps, ignored_gt, ignored_det, scores, dc_overlaps, mi
                         assigned[j] = True
                         n_stuff += 1
             fp -= n_stuff
-    return tp, fp, fn, n_tp
+    if tp == 0 and fp == 0:
+        similarity = -1.0
+    return tp, fp, fn, n_tp, similarity
 
 
 @numba.njit(cache=True)
 def _dataset_statistics(ov_flat, ov_start, gt_start, dt_start, dc_flat, dc_start, n_dc, ignored_gt, ignored_det,
-                        scores, min_overlap, thresholds, first_pass, use_dontcare):
-    """Loop over images. First pass: the true-positive scores at threshold 0. Else: (T, 3) tp, fp, fn per threshold."""
+                        scores, gt_alpha, dt_alpha, min_overlap, thresholds, first_pass, use_dontcare):
+    """Loop over images. First pass: the true-positive scores at threshold 0. Else: (T, 4) tp, fp, fn and
+    summed orientation similarity per threshold."""
     n_images = len(gt_start) - 1
     tp_scores = np.empty(len(ignored_gt))
     n_tp = 0
-    counts = np.zeros((len(thresholds), 3))
+    counts = np.zeros((len(thresholds), 4))
     for k in range(n_images):
         g0, g1 = gt_start[k], gt_start[k + 1]
         d0, d1 = dt_start[k], dt_start[k + 1]
@@ -120,16 +131,20 @@ def _dataset_statistics(ov_flat, ov_start, gt_start, dt_start, dc_flat, dc_start
         dc = dc_flat[dc_start[k]:dc_start[k] + (d1 - d0) * n_dc[k]].reshape((d1 - d0, n_dc[k]))
         buffer = tp_scores[n_tp:]
         if first_pass:
-            _, _, _, n = _image_statistics(overlaps, ignored_gt[g0:g1], ignored_det[d0:d1], scores[d0:d1], dc,
-                                           min_overlap, 0.0, False, use_dontcare, buffer)
+            _, _, _, n, _ = _image_statistics(overlaps, ignored_gt[g0:g1], ignored_det[d0:d1], scores[d0:d1], dc,
+                                              gt_alpha[g0:g1], dt_alpha[d0:d1], min_overlap, 0.0, False,
+                                              use_dontcare, buffer)
             n_tp += n
         else:
             for t in range(len(thresholds)):
-                tp, fp, fn, _ = _image_statistics(overlaps, ignored_gt[g0:g1], ignored_det[d0:d1], scores[d0:d1], dc,
-                                                  min_overlap, thresholds[t], True, use_dontcare, buffer)
+                tp, fp, fn, _, similarity = _image_statistics(
+                    overlaps, ignored_gt[g0:g1], ignored_det[d0:d1], scores[d0:d1], dc, gt_alpha[g0:g1],
+                    dt_alpha[d0:d1], min_overlap, thresholds[t], True, use_dontcare, buffer)
                 counts[t, 0] += tp
                 counts[t, 1] += fp
                 counts[t, 2] += fn
+                if similarity != -1.0:
+                    counts[t, 3] += similarity
     return tp_scores[:n_tp], counts
 
 
@@ -158,9 +173,11 @@ class _Flat:
     gt_height: np.ndarray
     gt_occluded: np.ndarray
     gt_truncated: np.ndarray
+    gt_alpha: np.ndarray
     dt_name: np.ndarray
     dt_height: np.ndarray
     dt_score: np.ndarray
+    dt_alpha: np.ndarray
 
     @classmethod
     def build(cls, gts: Sequence[KittiLabels], dts: Sequence[KittiLabels]) -> "_Flat":
@@ -174,9 +191,11 @@ class _Flat:
             gt_height=cat(gts, lambda g: g.bbox[:, 3] - g.bbox[:, 1], np.float64),
             gt_occluded=cat(gts, lambda g: g.occluded, np.int64),
             gt_truncated=cat(gts, lambda g: g.truncated, np.float64),
+            gt_alpha=cat(gts, lambda g: g.alpha, np.float64),
             dt_name=np.char.lower(cat(dts, lambda d: d.name, str)),
             dt_height=np.abs(cat(dts, lambda d: d.bbox[:, 3] - d.bbox[:, 1], np.float64)),
             dt_score=cat(dts, lambda d: d.score, np.float64),
+            dt_alpha=cat(dts, lambda d: d.alpha, np.float64),
         )
 
     def ignore_flags(self, class_name: str, difficulty: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,42 +232,63 @@ def _flatten(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class KittiResult:
-    """KITTI AP in percent: ``ap[metric][class][difficulty] = {"R40": .., "R11": ..}``; PR curves per cell."""
+    """KITTI AP in percent: ``ap[metric][class][difficulty] = {"R40": .., "R11": ..}``; PR curves per cell.
+
+    ``aos[class][difficulty] = {"R40": .., "R11": ..}``: average orientation similarity (percent) of
+    the 2D image boxes (computed when ``"bbox"`` is evaluated, as by the official tool).
+    """
 
     ap: dict[str, dict[str, dict[str, dict[str, float]]]]
     precision: dict[tuple[str, str, str], np.ndarray] = field(repr=False, default_factory=dict)
     min_overlap: dict[str, float] = field(default_factory=dict)
+    aos: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """JSON-friendly form."""
-        return {"ap": self.ap, "min_overlap": self.min_overlap}
+        """JSON-friendly form (``aos`` only when it was computed)."""
+        out: dict = {"ap": self.ap, "min_overlap": self.min_overlap}
+        if self.aos:
+            out["aos"] = self.aos
+        return out
 
 
-def _precision_curve(flat: _Flat, overlaps: tuple, dontcare: tuple, class_name: str, difficulty: int,
-                     min_overlap: float, use_dontcare: bool) -> np.ndarray:
-    """(41,) monotone precision at the sampled recall positions (zeros beyond the reached recall)."""
+def _curves(flat: _Flat, overlaps: tuple, dontcare: tuple, class_name: str, difficulty: int,
+            min_overlap: float, use_dontcare: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(41,) monotone precision and (41,) monotone orientation similarity at the sampled recall
+    positions (zeros beyond the reached recall).
+
+    Orientation similarity at a threshold is the summed ``(1 + cos(alpha_gt - alpha_det)) / 2`` of
+    the true positives over ``tp + fp`` (the official ``aos``); like precision it is made monotone
+    by the maximum over higher recalls.
+    """
     ignored_gt, ignored_det = flat.ignore_flags(class_name, difficulty)
     n_gt = int(np.sum(ignored_gt == 0))
     precision = np.zeros(N_SAMPLE_POINTS)
+    similarity = np.zeros(N_SAMPLE_POINTS)
     if n_gt == 0:
-        return precision
-    args = (*overlaps, flat.gt_start, flat.dt_start, *dontcare, ignored_gt, ignored_det, flat.dt_score, min_overlap)
+        return precision, similarity
+    args = (*overlaps, flat.gt_start, flat.dt_start, *dontcare, ignored_gt, ignored_det, flat.dt_score,
+            flat.gt_alpha, flat.dt_alpha, min_overlap)
     tp_scores, _ = _dataset_statistics(*args, np.zeros(0), True, use_dontcare)
     thresholds = _thresholds(tp_scores, n_gt)
     if len(thresholds) == 0:
-        return precision
+        return precision, similarity
     _, counts = _dataset_statistics(*args, thresholds, False, use_dontcare)
     tp, fp = counts[:, 0], counts[:, 1]
-    curve = tp / (tp + fp)
-    curve = np.maximum.accumulate(curve[::-1])[::-1]
-    precision[:len(curve)] = curve
-    return precision
+    for out, value in ((precision, tp / (tp + fp)), (similarity, counts[:, 3] / (tp + fp))):
+        out[:len(value)] = np.maximum.accumulate(value[::-1])[::-1]
+    return precision, similarity
+
+
+def _average(curve: np.ndarray) -> dict[str, float]:
+    """R40 (positions 1..40) and R11 (positions 0, 4, ..., 40) averages of a 41-point curve, in percent."""
+    return {"R40": float(np.sum(curve[1:]) / 40 * 100), "R11": float(np.sum(curve[0:N_SAMPLE_POINTS:4]) / 11 * 100)}
 
 
 def evaluate_kitti(ground_truth: Sequence[KittiLabels], detections: Sequence[KittiLabels],
                    classes: Sequence[str] = CLASSES, metrics: Sequence[str] = METRICS,
                    min_overlap: dict[str, float] | None = None) -> KittiResult:
-    """KITTI AP|R40 and AP|R11 (percent) of ``detections`` against ``ground_truth``, image by image.
+    """KITTI AP|R40 and AP|R11 (percent) of ``detections`` against ``ground_truth``, image by image,
+    and AOS|R40, AOS|R11 of the 2D boxes when ``"bbox"`` is among ``metrics``.
 
     Raises:
         ValueError: different numbers of images, an unknown metric, or a class without min overlap.
@@ -263,6 +303,7 @@ def evaluate_kitti(ground_truth: Sequence[KittiLabels], detections: Sequence[Kit
         if name not in min_overlap:
             raise ValueError(f"KITTI: no minimum overlap for class {name!r}")
     ap: dict = {}
+    aos: dict = {}
     precision: dict = {}
     flat = _Flat.build(ground_truth, detections)
     for metric in metrics:
@@ -275,10 +316,9 @@ def evaluate_kitti(ground_truth: Sequence[KittiLabels], detections: Sequence[Kit
         for name in classes:
             ap[metric][name] = {}
             for k, difficulty in enumerate(DIFFICULTIES):
-                curve = _precision_curve(flat, overlaps, dontcare, name, k, min_overlap[name], use_dontcare)
+                curve, similarity = _curves(flat, overlaps, dontcare, name, k, min_overlap[name], use_dontcare)
                 precision[(metric, name, difficulty)] = curve
-                ap[metric][name][difficulty] = {
-                    "R40": float(np.sum(curve[1:]) / 40 * 100),
-                    "R11": float(np.sum(curve[0:N_SAMPLE_POINTS:4]) / 11 * 100),
-                }
-    return KittiResult(ap, precision, {n: min_overlap[n] for n in classes})
+                ap[metric][name][difficulty] = _average(curve)
+                if metric == "bbox":
+                    aos.setdefault(name, {})[difficulty] = _average(similarity)
+    return KittiResult(ap, precision, {n: min_overlap[n] for n in classes}, aos)

@@ -68,17 +68,24 @@ def _clip_area(subject: np.ndarray, clip: np.ndarray) -> float:
 
 @numba.njit(cache=True)
 def _bev_intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection areas; each pair is clipped in a frame centred on ``a[i]`` (exact far from
+    the origin); a rectangle with a length or width <= 0 is empty."""
     out = np.zeros((len(a), len(b)))
     for i in range(len(a)):
-        ca = _corners(a[i, 0], a[i, 1], a[i, 2], a[i, 3], a[i, 4])
+        if not (a[i, 2] > 0 and a[i, 3] > 0):
+            continue
+        ca = _corners(0.0, 0.0, a[i, 2], a[i, 3], a[i, 4])
         for j in range(len(b)):
+            if not (b[j, 2] > 0 and b[j, 3] > 0):
+                continue
             # quick reject on circumscribed circles
-            dx, dz = a[i, 0] - b[j, 0], a[i, 1] - b[j, 1]
+            dx, dz = b[j, 0] - a[i, 0], b[j, 1] - a[i, 1]
             ra = 0.5 * np.sqrt(a[i, 2] ** 2 + a[i, 3] ** 2)
             rb = 0.5 * np.sqrt(b[j, 2] ** 2 + b[j, 3] ** 2)
             if dx * dx + dz * dz > (ra + rb) ** 2:
                 continue
-            out[i, j] = _clip_area(ca, _corners(b[j, 0], b[j, 1], b[j, 2], b[j, 3], b[j, 4]))
+            area = _clip_area(ca, _corners(dx, dz, b[j, 2], b[j, 3], b[j, 4]))
+            out[i, j] = min(area, a[i, 2] * a[i, 3], b[j, 2] * b[j, 3])
     return out
 
 
@@ -91,38 +98,54 @@ def bev_boxes(location: np.ndarray, dimensions: np.ndarray, rotation_y: np.ndarr
 
 
 def bev_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) intersection areas (m^2) of BEV rectangles (N, 5) and (M, 5), see :func:`bev_boxes`."""
+    """(N, M) intersection areas (m^2) of BEV rectangles (N, 5) and (M, 5), see :func:`bev_boxes`.
+
+    A rectangle with a length or width <= 0 (a degenerate box, or a ``DontCare`` placeholder) is
+    empty: its intersections are 0.
+    """
     return _bev_intersections(np.ascontiguousarray(a, np.float64).reshape(-1, 5),
                               np.ascontiguousarray(b, np.float64).reshape(-1, 5))
 
 
+def _ratio(inter: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
+    """IoU ``inter / (|a| + |b| - inter)`` in [0, 1]; 0 where a box is degenerate (a size <= 0)."""
+    valid_a = np.all(size_a > 0, axis=1)[:, None]
+    valid_b = np.all(size_b > 0, axis=1)[None, :]
+    area_a = np.where(valid_a, np.prod(size_a, axis=1)[:, None], 0.0)
+    area_b = np.where(valid_b, np.prod(size_b, axis=1)[None, :], 0.0)
+    union = area_a + area_b - inter
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=valid_a & valid_b & (union > 0))
+    return np.clip(iou, 0.0, 1.0)
+
+
 def bev_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) BEV IoU of rectangles (N, 5) and (M, 5) ``x, z, length, width, ry``."""
-    inter = bev_intersection(a, b)
-    area_a = (a[:, 2] * a[:, 3])[:, None]
-    area_b = (b[:, 2] * b[:, 3])[None, :]
-    return inter / np.maximum(area_a + area_b - inter, 1e-12)
+    """(N, M) BEV IoU in [0, 1] of rectangles (N, 5) and (M, 5) ``x, z, length, width, ry``; 0 for a
+    rectangle with a length or width <= 0."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 5), np.asarray(b, np.float64).reshape(-1, 5)
+    return _ratio(bev_intersection(a, b), a[:, 2:4], b[:, 2:4])
 
 
 def iou_3d(loc_a: np.ndarray, dim_a: np.ndarray, ry_a: np.ndarray, loc_b: np.ndarray, dim_b: np.ndarray,
            ry_b: np.ndarray) -> np.ndarray:
-    """(N, M) 3D IoU of KITTI camera-frame boxes: BEV intersection times vertical overlap over the union volume."""
+    """(N, M) 3D IoU in [0, 1] of KITTI camera-frame boxes: BEV intersection times vertical overlap over the
+    union volume; 0 for a box with a dimension <= 0."""
     loc_a, dim_a = np.asarray(loc_a, np.float64).reshape(-1, 3), np.asarray(dim_a, np.float64).reshape(-1, 3)
     loc_b, dim_b = np.asarray(loc_b, np.float64).reshape(-1, 3), np.asarray(dim_b, np.float64).reshape(-1, 3)
     inter_bev = bev_intersection(bev_boxes(loc_a, dim_a, ry_a), bev_boxes(loc_b, dim_b, ry_b))
-    bottom = np.minimum(loc_a[:, 1][:, None], loc_b[:, 1][None, :])
-    top = np.maximum((loc_a[:, 1] - dim_a[:, 0])[:, None], (loc_b[:, 1] - dim_b[:, 0])[None, :])
+    # vertical overlap relative to a's bottom, exact far from the origin
+    offset = loc_b[:, 1][None, :] - loc_a[:, 1][:, None]
+    bottom = np.minimum(0.0, offset)
+    top = np.maximum(-dim_a[:, 0][:, None], offset - dim_b[:, 0][None, :])
     inter = inter_bev * np.maximum(bottom - top, 0.0)
-    vol_a = np.prod(dim_a, axis=1)[:, None]
-    vol_b = np.prod(dim_b, axis=1)[None, :]
-    return inter / np.maximum(vol_a + vol_b - inter, 1e-12)
+    return _ratio(inter, dim_a, dim_b)
 
 
 def image_iou(a: np.ndarray, b: np.ndarray, criterion: int = -1) -> np.ndarray:
     """(N, M) overlap of 2D boxes ``left, top, right, bottom`` (pixels).
 
     ``criterion`` -1: intersection over union; 0: intersection over the area of ``a`` (used for
-    detections against DontCare regions).
+    detections against DontCare regions). In [0, 1]; an inverted box (right < left or bottom < top)
+    intersects nothing.
     """
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
@@ -132,4 +155,4 @@ def image_iou(a: np.ndarray, b: np.ndarray, criterion: int = -1) -> np.ndarray:
     area_a = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None]
     area_b = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))[None, :]
     denominator = area_a + area_b - inter if criterion == -1 else area_a + 0 * inter
-    return np.where(inter > 0, inter / np.maximum(denominator, 1e-12), 0.0)
+    return np.clip(np.where(inter > 0, inter / np.maximum(denominator, 1e-12), 0.0), 0.0, 1.0)

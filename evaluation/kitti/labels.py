@@ -16,6 +16,20 @@ from sensors.kitti.labels import check_type
 from sensors.reading import read_text
 
 
+#: Type of the "ignore" regions, whose size fields are -1 placeholders.
+DONT_CARE = "DontCare"
+
+
+def _check_box(numbers: Sequence[float], source: str, line: int) -> None:
+    """A degenerate object box is an error: 3D size h, w, l must be > 0 and the 2D box not inverted."""
+    left, top, right, bottom = numbers[3:7]
+    if min(numbers[7:10]) <= 0:
+        raise ValueError(f"{source}: line {line}: non-positive size h, w, l = {tuple(numbers[7:10])}")
+    if right < left or bottom < top:
+        raise ValueError(f"{source}: line {line}: inverted 2D box left, top, right, bottom = "
+                         f"{tuple(numbers[3:7])}")
+
+
 @dataclass
 class KittiLabels:
     """All objects of one image.
@@ -50,7 +64,9 @@ class KittiLabels:
         """Build from split label lines (15 fields, or 16 with a score).
 
         Raises:
-            ValueError: a wrong field count, a non-number, NaN/Inf (naming ``source`` and line);
+            ValueError naming ``source`` and the line: a wrong field count, a non-numeric, NaN or
+            infinite field, or (except ``DontCare``) a size h, w or l <= 0 or a 2D box with
+            right < left or bottom < top.
             sensors.errors.InvalidValueError: a type that is not a KITTI type (case-sensitive).
         """
         names, values, scores = [], [], []
@@ -64,6 +80,8 @@ class KittiLabels:
             if not np.all(np.isfinite(numbers)):
                 raise ValueError(f"{source}: line {i + 1} has NaN or infinite values")
             check_type(row[0], source, i + 1)
+            if row[0] != DONT_CARE:
+                _check_box(numbers, source, i + 1)
             names.append(row[0])
             values.append(numbers[:14])
             scores.append(numbers[14] if len(numbers) == 15 else 1.0)

@@ -59,9 +59,16 @@ def evaluate_detection(ground_truth: GroundTruth, predictions: DetectionBoxes,
     Both are in the global frame; ``predictions.sample`` indexes ``ground_truth.sample_tokens``
     and their row order is the submission's (ties in score are broken as the devkit does:
     the later row first).
+
+    Raises:
+        ValueError: the ground truth holds no box at all (an unlabelled split), predictions of
+            samples outside the ground truth, or too many boxes in a sample.
     """
     config = config or detection_cvpr_2019()
     n_samples = len(ground_truth.sample_tokens)
+    if len(ground_truth.boxes) == 0:
+        raise ValueError("the ground truth holds no box (an unlabelled split such as v1.0-test): there is nothing "
+                         "to score; write the predictions as a submission instead")
     if len(predictions) and (predictions.sample.min() < 0 or predictions.sample.max() >= n_samples):
         raise ValueError("predictions refer to samples outside the ground truth's sample tokens")
     per_sample = np.bincount(predictions.sample, minlength=n_samples)

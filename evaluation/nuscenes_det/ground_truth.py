@@ -128,9 +128,15 @@ def _boxes(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray, transla
             bad = own[int(np.argmax(counts))].token
             raise ValueError(f"{folder / 'sample_annotation.json'}: {bad!r} has more than one attribute")
         attributes = np.array([attribute_index.get(t[0], -1) if t else -1 for t in tokens], np.int64)
+    size, rotation = stack_floats([a.size for a in own], 3), stack_floats([a.rotation for a in own], 4)
+    bad = np.flatnonzero(~np.isfinite(translation[rows]).all(axis=1) | ~np.isfinite(size).all(axis=1)
+                         | ~np.isfinite(rotation).all(axis=1) | (size <= 0).any(axis=1))
+    if len(bad):
+        a = own[int(bad[0])]
+        raise ValueError(f"{folder / 'sample_annotation.json'}: {a.token!r}: degenerate box (size must be finite "
+                         f"and > 0, translation and rotation finite): size {list(a.size)}")
     return DetectionBoxes(
-        sample=split_index, translation=translation[rows], size=stack_floats([a.size for a in own], 3),
-        rotation=stack_floats([a.rotation for a in own], 4), velocity=velocity, label=labels, score=-np.ones(n),
+        sample=split_index, translation=translation[rows], size=size, rotation=rotation, velocity=velocity, label=labels, score=-np.ones(n),
         attribute=attributes, num_pts=np.array([a.num_lidar_pts + a.num_radar_pts for a in own], np.int64),
     )
 

@@ -30,10 +30,17 @@ def _inside(points: torch.Tensor, poly: torch.Tensor, eps: float) -> torch.Tenso
 
 
 def intersection_area(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(N, M) intersection areas of BEV boxes a (N, 5) and b (M, 5)."""
+    """(N, M) intersection areas of BEV boxes a (N, 5) and b (M, 5), at most either box's area.
+
+    Each pair is intersected in a frame centred on its ``a`` box (exact far from the origin).
+    """
     n, m = a.shape[0], b.shape[0]
-    ca = corners(a.double())[:, None].expand(n, m, 4, 2).reshape(-1, 4, 2)
-    cb = corners(b.double())[None].expand(n, m, 4, 2).reshape(-1, 4, 2)
+    a64, b64 = a.double(), b.double()
+    centred = torch.cat([torch.zeros_like(a64[:, :2]), a64[:, 2:]], dim=1)
+    ca = corners(centred)[:, None].expand(n, m, 4, 2).reshape(-1, 4, 2)
+    relative = b64[None, :, :2] - a64[:, None, :2]  # (N, M, 2) centre of b seen from a
+    pairs = torch.cat([relative, b64[None, :, 2:].expand(n, m, 3)], dim=2).reshape(-1, 5)
+    cb = corners(pairs)
     eps = 1e-9
     # edge-edge crossings: (P, 4, 4)
     p, r = ca[:, :, None, :], (ca.roll(-1, 1) - ca)[:, :, None, :]
@@ -58,27 +65,29 @@ def intersection_area(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     pts = torch.where(ok[..., None], pts, first)  # invalid points collapse onto the first one
     nxt = pts.roll(-1, dims=1)
     area = 0.5 * (pts[..., 0] * nxt[..., 1] - nxt[..., 0] * pts[..., 1]).sum(dim=1)
-    area = torch.where(count >= 3, area.clamp(min=0), torch.zeros_like(area))
-    return area.view(n, m).to(a.dtype)
+    area = torch.where(count >= 3, area.clamp(min=0), torch.zeros_like(area)).view(n, m)
+    area = torch.minimum(area, torch.minimum((a64[:, 2] * a64[:, 3])[:, None], (b64[:, 2] * b64[:, 3])[None]))
+    return area.to(a.dtype)
 
 
 def rotated_iou_bev(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(N, M) BEV IoU of boxes (x, y, length, width, yaw)."""
     inter = intersection_area(a, b)
     union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    return torch.where(union > 0, inter / union, torch.zeros_like(inter))
+    return torch.where(union > 0, inter / union, torch.zeros_like(inter)).clamp(0, 1)
 
 
 def iou_3d(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(N, M) 3D IoU of boxes (x, y, z_center, length, width, height, yaw)."""
     inter_bev = intersection_area(a[:, [0, 1, 3, 4, 6]], b[:, [0, 1, 3, 4, 6]])
-    top = torch.minimum((a[:, 2] + a[:, 5] / 2)[:, None], (b[:, 2] + b[:, 5] / 2)[None])
-    bottom = torch.maximum((a[:, 2] - a[:, 5] / 2)[:, None], (b[:, 2] - b[:, 5] / 2)[None])
+    dz = b[None, :, 2] - a[:, None, 2]  # vertical overlap relative to a's centre
+    top = torch.minimum((a[:, 5] / 2)[:, None], dz + (b[:, 5] / 2)[None])
+    bottom = torch.maximum((-a[:, 5] / 2)[:, None], dz - (b[:, 5] / 2)[None])
     inter = inter_bev * (top - bottom).clamp(min=0)
     vol_a = (a[:, 3] * a[:, 4] * a[:, 5])[:, None]
     vol_b = (b[:, 3] * b[:, 4] * b[:, 5])[None]
     union = vol_a + vol_b - inter
-    return torch.where(union > 0, inter / union, torch.zeros_like(inter))
+    return torch.where(union > 0, inter / union, torch.zeros_like(inter)).clamp(0, 1)
 
 
 def rotated_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:

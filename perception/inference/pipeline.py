@@ -170,6 +170,7 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
                            version=source.nuscenes_version, split=source.split, kitti_objects=kitti_objects,
                            kitti_label_dir=label_dir, max_depth=options.max_depth)
     meta = {"data": str(source.root) if source.root else SIM, "split": source.split, "frames": len(all_records),
+            "frames_without_bev_input": sum(not r.bev_input for r in all_records),
             "cabin_stream_frames": len(all_cabin), "world_size": ctx.world_size, "device": str(device),
             "heads": list(model.tasks)}
     return _write(scores, options.out_dir, meta, samples)
@@ -192,6 +193,9 @@ def evaluate_predictions(results_path: str | Path, source: EvalSource, options: 
     if source.kind != "nuscenes" or source.root is None or source.nuscenes_version is None:
         raise ValueError("--predictions needs --data to be a nuScenes root (the submission format is nuScenes')")
     gt = load_ground_truth(source.root, source.nuscenes_version, source.split)
+    if len(gt.boxes) == 0:
+        raise ValueError(f"{source.root}: split {source.split!r} of {source.nuscenes_version} has no box annotations "
+                         "(an unlabelled test split): there is nothing to score the predictions against")
     predictions, _ = read_submission(results_path, gt.sample_tokens)
     result = evaluate_detection(gt, predictions)
     index = {t: i for i, t in enumerate(gt.sample_tokens)}

@@ -80,6 +80,7 @@ class FrameRecord:
         depth: camera name -> (predicted, ground truth) float32 metres at the pixels with ground truth.
         driver: the driver-head observation of the frame's cabin image, or None.
         timings_s: stage -> seconds spent on this frame (its batch's time divided by the batch size).
+        bev_input: False when the frame had neither a street camera nor LiDAR (no detections, no map).
     """
 
     index: int
@@ -94,6 +95,7 @@ class FrameRecord:
     depth: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     driver: DriverObservation | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    bev_input: bool = True
 
 
 def make_record(index: int, frame: Frame, sample: Sample, prediction: Prediction, cameras: tuple[str, ...],
@@ -101,7 +103,8 @@ def make_record(index: int, frame: Frame, sample: Sample, prediction: Prediction
     """The record of one frame from its model inputs/targets (``sample``) and decoded ``prediction``."""
     ann = frame.annotations
     record = FrameRecord(index, frame.token, frame.scene, frame.timestamp, frame.ego_to_global.copy(),
-                         pred_boxes=prediction.boxes, gt_boxes=ann.boxes if ann is not None else None)
+                         pred_boxes=prediction.boxes, gt_boxes=ann.boxes if ann is not None else None,
+                         bev_input=prediction.bev_input)
     if prediction.bev_map is not None:
         record.bev_levels = encode_levels(prediction.bev_map, thresholds)
         if sample.has_bev_map:

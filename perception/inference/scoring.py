@@ -107,14 +107,22 @@ def score_detection(records: Sequence[FrameRecord], out_dir: Path, nuscenes_root
     return evaluate_detection(gt, predictions)
 
 
-def score_kitti(records: Sequence[FrameRecord], kitti_objects: dict[str, list], label_dir: Path, out_dir: Path) -> dict:
-    """Write one KITTI prediction label file per record and score them against ``label_dir``."""
+def write_kitti_predictions(records: Sequence[FrameRecord], kitti_objects: dict[str, list], out_dir: Path) -> Path:
+    """One KITTI result file ``<out_dir>/kitti_predictions/<frame id>.txt`` per record (the official
+    submission format: 16 fields with the score; an empty file for a frame without detections).
+    Returns the folder."""
     folder = out_dir / KITTI_PREDICTIONS_DIR
     folder.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        text = format_kitti_labels(kitti_objects.get(record.token, []))
+        atomic_write(folder / f"{record.token}.txt", lambda f, text=text: f.write(text))
+    return folder
+
+
+def score_kitti(records: Sequence[FrameRecord], kitti_objects: dict[str, list], label_dir: Path, out_dir: Path) -> dict:
+    """Write one KITTI prediction label file per record and score them against ``label_dir``."""
+    folder = write_kitti_predictions(records, kitti_objects, out_dir)
     ids = [r.token for r in records]
-    for frame_id in ids:
-        text = format_kitti_labels(kitti_objects.get(frame_id, []))
-        atomic_write(folder / f"{frame_id}.txt", lambda f, text=text: f.write(text))
     _, gt = read_label_folder(label_dir, ids)
     _, predictions = read_label_folder(folder, ids)
     return evaluate_kitti(gt, predictions).to_dict()
@@ -168,13 +176,16 @@ def score_records(records: Sequence[FrameRecord], cabin: Sequence[DriverObservat
     has_pred = any(r.pred_boxes is not None for r in records)
     if has_pred and kind == "kitti":
         if kitti_label_dir is None or not kitti_label_dir.is_dir():
-            skipped["kitti"] = "no label_2 folder (unlabelled split)"
+            write_kitti_predictions(records, kitti_objects or {}, out_dir)
+            skipped["kitti"] = (f"no labels (unlabelled split): {len(records)} predictions written to "
+                                f"{KITTI_PREDICTIONS_DIR}/ as KITTI result files for submission")
         else:
             scores.metrics["kitti"] = score_kitti(records, kitti_objects or {}, kitti_label_dir, out_dir)
     elif has_pred:
         scores.detection = score_detection(records, out_dir, nuscenes_root, version, split)
         if scores.detection is None:
-            skipped["nuscenes_detection"] = f"no box annotations (predictions written to {SUBMISSION_FILE})"
+            skipped["nuscenes_detection"] = (f"no box annotations (unlabelled split): predictions of {len(records)} "
+                                             f"samples written to {SUBMISSION_FILE} for submission")
         else:
             scores.metrics["nuscenes_detection"] = scores.detection.to_dict()
     segmentation = score_segmentation(records, segmentation_grid)

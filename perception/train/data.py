@@ -174,6 +174,7 @@ def build_train_dataset(
     Raises:
         MissingDataError: the dataset path does not exist.
         SensorDataError: the path is not a readable dataset.
+        ValueError: the split has no labels (KITTI ``testing/``, nuScenes ``v1.0-test``).
     """
     source = data or config.data.dataset
     if source == "sim":
@@ -183,4 +184,8 @@ def build_train_dataset(
     root = Path(source)
     if not root.exists():
         raise MissingDataError(root, "dataset path does not exist")
-    return FrameDataset(open_dataset(root, split=split), config.model)
+    dataset = open_dataset(root, split=split)
+    if not getattr(dataset, "has_labels", True) or getattr(dataset, "version", None) == "v1.0-test":
+        raise ValueError(f"{root}: split {split!r} has no labels (a benchmark test split): it cannot be trained on; "
+                         "`perception evaluate` exports predictions for it")
+    return FrameDataset(dataset, config.model)

@@ -33,6 +33,15 @@ DONT_CARE = "DontCare"
 KITTI_TYPES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc", DONT_CARE)
 
 
+#: Smallest size written (metres): the 6 decimals of a label line never turn a positive size into 0.
+_MIN_WRITTEN_SIZE = 1e-6
+
+
+def _size_text(value: float) -> str:
+    """A size field: 6 decimals; a positive size below 1e-6 m is written as 0.000001, not 0.000000."""
+    return f"{_MIN_WRITTEN_SIZE if 0 < value < _MIN_WRITTEN_SIZE else value:.6f}"
+
+
 @dataclass(frozen=True)
 class KittiObject:
     """One line of a KITTI label file, with every field (units: metres, pixels, radians).
@@ -64,7 +73,7 @@ class KittiObject:
         """The object as one label line (without newline), 16 fields when it has a score."""
         fields = [
             self.type, f"{self.truncated:.2f}", str(self.occluded), f"{self.alpha:.6f}",
-            *(f"{v:.2f}" for v in self.bbox), *(f"{v:.6f}" for v in self.dimensions),
+            *(f"{v:.2f}" for v in self.bbox), *(_size_text(v) for v in self.dimensions),
             *(f"{v:.6f}" for v in self.location), f"{self.rotation_y:.6f}",
         ]
         if self.score is not None:

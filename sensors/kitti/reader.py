@@ -6,6 +6,9 @@ Expected layout (the official download unpacked, plus the usual split files)::
     root/testing/{velodyne, image_2, calib}/<id>...        (no labels)
     root/ImageSets/{train, val, trainval, test}.txt        (one frame id per line)
 
+The ``test`` split (ids of ``testing/``) is read from ``testing/``, every other split from
+``training/``.
+
 ``root`` may also be a single part folder holding ``velodyne/`` directly. ``image_2`` and
 ``label_2`` may be absent (LiDAR-only download, test part): frames then have no camera or no
 annotations. Conversions (see ``docs/datasets.md``): points and boxes in the ego frame (the
@@ -97,18 +100,37 @@ def _read_split(split_file: Path, velodyne_dir: Path) -> list[str]:
     return ids
 
 
+#: Split names whose frames live in ``testing/`` (the benchmark's unlabelled test part).
+TEST_SPLITS: tuple[str, ...] = ("test", "testing")
+PARTS: tuple[str, ...] = ("training", "testing")
+
+
+def part_of_split(split: str | None) -> str:
+    """The part folder a split's frame ids refer to: ``testing`` for :data:`TEST_SPLITS`, else ``training``."""
+    return "testing" if split in TEST_SPLITS else "training"
+
+
 class KittiDataset(Sequence[Frame]):
     """The frames of a KITTI object dataset, read lazily on indexing.
 
     Args:
         root: dataset root (with ``training/``, ``testing/``, ``ImageSets/``) or a part folder.
         split: name of ``root/ImageSets/<split>.txt``; None: every frame of the part.
-        part: ``training`` or ``testing``.
+        part: ``training`` or ``testing``; None: the part of the split (:func:`part_of_split`:
+            ``test``/``testing`` read ``testing/``, every other split ``training/``).
         load_images: decode ``image_2``; False gives read-only black images of the right size
             (calibration and projection still work, for LiDAR-only use).
+
+    Attributes:
+        has_labels: whether the part has ``label_2/`` (the test part has none: frames have no
+            annotations).
     """
 
-    def __init__(self, root: Path, split: str | None = None, part: str = "training", load_images: bool = True) -> None:
+    def __init__(self, root: Path, split: str | None = None, part: str | None = None,
+                 load_images: bool = True) -> None:
+        part = part_of_split(split) if part is None else part
+        if part not in PARTS:
+            raise ValueError(f"KITTI part must be one of {PARTS}, got {part!r}")
         self.root = Path(root)
         self.base = self.root if (self.root / "velodyne").is_dir() else self.root / part
         velodyne_dir = self.base / "velodyne"
@@ -123,6 +145,11 @@ class KittiDataset(Sequence[Frame]):
 
     def __len__(self) -> int:
         return len(self.frame_ids)
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether the frames have label files (``label_2/`` exists)."""
+        return (self.base / "label_2").is_dir()
 
     @overload
     def __getitem__(self, index: int) -> Frame: ...
@@ -141,7 +168,7 @@ class KittiDataset(Sequence[Frame]):
 
     def objects(self, frame_id: str) -> list[KittiObject] | None:
         """Every raw label object of a frame (DontCare included), or None without ``label_2/``."""
-        if not (self.base / "label_2").is_dir():
+        if not self.has_labels:
             return None
         return read_kitti_labels(self.base / "label_2" / f"{frame_id}.txt")
 

@@ -66,6 +66,7 @@ def test_write_report_files_tables_and_plots(tmp_path):
     assert f"**NDS {detection.nd_score:.4f}**" in report
     assert "| car |" in report and "| barrier |" in report
     assert "## KITTI detection" in report and "## BEV segmentation" in report and "## Latency" in report
+    assert "**AOS**" in report and abs(loaded["kitti"]["aos"]["Car"]["easy"]["R11"] - 100 / 11) < 1e-9
     assert "| backbone | 3 | 11.000 |" in report
     assert '"checkpoint": "tiny.pt"' in report
     assert "![Precision-recall curves](pr_curves.png)" in report
