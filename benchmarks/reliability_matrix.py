@@ -253,6 +253,145 @@ def _(d: Path):
     return call(lambda: read_nuscenes(root), describe=lambda f: f"{len(f)} frames")
 
 
+# -- part 2: splits and metrics of the real benchmarks ----------------------------------------------------
+K2 = "2 benchmark splits / metrics"
+
+
+def kitti_with_test_part(folder: Path) -> Path:
+    root = kitti_root(folder)
+    test = root / "testing"
+    for name in ("velodyne", "calib", "image_2"):
+        (test / name).mkdir(parents=True)
+    kitti_scan(32).tofile(test / "velodyne" / "000007.bin")
+    (test / "calib" / "000007.txt").write_text(f"P2: {P2}\nR0_rect: {R0}\nTr_velo_to_cam: {TR}\n")
+    cv2.imwrite(str(test / "image_2" / "000007.png"), np.full((375, 1242, 3), 90, np.uint8))
+    (root / "ImageSets").mkdir()
+    (root / "ImageSets" / "test.txt").write_text("000007\n")
+    return root
+
+
+@case(K2, "KITTI --split test (ids only in testing/, no labels)")
+def _(d: Path):
+    from sensors.dataset import open_dataset
+
+    root = kitti_with_test_part(d)
+
+    def describe(dataset: object) -> str:
+        frame = dataset[0]
+        return (f"reads {dataset.base.name}/ ({len(frame.lidar.points)} points, labels: {dataset.has_labels}, "
+                f"annotations: {frame.annotations})")
+
+    return call(lambda: open_dataset(root, split="test"), HANDLED, describe)
+
+
+@case(K2, "train --split test on KITTI (a split without labels)")
+def _(d: Path):
+    root = kitti_with_test_part(d)
+    return cli(d, ["train", "--config", str(TINY), "--out", str(d / "run"), "--data", str(root), "--split", "test"])
+
+
+@case(K2, "KITTI AOS next to AP (50 cars found with headings turned by 180 degrees)")
+def _(d: Path):
+    from evaluation.kitti.evaluate import evaluate_kitti
+    from evaluation.kitti.labels import KittiLabels
+
+    def rows(alpha: float, scored: bool) -> list[list[str]]:
+        left, top = 100.0 * (k % 10), 100.0 * (k // 10)  # disjoint 80 x 60 px boxes
+        return [["Car", "0", "0", str(alpha), str(left), str(top), str(left + 80), str(top + 60), "1.5", "1.6", "4.0",
+                 "0", "1.6", str(10.0 + k), "0"] + ([str(0.9 - 0.01 * k)] if scored else []) for k in range(50)]
+
+    result = evaluate_kitti([KittiLabels.from_rows(rows(0.5, False))], [KittiLabels.from_rows(rows(0.5 - 3.14159265, True))],
+                            classes=("Car",), metrics=("bbox",))
+    ap, aos = result.ap["bbox"]["Car"]["moderate"]["R40"], result.aos["Car"]["moderate"]["R40"]
+    return (HANDLED, f"2D AP R40 {ap:.1f}, AOS R40 {aos:.1f}") if ap > 99 and aos < 1 else (
+        "accepted silently", f"AP {ap}, AOS {aos}")
+
+
+# -- part 3: degenerate boxes -----------------------------------------------------------------------------
+K3 = "3 degenerate boxes"
+
+
+@case(K3, "KITTI prediction file with a negative width")
+def _(d: Path):
+    from evaluation.kitti.labels import read_labels
+
+    row = CAR.split()
+    row[9] = "-1.87"
+    (d / "000000.txt").write_text(CAR + " 0.9\n" + " ".join(row) + " 0.8\n")
+    return call(lambda: read_labels(d / "000000.txt"), describe=lambda labels: f"{len(labels)} objects")
+
+
+@case(K3, "negative-width detection on a ground-truth car (in memory)")
+def _(d: Path):
+    from evaluation.kitti.iou import bev_iou
+
+    iou = float(bev_iou(np.array([[2.0, 20.0, 4.0, -1.6, 0.0]]), np.array([[2.0, 20.0, 4.0, 1.6, 0.0]]))[0, 0])
+    return (HANDLED, f"BEV IoU {iou:g}: overlaps nothing") if iou == 0.0 else ("accepted silently", f"BEV IoU {iou:g}")
+
+
+@case(K3, "identical boxes 1e6 m from the origin")
+def _(d: Path):
+    from evaluation.kitti.iou import bev_iou
+
+    box = np.array([[1e6, 1e6, 4.0, 1.8, 0.3]])
+    iou = float(bev_iou(box, box)[0, 0])
+    return (HANDLED, f"BEV IoU {iou:.12f}") if abs(iou - 1.0) < 1e-9 else ("accepted silently", f"BEV IoU {iou!r}")
+
+
+@case(K3, "decoded log-size of -800 in one cell")
+def _(d: Path):
+    import math
+
+    from perception.config import DetectionHeadConfig, GridConfig
+    from perception.postprocess import decode_detections
+
+    grid = GridConfig(-51.2, 51.2, -51.2, 51.2, 0.8)
+    nx, ny = grid.shape
+    heat = torch.full((1, 10, nx, ny), -10.0)
+    heat[0, 0, 70, 70], heat[0, 0, 90, 70] = 3.0, 2.0
+    reg = torch.zeros(1, 10, nx, ny)
+    reg[:, 3:6] = math.log(2.0)
+    reg[:, 7] = 1.0
+    reg[0, 3:6, 90, 70] = -800.0
+    return call(lambda: decode_detections(heat, reg, grid, DetectionHeadConfig(score_threshold=0.3))[0], HANDLED,
+                lambda boxes: f"{len(boxes)} boxes kept, smallest size {float(np.min(boxes.size)):g} m")
+
+
+@case(K3, "nuScenes submission with a zero-size box")
+def _(d: Path):
+    from evaluation.nuscenes_det.submission import boxes_to_entries, write_submission
+    from sensors.dataset import open_dataset
+
+    root = nuscenes_copy(d)
+    frames = list(open_dataset(root, split="mini_train"))
+    results = {f.token: boxes_to_entries(f.annotations.boxes, f.ego_to_global, f.token) for f in frames}
+    first = next(entries for entries in results.values() if entries)
+    first[0]["size"] = [0.0, 4.0, 1.5]
+    write_submission(d / "results.json", results)
+    return cli(d, ["evaluate", "--predictions", str(d / "results.json"), "--data", str(root), "--split", "mini_train",
+                   "--out", str(d / "e")])
+
+
+# -- part 6: a frame with no input --------------------------------------------------------------------------
+K6 = "6 frame without input"
+
+
+@case(K6, "frame with neither cameras nor LiDAR (shipped model)")
+def _(d: Path):
+    from perception.data import frames_to_batch
+    from perception.inference import load_model
+    from perception.postprocess import decode_outputs
+    from sensors.frame import Frame
+
+    model, config = load_model(SHIPPED_CHECKPOINT)
+    frame = Frame("empty", "scene-0061", 0, np.eye(4))
+    with torch.no_grad():
+        (prediction,) = decode_outputs(model(frames_to_batch([frame], config.model)), config.model)
+    if len(prediction.boxes) or prediction.bev_map is not None:
+        return "accepted silently", f"{len(prediction.boxes)} boxes on an empty frame"
+    return HANDLED, f"no BEV input: {len(prediction.boxes)} boxes, no map (bev_input={prediction.bev_input})"
+
+
 # -- part 4: files that are not what their name says ----------------------------------------------------
 K4 = "4 file is not what its name says"
 
