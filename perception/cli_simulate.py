@@ -1,10 +1,12 @@
-"""``perception simulate``: generate a seeded drive and write it as a nuScenes or KITTI dataset."""
+"""``perception simulate``: generate a seeded drive and write it as a nuScenes or KITTI dataset or
+a rosbag2 recording."""
 from __future__ import annotations
 
 import argparse
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +25,22 @@ def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "simulate", help="simulate a drive (LiDAR, six cameras, cabin, ground truth) and write it",
         description="Simulate a seeded drive through a procedural town and write it in the nuScenes "
-                    "(v1.0-mini) or KITTI object layout, optionally with a preview picture.",
+                    "(v1.0-mini) or KITTI object layout or as a rosbag2 recording (docs/replay.md), optionally "
+                    "with a preview picture.",
     )
-    parser.add_argument("--out", type=Path, required=True, help="dataset root to write")
+    parser.add_argument("--out", type=Path, required=True, help="dataset root (or rosbag2 folder) to write")
     parser.add_argument("--frames", type=int, default=10, help="keyframes (2 Hz) to simulate (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="world, traffic and noise seed (default 0)")
     parser.add_argument("--scene", default="scene-0061",
                         help="scene name (default scene-0061, a v1.0-mini train scene, so the devkit splits work)")
-    parser.add_argument("--format", choices=("nuscenes", "kitti", "none"), default="nuscenes",
-                        help="dataset layout to write (default nuscenes; none: only simulate)")
+    parser.add_argument("--format", choices=("nuscenes", "kitti", "rosbag2", "none"), default="nuscenes",
+                        help="dataset layout to write (default nuscenes; rosbag2: a recording with the standard "
+                             "ROS 2 message types; none: only simulate)")
+    parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
+                        help="rosbag2 storage (default mcap)")
+    parser.add_argument("--sweeps", type=int, default=None,
+                        help="LiDAR sweeps per keyframe interval written, the key sweep included (default 10: "
+                             "the full 20 Hz LiDAR; 1: only the 2 Hz key sweeps, like the training data)")
     parser.add_argument("--preview", nargs="?", const=DEFAULT_PREVIEW, type=Path, default=None,
                         help=f"write a preview PNG of one sample (default path <out>/{DEFAULT_PREVIEW})")
     parser.add_argument("--size", type=_size, default=(450, 800), help="camera image size HxW (default 450x800)")
@@ -52,10 +61,14 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if args.sweeps is not None and args.sweeps < 1:
+        raise ValueError(f"--sweeps must be >= 1, got {args.sweeps}")
     out = Path(args.out)
     # Every output is checked before the drive is simulated (minutes), not after.
-    if args.format != "none":
-        check_output_dir(out, is_nuscenes_root if args.format == "nuscenes" else is_kitti_root, "dataset folder")
+    previous_output = {"nuscenes": is_nuscenes_root, "kitti": is_kitti_root,
+                       "rosbag2": lambda folder: (folder / "metadata.yaml").is_file()}
+    if args.format in previous_output:
+        check_output_dir(out, previous_output[args.format], "dataset folder")
     preview = None
     if args.preview is not None:
         preview = args.preview if args.preview.is_absolute() or args.preview != Path(DEFAULT_PREVIEW) else out / args.preview
@@ -63,6 +76,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     # KITTI triggers its camera when the scanner faces forward, at the LiDAR timestamp.
     trigger = {"lidar_stamp_azimuth_deg": 0.0} if args.format == "kitti" else {}
     config = SimConfig(image_size=tuple(args.size), **trigger)
+    if args.sweeps is not None:
+        config = replace(config, sweeps_per_keyframe=args.sweeps)
     preview_index = min(2, args.frames - 1)
     kept: dict[str, Any] = {}
 
@@ -82,6 +97,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         from sensors.kitti.writer import write_kitti
 
         write_kitti(frames(), out)
+    elif args.format == "rosbag2":
+        from sensors.ros.writer import write_rosbag2
+
+        write_rosbag2(frames(), out, storage=args.storage)
     else:
         for _ in frames():
             pass
