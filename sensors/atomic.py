@@ -132,7 +132,8 @@ def check_output_dir(path: str | Path, is_previous_output: Callable[[Path], bool
     Raises:
         FileExistsError: ``path`` is a file, or a folder holding something else (nothing is touched).
         NotADirectoryError: a parent of ``path`` is a file.
-        PermissionError: the nearest existing parent folder is not writable.
+        OSError (e.g. PermissionError): no file can be created in the nearest existing parent
+            folder (probed by creating and removing one), naming ``path``.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -240,9 +241,9 @@ def atomic_dir(
         what: what the folder is, for error messages.
 
     Raises:
-        FileExistsError, NotADirectoryError, PermissionError: see :func:`check_output_dir`.
+        FileExistsError, NotADirectoryError, OSError: see :func:`check_output_dir`.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # "." and "out/.." have a usable name and parent this way
     if tag is not None:
         temp = path.parent / f".{path.name}.tmp-{tag}"
     if not commit:
