@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -33,6 +34,9 @@ from pathlib import Path
 from typing import IO, Any
 
 _MODES = ("w", "wb")
+#: What follows ``.<name>.`` in the temporaries of this module: ``tmp-<tag>`` / ``old-<random>``
+#: (folders) and ``<8 random characters of tempfile>.tmp<suffix>`` (files and write probes).
+_STALE = re.compile(r"(?:tmp|old)-.+|[a-z0-9_]{8}\.tmp.*")
 
 
 def _current_umask() -> int:
@@ -193,8 +197,7 @@ def remove_stale_temporaries(path: str | Path, keep: Path | None = None) -> list
         return []
     removed = []
     for entry in path.parent.glob(f".{path.name}.*"):
-        tail = entry.name[len(path.name) + 2:]
-        if entry == keep or not (tail.startswith(("tmp-", "old-")) or ".tmp" in tail):
+        if entry == keep or not _STALE.fullmatch(entry.name[len(path.name) + 2:]):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

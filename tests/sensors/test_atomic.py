@@ -124,3 +124,72 @@ def test_unknown_mode_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="mode must be one of"):
         atomic_write(tmp_path / "x", lambda f: None, "a")
     assert _entries(tmp_path) == []
+
+
+# -- whole folders ---------------------------------------------------------------------------------
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_atomic_dir_replaces_a_previous_output_and_leaves_nothing_else(tmp_path):
+    from sensors.atomic import atomic_dir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.json").write_text("old")
+    with atomic_dir(out, lambda p: (p / "metrics.json").exists()) as staging:
+        assert staging.parent == tmp_path and staging.name.startswith(".out.tmp-") and _names(staging) == []
+        (staging / "metrics.json").write_text("new")
+        assert (out / "metrics.json").read_text() == "old"  # nothing visible before the end
+    assert (out / "metrics.json").read_text() == "new" and _names(tmp_path) == ["out"]
+
+
+def test_atomic_dir_interrupted_keeps_the_previous_output_and_removes_its_temporary(tmp_path):
+    from sensors.atomic import atomic_dir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    with pytest.raises(KeyboardInterrupt), atomic_dir(out, lambda p: True) as staging:
+        (staging / "a.txt").write_text("half")
+        raise KeyboardInterrupt
+    assert _names(tmp_path) == ["out"] and (out / "a.txt").read_text() == "old"
+
+
+def test_atomic_dir_refuses_a_file_or_a_foreign_folder_before_writing(tmp_path):
+    from sensors.atomic import atomic_dir
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError, match="is a file where the output folder should go"), \
+            atomic_dir(tmp_path / "file"):
+        pass
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="already holds other files"), atomic_dir(tmp_path / "theirs"):
+        pass
+    assert _names(tmp_path) == ["file", "theirs"] and _names(tmp_path / "theirs") == ["notes.txt"]
+
+
+def test_atomic_dir_removes_the_temporaries_of_a_killed_run(tmp_path):
+    from sensors.atomic import atomic_dir
+
+    for stale in (".out.tmp-abc123", ".out.old-xyz"):
+        (tmp_path / stale).mkdir()
+        (tmp_path / stale / "half.json").write_text("{")
+    (tmp_path / ".out.metrics.json.q1w2.tmp.json").write_text("{")  # not of this target: spared
+    (tmp_path / ".outer.tmp-1").mkdir()
+    with atomic_dir(tmp_path / "out") as staging:
+        (staging / "x").write_text("1")
+    assert _names(tmp_path) == [".out.metrics.json.q1w2.tmp.json", ".outer.tmp-1", "out"]
+
+
+def test_shared_tag_lets_other_processes_add_files_without_committing(tmp_path):
+    from sensors.atomic import atomic_dir
+
+    with atomic_dir(tmp_path / "out", tag="run7", commit=False) as worker:
+        (worker / "rank1.png").write_text("1")
+    assert not (tmp_path / "out").exists()
+    with atomic_dir(tmp_path / "out", tag="run7") as main:
+        assert main == worker
+        (main / "rank0.png").write_text("0")
+    assert _names(tmp_path / "out") == ["rank0.png", "rank1.png"] and _names(tmp_path) == ["out"]
