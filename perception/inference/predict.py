@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from perception.config import ModelConfig
 from perception.data import collate_frames, frame_to_sample
+from perception.data.batch import Sample
 from perception.data.transforms import normalise
 from perception.inference.records import DriverObservation, FrameRecord, make_record
 from perception.inference.timing import StageTimer
@@ -24,6 +25,27 @@ from sensors.frame import Camera, DriverLabels, Frame
 
 #: Called with (index, frame, prediction) of every frame right after it is predicted.
 FrameCallback = Callable[[int, Frame, Prediction], None]
+
+
+def predict_batch(model: FusionModel, frames: Sequence[Frame], device: torch.device,
+                  timer: StageTimer) -> tuple[list[Sample], list[Prediction]]:
+    """One forward pass over ``frames``: their samples and decoded predictions, in order.
+
+    The one inference path of every consumer (evaluation, replay): ``frame_to_sample`` and
+    ``collate_frames`` (stage ``preprocessing``), the forward pass under ``torch.inference_mode``
+    (``model``), :func:`decode_outputs` (``postprocessing``); the stages are timed by ``timer``.
+    A sensor missing from a frame is marked missing in its sample, and the model answers from the
+    other modality. The model must be in eval mode.
+    """
+    config: ModelConfig = model.config
+    with timer.stage("preprocessing"):
+        samples = [frame_to_sample(f, config) for f in frames]
+        batch = collate_frames(samples).to(device)
+    with torch.inference_mode(), timer.stage("model"):
+        outputs = model(batch)
+    with timer.stage("postprocessing"):
+        predictions = decode_outputs(outputs, config)
+    return samples, predictions
 
 
 def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequence[Sequence[int]], device: torch.device,
@@ -54,13 +76,7 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
         for chunk in tqdm(batches, desc="evaluating", unit="batch", disable=None if progress else True):
             chosen = [frames[i] for i in chunk]
             with timer.stage("total"):
-                with timer.stage("preprocessing"):
-                    samples = [frame_to_sample(f, config) for f in chosen]
-                    batch = collate_frames(samples).to(device)
-                with torch.inference_mode(), timer.stage("model"):
-                    outputs = model(batch)
-                with timer.stage("postprocessing"):
-                    predictions = decode_outputs(outputs, config)
+                samples, predictions = predict_batch(model, chosen, device, timer)
             timings = {k: v / len(chunk) for k, v in timer.take().items()}
             for i, frame, sample, prediction in zip(chunk, chosen, samples, predictions):
                 record = make_record(i, frame, sample, prediction, config.cameras, thresholds)
