@@ -854,6 +854,54 @@ def _(d: Path):
     return cli(d, ["demo", "--out", str(d / "demo")])
 
 
+_BAG: list[Path] = []
+
+
+def recording() -> Path:
+    """A small simulated rosbag2 recording (written once per run)."""
+    if not _BAG:
+        base = Path(tempfile.mkdtemp(prefix="matrix-bag-"))
+        quiet(["simulate", "--format", "rosbag2", "--out", str(base / "bag"), *SIM_ARGS])
+        _BAG.append(base / "bag")
+    return _BAG[0]
+
+
+REPLAY = ["replay", "--checkpoint", str(SHIPPED_CHECKPOINT), "--quiet"]
+
+
+@case(K5, "replay --out <a file>")
+def _(d: Path):
+    (d / "r").write_text("x")
+    return cli(d, [*REPLAY, str(recording()), "--out", str(d / "r")])
+
+
+@case(K5, "replay --out <a folder holding other files>")
+def _(d: Path):
+    (d / "r").mkdir()
+    (d / "r" / "notes.txt").write_text("x")
+    return cli(d, [*REPLAY, str(recording()), "--out", str(d / "r")])
+
+
+@case(K5, "replay --device cuda without a GPU")
+def _(d: Path):
+    if torch.cuda.is_available():
+        return HANDLED, "this machine has a GPU"
+    return cli(d, [*REPLAY, str(recording()), "--out", str(d / "r"), "--device", "cuda"])
+
+
+@case(K5, "replay <a folder that is no recording>")
+def _(d: Path):
+    (d / "photos").mkdir()
+    (d / "photos" / "a.jpg").write_bytes(b"\xff\xd8")
+    return cli(d, [*REPLAY, str(d / "photos"), "--out", str(d / "r")])
+
+
+@case(K5, "replay --checkpoint <NaN weights>")
+def _(d: Path):
+    return cli(d, [*REPLAY, str(recording()), "--checkpoint", str(diverged_checkpoint(d)), "--out", str(d / "r")],
+               keep={"diverged.pt"})
+
+
 @case(K5, "full disk (ENOSPC) during a checkpoint write")
 def _(d: Path):
     from perception.train.checkpoint import save_checkpoint
