@@ -989,6 +989,18 @@ def _(d: Path):
     return "accepted silently", "no error"
 
 
+@case(K5, "train on a KITTI root with a bad label file, 1 DataLoader worker")
+def _(d: Path):
+    import yaml
+
+    root = kitti_root(d, label=CAR.replace("Car", "car"))
+    config = yaml.safe_load(TINY.read_text())
+    config.setdefault("train", {})["num_workers"] = 1
+    (d / "workers.yaml").write_text(yaml.safe_dump(config))
+    return cli(d, ["train", "--config", str(d / "workers.yaml"), "--out", str(d / "run"), "--data", str(root),
+                   "--steps", "1", "--no-progress"])
+
+
 # -- running and reporting ----------------------------------------------------------------------------------
 def run(only: str | None) -> list[Result]:
     results = []

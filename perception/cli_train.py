@@ -18,6 +18,25 @@ def is_run_folder(path: Path) -> bool:
     return all(entry.name in RUN_FOLDER_ENTRIES or entry.name.startswith(".") for entry in path.iterdir())
 
 
+def remove_unfinished_run(out: Path) -> None:
+    """Remove what a new run that ended before its first checkpoint wrote into ``out``.
+
+    Without a checkpoint nothing can be resumed, so ``config.yaml``, the log and the TensorBoard
+    events would only pass for a run that happened. The simulated-sample cache (``data_cache/``,
+    complete samples written atomically, minutes to rebuild) is kept; an emptied folder is removed.
+    """
+    import shutil
+
+    for name in ("config.yaml", "train_log.csv", "tensorboard", "checkpoints"):
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``train`` subcommand on an ``argparse`` subparsers object."""
     parser = subparsers.add_parser(
@@ -149,6 +168,10 @@ def _train(args: argparse.Namespace) -> int:
         elif ctx.is_main:
             save_config(config, args.out / "config.yaml")
         result = trainer.fit()
+    except BaseException:
+        if ctx.is_main and not args.resume and not checkpoint.exists():
+            remove_unfinished_run(args.out)
+        raise
     finally:
         shutdown_distributed()
     if ctx.is_main:

@@ -363,3 +363,30 @@ def test_truncated_training_cache_sample_is_rebuilt(tmp_path):
     again = samples[0]
     assert torch.equal(again.points, first.points) and torch.equal(again.images, first.images)
     assert len(path.read_bytes()) == len(whole)  # rewritten whole (only the archive's inner name differs)
+
+
+@pytest.mark.slow
+def test_train_with_a_bad_file_read_in_a_worker_is_one_line_and_leaves_no_run(tmp_path, capsys):
+    """The issue's example end to end: a SensorDataError raised in a DataLoader worker of ``perception train``."""
+    import yaml
+
+    root = tmp_path / "kitti" / "training"
+    for name in ("velodyne", "calib", "image_2", "label_2"):
+        (root / name).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.column_stack([rng.uniform(2, 40, (64, 3)), rng.uniform(0, 1, 64)]).astype(np.float32).tofile(
+        root / "velodyne" / "000000.bin")
+    (root / "calib" / "000000.txt").write_text(
+        "P2: 721.5 0 609.6 44.9 0 721.5 172.9 0.2 0 0 1 0.003\nR0_rect: 1 0 0 0 1 0 0 0 1\n"
+        "Tr_velo_to_cam: 0 -1 0 0 0 0 -1 -0.08 1 0 0 -0.27\n")
+    (root / "label_2" / "000000.txt").write_text("car 0.00 0 -1.57 599 156 629 189 1.73 1.87 4.36 -0.16 1.68 19.32 -1.57\n")
+    import cv2
+
+    cv2.imwrite(str(root / "image_2" / "000000.png"), np.zeros((375, 1242, 3), np.uint8))
+    config = yaml.safe_load(TINY.read_text())
+    config.setdefault("train", {})["num_workers"] = 1
+    (tmp_path / "workers.yaml").write_text(yaml.safe_dump(config))
+    code = main(["train", "--config", str(tmp_path / "workers.yaml"), "--out", str(tmp_path / "run"),
+                 "--data", str(tmp_path / "kitti"), "--steps", "1", "--no-progress"])
+    _one_line_error(capsys, code, f"{root / 'label_2' / '000000.txt'}: line 1: unknown KITTI type 'car'")
+    assert not (tmp_path / "run").exists()
