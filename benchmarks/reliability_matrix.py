@@ -902,6 +902,35 @@ def _(d: Path):
                keep={"diverged.pt"})
 
 
+@case(K5, "export --out <a folder>")
+def _(d: Path):
+    (d / "model.onnx").mkdir()
+    return cli(d, ["export", "--checkpoint", str(SHIPPED_CHECKPOINT), "--out", str(d / "model.onnx")])
+
+
+@case(K5, "export --out <below a file>")
+def _(d: Path):
+    return cli(d, ["export", "--checkpoint", str(SHIPPED_CHECKPOINT), "--out", str(blocked(d) / "model.onnx")])
+
+
+@case(K5, "export --checkpoint <NaN weights>")
+def _(d: Path):
+    return cli(d, ["export", "--checkpoint", str(diverged_checkpoint(d)), "--out", str(d / "m.onnx")],
+               keep={"diverged.pt"})
+
+
+@case(K5, "evaluate --runtime onnxruntime --model <not an ONNX file>")
+def _(d: Path):
+    (d / "m.onnx").write_text("not onnx")
+    return cli(d, [*EVAL, "--runtime", "onnxruntime", "--model", str(d / "m.onnx"), "--out", str(d / "e")])
+
+
+@case(K5, "evaluate --runtime onnxruntime --model <a folder>")
+def _(d: Path):
+    (d / "m.onnx").mkdir()
+    return cli(d, [*EVAL, "--runtime", "onnxruntime", "--model", str(d / "m.onnx"), "--out", str(d / "e")])
+
+
 @case(K5, "full disk (ENOSPC) during a checkpoint write")
 def _(d: Path):
     from perception.train.checkpoint import save_checkpoint

@@ -48,7 +48,11 @@ def _current_umask() -> int:
 
 def _naming(error: OSError, path: Path, action: str) -> OSError:
     """``error`` (same class and errno) reworded to name the target ``path`` instead of a temporary."""
-    return type(error)(error.errno, f"{action} ({error.strerror or error})", str(path))
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    reason = f"{ancestor} is a file" if not ancestor.is_dir() else error.strerror or str(error)
+    return type(error)(error.errno, f"{action} ({reason})", str(path))
 
 
 @contextmanager
