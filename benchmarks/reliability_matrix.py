@@ -636,22 +636,33 @@ def _(d: Path):
 
 
 def interrupted_simulator(after: int) -> Callable[[], None]:
-    def patch() -> None:
-        real = sensors.sim.simulate_drive
+    """Make the simulator raise KeyboardInterrupt (as Ctrl-C does) when asked for keyframe ``after``."""
+    import sensors.sim.drive as drive
 
-        def interrupted(*args: object, **kwargs: object):
-            for i, frame in enumerate(real(*args, **kwargs)):
-                if i == after:
+    def patch() -> None:
+        real = drive.drive_simulator
+
+        def interrupted(*args: object, **kwargs: object) -> object:
+            simulator = real(*args, **kwargs)
+            keyframe = simulator.keyframe
+
+            def stop_at(index: int) -> object:
+                if index == after:
                     raise KeyboardInterrupt
-                yield frame
+                return keyframe(index)
+
+            simulator.keyframe = stop_at
+            return simulator
 
         interrupted.real = real  # type: ignore[attr-defined]
-        sensors.sim.simulate_drive = interrupted
+        drive.drive_simulator = interrupted
     return patch
 
 
 def restore_simulator() -> None:
-    sensors.sim.simulate_drive = getattr(sensors.sim.simulate_drive, "real", sensors.sim.simulate_drive)
+    import sensors.sim.drive as drive
+
+    drive.drive_simulator = getattr(drive.drive_simulator, "real", drive.drive_simulator)
 
 
 for fmt in ("kitti", "nuscenes"):

@@ -2,18 +2,22 @@
 
 User errors (bad paths, corrupt data, invalid configs, an output that cannot be written, a full
 disk, a missing GPU) end in one line on stderr and exit status 2, never a traceback; ``--debug``
-shows the traceback instead. Ctrl-C ends with status 130 and one line. Each command writes its
+shows the traceback instead. Ctrl-C ends with status 130 and one line. Output piped into a reader
+that stops early (``| head``) ends the command quietly (exit status 141). Each command writes its
 output complete or not at all (see ``docs/reliability.md``).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from sensors.errors import SensorDataError
 
 EXIT_USER_ERROR = 2
+#: Exit status when stdout is a pipe closed by its reader (128 + SIGPIPE, as a shell reports it).
+EXIT_BROKEN_PIPE = 141
 #: Exceptions that mean "the user asked for something that cannot be done" (or the machine cannot
 #: do it: a full disk, a folder without write permission), not a bug.
 USER_ERRORS: tuple[type[BaseException], ...] = (SensorDataError, OSError, ValueError, KeyError)
@@ -47,12 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     from perception.cli_evaluate import add_evaluate_parser, run_evaluate
     from perception.cli_export import add_export_parser, run_export
     from perception.cli_replay import add_replay_parser, run_replay
+    from perception.cli_ros_node import add_ros_node_parser, run_ros_node
     from perception.cli_simulate import add_simulate_parser, run_simulate
     from perception.cli_train import add_train_parser, run_train
 
     parser = argparse.ArgumentParser(
         prog="perception",
-        description="Multi-task camera+LiDAR BEV perception: simulate, train, evaluate, replay, export, demo.",
+        description="Multi-task camera+LiDAR BEV perception: simulate, train, evaluate, replay, export, ROS 2 node, demo.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -63,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("evaluate", add_evaluate_parser, run_evaluate),
         ("replay", add_replay_parser, run_replay),
         ("export", add_export_parser, run_export),
+        ("ros-node", add_ros_node_parser, run_ros_node),
     ):
         add_parser(subparsers)
         subparsers.choices[name].set_defaults(run=run)
@@ -75,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except BrokenPipeError:
+        # the reader of stdout went away (``perception replay X --inspect | head``): stop quietly,
+        # with stdout on /dev/null so that the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except USER_ERRORS as error:
         if args.debug:
             raise

@@ -79,6 +79,7 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
         raise ValueError(f"--frames must be at least 1, got {num_frames}")
     out_dir = Path(out_dir)
     with atomic_dir(out_dir, is_demo_output, what="demo folder") as staging:
+        staging.mkdir()
         model, config = load_model(checkpoint)
         result = _run(staging, model, config, num_frames, cabin_seconds)
     moved = {name: out_dir / path.relative_to(staging) for name, path in
@@ -105,7 +106,7 @@ def _run(out_dir: Path, model: object, config: object, num_frames: int, cabin_se
     frames = [simulated.frames[i] for i in track(range(len(simulated.frames)), description="simulating drive")]
 
     dataset_root = out_dir / "nuscenes"
-    write_nuscenes(frames, dataset_root, version="v1.0-mini")
+    write_nuscenes(frames, dataset_root, version="v1.0-mini", maps=simulated.frames.maps())
     read_back = list(NuScenesDataset(dataset_root, split="mini_val"))
     if len(read_back) != len(frames):
         raise RuntimeError(f"read {len(read_back)} frames back, wrote {len(frames)}")

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temporary file in the target's folder, then ``os.replace`` over the target.
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace`` over the target
+(and :func:`atomic_dir` for outputs that are folders: datasets, rosbag2 recordings).
 
 Readers see either the previous file or the whole new one, never a part: ``os.replace`` is atomic
 on POSIX and Windows when source and target are on the same file system, which a temporary file in
@@ -16,10 +17,10 @@ Conventions, the same for every function here:
   (``0o644`` with the usual umask), as results, exports and checkpoints are meant to be shared.
 * No ``fsync``: the write survives a crash of the process, not necessarily a power cut.
 
-Whole output folders (a dataset, an evaluation) are written with :func:`atomic_dir`: into a
-temporary sibling folder ``.<name>.tmp-<tag>``, renamed over the target at the end. An interrupted
-run (Ctrl-C, an error) removes its temporary folder; one killed outright (SIGKILL, power cut)
-leaves it behind, and the next :func:`atomic_dir` on the same target removes it.
+Whole output folders (a dataset, a recording, an evaluation) are written with :func:`atomic_dir`:
+inside a hidden temporary sibling folder, renamed over the target at the end. An interrupted run
+(Ctrl-C, an error) removes its temporary folder; one killed outright (SIGKILL, power cut) leaves
+it behind, and the next :func:`atomic_dir` on the same target removes it.
 """
 from __future__ import annotations
 
@@ -211,67 +212,62 @@ def remove_stale_temporaries(path: str | Path, keep: Path | None = None) -> list
     return removed
 
 
-def replace_dir(new: Path, path: Path) -> None:
-    """Move the folder ``new`` to ``path``; an existing ``path`` is swapped out first, then deleted."""
-    if not path.exists():
-        os.replace(new, path)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-    os.replace(path, old / path.name)
-    try:
-        os.replace(new, path)
-    except BaseException:
-        os.replace(old / path.name, path)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 @contextmanager
 def atomic_dir(
-    path: str | Path, is_previous_output: Callable[[Path], bool] = lambda _: False, *,
-    tag: str | None = None, commit: bool = True, what: str = "output folder",
+    path: str | Path, is_previous_output: Callable[[Path], bool] | None = None, *,
+    what: str = "output folder", tag: str | None = None, commit: bool = True,
 ) -> Iterator[Path]:
-    """Yield an empty temporary folder next to ``path``; on a clean exit it replaces ``path``.
+    """Yield a path for a new folder; on a clean exit that folder replaces ``path``.
 
-    The target is checked first with :func:`check_output_dir` (absent, empty, or a previous
-    output of the same command; never a file or a folder of something else). On any exception,
-    ``KeyboardInterrupt`` included, the temporary folder is removed and ``path`` is left as it was.
+    The yielded path has ``path``'s name inside a hidden temporary folder next to ``path``
+    (``.<name>.<random>.tmp``, or ``.<name>.tmp-<tag>``) and does not exist yet: create it, or let
+    the writer do so. On a clean exit it is renamed to ``path``; a folder already at ``path`` is
+    first moved into the temporary folder and deleted with it, so ``path`` is missing only between
+    two renames. On any exception, ``KeyboardInterrupt`` included, the temporary folder is deleted
+    and ``path`` is left untouched. Temporaries of an earlier run killed outright are removed.
 
     Args:
         path: the output folder.
-        is_previous_output: whether an existing non-empty ``path`` may be replaced.
+        is_previous_output: if given, ``path`` is checked first with :func:`check_output_dir`
+            (absent, empty, or a previous output of the same command; never a file or a folder of
+            something else). None: whether an existing ``path`` may be replaced is the caller's
+            decision (check before).
+        what: what the folder is, for error messages.
         tag: fixed part of the temporary name, so that several processes of one run (``torchrun``
             ranks) write into the same folder; default: a fresh random name.
         commit: False for processes that only add files (the ranks other than 0): they neither
             check, clean, rename nor remove anything.
-        what: what the folder is, for error messages.
 
     Raises:
-        FileExistsError, NotADirectoryError, OSError: see :func:`check_output_dir`.
+        FileExistsError, NotADirectoryError, OSError: see :func:`check_output_dir`; OSError naming
+            ``path`` when the temporary folder cannot be created.
+        FileNotFoundError: the writer created nothing at the yielded path (``path`` is left as it was).
     """
     path = Path(os.path.abspath(path))  # "." and "out/.." have a usable name and parent this way
-    if tag is not None:
-        temp = path.parent / f".{path.name}.tmp-{tag}"
     if not commit:
         if tag is None:
             raise ValueError("atomic_dir: commit=False needs a shared tag")
-        temp.mkdir(parents=True, exist_ok=True)
-        yield temp
+        yield path.parent / f".{path.name}.tmp-{tag}" / path.name
         return
-    check_output_dir(path, is_previous_output, what)
+    if is_previous_output is not None:
+        check_output_dir(path, is_previous_output, what)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if tag is None:
-            temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+            staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
         else:
-            temp.mkdir(exist_ok=True)
+            staging = path.parent / f".{path.name}.tmp-{tag}"
+            staging.mkdir(exist_ok=True)
     except OSError as error:
         raise _naming(error, path, f"cannot create the {what}") from None
-    remove_stale_temporaries(path, keep=temp)
+    remove_stale_temporaries(path, keep=staging)
     try:
-        yield temp
-        replace_dir(temp, path)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
+        new = staging / path.name
+        yield new
+        if not new.exists():
+            raise FileNotFoundError(f"{path}: the writer created nothing at {new}; {path} is left as it was")
+        if path.exists() or path.is_symlink():
+            os.replace(path, staging / f".{path.name}.old")
+        os.replace(new, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -114,16 +114,24 @@ def test_previous_output_of_the_same_command_is_replaced(tmp_path, capsys):
 
 # -- interrupts --------------------------------------------------------------------------------------
 def _interrupt_after(count: int, monkeypatch) -> None:
-    """Make the simulator raise KeyboardInterrupt (as Ctrl-C does) after ``count`` frames."""
-    real = sensors.sim.simulate_drive
+    """Make the simulator raise KeyboardInterrupt (as Ctrl-C does) when asked for keyframe ``count``."""
+    import sensors.sim.drive as drive
+
+    real = drive.drive_simulator
 
     def interrupted(*args, **kwargs):
-        for i, frame in enumerate(real(*args, **kwargs)):
-            if i == count:
-                raise KeyboardInterrupt
-            yield frame
+        simulator = real(*args, **kwargs)
+        keyframe = simulator.keyframe
 
-    monkeypatch.setattr(sensors.sim, "simulate_drive", interrupted)
+        def stop_at(index: int):
+            if index == count:
+                raise KeyboardInterrupt
+            return keyframe(index)
+
+        simulator.keyframe = stop_at
+        return simulator
+
+    monkeypatch.setattr(drive, "drive_simulator", interrupted)
 
 
 @pytest.mark.parametrize("fmt", ["kitti", "nuscenes"])
