@@ -637,7 +637,7 @@ def _(d: Path):
 
 def interrupted_simulator(after: int) -> Callable[[], None]:
     """Make the simulator raise KeyboardInterrupt (as Ctrl-C does) when asked for keyframe ``after``."""
-    import sensors.sim.drive as drive
+    from sensors.sim import drive
 
     def patch() -> None:
         real = drive.drive_simulator
@@ -660,7 +660,7 @@ def interrupted_simulator(after: int) -> Callable[[], None]:
 
 
 def restore_simulator() -> None:
-    import sensors.sim.drive as drive
+    from sensors.sim import drive
 
     drive.drive_simulator = getattr(drive.drive_simulator, "real", drive.drive_simulator)
 

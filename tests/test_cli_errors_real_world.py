@@ -115,7 +115,7 @@ def test_previous_output_of_the_same_command_is_replaced(tmp_path, capsys):
 # -- interrupts --------------------------------------------------------------------------------------
 def _interrupt_after(count: int, monkeypatch) -> None:
     """Make the simulator raise KeyboardInterrupt (as Ctrl-C does) when asked for keyframe ``count``."""
-    import sensors.sim.drive as drive
+    from sensors.sim import drive
 
     real = drive.drive_simulator
 
