@@ -345,17 +345,19 @@ def _(d: Path):
 def _(d: Path):
     import math
 
-    from perception.config import DetectionHeadConfig, GridConfig
-    from perception.postprocess import decode_detections
+    from perception.config import DetectionHeadConfig
+    from perception.model.box_coding import LOG_SIZE, REGRESSION_CHANNELS, YAW
+    from perception.model.heads.detection import decode_detections
+    from sensors.frame import BevGrid
 
-    grid = GridConfig(-51.2, 51.2, -51.2, 51.2, 0.8)
+    grid = BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8)
     nx, ny = grid.shape
     heat = torch.full((1, 10, nx, ny), -10.0)
     heat[0, 0, 70, 70], heat[0, 0, 90, 70] = 3.0, 2.0
-    reg = torch.zeros(1, 10, nx, ny)
-    reg[:, 3:6] = math.log(2.0)
-    reg[:, 7] = 1.0
-    reg[0, 3:6, 90, 70] = -800.0
+    reg = torch.zeros(1, len(REGRESSION_CHANNELS), nx, ny)
+    reg[:, LOG_SIZE] = math.log(2.0)
+    reg[:, YAW.start + 1] = 1.0  # cos yaw: yaw 0
+    reg[0, LOG_SIZE, 90, 70] = -800.0
     return call(lambda: decode_detections(heat, reg, grid, DetectionHeadConfig(score_threshold=0.3))[0], HANDLED,
                 lambda boxes: f"{len(boxes)} boxes kept, smallest size {float(np.min(boxes.size)):g} m")
 
@@ -381,15 +383,15 @@ K6 = "6 frame without input"
 
 @case(K6, "frame with neither cameras nor LiDAR (shipped model)")
 def _(d: Path):
-    from perception.data import frames_to_batch
     from perception.inference import load_model
-    from perception.postprocess import decode_outputs
+    from perception.inference.predict import predict_batch
+    from perception.inference.timing import StageTimer
     from sensors.frame import Frame
 
-    model, config = load_model(SHIPPED_CHECKPOINT)
+    model, _ = load_model(SHIPPED_CHECKPOINT)
     frame = Frame("empty", "scene-0061", 0, np.eye(4))
-    with torch.no_grad():
-        (prediction,) = decode_outputs(model(frames_to_batch([frame], config.model)), config.model)
+    device = torch.device("cpu")
+    _, (prediction,) = predict_batch(model, [frame], device, StageTimer(device))
     if len(prediction.boxes) or prediction.bev_map is not None:
         return "accepted silently", f"{len(prediction.boxes)} boxes on an empty frame"
     return HANDLED, f"no BEV input: {len(prediction.boxes)} boxes, no map (bev_input={prediction.bev_input})"

@@ -14,7 +14,7 @@ import kernels
 from perception.config import DetectionHeadConfig
 from perception.model import FusionModel
 from perception.model.box_coding import MIN_BOX_SIZE
-from perception.model.prediction import decode_detections
+from perception.model.heads.detection import decode_detections
 from sensors.frame import BevGrid
 
 GRID = BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8)

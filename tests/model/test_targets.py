@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from perception.config import DetectionHeadConfig
-from perception.model.prediction import decode_detections
+from perception.model.heads.detection import decode_detections
 from perception.model.targets import build_detection_targets, gaussian_radius, splat_gaussians
 from sensors.frame import BevGrid
 
