@@ -29,8 +29,7 @@ from rosbags.typesys.store import Typestore
 from perception.replay.driver_state import PHONE_THRESHOLD
 from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
-from sensors.geometry import yaw_to_quaternion
-from sensors.ros.types import header
+from sensors.ros.types import box_pose, header
 
 #: Detection class -> autoware_perception_msgs/ObjectClassification label (classes Autoware has
 #: no label for are UNKNOWN = 0).
@@ -63,14 +62,6 @@ def output_topics(prefix: str, cameras: tuple[str, ...] | list[str], driver: boo
     return out
 
 
-def _pose(store: Typestore, center: np.ndarray, quaternion_wxyz: np.ndarray) -> Any:
-    t = store.types
-    w, x, y, z = (float(v) for v in quaternion_wxyz)
-    return t["geometry_msgs/msg/Pose"](
-        position=t["geometry_msgs/msg/Point"](x=float(center[0]), y=float(center[1]), z=float(center[2])),
-        orientation=t["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=w))
-
-
 def detected_objects(store: Typestore, boxes: Boxes3D, stamp_ns: int, frame_id: str) -> Any:
     """``autoware_perception_msgs/DetectedObjects`` of ``boxes`` (expressed in ``frame_id``).
 
@@ -93,7 +84,7 @@ def detected_objects(store: Typestore, boxes: Boxes3D, stamp_ns: int, frame_id: 
         score = float(boxes.score[i])
         kinematics = t["autoware_perception_msgs/msg/DetectedObjectKinematics"](
             pose_with_covariance=t["geometry_msgs/msg/PoseWithCovariance"](
-                pose=_pose(store, boxes.center[i], np.array(yaw_to_quaternion(float(boxes.yaw[i])))),
+                pose=box_pose(store, boxes.center[i], float(boxes.yaw[i])),
                 covariance=np.zeros(36)),
             has_position_covariance=False, orientation_availability=2,
             twist_with_covariance=t["geometry_msgs/msg/TwistWithCovariance"](twist=twist, covariance=np.zeros(36)),

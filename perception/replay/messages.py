@@ -8,7 +8,6 @@ the ego frame at the LiDAR time. Times are integer microseconds in, nanoseconds 
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import cv2
@@ -46,7 +45,7 @@ from foxglove.messages import (
 from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES
 from sensors.frame import BevGrid, Camera, Frame, Lidar
-from sensors.geometry import matrix_to_quaternion
+from sensors.geometry import matrix_to_quaternion, yaw_to_quaternion
 from sensors.projection import project_boxes
 from sensors.drawing import CLASS_COLORS
 
@@ -82,6 +81,12 @@ def color(rgb: Sequence[int], alpha: float = 1.0) -> Color:
 def class_color(label: int) -> tuple[int, int, int]:
     """RGB 0-255 colour of detection class index ``label`` (the evaluation pictures' palette)."""
     return CLASS_COLORS[DETECTION_CLASSES[int(label)]]
+
+
+def _yaw_quaternion(yaw: float) -> Quaternion:
+    """The foxglove ``Quaternion`` of a rotation by ``yaw`` radians about +z."""
+    w, x, y, z = (float(v) for v in yaw_to_quaternion(yaw))
+    return Quaternion(x=x, y=y, z=z, w=w)
 
 
 def _parts(transform: np.ndarray) -> tuple[Vector3, Quaternion]:
@@ -188,7 +193,7 @@ def scene_update(boxes: Boxes3D, timestamp_us: int, prefix: str, rgb: Sequence[i
         rgb_i = rgb if rgb is not None else class_color(boxes.label[i])
         (x, y, z), (length, width, height), yaw = boxes.center[i].tolist(), boxes.size[i].tolist(), float(boxes.yaw[i])
         cube = CubePrimitive(pose=Pose(position=Vector3(x=x, y=y, z=z),
-                                       orientation=Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))),
+                                       orientation=_yaw_quaternion(yaw)),
                              size=Vector3(x=length, y=width, z=height), color=color(rgb_i, 0.4))
         texts = [TextPrimitive(pose=Pose(position=Vector3(x=x, y=y, z=z + height / 2 + 0.3), orientation=Quaternion(w=1.0)),
                                billboard=True, font_size=12.0, scale_invariant=True, color=color(rgb_i),

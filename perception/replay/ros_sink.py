@@ -30,7 +30,7 @@ from sensors.atomic import atomic_dir
 from sensors.boxes import Boxes3D
 from sensors.frame import Frame
 from sensors.ros.detections import encode_detections
-from sensors.ros.types import header, typestore
+from sensors.ros.types import box_pose, header, typestore
 from sensors.ros.writer import check_replaceable
 
 ROS_TOPICS: dict[str, str] = {
@@ -99,11 +99,8 @@ def marker_array(store: Typestore, boxes: Boxes3D, stamp_ns: int, frame_id: str)
 def _marker(store: Typestore, head: Any, ns: str, index: int, kind: int, action: int, center: np.ndarray, yaw: float,
             scale: np.ndarray, rgb: tuple[int, int, int], text: str, alpha: float = 1.0) -> Any:
     t = store.types
-    pose = t["geometry_msgs/msg/Pose"](
-        position=t["geometry_msgs/msg/Point"](x=float(center[0]), y=float(center[1]), z=float(center[2])),
-        orientation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=float(np.sin(yaw / 2)), w=float(np.cos(yaw / 2))))
     return t["visualization_msgs/msg/Marker"](
-        header=head, ns=ns, id=int(index), type=int(kind), action=int(action), pose=pose,
+        header=head, ns=ns, id=int(index), type=int(kind), action=int(action), pose=box_pose(store, center, yaw),
         scale=t["geometry_msgs/msg/Vector3"](x=float(scale[0]), y=float(scale[1]), z=float(scale[2])),
         color=t["std_msgs/msg/ColorRGBA"](r=rgb[0] / 255.0, g=rgb[1] / 255.0, b=rgb[2] / 255.0, a=float(alpha)),
         lifetime=t["builtin_interfaces/msg/Duration"](sec=0, nanosec=0), frame_locked=False, points=[], colors=[],

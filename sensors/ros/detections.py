@@ -16,8 +16,8 @@ from rosbags.typesys.store import Typestore
 
 from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES, NUSCENES_CATEGORY_TO_CLASS
-from sensors.geometry import yaw_to_quaternion
-from sensors.ros.types import header
+from sensors.geometry import quaternion_to_yaw
+from sensors.ros.types import box_pose, header
 
 
 def _class_index(class_id: str) -> int | None:
@@ -62,12 +62,10 @@ def decode_detections(msg: Any) -> tuple[Boxes3D, int]:
     norm = np.linalg.norm(quaternion, axis=1)
     good = np.all(np.isfinite(values), axis=1) & np.all(size > 0, axis=1) & (norm > 1e-9)
     skipped += int((~good).sum())
-    w, x, y, z = (quaternion[good] / norm[good, None]).T
-    # The rotated x axis: R[:, 0] = (1 - 2(y^2 + z^2), 2(xy + wz), 2(xz - wy)).
-    yaw = np.arctan2(2.0 * (x * y + w * z), 1.0 - 2.0 * (y * y + z * z))
     n = int(good.sum())
     if n == 0:
         return Boxes3D.empty(), skipped
+    yaw = np.asarray(quaternion_to_yaw(quaternion[good])).reshape(n)
     return Boxes3D(center[good], size[good], yaw, np.full((n, 2), np.nan), np.array(labels)[good],
                    np.clip(np.array(scores)[good], 0.0, 1.0), token=[t for t, g in zip(tokens, good) if g]), skipped
 
@@ -81,13 +79,10 @@ def encode_detections(store: Typestore, boxes: Boxes3D, stamp_ns: int, frame_id:
     """A ``vision_msgs/Detection3DArray`` of ``boxes`` (expressed in ``frame_id``)."""
     types = store.types
     header_msg = header(store, stamp_ns, frame_id)
-    pose_cls, point_cls, quat_cls = (types[f"geometry_msgs/msg/{n}"] for n in ("Pose", "Point", "Quaternion"))
     detections = []
     tokens = boxes.token or [""] * len(boxes.center)
     for i in range(len(boxes.center)):
-        w, x, y, z = yaw_to_quaternion(float(boxes.yaw[i]))
-        cx, cy, cz = (float(v) for v in boxes.center[i])
-        pose = pose_cls(position=point_cls(x=cx, y=cy, z=cz), orientation=quat_cls(x=x, y=y, z=z, w=w))
+        pose = box_pose(store, boxes.center[i], float(boxes.yaw[i]))
         hypothesis = types["vision_msgs/msg/ObjectHypothesisWithPose"](
             hypothesis=types["vision_msgs/msg/ObjectHypothesis"](class_id=DETECTION_CLASSES[int(boxes.label[i])],
                                                                  score=float(boxes.score[i])),

@@ -7,11 +7,14 @@ Humble and Jazzy), as are the ``/tf`` types the Noetic store lacks.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
+
+from sensors.geometry import yaw_to_quaternion
 
 #: vision_msgs 4.x message definitions (ROS 2 Humble / Jazzy), type name -> .msg text.
 VISION_MSGS: dict[str, str] = {
@@ -121,3 +124,13 @@ def header(store: Typestore, stamp_ns: int, frame_id: str) -> Any:
     if "seq" in fields:
         return types["std_msgs/msg/Header"](seq=0, stamp=time, frame_id=frame_id)
     return types["std_msgs/msg/Header"](stamp=time, frame_id=frame_id)
+
+
+def box_pose(store: Typestore, center: Sequence[float], yaw: float) -> Any:
+    """A ``geometry_msgs/Pose`` at ``center`` (3,) metres, rotated by ``yaw`` radians about +z
+    (:func:`sensors.geometry.yaw_to_quaternion`): the pose of a box, a marker or an object."""
+    types = store.types
+    w, x, y, z = (float(v) for v in yaw_to_quaternion(float(yaw)))
+    cx, cy, cz = (float(v) for v in center)
+    return types["geometry_msgs/msg/Pose"](position=types["geometry_msgs/msg/Point"](x=cx, y=cy, z=cz),
+                                           orientation=types["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=w))
