@@ -34,10 +34,10 @@ sys.path.insert(0, str(REPO / "tests" / "evaluation"))
 
 from nuscenes_eval_db import jittered_predictions, make_database, val_sample_tokens  # noqa: E402
 
+from benchmarks.doc_sections import write_section  # noqa: E402
 from evaluation.nuscenes_det.evaluate import evaluate_detection  # noqa: E402
 from evaluation.nuscenes_det.ground_truth import load_ground_truth  # noqa: E402
 from evaluation.nuscenes_det.submission import read_submission, write_submission  # noqa: E402
-from sensors.atomic import atomic_write  # noqa: E402
 from sensors.classes import DETECTION_CLASSES  # noqa: E402
 
 
@@ -67,18 +67,6 @@ def _check_equal(ours, reference) -> float:
         raise AssertionError(f"results differ from the devkit by {worst}")
     return worst
 
-
-def _write_docs(table: str) -> None:
-    path = REPO / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = "## Evaluation\n\n" + table
-    start = text.find("## Evaluation\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    atomic_write(path, lambda f: f.write(text))
 
 
 def main() -> None:
@@ -169,7 +157,7 @@ def main() -> None:
     )
     print(table)
     if args.write_docs:
-        _write_docs(table)
+        write_section(REPO / "docs" / "benchmarks.md", "## Evaluation\n\n" + table)
 
 
 if __name__ == "__main__":

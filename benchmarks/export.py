@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/kernels.py shadows the kernels package when this folder is on the path: put the root first instead
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from sensors.atomic import atomic_write_text
+from benchmarks.doc_sections import write_section
 
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Export (ONNX Runtime)"
@@ -187,17 +187,6 @@ def format_section(speed: dict[str, dict[str, Any]], accuracy: dict[str, dict[st
     return "\n".join(lines)
 
 
-def write_docs(section_text: str) -> None:
-    """Replace (or append) the section in docs/benchmarks.md, the rest of the file kept."""
-    text = DOC.read_text()
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section_text
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section_text + (text[end + 1:] if end >= 0 else "")
-    atomic_write_text(DOC, text)
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -249,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(section)
     print(json.dumps({"speed": speed, "accuracy": accuracy, "meta": meta}, indent=1), file=sys.stderr)
     if args.write_docs:
-        write_docs(section)
+        write_section(DOC, section)
     return 0
 
 

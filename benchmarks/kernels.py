@@ -38,7 +38,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sensors.atomic import atomic_write_text  # noqa: E402
+from benchmarks.doc_sections import write_section  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 POINT_RANGE = (-54.0, -54.0, -5.0, 54.0, 54.0, 3.0)
@@ -328,19 +328,6 @@ def goals(rows: list[dict]) -> list[str]:
     return out
 
 
-def write_section(section: str) -> None:
-    """Replace (or add) the ``## Kernels`` section of docs/benchmarks.md, atomically."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Kernels"), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    atomic_write_text(DOC, new)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -361,7 +348,7 @@ def main() -> int:
     section = table(rows, args.quick, args.threads)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(DOC, section)
         print(f"wrote {DOC}")
     return 0
 

@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/kernels.py shadows the kernels package when this folder is on the path: put the root first instead
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+from benchmarks.doc_sections import replace_subsection  # noqa: E402
 from sensors.atomic import atomic_write_text  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -453,33 +454,6 @@ def format_section(name: str, device: str, results: dict[str, Any], meta: dict[s
         lines += ["Failed measurements (left out above):", ""] + [f"- {f}" for f in failures] + [""]
     return "\n".join(lines)
 
-
-def replace_subsection(text: str, section: str, subsection: str) -> str:
-    """``text`` (markdown) with ``subsection`` (starting with ``### title``) put in ``## section``.
-
-    A subsection with the same ``###`` title line inside that section is replaced; otherwise the
-    subsection is appended to the section, which is appended to the file when missing. Every other
-    part of ``text`` is kept as it is.
-    """
-    title = subsection.splitlines()[0]
-    body = subsection.rstrip("\n") + "\n"
-    start = text.find(f"\n{section}\n") + 1 if f"\n{section}\n" in text else (0 if text.startswith(f"{section}\n") else -1)
-    if start < 0:
-        return text.rstrip("\n") + f"\n\n{section}\n\n" + body
-    end = text.find("\n## ", start + 1)
-    end = len(text) if end < 0 else end + 1
-    part = text[start:end]
-    sub = part.find(f"\n{title}\n")
-    if sub >= 0:
-        sub += 1
-        sub_end = part.find("\n### ", sub + 1)
-        sub_end = len(part) if sub_end < 0 else sub_end + 1
-        part = part[:sub] + body + ("\n" if sub_end < len(part) else "") + part[sub_end:].lstrip("\n")
-    else:
-        part = part.rstrip("\n") + "\n\n" + body
-    if end < len(text) and not part.endswith("\n\n"):
-        part += "\n"
-    return text[:start] + part + text[end:]
 
 
 def write_docs(section_text: str) -> None:

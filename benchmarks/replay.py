@@ -32,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.doc_sections import write_section  # noqa: E402
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Replay"
 #: The issue's goal: replay's own work under this share of the model time.
@@ -118,19 +120,6 @@ def report(result: dict, command: str, load_before: tuple, load_after: tuple, ro
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    """Replace (or append) the ``## Replay`` section of docs/benchmarks.md, atomically."""
-    from sensors.atomic import atomic_write_text
-
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(f"\n{SECTION}\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start + 1] + section + ("" if end < 0 else "\n" + text[end:].lstrip("\n"))
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    atomic_write_text(DOCS, text)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,7 +137,7 @@ def main() -> int:
     section = report(result, command, load_before, os.getloadavg(), args.ros_out)
     print(section)
     if args.write_docs:
-        write_docs(section)
+        write_section(DOCS, section)
     return 0
 
 

@@ -39,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.doc_sections import write_section  # noqa: E402
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## ROS 2 node"
 TIMING = ("preprocessing_ms", "inference_ms", "postprocessing_ms")
@@ -184,19 +186,6 @@ def report(result: dict, command: str, load_before: tuple, load_after: tuple, to
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    """Replace (or append) the ``## ROS 2 node`` section of docs/benchmarks.md, atomically."""
-    from sensors.atomic import atomic_write_text
-
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(f"\n{SECTION}\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start + 1] + section + ("" if end < 0 else "\n" + text[end:].lstrip("\n"))
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    atomic_write_text(DOCS, text)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -216,7 +205,7 @@ def main() -> int:
     section = report(result, command, load_before, os.getloadavg(), defaults.sync_tolerance_s, defaults.sync_wait_s)
     print(section)
     if args.write_docs:
-        write_docs(section)
+        write_section(DOCS, section)
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from sensors.atomic import atomic_write_text
+from benchmarks.doc_sections import write_section
 from sensors.sim import SimConfig
 from sensors.sim.drive import DriveSimulator
 
@@ -90,17 +90,6 @@ def report(result: dict[str, float], single: dict[str, float], frames: int) -> s
     return "\n".join(lines) + "\n"
 
 
-def write_docs(section: str) -> None:
-    """Replace (or append) the ``## Simulator`` section of docs/benchmarks.md, atomically."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find("## Simulator")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else "\n" + text[end:].lstrip("\n"))
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    atomic_write_text(DOCS, text)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -114,7 +103,7 @@ def main() -> None:
     section = report(measure(args.frames, args.seed, threads), single, args.frames)
     print(section)
     if args.write_docs:
-        write_docs(section)
+        write_section(DOCS, section)
 
 
 if __name__ == "__main__":
