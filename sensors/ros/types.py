@@ -111,11 +111,6 @@ def stamp_to_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def stamp_to_us(stamp: Any) -> int:
-    """Microseconds (the data model's unit) of a ROS time stamp, nanoseconds floored."""
-    return stamp_to_ns(stamp) // 1000
-
-
 def header(store: Typestore, stamp_ns: int, frame_id: str) -> Any:
     """A ``std_msgs/Header`` of ``store`` (ROS 1 headers get ``seq`` 0)."""
     types = store.types
