@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
+import pydantic
 import yaml
 
 from sensors.errors import InvalidValueError, MissingDataError
@@ -80,8 +81,13 @@ class NodeParams:
         return load_profile(self.profile)
 
 
+#: Strict type check of each parameter (a float parameter takes an int; nothing else is converted).
+_TYPES = {name: pydantic.TypeAdapter(kind) for name, kind in get_type_hints(NodeParams).items()}
+
+
 def params_from_dict(values: dict[str, Any], source: str = "parameters") -> NodeParams:
-    """:class:`NodeParams` from a mapping (unknown keys refused, types converted).
+    """:class:`NodeParams` from a mapping, type-checked by pydantic in strict mode (unknown keys
+    refused; a float parameter takes an int, an int parameter refuses 2.5 and a string parameter a number).
 
     Raises:
         InvalidValueError: an unknown key or a value of the wrong type.
@@ -89,16 +95,15 @@ def params_from_dict(values: dict[str, Any], source: str = "parameters") -> Node
     known = {f.name: f for f in fields(NodeParams)}
     if unknown := sorted(set(values) - set(known)):
         raise InvalidValueError(source, f"unknown parameters {unknown} (known: {sorted(known)})")
-    converted: dict[str, Any] = {}
-    for name, value in values.items():
-        kind = {"str": str, "float": float, "int": int}[str(known[name].type)]
-        try:
-            converted[name] = kind(value)
-        except (TypeError, ValueError):
-            raise InvalidValueError(source, f"parameter {name}: expected {kind.__name__}, got {value!r}") from None
-    if "checkpoint" not in converted:
+    if "checkpoint" not in values:
         raise InvalidValueError(source, "parameter checkpoint is required")
-    return NodeParams(**converted)
+    checked: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            checked[name] = _TYPES[name].validate_python(value, strict=True)
+        except pydantic.ValidationError:
+            raise InvalidValueError(source, f"parameter {name}: expected {known[name].type}, got {value!r}") from None
+    return NodeParams(**checked)
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS, **overrides: Any) -> NodeParams:

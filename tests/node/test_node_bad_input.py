@@ -181,3 +181,18 @@ def test_rclpy_transport_without_ros_is_one_line(capsys):
     assert main(["ros-node", "--transport", "rclpy", "--checkpoint", str(TINY)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "rclpy is not importable" in err[0] and "--transport dds" in err[0]
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"resync_after": 2.7}, "parameter resync_after: expected int, got 2.7"),  # not truncated to 2
+    ({"sync_tolerance_s": "fast"}, "parameter sync_tolerance_s: expected float, got 'fast'"),
+    ({"score_threshold": True}, "parameter score_threshold: expected float, got True"),
+    ({"device": None}, "parameter device: expected str, got None"),
+])
+def test_parameter_of_the_wrong_type_is_refused_by_name(values, message):
+    from perception.node.params import params_from_dict
+    from sensors.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        params_from_dict({"checkpoint": str(TINY), **values}, "params.yaml")
+    assert params_from_dict({"checkpoint": str(TINY), "sync_tolerance_s": 1}).sync_tolerance_s == 1.0  # an int is a number
