@@ -122,6 +122,45 @@ def test_graph_is_standard_onnx_with_dynamic_batch_and_metadata(lidar_detector):
                                                     "lidar_present"]  # heads switched off are absent
 
 
+
+def _with_config(path, tmp_path, name: str, edit) -> str:
+    """A copy of the exported file whose metadata config went through ``edit`` (the graph unchanged)."""
+    proto = onnx.load(str(path))
+    for prop in proto.metadata_props:
+        if prop.key == "config":
+            config = json.loads(prop.value)
+            edit(config["model"])
+            prop.value = json.dumps(config)
+    out = tmp_path / name
+    onnx.save_model(proto, str(out))
+    return str(out)
+
+
+def test_a_graph_that_does_not_fit_its_metadata_config_is_one_line(lidar_detector, tmp_path, capsys):
+    """A file whose graph comes from another config than its metadata (cameras, BEV grid, pillar size)
+    is refused when it is loaded, in one line naming the tensor, instead of failing inside ONNX Runtime."""
+    _, _, path = lidar_detector
+
+    def cameras(m):
+        m["cameras"] = m["cameras"][:1]
+
+    def grid(m):
+        m["bev"]["grid"]["resolution"] = 1.6
+
+    def points(m):
+        m["lidar"]["max_points"] += 1
+
+    cases = [(cameras, "'camera_valid'"), (grid, "'detection_heatmap'"), (points, "'voxels'")]
+    for edit, tensor in cases:
+        model = _with_config(path, tmp_path, f"{edit.__name__}.onnx", edit)
+        code = main(["evaluate", "--runtime", "onnxruntime", "--model", model, "--data", "sim",
+                     "--out", str(tmp_path / "eval")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert tensor in err and "another config" in err, err
+    assert not (tmp_path / "eval").exists()
+    OnnxRunner(path)  # the file as exported fits its own config
+
 @pytest.mark.slow
 def test_a_module_that_cannot_be_exported_is_named_in_one_line(lidar_detector, tmp_path, monkeypatch, capsys):
     from perception.model.heads import DetectionHead
