@@ -22,12 +22,13 @@ def build_parser() -> argparse.ArgumentParser:
     from perception.cli_evaluate import add_evaluate_parser, run_evaluate
     from perception.cli_export import add_export_parser, run_export
     from perception.cli_replay import add_replay_parser, run_replay
+    from perception.cli_ros_node import add_ros_node_parser, run_ros_node
     from perception.cli_simulate import add_simulate_parser, run_simulate
     from perception.cli_train import add_train_parser, run_train
 
     parser = argparse.ArgumentParser(
         prog="perception",
-        description="Multi-task camera+LiDAR BEV perception: simulate, train, evaluate, replay, export, demo.",
+        description="Multi-task camera+LiDAR BEV perception: simulate, train, evaluate, replay, export, ROS 2 node, demo.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("evaluate", add_evaluate_parser, run_evaluate),
         ("replay", add_replay_parser, run_replay),
         ("export", add_export_parser, run_export),
+        ("ros-node", add_ros_node_parser, run_ros_node),
     ):
         add_parser(subparsers)
         subparsers.choices[name].set_defaults(run=run)
