@@ -18,7 +18,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 import onnx
-from export_setup import SCENARIOS, scenario, small_config
+from export_setup import ATOL, SCENARIOS, assert_outputs_equal, calibrate_batch_norm, scenario, small_config
 
 from perception.cli import main
 from perception.config import config_to_dict
@@ -30,43 +30,10 @@ from perception.model import FusionModel
 from perception.train.checkpoint import save_checkpoint
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
 
-ATOL = 1e-4
-
-
-def assert_outputs_equal(ref: dict, got: dict) -> None:
-    """Every raw head output within ATOL; depth (metres, up to 60) compared as log depth (the head's
-    regression target), where 1e-4 absolute is 1e-4 relative in metres."""
-    assert set(got) == set(ref) - {"depth_logits"}
-    for key in ("camera_present", "lidar_present"):
-        assert torch.equal(ref[key], got[key]), key
-    for key in ("detection", "driver"):
-        for sub in ref.get(key, {}):
-            torch.testing.assert_close(got[key][sub], ref[key][sub], atol=ATOL, rtol=0, msg=f"{key}.{sub}")
-    if "segmentation" in ref:
-        torch.testing.assert_close(got["segmentation"], ref["segmentation"], atol=ATOL, rtol=0)
-    if "depth" in ref:
-        seen = ref["depth"] > 0
-        assert torch.equal(seen, got["depth"] > 0)
-        torch.testing.assert_close(got["depth"][seen].log(), ref["depth"][seen].log(), atol=ATOL, rtol=0)
-
-
 def run_both(model: FusionModel, runner: OnnxRunner, frames: list) -> tuple[dict, dict]:
     batch = collate_frames([frame_to_sample(f, model.config) for f in frames])
     with torch.inference_mode():
         return model(batch), runner(batch)
-
-
-def calibrate_batch_norm(model: FusionModel, frames: list) -> None:
-    """Set every BatchNorm's running statistics to those of one pass over ``frames`` (a random model
-    with the initial statistics 0 / 1 fades every input to a near constant; after this its outputs
-    depend on the input at unit scale, so that equality means something)."""
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for bn in layers:
-        bn.momentum = 1.0
-    model.train()
-    with torch.no_grad():
-        model(collate_frames([frame_to_sample(f, model.config) for f in frames]))
-    model.eval()
 
 
 @pytest.fixture(scope="module")
