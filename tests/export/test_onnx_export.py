@@ -175,6 +175,21 @@ def test_shipped_model_batch_of_different_rigs_and_the_cabin_subgraph(shipped, p
         torch.testing.assert_close(value, expected[key], atol=ATOL, rtol=0)
 
 
+
+@pytest.mark.slow
+def test_shipped_graph_pools_with_standard_operators_and_decodes_outside(shipped):
+    """The camera branch too (the default run exports a LiDAR-only model): default domain only, the BEV
+    pooling a ScatterND with reduction add, and nothing of what docs/deployment.md puts outside the graph
+    (rotated NMS, top-k, the decoding's sigmoid)."""
+    proto = onnx.load(str(shipped[2].path))
+    onnx.checker.check_model(proto, full_check=True)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {n.domain for n in proto.graph.node} <= {"", "ai.onnx"} and not proto.functions
+    reductions = [a.s for n in proto.graph.node if n.op_type == "ScatterND" for a in n.attribute if a.name == "reduction"]
+    assert reductions == [b"add"], reductions  # the BEV pooling; the pillar scatter has none
+    assert not ops & {"NonMaxSuppression", "TopK", "Sigmoid", "Loop", "If"}, ops
+    assert [i.name for i in proto.graph.input] == list(shipped[2].spec.input_names)
+
 @pytest.mark.slow
 def test_evaluate_metrics_equal_between_runtimes(tmp_path, capsys):
     onnx_file = tmp_path / "tiny.onnx"
