@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 
+from sensors.atomic import atomic_dir
 from sensors.dmd.labels import dmd_levels
 from sensors.frame import Camera, DriverLabels
 
@@ -50,10 +49,9 @@ def write_dmd(stream: Iterable[tuple[Camera, DriverLabels]], root: Path, name: s
     final = root / name
     if final.exists():
         raise FileExistsError(f"{final}: exists; refusing to replace it")
-    root.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=root))
     video_name = f"{name}_rgb_face.mp4"
-    try:
+    with atomic_dir(final) as temp:
+        temp.mkdir()
         writer = None
         actions: dict[str, list[int]] = {}
         count = 0
@@ -90,8 +88,4 @@ def write_dmd(stream: Iterable[tuple[Camera, DriverLabels]], root: Path, name: s
         }}
         annotation = temp / f"{name}_rgb_ann_driver.json"
         annotation.write_text(json.dumps(document))
-        os.replace(temp, final)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
     return final / annotation.name

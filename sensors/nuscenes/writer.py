@@ -31,15 +31,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
-import shutil
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from sensors.atomic import atomic_dir
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES
 from sensors.frame import CAMERA_NAMES, Camera, Frame
@@ -104,9 +102,8 @@ def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-min
         scenes = {name: [_moved(f, offsets[name]) for f in group] for name, group in scenes.items()}
         geometry = MapGeometry.merge([maps[name].translated(offsets[name][:2]) for name in scenes])
     _check_replaceable(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
+    with atomic_dir(root) as temp:
+        temp.mkdir()
         location = NO_MAP_LOCATION if geometry is None else MAP_LOCATION
         tables = _DatasetBuilder(temp, version, location).build(scenes)
         table_dir = temp / version
@@ -115,10 +112,6 @@ def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-min
             (table_dir / f"{name}.json").write_text(json.dumps(rows, indent=0))
         if geometry is not None:
             write_map_expansion(temp, location, geometry)
-        _replace_dir(temp, root)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
 
 
 def _moved(frame: Frame, offset: np.ndarray) -> Frame:
@@ -175,17 +168,6 @@ def _check_replaceable(root: Path) -> None:
     entries = list(root.iterdir())
     if entries and not any(e.name.startswith("v1.0-") for e in entries):
         raise FileExistsError(f"{root}: exists, is not empty and is not a nuScenes dataset; refusing to replace it")
-
-
-def _replace_dir(new: Path, root: Path) -> None:
-    """Move ``new`` to ``root``; an existing ``root`` is swapped out first and then deleted."""
-    if not root.exists():
-        os.replace(new, root)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-    os.replace(root, old / root.name)
-    os.replace(new, root)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _ring_index(points_sensor: np.ndarray) -> np.ndarray:
