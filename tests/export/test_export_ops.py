@@ -58,7 +58,7 @@ def every_head(pinned_frame) -> FusionModel:
     return model
 
 
-@pytest.mark.parametrize("frames", [("missing_camera", "all"), ("lidar_only",), ("camera_only",)])
+@pytest.mark.parametrize("frames", [("missing_camera", "all"), ("lidar_only", "camera_only"), ("lidar_only",), ("camera_only",)])
 def test_the_torch_graph_equals_fusion_model_forward_for_every_head(every_head, pinned_frame, frames):
     """The graph re-wires the model's modules around the pure-torch ops: every head's raw output must
     stay what ``FusionModel.forward`` gives (a head changed in one and not the other fails here, in

@@ -165,7 +165,8 @@ def test_shipped_model_outputs_equal_pytorch(shipped, pinned_frame, name):
 @pytest.mark.slow
 def test_shipped_model_batch_of_different_rigs_and_the_cabin_subgraph(shipped, pinned_frame):
     model, _, runner = shipped
-    frames = [scenario(pinned_frame, "missing_camera"), pinned_frame]  # two rigs in one batch
+    # two rigs in one batch, and a sample without any street camera next to them (its depth is not zeroed)
+    frames = [scenario(pinned_frame, "missing_camera"), pinned_frame, scenario(pinned_frame, "lidar_only")]
     ref, got = run_both(model, runner, frames)
     assert_outputs_equal(ref, got)
     cabin = collate_frames([frame_to_sample(f, model.config) for f in frames]).cabin
