@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from export_setup import assert_outputs_equal, calibrate_batch_norm, scenario, small_config
+from export_setup import (
+    assert_outputs_equal,
+    calibrate_batch_norm,
+    scenario,
+    small_config,
+)
 
 import kernels
 from perception.data import collate_frames, frame_to_sample

@@ -18,7 +18,14 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 import onnx
-from export_setup import ATOL, SCENARIOS, assert_outputs_equal, calibrate_batch_norm, scenario, small_config
+from export_setup import (
+    ATOL,
+    SCENARIOS,
+    assert_outputs_equal,
+    calibrate_batch_norm,
+    scenario,
+    small_config,
+)
 
 from perception.cli import main
 from perception.config import config_to_dict
@@ -29,6 +36,7 @@ from perception.inference import load_model
 from perception.model import FusionModel
 from perception.train.checkpoint import save_checkpoint
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
+
 
 def run_both(model: FusionModel, runner: OnnxRunner, frames: list) -> tuple[dict, dict]:
     batch = collate_frames([frame_to_sample(f, model.config) for f in frames])
