@@ -12,6 +12,7 @@ runtimes; voxelization and the pooling ranks run here, outside the graph
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -169,7 +170,7 @@ class OnnxRunner:
         self.session = ort.InferenceSession(str(self.path), self._options, providers=self._providers)
         self.inputs = GraphInputBuilder(self.spec)
         self._driver_session = None
-        self._forward_pre_hooks: dict[int, Callable] = {}
+        self._forward_pre_hooks: OrderedDict[int, Callable] = OrderedDict()  # RemovableHandle keeps a weakref
 
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
         """As ``nn.Module.register_forward_pre_hook``: ``hook(runner, (batch,))`` runs before each call and

@@ -77,6 +77,23 @@ def test_lidar_model_outputs_equal_pytorch_for_batches_of_one_and_two(lidar_dete
     assert not got["lidar_present"].any()  # the last batch had no LiDAR (and this model no camera)
 
 
+
+def test_a_dropped_sensor_reaches_the_onnx_graph_and_the_hook_comes_off(lidar_detector, pinned_frame):
+    """``evaluate --drop`` registers its hook on the runner as on the torch model (it used to raise)."""
+    from perception.inference.modality import drop_sensor
+
+    model, _, path = lidar_detector
+    runner = OnnxRunner(path, threads=1)
+    handles = [drop_sensor(network, "lidar") for network in (model, runner)]
+    ref, got = run_both(model, runner, [pinned_frame])
+    assert not got["lidar_present"].any()
+    assert_outputs_equal(ref, got)
+    for handle in handles:
+        handle.remove()
+    ref, got = run_both(model, runner, [pinned_frame])
+    assert got["lidar_present"].all()
+    assert_outputs_equal(ref, got)
+
 def test_graph_is_standard_onnx_with_dynamic_batch_and_metadata(lidar_detector):
     _, config, path = lidar_detector
     proto = onnx.load(str(path))
