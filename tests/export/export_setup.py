@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from perception.config import Config, GridConfig, load_config
+from perception.config import Config, load_config
 from perception.data import collate_frames, frame_to_sample
 from perception.model import FusionModel
-from sensors.frame import Frame
+from sensors.frame import BevGrid, Frame
 
 #: Absolute tolerance on every raw output (the issue's 1e-4).
 ATOL = 1e-4
@@ -43,7 +43,7 @@ def small_config() -> Config:
     """configs/tiny.yaml on a 25.6 m BEV square, two cameras, 64 x 128 images: every head, small tensors."""
     config = load_config(REPO / "configs" / "tiny.yaml")
     m = config.model
-    grid = GridConfig(-25.6, 25.6, -25.6, 25.6, 0.8)
+    grid = BevGrid(-25.6, 25.6, -25.6, 25.6, 0.8)
     heads = dataclasses.replace(m.heads, segmentation=dataclasses.replace(m.heads.segmentation, grid=grid))
     m = dataclasses.replace(
         m, cameras=("CAM_FRONT", "CAM_BACK"),

@@ -27,6 +27,7 @@ from export_setup import (
     small_config,
 )
 
+from perception.checkpoint import save_checkpoint
 from perception.cli import main
 from perception.config import config_to_dict
 from perception.data import collate_frames, frame_to_sample
@@ -34,7 +35,6 @@ from perception.demo import SHIPPED_CHECKPOINT
 from perception.export import OnnxRunner, export_onnx
 from perception.inference import load_model
 from perception.model import FusionModel
-from perception.train.checkpoint import save_checkpoint
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
 
 
