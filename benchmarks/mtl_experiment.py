@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from perception.config import Config  # noqa: E402
+from benchmarks.doc_sections import replace_section  # noqa: E402
 from sensors.atomic import atomic_write_text  # noqa: E402
 
 TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
@@ -215,17 +216,6 @@ def results_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]], strate
     return "\n".join(lines) + "\n"
 
 
-def replace_section(text: str, title: str, body: str) -> str:
-    """``text`` with the markdown section ``title`` (``## ...``) replaced by ``title`` + ``body``
-    (appended when missing); the other sections are kept."""
-    block = f"{title}\n\n{body.strip()}\n"
-    start = text.find(f"\n{title}\n")
-    if start < 0:
-        return text.rstrip("\n") + "\n\n" + block
-    start += 1
-    end = text.find("\n## ", start + 1)
-    return text[:start] + block + ("" if end < 0 else "\n" + text[end + 1:])
-
 
 # ----------------------------------------------------------------------------- training and evaluation
 
@@ -367,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         body = (f"Measured {summary['meta']['date']} with `{command.strip()}` ({args.steps} steps per run, batch "
                 f"{base.train.batch_size}, seed {base.train.seed}, {args.val_frames} validation frames). Raw numbers: "
                 f"`{args.out / 'results.json'}`.\n\n{table}\n{TABLE_NOTE}")
-        atomic_write_text(doc, replace_section(text, RESULTS_SECTION, body))
+        atomic_write_text(doc, replace_section(text, f"{RESULTS_SECTION}\n\n{body.strip()}\n"))
     return 0
 
 
