@@ -1,4 +1,4 @@
-"""Pure parts of benchmarks/export.py: the figures of the table and the docs section replacement (benchmarks/doc_sections.py)."""
+"""Pure parts of benchmarks/export.py: the figures of the table."""
 from __future__ import annotations
 
 import importlib.util
@@ -34,14 +34,3 @@ def test_speed_up_is_against_eager_at_the_same_thread_count():
     rows = [line for line in text.splitlines() if line.startswith("| onnxruntime |")]
     assert rows[0].endswith("| 2.00 | 2.00x |") and rows[1].endswith("| 1.00 | 4.00x |"), rows
     assert "| eager | 0.6400 | 0.7500 | 0.5000 | 0.0800 | 0.900 |" in text
-
-
-def test_write_section_replaces_only_its_section(tmp_path):
-    write_section = bench.write_section  # benchmarks/doc_sections.py, as the script uses it
-    doc = tmp_path / "benchmarks.md"
-    doc.write_text(f"# Benchmarks\n\n{bench.SECTION}\n\nold\n\n## Later\n\nkept\n")
-    write_section(doc, f"{bench.SECTION}\n\nnew\n")
-    assert doc.read_text() == f"# Benchmarks\n\n{bench.SECTION}\n\nnew\n\n## Later\n\nkept\n"
-    doc.write_text("# Benchmarks\n\n## Model\n\nx\n")
-    write_section(doc, f"{bench.SECTION}\n\nnew\n")
-    assert doc.read_text() == f"# Benchmarks\n\n## Model\n\nx\n\n{bench.SECTION}\n\nnew\n"

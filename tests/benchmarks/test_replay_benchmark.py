@@ -1,4 +1,4 @@
-"""Pure parts of benchmarks/replay.py: the overhead figures of the report and the docs section replacement."""
+"""Pure parts of benchmarks/replay.py: the overhead figures of the report and the docs section writer it uses."""
 from __future__ import annotations
 
 import importlib.util
@@ -23,12 +23,12 @@ def test_overhead_is_decode_plus_write_over_model():
     assert "NOT met" in bench.report(_result(30.0), "cmd", (1, 1, 1), (1, 1, 1), False)  # (10 + 30) / 200
 
 
-def test_write_docs_replaces_only_its_section(tmp_path, monkeypatch):
+def test_write_section_replaces_only_its_section(tmp_path):
+    """benchmarks/doc_sections.py, which every benchmark writing docs/benchmarks.md uses."""
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n## Model\n\nmodel text\n\n## Replay\n\nold\n\n## Later\n\nkept\n")
-    monkeypatch.setattr(bench, "DOCS", doc)
-    bench.write_docs("## Replay\n\nnew\n")
+    bench.write_section(doc, "## Replay\n\nnew\n")
     assert doc.read_text() == "# Benchmarks\n\n## Model\n\nmodel text\n\n## Replay\n\nnew\n\n## Later\n\nkept\n"
     doc.write_text("# Benchmarks\n\n## Model\n\nx\n")
-    bench.write_docs("## Replay\n\nnew\n")
+    bench.write_section(doc, "## Replay\n\nnew\n")
     assert doc.read_text() == "# Benchmarks\n\n## Model\n\nx\n\n## Replay\n\nnew\n"
