@@ -345,10 +345,11 @@ def _(d: Path):
 def _(d: Path):
     import math
 
-    from perception.config import DetectionHeadConfig, GridConfig
-    from perception.postprocess import decode_detections
+    from perception.config import DetectionHeadConfig
+    from perception.model.prediction import decode_detections
+    from sensors.frame import BevGrid
 
-    grid = GridConfig(-51.2, 51.2, -51.2, 51.2, 0.8)
+    grid = BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8)
     nx, ny = grid.shape
     heat = torch.full((1, 10, nx, ny), -10.0)
     heat[0, 0, 70, 70], heat[0, 0, 90, 70] = 3.0, 2.0
@@ -381,15 +382,15 @@ K6 = "6 frame without input"
 
 @case(K6, "frame with neither cameras nor LiDAR (shipped model)")
 def _(d: Path):
-    from perception.data import frames_to_batch
+    from perception.data import collate_frames, frame_to_sample
     from perception.inference import load_model
-    from perception.postprocess import decode_outputs
+    from perception.model.fusion_model import decode_outputs
     from sensors.frame import Frame
 
     model, config = load_model(SHIPPED_CHECKPOINT)
     frame = Frame("empty", "scene-0061", 0, np.eye(4))
     with torch.no_grad():
-        (prediction,) = decode_outputs(model(frames_to_batch([frame], config.model)), config.model)
+        (prediction,) = decode_outputs(model(collate_frames([frame_to_sample(frame, config.model)])), config.model)
     if len(prediction.boxes) or prediction.bev_map is not None:
         return "accepted silently", f"{len(prediction.boxes)} boxes on an empty frame"
     return HANDLED, f"no BEV input: {len(prediction.boxes)} boxes, no map (bev_input={prediction.bev_input})"
