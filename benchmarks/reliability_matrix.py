@@ -587,7 +587,11 @@ def _(d: Path):
 def _(d: Path):
     import json
 
-    from sensors.nuscenes.map_expansion import MapGeometry, MapRasterizer, write_map_expansion
+    from sensors.nuscenes.map_expansion import (
+        MapGeometry,
+        MapRasterizer,
+        write_map_expansion,
+    )
 
     square = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])
     path = write_map_expansion(d, "boston-seaport", MapGeometry(polygons={"drivable_area": [(square, [])]}))

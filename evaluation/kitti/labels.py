@@ -6,15 +6,14 @@ in the rectified camera frame: x right, y down, z forward), radians for angles.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from sensors.kitti.labels import check_type
 from sensors.reading import read_text
-
 
 #: Type of the "ignore" regions, whose size fields are -1 placeholders.
 DONT_CARE = "DontCare"
@@ -72,7 +71,7 @@ class KittiLabels:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[str]], source: str = "labels",
-                  line_numbers: Sequence[int] | None = None) -> "KittiLabels":
+                  line_numbers: Sequence[int] | None = None) -> KittiLabels:
         """Build from split label lines (15 fields, or 16 with a score); ``line_numbers`` are the
         lines of ``rows`` in the file, for the errors (default 1, 2, ...).
 
