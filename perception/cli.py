@@ -1,17 +1,21 @@
 """The ``perception`` command: one entry point with a subcommand per job.
 
 User errors (bad paths, corrupt data, invalid configs) end in one line on stderr and exit
-status 2, never a traceback; ``--debug`` shows the traceback instead.
+status 2, never a traceback; ``--debug`` shows the traceback instead. Output piped into a reader
+that stops early (``| head``) ends the command quietly (exit status 141).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from sensors.errors import SensorDataError
 
 EXIT_USER_ERROR = 2
+#: Exit status when stdout is a pipe closed by its reader (128 + SIGPIPE, as a shell reports it).
+EXIT_BROKEN_PIPE = 141
 #: Exceptions that mean "the user asked for something that cannot be done", not a bug.
 USER_ERRORS: tuple[type[BaseException], ...] = (SensorDataError, FileNotFoundError, FileExistsError, ValueError, KeyError)
 
@@ -61,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"perception {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (``perception replay X --inspect | head``): stop quietly,
+        # with stdout on /dev/null so that the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
     frames = [simulated.frames[i] for i in track(range(len(simulated.frames)), description="simulating drive")]
 
     dataset_root = out_dir / "nuscenes"
-    write_nuscenes(frames, dataset_root, version="v1.0-mini")
+    write_nuscenes(frames, dataset_root, version="v1.0-mini", maps=simulated.frames.maps())
     read_back = list(NuScenesDataset(dataset_root, split="mini_val"))
     if len(read_back) != len(frames):
         raise RuntimeError(f"read {len(read_back)} frames back, wrote {len(frames)}")

@@ -15,8 +15,6 @@ Written with ``rosbags`` (MCAP storage, ROS 2 Humble types with ``vision_msgs`` 
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,10 +26,12 @@ from rosbags.typesys.store import Typestore
 
 from perception.postprocess import Prediction
 from perception.replay.messages import EGO_FRAME, box_label, class_color
+from sensors.atomic import atomic_dir
 from sensors.boxes import Boxes3D
 from sensors.frame import Frame
 from sensors.ros.detections import encode_detections
 from sensors.ros.types import header, typestore
+from sensors.ros.writer import check_replaceable
 
 ROS_TOPICS: dict[str, str] = {
     "detections": "/perception/detections",
@@ -126,15 +126,11 @@ def depth_image(store: Typestore, depth: np.ndarray, stamp_ns: int, frame_id: st
 @contextmanager
 def ros_bag_output(path: Path) -> Iterator[RosBagSink]:
     """A :class:`RosBagSink` writing a rosbag2 (MCAP storage) that appears at ``path`` only when the
-    ``with`` block ends normally (it replaces an earlier bag there); on an exception nothing is left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        with Writer(tmp / path.name, version=Writer.VERSION_LATEST, storage_plugin=StoragePlugin.MCAP) as writer:
-            yield RosBagSink(writer)
-        if path.exists():
-            shutil.rmtree(path)
-        (tmp / path.name).rename(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    ``with`` block ends normally (it replaces an earlier bag there); on an exception nothing is left.
+
+    Raises:
+        FileExistsError: ``path`` holds something that is not a rosbag2 (it is left alone).
+    """
+    check_replaceable(Path(path))
+    with atomic_dir(path) as bag, Writer(bag, version=Writer.VERSION_LATEST, storage_plugin=StoragePlugin.MCAP) as writer:
+        yield RosBagSink(writer)
