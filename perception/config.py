@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from sensors.atomic import atomic_write
+from sensors.errors import yaml_problem
 from sensors.frame import CAMERA_NAMES, BevGrid
 
 
@@ -403,7 +404,7 @@ def load_config(path: str | Path) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{path}: invalid YAML: {yaml_problem(exc)}") from None
     return config_from_dict(data or {}, str(path))
 
 

@@ -43,6 +43,14 @@ class UnknownLayoutError(SensorDataError):
     """A path whose layout matches none of the supported dataset formats."""
 
 
+def yaml_problem(error: Exception) -> str:
+    """One line for a PyYAML parse error (its messages span several lines): the problem and
+    where (``line L, column C``, 1-based), e.g. ``expected <block end>, but found '-' (line 3, column 5)``."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or " ".join(str(error).split())
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
+
+
 def warn(source: str | Path | None, reason: str) -> None:
     """Say in one line on stderr that usable data lacks something and what is done instead
     (``warning: <source>: <reason>``); for documented fallbacks, not for errors."""

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cyclonedds.core import Listener
+from cyclonedds.core import DDSException, Listener
 from cyclonedds.domain import DomainParticipant
 from cyclonedds.pub import DataWriter
 from cyclonedds.qos import Policy, Qos
@@ -57,6 +57,9 @@ LOOPBACK_CONFIG = (
     "</Discovery></Domain></CycloneDDS>"
 )
 
+#: Largest ROS 2 domain id (ROS_DOMAIN_ID 0-232: above it the RTPS port mapping overflows).
+MAX_DOMAIN_ID = 232
+
 #: Called with (ROS topic, rosbags message, receive time ns since the epoch).
 MessageCallback = Callable[[str, Any, int], None]
 
@@ -65,11 +68,21 @@ class DdsTransport:
     """ROS 2 topics over one Cyclone DDS participant (see the module docstring).
 
     Args:
-        domain_id: DDS domain (ROS_DOMAIN_ID); None: Cyclone's default (its configuration, else 0).
+        domain_id: DDS domain (ROS_DOMAIN_ID, 0-232); None: Cyclone's default (its configuration, else 0).
+
+    Raises:
+        ValueError: a domain id out of range, or Cyclone cannot create the participant (a bad
+            ``CYCLONEDDS_URI``, no usable network interface), in one line.
     """
 
     def __init__(self, domain_id: int | None = None) -> None:
-        self.participant = DomainParticipant() if domain_id is None else DomainParticipant(int(domain_id))
+        if domain_id is not None and not 0 <= int(domain_id) <= MAX_DOMAIN_ID:
+            raise ValueError(f"domain id {domain_id}: must be in 0-{MAX_DOMAIN_ID} (ROS_DOMAIN_ID)")
+        try:
+            self.participant = DomainParticipant() if domain_id is None else DomainParticipant(int(domain_id))
+        except DDSException as error:
+            raise ValueError(f"Cyclone DDS cannot join domain {'(default)' if domain_id is None else domain_id}: "
+                             f"{error} (check CYCLONEDDS_URI)") from None
         self.store = typestore("humble")
         self._topics: dict[str, Topic] = {}
         self._writers: dict[str, DataWriter] = {}

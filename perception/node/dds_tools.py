@@ -110,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--count", type=int, default=sys.maxsize, help="stop after this many messages")
     r.add_argument("--timeout", type=float, default=60.0, help="stop after this many seconds (default 60)")
     args = parser.parse_args(argv)
-    transport = DdsTransport(args.domain_id)
+    try:
+        transport = DdsTransport(args.domain_id)
+    except ValueError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     if args.command == "play":
         sent = play(args.bag, transport, args.rate, args.topics, args.wait, args.wait_for)
         time.sleep(0.5)  # let reliable writers deliver the last messages before the participant goes

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sensors.errors import InvalidValueError, MissingDataError
+from sensors.errors import InvalidValueError, MissingDataError, yaml_problem
 from sensors.ros.profile import Profile, load_profile
 
 #: The shipped parameter file.
@@ -115,7 +115,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS, **overrides: Any) -> NodePara
     try:
         spec = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise InvalidValueError(str(path), f"does not parse: {error}") from None
+        raise InvalidValueError(str(path), f"does not parse: {yaml_problem(error)}") from None
     values = (spec.get(NODE_NAME) or {}).get("ros__parameters") if isinstance(spec, dict) else None
     if not isinstance(values, dict):
         raise InvalidValueError(str(path), f"expected '{NODE_NAME}: ros__parameters: {{...}}'")
