@@ -5,8 +5,9 @@
 that ROS 2 nodes match:
 
 * inputs: sensor-data QoS (best effort, keep last 5, volatile), which receives from reliable and
-  best-effort publishers alike; ``/tf_static`` reliable and transient-local (keep last 1), so
-  that the transforms a ``static_transform_publisher`` sent before the node started arrive;
+  best-effort publishers alike; ``/tf_static`` reliable and transient-local (keep last 100, as
+  tf2's static listener), so that the transforms every ``static_transform_publisher`` sent
+  before the node started arrive;
 * outputs: reliable, keep last 1, volatile (subscribers of either reliability match).
 
 Which network interface, discovery peers and domain Cyclone uses is its own configuration
@@ -38,6 +39,10 @@ SENSOR_QOS = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(5), Poli
 #: What ``/tf_static`` is published with (tf2's static broadcaster).
 STATIC_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)), Policy.History.KeepLast(1),
                  Policy.Durability.TransientLocal, _XCDR1)
+#: What ``/tf_static`` is read with (tf2's static listener: keep last 100, so that the latched
+#: messages of many static broadcasters, arriving at once when the node starts, all stay).
+STATIC_LISTENER_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)),
+                          Policy.History.KeepLast(100), Policy.Durability.TransientLocal, _XCDR1)
 #: The node's outputs: reliable, depth 1.
 OUTPUT_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)), Policy.History.KeepLast(1),
                  Policy.Durability.Volatile, _XCDR1)
@@ -150,5 +155,5 @@ def attach(node: Any, transport: DdsTransport) -> None:
     for topic, msgtype in {**node.output_topics, DIAGNOSTICS_TOPIC: DIAGNOSTICS}.items():
         transport.advertise(topic, msgtype)
     for topic, msgtype in node.input_topics.items():
-        qos = STATIC_QOS if topic == node.profile.tf_static else SENSOR_QOS
+        qos = STATIC_LISTENER_QOS if topic == node.profile.tf_static else SENSOR_QOS
         transport.subscribe(topic, msgtype, node.on_message, qos)

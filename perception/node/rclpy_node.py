@@ -6,8 +6,8 @@ Parameters are ROS parameters named as :class:`perception.node.params.NodeParams
 cross between rclpy and the node's rosbags objects as CDR bytes: inputs are taken serialized
 (``raw=True``) and deserialized by rosbags, outputs are serialized by rosbags and deserialized
 into the installed rclpy type; conversions therefore stay those of :mod:`sensors.ros`. QoS:
-``qos_profile_sensor_data`` on the sensor inputs, reliable transient-local depth 1 on
-``/tf_static``, reliable depth 1 on the outputs. An output whose message package is not
+``qos_profile_sensor_data`` on the sensor inputs, reliable transient-local depth 100 on
+``/tf_static`` (tf2's static listener), reliable depth 1 on the outputs. An output whose message package is not
 installed (``autoware_perception_msgs``, this project's ``perception_msgs``) is left out, with
 one log line.
 
@@ -113,7 +113,7 @@ def run(params_file: Path, overrides: dict[str, Any]) -> int:
         store = transport.store
         for topic, msgtype in node.input_topics.items():
             static = topic == node.profile.tf_static
-            qos = (QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=1,
+            qos = (QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=100,
                               durability=DurabilityPolicy.TRANSIENT_LOCAL) if static else qos_profile_sensor_data)
 
             def callback(data: bytes, topic: str = topic, msgtype: str = msgtype) -> None:

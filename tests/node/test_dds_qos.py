@@ -1,0 +1,47 @@
+"""QoS of the DDS transport against Cyclone DDS itself (loopback, in this process)."""
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cyclonedds")
+
+from cyclonedds.sub import DataReader
+from cyclonedds.topic import Topic
+
+from perception.node.dds import LOOPBACK_CONFIG, STATIC_LISTENER_QOS, STATIC_QOS, DdsTransport
+from sensors.ros.idl import dds_topic_name, from_idl, idl_type
+from sensors.ros.tf import tf_message, transform_to_msg
+
+TF = "tf2_msgs/msg/TFMessage"
+
+
+@pytest.fixture
+def loopback(monkeypatch):
+    monkeypatch.setenv("CYCLONEDDS_URI", LOOPBACK_CONFIG)
+    return random.randint(100, 230)
+
+
+def test_tf_static_of_several_broadcasters_all_arrive(loopback):
+    """Three static broadcasters (as three ``static_transform_publisher`` nodes) latch one
+    /tf_static message each before the node starts; the node's reader must keep all three (a
+    reader keeping the last one only loses the transforms of the other two)."""
+    broadcasters = [DdsTransport(loopback) for _ in range(3)]
+    for i, transport in enumerate(broadcasters):
+        transform = np.eye(4)
+        transform[0, 3] = i
+        transport.advertise("/tf_static", TF, STATIC_QOS)
+        transport.publish("/tf_static", TF, tf_message(transport.store, [
+            transform_to_msg(transport.store, "base_link", f"sensor_{i}", transform, 0)]))
+    node = DdsTransport(loopback)
+    reader = DataReader(node.participant, Topic(node.participant, dds_topic_name("/tf_static"), idl_type(TF)),
+                        qos=STATIC_LISTENER_QOS)  # what the node reads /tf_static with
+    deadline = time.monotonic() + 20
+    while node.publishers(reader) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the historical (latched) samples follow the match
+    frames = {str(t.child_frame_id) for s in reader.take(N=10) for t in from_idl(s, TF, node.store).transforms}
+    assert frames == {"sensor_0", "sensor_1", "sensor_2"}
