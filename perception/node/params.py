@@ -81,7 +81,8 @@ class NodeParams:
 
 
 def params_from_dict(values: dict[str, Any], source: str = "parameters") -> NodeParams:
-    """:class:`NodeParams` from a mapping (unknown keys refused, types converted).
+    """:class:`NodeParams` from a mapping (unknown keys refused, types converted, a relative
+    checkpoint or config path resolved by :func:`resolve_path`).
 
     Raises:
         InvalidValueError: an unknown key or a value of the wrong type.
@@ -98,6 +99,9 @@ def params_from_dict(values: dict[str, Any], source: str = "parameters") -> Node
             raise InvalidValueError(source, f"parameter {name}: expected {kind.__name__}, got {value!r}") from None
     if "checkpoint" not in converted:
         raise InvalidValueError(source, "parameter checkpoint is required")
+    for name in ("checkpoint", "config"):
+        if converted.get(name) and not Path(converted[name]).is_absolute():
+            converted[name] = str(resolve_path(converted[name]))
     return NodeParams(**converted)
 
 
@@ -120,8 +124,6 @@ def load_params(path: str | Path = DEFAULT_PARAMS, **overrides: Any) -> NodePara
     if not isinstance(values, dict):
         raise InvalidValueError(str(path), f"expected '{NODE_NAME}: ros__parameters: {{...}}'")
     merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
-    if "checkpoint" in merged and merged["checkpoint"] and not Path(str(merged["checkpoint"])).is_absolute():
-        merged["checkpoint"] = str(resolve_path(str(merged["checkpoint"])))
     return params_from_dict(merged, str(path))
 
 

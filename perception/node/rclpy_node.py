@@ -36,7 +36,7 @@ try:  # ROS 2 is optional: only this module needs it
 except ImportError:  # pragma: no cover - depends on the machine
     rclpy = None
 
-from perception.node.params import NODE_NAME, NodeParams, params_from_dict, resolve_path
+from perception.node.params import NODE_NAME, NodeParams, params_from_dict
 from sensors.ros.types import typestore
 
 
@@ -103,8 +103,6 @@ def run(params_file: Path, overrides: dict[str, Any]) -> int:
             default = "" if f.name == "checkpoint" else getattr(NodeParams(checkpoint=""), f.name)
             values[f.name] = ros_node.declare_parameter(f.name, default).value
         values |= {k: v for k, v in overrides.items() if v is not None}
-        if values["checkpoint"] and not Path(values["checkpoint"]).is_absolute():
-            values["checkpoint"] = str(resolve_path(values["checkpoint"]))
         params = params_from_dict(values, "ROS parameters")
         transport = RclpyTransport(ros_node)
         node = create_node(params, transport)

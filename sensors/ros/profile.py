@@ -30,7 +30,12 @@ from typing import Any
 import yaml
 
 from sensors.classes import MAP_CLASSES
-from sensors.errors import CorruptDataError, InvalidValueError, MissingDataError, yaml_problem
+from sensors.errors import (
+    CorruptDataError,
+    InvalidValueError,
+    MissingDataError,
+    yaml_problem,
+)
 
 #: Folder of the shipped profiles.
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "configs" / "replay"

@@ -12,7 +12,12 @@ pytest.importorskip("cyclonedds")
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 
-from perception.node.dds import LOOPBACK_CONFIG, STATIC_LISTENER_QOS, STATIC_QOS, DdsTransport
+from perception.node.dds import (
+    LOOPBACK_CONFIG,
+    STATIC_LISTENER_QOS,
+    STATIC_QOS,
+    DdsTransport,
+)
 from sensors.ros.idl import dds_topic_name, from_idl, idl_type
 from sensors.ros.tf import tf_message, transform_to_msg
 
