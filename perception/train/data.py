@@ -4,13 +4,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from perception.config import Config, ImageConfig, config_to_dict
+from perception.config import Config, ImageConfig, build_sim_config, config_to_dict
 from perception.data import FrameDataset, Sample, frame_to_sample
 from perception.data.transforms import normalise_uint8, to_uint8
 from sensors.atomic import atomic_path
@@ -66,7 +67,8 @@ class SimulatedSamples(Dataset[Sample]):
     ``<cache_dir>/<key>/<index>.pt``, where ``key`` hashes the simulator settings, the seeds and
     the settings :func:`perception.data.frame_to_sample` reads (cameras, image sizes and
     normalisation, map grid), so a changed config never reads stale samples while runs that differ
-    only in the network (heads on or off, widths) share one cache.
+    only in the network (heads on or off, widths) share one cache. A cached sample that cannot be
+    read back (truncated, corrupted) is deleted and simulated again.
     """
 
     def __init__(self, config: Config, cache_dir: str | Path, first_seed: int, num_scenes: int) -> None:
@@ -78,16 +80,11 @@ class SimulatedSamples(Dataset[Sample]):
             first_seed: seed of drive 0.
             num_scenes: number of drives.
         """
-        from sensors.sim import SimConfig
-
         if num_scenes < 1 or config.data.frames_per_scene < 1:
             raise ValueError(
                 f"data: need train_scenes >= 1 and frames_per_scene >= 1, got {num_scenes}, {config.data.frames_per_scene}"
             )
-        try:
-            self.sim_config = SimConfig(**config.data.sim)
-        except TypeError as exc:
-            raise ValueError(f"data.sim: {exc}") from None
+        self.sim_config = build_sim_config(config.data)
         self.model_config = config.model
         self.first_seed = first_seed
         self.num_scenes = num_scenes
@@ -145,7 +142,15 @@ class SimulatedSamples(Dataset[Sample]):
         path = self._path(index)
         if not path.exists():
             self._simulate_scene(index // self.frames_per_scene)
-        return unpack_sample(torch.load(path, weights_only=True), self.model_config.image)
+        try:
+            packed = torch.load(path, weights_only=True)
+            return unpack_sample(packed, self.model_config.image)
+        except (RuntimeError, EOFError, OSError, ValueError, TypeError, KeyError, AssertionError, pickle.UnpicklingError):
+            # A sample cut short (disk full, a killed process on a file system without atomic
+            # rename) or otherwise unreadable is derived data: simulated again, written atomically.
+            path.unlink(missing_ok=True)
+            self._simulate_scene(index // self.frames_per_scene)
+            return unpack_sample(torch.load(path, weights_only=True), self.model_config.image)
 
 
 def build_train_dataset(

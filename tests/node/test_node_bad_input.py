@@ -211,4 +211,4 @@ def test_yaml_that_does_not_parse_is_one_line_with_its_position(tmp_path, loader
         err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(broken) in err[0], err
     # The flow sequence opened on line 3 is not closed when line 4 starts a mapping key.
-    assert "(line 4, column " in err[0] and "expected ',' or ']'" in err[0], err
+    assert "line 4, column " in err[0] and "expected ',' or ']'" in err[0], err
