@@ -55,3 +55,16 @@ def test_relative_paths_resolve_alike_for_both_transports(tmp_path, monkeypatch)
     assert load_params(DEFAULT_PARAMS).checkpoint == from_ros.checkpoint
     (tmp_path / "mine.pt").write_bytes(b"")  # present in the working directory: that one
     assert params_from_dict({"checkpoint": "mine.pt"}).checkpoint == "mine.pt"
+
+
+def test_node_start_up_imports_no_training_library():
+    """The node (and every inference command) loads the model without torchjd and cvxpy (multi-task
+    training only; ~1.5 s of start-up each time)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import perception.node.startup, perception.node.logic, perception.inference.predict; "
+            "print(sorted({'torchjd', 'cvxpy'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=DEFAULT_PARAMS.parents[2],
+                            timeout=120, check=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
