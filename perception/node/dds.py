@@ -149,11 +149,8 @@ class DdsTransport:
 def attach(node: Any, transport: DdsTransport) -> None:
     """Subscribe ``node`` (a :class:`perception.node.logic.PerceptionNode`) to its inputs and
     advertise its outputs, so that subscribers can match before the first frame."""
-    from perception.node.logic import DIAGNOSTICS_TOPIC
-    from perception.node.outputs import DIAGNOSTICS
-
-    for topic, msgtype in {**node.output_topics, DIAGNOSTICS_TOPIC: DIAGNOSTICS}.items():
+    for topic, msgtype in node.published_topics.items():
         transport.advertise(topic, msgtype)
     for topic, msgtype in node.input_topics.items():
-        qos = STATIC_LISTENER_QOS if topic == node.profile.tf_static else SENSOR_QOS
-        transport.subscribe(topic, msgtype, node.on_message, qos)
+        transport.subscribe(topic, msgtype, node.on_message,
+                            STATIC_LISTENER_QOS if topic in node.latched_topics else SENSOR_QOS)

@@ -91,8 +91,6 @@ def run(params_file: Path, overrides: dict[str, Any]) -> int:
     """
     if rclpy is None:
         raise RuntimeError("rclpy is not importable: source a ROS 2 installation, or use --transport dds")
-    from perception.node.logic import DIAGNOSTICS_TOPIC
-    from perception.node.outputs import DIAGNOSTICS
     from perception.node.startup import create_node
 
     rclpy.init(args=["--ros-args", "--params-file", str(params_file)])
@@ -106,13 +104,13 @@ def run(params_file: Path, overrides: dict[str, Any]) -> int:
         params = params_from_dict(values, "ROS parameters")
         transport = RclpyTransport(ros_node)
         node = create_node(params, transport)
-        for topic, msgtype in {**node.output_topics, DIAGNOSTICS_TOPIC: DIAGNOSTICS}.items():
+        for topic, msgtype in node.published_topics.items():
             transport.advertise(topic, msgtype)
         store = transport.store
         for topic, msgtype in node.input_topics.items():
-            static = topic == node.profile.tf_static
             qos = (QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=100,
-                              durability=DurabilityPolicy.TRANSIENT_LOCAL) if static else qos_profile_sensor_data)
+                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
+                   if topic in node.latched_topics else qos_profile_sensor_data)
 
             def callback(data: bytes, topic: str = topic, msgtype: str = msgtype) -> None:
                 node.on_message(topic, store.deserialize_cdr(data, msgtype), ros_node.get_clock().now().nanoseconds)

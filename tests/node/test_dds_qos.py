@@ -50,3 +50,37 @@ def test_tf_static_of_several_broadcasters_all_arrive(loopback):
     time.sleep(1.0)  # the historical (latched) samples follow the match
     frames = {str(t.child_frame_id) for s in reader.take(N=10) for t in from_idl(s, TF, node.store).transforms}
     assert frames == {"sensor_0", "sensor_1", "sensor_2"}
+
+
+def test_attach_advertises_every_output_and_reads_tf_static_latched(tiny_model):
+    """The DDS transport advertises every output and /diagnostics before the first frame, reads
+    /tf_static with the static listener's QoS and every other input with sensor-data QoS."""
+    import torch
+
+    from perception.node.dds import SENSOR_QOS, attach
+    from perception.node.logic import PerceptionNode
+    from perception.node.params import NodeParams
+    from sensors.classes import MAP_CLASSES
+    from sensors.ros.profile import load_profile
+
+    class Recorder:
+        def __init__(self):
+            self.advertised, self.subscribed = {}, {}
+
+        def advertise(self, topic, msgtype):
+            self.advertised[topic] = msgtype
+
+        def subscribe(self, topic, msgtype, callback, qos):
+            self.subscribed[topic] = qos
+
+    params = NodeParams(checkpoint="unused.pt")
+    node = PerceptionNode(params, load_profile("sim"), Recorder(), *tiny_model, torch.device("cpu"))
+    transport = Recorder()
+    attach(node, transport)
+    assert transport.advertised["/diagnostics"] == "diagnostic_msgs/msg/DiagnosticArray"
+    assert transport.advertised["/perception/detections"] == "vision_msgs/msg/Detection3DArray"
+    assert {f"/perception/bev/{name}" for name in MAP_CLASSES} <= set(transport.advertised)
+    assert len(transport.advertised) == len(node.output_topics) + 1
+    assert transport.subscribed.pop("/tf_static") is STATIC_LISTENER_QOS
+    assert set(transport.subscribed) == set(node.input_topics) - {"/tf_static"}
+    assert all(qos is SENSOR_QOS for qos in transport.subscribed.values())
