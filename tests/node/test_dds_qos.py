@@ -84,3 +84,14 @@ def test_attach_advertises_every_output_and_reads_tf_static_latched(tiny_model):
     assert transport.subscribed.pop("/tf_static") is STATIC_LISTENER_QOS
     assert set(transport.subscribed) == set(node.input_topics) - {"/tf_static"}
     assert all(qos is SENSOR_QOS for qos in transport.subscribed.values())
+
+
+def test_player_says_which_topics_have_no_subscriber(sim_bag, loopback, capsys):
+    """``dds_tools play`` waits for subscribers, then says in one line which topics have none."""
+    from perception.node.dds_tools import main
+
+    topics = ["/tf_static", "/LIDAR_TOP"]
+    assert main(["--domain-id", str(loopback), "play", str(sim_bag), "--rate", "0", "--wait", "0.2", "--topics", *topics]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == "no subscriber after 0.2 s on 2 of 2 topics (/tf_static, /LIDAR_TOP): playing anyway"
+    assert err[-1] == "played 5 messages"  # the bag's one /tf_static and four LiDAR sweeps

@@ -68,3 +68,16 @@ def test_node_start_up_imports_no_training_library():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=DEFAULT_PARAMS.parents[2],
                             timeout=120, check=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_docs_loopback_configuration_is_the_tests_one():
+    """docs/ros.md's CYCLONEDDS_URI for one machine is LOOPBACK_CONFIG, character for character."""
+    import re
+
+    import pytest
+
+    pytest.importorskip("cyclonedds")
+    from perception.node.dds import LOOPBACK_CONFIG
+
+    docs = (DEFAULT_PARAMS.parents[2] / "docs" / "ros.md").read_text()
+    assert re.findall(r'export CYCLONEDDS_URI="([^"]*)"', docs) == [LOOPBACK_CONFIG]
