@@ -173,8 +173,9 @@ def test_bad_input(hand_built: Path) -> None:
         DmdDataset(hand_built, split="gA")
     annotation.write_text(json.dumps(vcd_distraction("gA/1/s1/gA_1_s1_rgb_face.mp4")))
     (annotation.parent / "gA_1_s1_rgb_face.mp4").unlink()
-    with pytest.raises(MissingDataError, match="distraction.json: face video gA_1_s1_rgb_face.mp4 not found"):
+    with pytest.raises(MissingDataError, match="distraction.json: face video gA_1_s1_rgb_face.mp4 not found") as error:
         DmdDataset(hand_built, split="gA")
+    assert str(error.value).count("gA_1_s1_rgb_face.mp4") == 2  # the file, then the one place looked (the uri is beside)
     (annotation.parent / "gA_1_s1_rgb_face.mp4").write_bytes(b"not a video")
     with pytest.raises(CorruptDataError, match="does not open as a video"):
         DmdDataset(hand_built, split="gA")
