@@ -49,7 +49,7 @@ def test_tf_static_of_several_broadcasters_all_arrive(loopback):
         time.sleep(0.05)
     time.sleep(1.0)  # the historical (latched) samples follow the match
     frames = {str(t.child_frame_id) for s in reader.take(N=10) for t in from_idl(s, TF, node.store).transforms}
-    assert frames == {"sensor_0", "sensor_1", "sensor_2"}
+    assert {"sensor_0", "sensor_1", "sensor_2"} <= frames  # (another test may share the random domain)
 
 
 def test_attach_advertises_every_output_and_reads_tf_static_latched(tiny_model):
