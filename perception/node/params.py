@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sensors.errors import InvalidValueError, MissingDataError
+from sensors.errors import InvalidValueError, MissingDataError, yaml_problem
 from sensors.ros.profile import Profile, load_profile
 
 #: The shipped parameter file.
@@ -81,7 +81,8 @@ class NodeParams:
 
 
 def params_from_dict(values: dict[str, Any], source: str = "parameters") -> NodeParams:
-    """:class:`NodeParams` from a mapping (unknown keys refused, types converted).
+    """:class:`NodeParams` from a mapping (unknown keys refused, types converted, a relative
+    checkpoint or config path resolved by :func:`resolve_path`).
 
     Raises:
         InvalidValueError: an unknown key or a value of the wrong type.
@@ -98,6 +99,9 @@ def params_from_dict(values: dict[str, Any], source: str = "parameters") -> Node
             raise InvalidValueError(source, f"parameter {name}: expected {kind.__name__}, got {value!r}") from None
     if "checkpoint" not in converted:
         raise InvalidValueError(source, "parameter checkpoint is required")
+    for name in ("checkpoint", "config"):
+        if converted.get(name) and not Path(converted[name]).is_absolute():
+            converted[name] = str(resolve_path(converted[name]))
     return NodeParams(**converted)
 
 
@@ -115,13 +119,11 @@ def load_params(path: str | Path = DEFAULT_PARAMS, **overrides: Any) -> NodePara
     try:
         spec = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise InvalidValueError(str(path), f"does not parse: {error}") from None
+        raise InvalidValueError(str(path), f"does not parse: {yaml_problem(error)}") from None
     values = (spec.get(NODE_NAME) or {}).get("ros__parameters") if isinstance(spec, dict) else None
     if not isinstance(values, dict):
         raise InvalidValueError(str(path), f"expected '{NODE_NAME}: ros__parameters: {{...}}'")
     merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
-    if "checkpoint" in merged and merged["checkpoint"] and not Path(str(merged["checkpoint"])).is_absolute():
-        merged["checkpoint"] = str(resolve_path(str(merged["checkpoint"])))
     return params_from_dict(merged, str(path))
 
 
