@@ -2,101 +2,240 @@
 
 1. Simulate a short validation drive with a fixed seed (the simulator settings stored in the
    checkpoint's config, an official nuScenes ``mini_val`` scene name).
-2. Write it in the nuScenes layout and read it back through the reader that reads the real
-   dataset; check the round trip and write the preview picture.
-3. Run the shipped checkpoint over the frames read back, plus a dense simulated cabin stream,
-   and score every head (nuScenes detection, BEV mIoU, depth, driver monitoring, latency).
-4. Write ``metrics.json``, ``report.md`` and the plots.
+2. Write it as a rosbag2 with MCAP storage (``OUT/drive``, as ``perception simulate --format
+   rosbag2`` does).
+3. Replay the bag through the checkpoint exactly as ``perception replay`` does
+   (:func:`sensors.ros.open_recording`, :func:`perception.replay.runner.replay`), writing
+   ``OUT/results.mcap`` and ``OUT/foxglove_layout.json`` for Foxglove, and keeping the frames and
+   predictions for scoring; then run the driver head over a dense simulated cabin stream.
+4. Score every head against the simulator's ground truth (joined by LiDAR timestamp): nuScenes
+   detection, BEV mIoU, depth, driver monitoring (per frame and the monitor's events), latency
+   per stage with the warm-up reported apart.
+5. Write ``metrics.json``, ``report.md`` with its plots, the report pictures and ``report.html``
+   (one self-contained page).
+
+Every file is written atomically. Outputs of an earlier demo in ``OUT`` are removed first, so an
+interrupted run never leaves old and new files side by side; Ctrl-C during the replay keeps the
+bag and a finished ``results.mcap`` of the frames done.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from sensors.frame import Frame
-from sensors.nuscenes.tokens import instance_token
-
 #: The checkpoint shipped with the package, trained on simulated drives (docs/checkpoint.md).
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "tiny.pt"
+BAG = "drive"
+RESULTS_MCAP = "results.mcap"
+LAYOUT = "foxglove_layout.json"
+REPORT_HTML = "report.html"
+#: Pictures written next to the report (also linked from ``report.md``).
+PICTURES = {"cameras": "cameras.png", "bev": "bev.png", "depth": "depth.png", "driver": "driver_timeline.png"}
+#: Everything the demo writes into its output folder (removed at the start of a new run).
+OUTPUTS = (BAG, RESULTS_MCAP, LAYOUT, REPORT_HTML, "metrics.json", "report.md", "results_nusc.json",
+           "tp_errors.png", "pr_curves.png", "depth_vs_distance.png", "gaze_confusion.png", *PICTURES.values())
+STAGE_COUNT = 6
 
 
 @dataclass
 class DemoResult:
-    """Where the demo wrote its outputs and what it measured."""
+    """Where the demo wrote its outputs and what it measured.
 
-    dataset_root: Path
-    preview: Path
-    report: Path
+    Attributes:
+        out_dir: the output folder; ``files``: name -> path of everything written.
+        metrics: the metrics written to ``metrics.json``.
+        stage_s: stage name -> wall seconds.
+        interrupted: Ctrl-C stopped the replay; only the bag and ``results.mcap`` were written.
+    """
+
+    out_dir: Path
     metrics: dict
-    num_frames: int
-    num_boxes: int
-    max_point_error_m: float
-    max_box_center_error_m: float
+    files: dict[str, Path] = field(default_factory=dict)
+    stage_s: dict[str, float] = field(default_factory=dict)
+    num_frames: int = 0
+    num_boxes: int = 0
+    interrupted: bool = False
+
+    @property
+    def report_html(self) -> Path:
+        return self.out_dir / REPORT_HTML
 
 
-def round_trip_errors(written: list[Frame], read: list[Frame]) -> tuple[float, float]:
-    """Largest LiDAR point and box-centre differences (metres) between written and read frames.
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _Stages:
+    """Prints ``[k/N] stage`` as each stage starts and records its wall time."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.seconds, self._count = quiet, {}, 0
+
+    def run(self, name: str, what: str, work: Callable[[], object]) -> object:
+        self._count += 1
+        if not self.quiet:
+            _say(f"[{self._count}/{STAGE_COUNT}] {what}")
+        start = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.seconds[name] = time.perf_counter() - start
+
+
+def prepare_output(out_dir: Path) -> None:
+    """Create ``out_dir`` and remove what an earlier demo wrote there (only :data:`OUTPUTS`).
 
     Raises:
-        RuntimeError: a frame, point cloud or box went missing on the way.
+        ValueError: ``out_dir`` is a file, or cannot be created or written (one line with the reason).
     """
-    point_error = 0.0
-    box_error = 0.0
-    for original, loaded in zip(written, read, strict=True):
-        if original.lidar is None or loaded.lidar is None or len(original.lidar.points) != len(loaded.lidar.points):
-            raise RuntimeError(f"frame {original.token}: LiDAR points lost in the nuScenes round trip")
-        point_error = max(point_error, float(np.abs(original.lidar.points[:, :3] - loaded.lidar.points[:, :3]).max(initial=0.0)))
-        gt = original.annotations.boxes if original.annotations else None
-        back = loaded.annotations.boxes if loaded.annotations else None
-        if gt is None or not len(gt):
-            continue
-        if back is None or back.token is None:
-            raise RuntimeError(f"frame {original.token}: boxes lost in the nuScenes round trip")
-        order = {token: i for i, token in enumerate(back.token)}
-        index = np.array([order[instance_token(original.scene, t)] for t in gt.token or []])
-        box_error = max(box_error, float(np.abs(gt.center - back.center[index]).max()))
-    return point_error, box_error
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+        for name in OUTPUTS:
+            path = out_dir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+    except OSError as error:
+        raise ValueError(f"--out {out_dir}: cannot write there ({error.strerror or error})") from None
 
 
 def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHECKPOINT,
-             cabin_seconds: float = 60.0) -> DemoResult:
+             cabin_seconds: float = 60.0, progress: bool = True) -> DemoResult:
     """Run the main job (see the module docstring) and return what it produced.
 
     Raises:
-        FileNotFoundError: ``checkpoint`` does not exist.
-        ValueError: ``num_frames`` < 1, or a checkpoint that does not load.
+        ValueError: ``num_frames`` < 1, ``cabin_seconds`` < 0, a checkpoint that is missing or
+            does not load, an output folder that cannot be written.
     """
-    from rich.progress import track
+    import torch
 
-    from perception.inference import EvalOptions, evaluate_model, load_model, open_eval_source
-    from perception.inference.sources import SIM, EvalSource
-    from sensors.nuscenes.reader import NuScenesDataset
-    from sensors.nuscenes.writer import write_nuscenes
-    from sensors.sim import render_preview
+    from perception.inference import load_model
 
     if num_frames < 1:
         raise ValueError(f"--frames must be at least 1, got {num_frames}")
+    if cabin_seconds < 0:
+        raise ValueError(f"--cabin-seconds must be >= 0, got {cabin_seconds}")
     if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"checkpoint {checkpoint} not found")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model, config = load_model(checkpoint)
+        raise ValueError(f"--checkpoint {checkpoint}: not found")
+    out_dir = Path(out_dir)
+    prepare_output(out_dir)
+    stages = _Stages(quiet=not progress)
+    model, config = stages.run("load", f"loading {checkpoint}", lambda: load_model(checkpoint))
+    device = torch.device("cpu")
+    frames = stages.run("simulate", f"simulating a drive of {num_frames} frames",
+                        lambda: _simulate(config, num_frames, progress))
+    bag = stages.run("write bag", f"writing it as a rosbag2 (MCAP): {out_dir / BAG}",
+                     lambda: _write_bag(frames, out_dir / BAG))
+    replayed = stages.run("replay", f"replaying the bag through the model: {out_dir / RESULTS_MCAP}",
+                          lambda: _replay(bag, frames, model, config, out_dir, device, progress))
+    result = DemoResult(out_dir, {}, {"bag": bag, RESULTS_MCAP: out_dir / RESULTS_MCAP, LAYOUT: out_dir / LAYOUT},
+                        num_frames=len(frames), num_boxes=sum(_box_count(f) for f in frames))
+    sink, stats = replayed
+    if stats.interrupted:
+        result.interrupted, result.stage_s = True, stages.seconds
+        return result
+    cabin = stages.run("cabin", f"driver head over {cabin_seconds:g} s of cabin video",
+                       lambda: _cabin(model, config, cabin_seconds, device, progress))
+    stages.run("report", "scoring every head and writing the report",
+               lambda: _score_and_report(result, sink, stats, cabin, config, list(model.tasks), stages.seconds))
+    result.stage_s = stages.seconds
+    return result
+
+
+def _box_count(frame) -> int:
+    boxes = frame.annotations.boxes if frame.annotations is not None else None
+    return 0 if boxes is None else len(boxes)
+
+
+def _simulate(config, num_frames: int, progress: bool) -> list:
+    from tqdm import tqdm
+
+    from perception.inference import open_eval_source
+    from perception.inference.sources import SIM
+
     simulated = open_eval_source(SIM, "mini_val", config, max_samples=num_frames)
-    frames = [simulated.frames[i] for i in track(range(len(simulated.frames)), description="simulating drive")]
+    return [simulated.frames[i] for i in tqdm(range(len(simulated.frames)), desc="simulate", unit="frame",
+                                              disable=not progress, file=sys.stderr, dynamic_ncols=True)]
 
-    dataset_root = out_dir / "nuscenes"
-    write_nuscenes(frames, dataset_root, version="v1.0-mini")
-    read_back = list(NuScenesDataset(dataset_root, split="mini_val"))
-    if len(read_back) != len(frames):
-        raise RuntimeError(f"read {len(read_back)} frames back, wrote {len(frames)}")
-    point_error, box_error = round_trip_errors(frames, read_back)
-    preview = out_dir / "preview.png"
-    render_preview(read_back[-1], preview)
 
-    source = EvalSource(SIM, read_back, None, "mini_val")
-    outcome = evaluate_model(model, config, source, EvalOptions(out_dir / "evaluation", cabin_seconds=cabin_seconds))
-    assert outcome is not None  # single process: rank 0
-    num_boxes = sum(len(f.annotations.boxes) for f in read_back if f.annotations and f.annotations.boxes is not None)
-    return DemoResult(dataset_root, preview, outcome.files["report.md"], outcome.metrics, len(frames), num_boxes,
-                      point_error, box_error)
+def _write_bag(frames: list, path: Path) -> Path:
+    from sensors.ros.writer import write_rosbag2
+
+    return write_rosbag2(frames, path, storage="mcap")
+
+
+def _replay(bag: Path, frames: list, model, config, out_dir: Path, device, progress: bool):
+    from perception.inference.record_sink import RecordSink
+    from perception.replay.foxglove_sink import foxglove_outputs
+    from perception.replay.layout import write_layout
+    from perception.replay.runner import replay
+    from sensors.ros import open_recording
+    from evaluation.segmentation import DEFAULT_THRESHOLDS
+
+    recording = open_recording(bag)
+    truth = {f.timestamp: f.annotations for f in frames if f.annotations is not None}
+    sink = RecordSink(truth, config.model, np.asarray(DEFAULT_THRESHOLDS))
+    with foxglove_outputs(out_dir / RESULTS_MCAP, config.model.heads.segmentation.grid.to_bev_grid()) as publisher:
+        stats = replay(recording, model, [publisher, sink], device, progress=progress, total=len(frames))
+    write_layout(out_dir / LAYOUT, config.model.cameras)
+    return sink, stats
+
+
+def _cabin(model, config, seconds: float, device, progress: bool) -> list:
+    from tqdm import tqdm
+
+    from perception.inference.predict import predict_cabin_stream
+    from perception.inference.pipeline import CABIN_BATCH
+    from perception.inference.sources import CabinStream
+    from sensors.sim import SimConfig
+
+    if seconds <= 0 or "driver" not in model.heads:
+        return []
+    d = config.data
+    stream = CabinStream(d.seed + d.train_scenes, seconds, 10.0, SimConfig(**d.sim).cabin_size)
+    batches = [range(i, min(i + CABIN_BATCH, len(stream))) for i in range(0, len(stream), CABIN_BATCH)]
+    batches = tqdm(batches, desc="cabin", unit="batch", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    return [obs for _, obs in predict_cabin_stream(model, stream, batches, "cabin-stream", device)]
+
+
+def _latency(stats) -> dict:
+    from evaluation.latency import summarize_latency
+
+    stages = {name: values for name, values in stats.stage_s.items() if values}
+    stages["total"] = [float(sum(v)) for v in zip(*stages.values())]
+    return summarize_latency(stages)
+
+
+def _score_and_report(result: DemoResult, sink, stats, cabin: list, config, heads: list[str], stage_s: dict) -> None:
+    from evaluation.report import PlotInputs, write_report
+    from perception.inference.demo_report import write_demo_html
+    from perception.inference.scoring import score_records
+
+    records, unmatched = sink.records()
+    out_dir = result.out_dir
+    scores = score_records(records, cabin, out_dir, segmentation_grid=config.model.heads.segmentation.grid, kind="sim")
+    metrics = dict(scores.metrics)
+    if stats.frames:
+        metrics["latency"] = _latency(stats)
+        metrics["warmup"] = {"first_frame_s": stats.warmup_s,
+                             "note": "one-off cost of the first forward pass (kernel compilation or cache load, "
+                                     "thread pools), run before timing and not included in the latency"}
+    metrics["meta"] = {"data": "sim, written as a rosbag2 and replayed", "frames": len(records),
+                       "frames_without_truth": unmatched, "cabin_stream_frames": len(cabin), "device": "cpu",
+                       "heads": heads, "stage_seconds": {k: round(v, 3) for k, v in stage_s.items()}}
+    files = write_report(metrics, out_dir, PlotInputs(detection=scores.detection))
+    files.update(write_demo_html(out_dir, metrics, sink, cabin, config, files["report.md"]))
+    result.metrics, result.files = metrics, {**result.files, **files}
