@@ -73,7 +73,11 @@ def headline_cards(metrics: dict) -> list[Card]:
     if driver:
         frames = driver.get("frames", {})
         events = driver.get("events", {}).get("all")
-        detail = f"event recall {_f(events['recall'], 2)}, precision {_f(events['precision'], 2)}" if events else ""
+        if events and events["target"]:
+            detail = (f"{events['target']} true events: recall {_f(events['recall'], 2)}, "
+                      f"precision {_f(events['precision'], 2)}")
+        else:
+            detail = "no driver event in the cabin stream" if events else ""
         cards.append(Card("Driver monitoring", "gaze-zone accuracy", _f(frames.get("gaze", {}).get("accuracy")), detail))
     latency = metrics.get("latency", {}).get("total")
     if latency:

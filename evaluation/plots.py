@@ -86,7 +86,8 @@ def plot_depth_vs_distance(bins: Sequence[dict], path: Path) -> Path:
     ax2 = ax.twinx()
     ax2.plot(centres, [np.nan if b["rmse"] is None else b["rmse"] for b in bins], "s--", color="C1", label="RMSE")
     ax2.set_ylabel("RMSE (m)")
-    fig.legend(loc="upper left")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper left")
     return _save(fig, path)
 
 
