@@ -120,10 +120,6 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
         ValueError: ``num_frames`` < 1, ``cabin_seconds`` < 0, a checkpoint that is missing or
             does not load, an output folder that cannot be written.
     """
-    import torch
-
-    from perception.inference import load_model
-
     if num_frames < 1:
         raise ValueError(f"--frames must be at least 1, got {num_frames}")
     if cabin_seconds < 0:
@@ -132,6 +128,10 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
         raise ValueError(f"--checkpoint {checkpoint}: not found")
     out_dir = Path(out_dir)
     prepare_output(out_dir)
+    import torch
+
+    from perception.inference import load_model
+
     stages = _Stages(quiet=not progress)
     model, config = stages.run("load", f"loading {checkpoint}", lambda: load_model(checkpoint))
     device = torch.device("cpu")

@@ -168,16 +168,17 @@ def test_demo_output_that_cannot_be_written_is_one_line(tmp_path: Path, checkpoi
     assert blocker.read_text() == "not a folder"
 
 
-def test_demo_replaces_only_its_own_outputs(tmp_path: Path, checkpoint: Path):
+def test_demo_replaces_only_its_own_outputs(tmp_path: Path):
+    from perception.demo import OUTPUTS, prepare_output
+
     out = tmp_path / "out"
-    out.mkdir()
+    (out / "drive").mkdir(parents=True)
+    (out / "drive" / "metadata.yaml").write_text("old bag")
     (out / "notes.txt").write_text("mine")
     (out / "report.html").write_text("stale")
-    result = run_cli("demo", "--out", str(out), "--checkpoint", str(checkpoint), "--frames", "1",
-                     "--cabin-seconds", "0", "--quiet")
-    assert result.returncode == 0, result.stderr
-    assert (out / "notes.txt").read_text() == "mine"
-    assert "stale" not in (out / "report.html").read_text()
+    prepare_output(out)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert "report.html" in OUTPUTS and "drive" in OUTPUTS
 
 
 @pytest.mark.slow
