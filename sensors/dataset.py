@@ -16,7 +16,8 @@ NUSCENES_VERSIONS = ("v1.0-mini", "v1.0-trainval", "v1.0-test")
 
 def detect_layout(root: Path) -> str:
     """Name of the layout of ``root``: ``"nuscenes"``, ``"kitti"``, ``"rosbag"`` (rosbag2 folder or
-    ``.mcap``/``.db3`` file, ROS 1 ``.bag``) or ``"pcd"`` (a folder of ``.pcd`` files)."""
+    ``.mcap``/``.db3`` file, ROS 1 ``.bag`` or folder of ``.bag`` files) or ``"pcd"`` (a folder of
+    ``.pcd`` files)."""
     if not root.exists():
         raise MissingDataError(root, "dataset path does not exist")
     if root.is_file() and root.suffix in (".mcap", ".db3", ".bag"):
@@ -27,6 +28,8 @@ def detect_layout(root: Path) -> str:
         return "nuscenes"
     if any((root / part / "velodyne").is_dir() for part in ("training", "testing")) or (root / "velodyne").is_dir():
         return "kitti"
+    if root.is_dir() and any(root.glob("*.bag")):
+        return "rosbag"
     if root.is_dir() and any(root.glob("*.pcd")):
         return "pcd"
     raise UnknownLayoutError(

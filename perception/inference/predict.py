@@ -17,9 +17,9 @@ from perception.config import ModelConfig
 from perception.data import collate_frames, frame_to_sample
 from perception.data.batch import Sample
 from perception.data.transforms import normalise
+from perception.export.runner import Network
 from perception.inference.records import DriverObservation, FrameRecord, make_record
 from perception.inference.timing import StageTimer
-from perception.model import FusionModel
 from perception.postprocess import Prediction, decode_outputs
 from sensors.frame import Camera, DriverLabels, Frame
 
@@ -27,7 +27,7 @@ from sensors.frame import Camera, DriverLabels, Frame
 FrameCallback = Callable[[int, Frame, Prediction], None]
 
 
-def predict_batch(model: FusionModel, frames: Sequence[Frame], device: torch.device,
+def predict_batch(model: Network, frames: Sequence[Frame], device: torch.device,
                   timer: StageTimer) -> tuple[list[Sample], list[Prediction]]:
     """One forward pass over ``frames``: their samples and decoded predictions, in order.
 
@@ -48,7 +48,7 @@ def predict_batch(model: FusionModel, frames: Sequence[Frame], device: torch.dev
     return samples, predictions
 
 
-def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequence[Sequence[int]], device: torch.device,
+def predict_frames(model: Network, frames: Sequence[Frame], batches: Sequence[Sequence[int]], device: torch.device,
                    thresholds: np.ndarray, timer: StageTimer | None = None,
                    on_frame: FrameCallback | None = None, warmup: bool = True,
                    progress: bool = False) -> list[FrameRecord]:
@@ -89,15 +89,13 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
     return records
 
 
-def predict_cabin(model: FusionModel, images: Sequence[Camera], device: torch.device) -> list[Prediction]:
+def predict_cabin(model: Network, images: Sequence[Camera], device: torch.device) -> list[Prediction]:
     """Driver-head predictions of cabin camera images (one batch), without the street branches.
 
     Uses the same preprocessing as :func:`perception.data.frame_to_sample` and the same path as
     :meth:`FusionModel.forward` for the cabin: shared image encoder (pooled) -> driver head.
     """
     config: ModelConfig = model.config
-    if "driver" not in model.heads or model.image_encoder is None:
-        raise ValueError("the model has no driver-monitoring head")
     im = config.image
     x = torch.stack([
         normalise(cv2.resize(c.image, (im.cabin_width, im.cabin_height), interpolation=cv2.INTER_AREA), im.mean, im.std)
@@ -105,11 +103,11 @@ def predict_cabin(model: FusionModel, images: Sequence[Camera], device: torch.de
     ]).to(device)
     model.eval()
     with torch.inference_mode():
-        out = model.heads["driver"](model.image_encoder.pooled(x))
+        out = model.driver(x)
     return decode_outputs({"camera_present": torch.zeros(len(images), dtype=torch.bool), "driver": out}, config)
 
 
-def predict_cabin_stream(model: FusionModel, stream: Sequence[tuple[Camera, DriverLabels]],
+def predict_cabin_stream(model: Network, stream: Sequence[tuple[Camera, DriverLabels]],
                          batches: Sequence[Sequence[int]], name: str,
                          device: torch.device) -> list[tuple[int, DriverObservation]]:
     """(index, observation) of the cabin images ``stream[i]``, one forward pass per batch of indices;

@@ -127,13 +127,46 @@ class ImageEncoder(nn.Module):
         return F.adaptive_avg_pool2d(deepest, POOL_CELLS).flatten(1)
 
 
-class _PoolGrid:
-    """The BEV pooling geometry as the attributes ``kernels.precompute_bev_pool`` reads."""
+def pool_geometry(grid: GridConfig, config: ViewTransformConfig) -> kernels.BevPoolGeometry:
+    """The BEV pooling geometry: ``grid``'s cells, frustum points kept between ``config.zmin`` and ``zmax``."""
+    return kernels.BevPoolGeometry(grid.xmin, grid.ymin, config.zmin, grid.xmax, grid.ymax, config.zmax,
+                                   grid.resolution, grid.resolution)
 
-    def __init__(self, grid: GridConfig, zmin: float, zmax: float) -> None:
-        self.xmin, self.xmax, self.ymin, self.ymax = grid.xmin, grid.xmax, grid.ymin, grid.ymax
-        self.zmin, self.zmax = zmin, zmax
-        self.cell_x = self.cell_y = grid.resolution
+
+def depth_bin_centres(config: ViewTransformConfig) -> torch.Tensor:
+    """(D,) float32 centres (metres) of the ``depth_bins`` equal bins over [depth_min, depth_max)."""
+    step = (config.depth_max - config.depth_min) / config.depth_bins
+    return config.depth_min + (torch.arange(config.depth_bins, dtype=torch.float32) + 0.5) * step
+
+
+def frustum_points(intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, bin_centres: torch.Tensor,
+                   stride: int, h: int, w: int) -> torch.Tensor:
+    """Ego-frame positions (N, D, h, w, 3) float32 (metres) of the depth bins of each feature pixel.
+
+    Args:
+        intrinsics: (N, 3, 3) K at the model input resolution; cam_to_ego: (N, 4, 4).
+        bin_centres: (D,) depth (metres along the optical axis) of each bin.
+        stride: image pixels per feature pixel; h, w: the feature map size.
+
+    Feature pixel (i, j) at stride s covers image pixels [j*s, (j+1)*s) so its centre is
+    at u = j*s + (s-1)/2 in OpenCV pixel coordinates (pixel centres at integers).
+    """
+    dev = intrinsics.device
+    k = intrinsics.double()
+    s = stride
+    u = torch.arange(w, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
+    v = torch.arange(h, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
+    d = bin_centres.to(dev, torch.float64)
+    fx, fy = k[:, 0, 0].view(-1, 1, 1, 1), k[:, 1, 1].view(-1, 1, 1, 1)
+    cx, cy = k[:, 0, 2].view(-1, 1, 1, 1), k[:, 1, 2].view(-1, 1, 1, 1)
+    dd = d.view(1, -1, 1, 1)
+    x = (u.view(1, 1, 1, -1) - cx) / fx * dd
+    y = (v.view(1, 1, -1, 1) - cy) / fy * dd
+    z = dd.expand_as(x + y)
+    cam = torch.stack(torch.broadcast_tensors(x, y, z), dim=-1)  # (N, D, h, w, 3)
+    t = cam_to_ego.double()
+    ego = torch.einsum("nij,ndhwj->ndhwi", t[:, :3, :3], cam) + t[:, None, None, None, :3, 3]
+    return ego.float()
 
 
 class LiftSplat(nn.Module):
@@ -154,10 +187,8 @@ class LiftSplat(nn.Module):
             conv_bn_relu(in_channels, in_channels),
             nn.Conv2d(in_channels, config.depth_bins + config.channels, 1),
         )
-        step = (config.depth_max - config.depth_min) / config.depth_bins
-        centres = config.depth_min + (torch.arange(config.depth_bins, dtype=torch.float32) + 0.5) * step
-        self.register_buffer("bin_centres", centres, persistent=False)
-        self.pool_grid = _PoolGrid(grid, config.zmin, config.zmax)
+        self.register_buffer("bin_centres", depth_bin_centres(config), persistent=False)
+        self.pool_grid = pool_geometry(grid, config)
         self.grid_shape = grid.shape
         self.ranks_cache = kernels.BevPoolRanksCache(max_entries=8)
 
@@ -166,28 +197,20 @@ class LiftSplat(nn.Module):
         out = self.net(features)
         return out[:, : self.depth_bins], out[:, self.depth_bins :]
 
-    def frustum(self, intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        """Ego-frame positions (N, D, h, w, 3) float32 (metres) of the depth bins of each feature pixel.
+    def distributions(self, features: torch.Tensor, camera_valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the splat pools: features (B, N, Cin, h, w), camera_valid (B, N) bool -> depth logits
+        (B, N, D, h, w), depth probabilities (B, N, D, h, w) (zero for invalid cameras) and context
+        (B, N, h, w, C) (channel last)."""
+        b, n, _, h, w = features.shape
+        logits, context = self.lift(features.flatten(0, 1))
+        logits = logits.view(b, n, self.depth_bins, h, w)
+        probs = logits.softmax(dim=2) * camera_valid.view(b, n, 1, 1, 1).to(logits.dtype)
+        context = context.view(b, n, self.channels, h, w).permute(0, 1, 3, 4, 2).contiguous()
+        return logits, probs, context
 
-        Feature pixel (i, j) at stride s covers image pixels [j*s, (j+1)*s) so its centre is
-        at u = j*s + (s-1)/2 in OpenCV pixel coordinates (pixel centres at integers).
-        """
-        dev = intrinsics.device
-        k = intrinsics.double()
-        s = self.stride
-        u = torch.arange(w, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
-        v = torch.arange(h, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
-        d = self.bin_centres.to(dev, torch.float64)
-        fx, fy = k[:, 0, 0].view(-1, 1, 1, 1), k[:, 1, 1].view(-1, 1, 1, 1)
-        cx, cy = k[:, 0, 2].view(-1, 1, 1, 1), k[:, 1, 2].view(-1, 1, 1, 1)
-        dd = d.view(1, -1, 1, 1)
-        x = (u.view(1, 1, 1, -1) - cx) / fx * dd
-        y = (v.view(1, 1, -1, 1) - cy) / fy * dd
-        z = dd.expand_as(x + y)
-        cam = torch.stack(torch.broadcast_tensors(x, y, z), dim=-1)  # (N, D, h, w, 3)
-        t = cam_to_ego.double()
-        ego = torch.einsum("nij,ndhwj->ndhwi", t[:, :3, :3], cam) + t[:, None, None, None, :3, 3]
-        return ego.float()
+    def frustum(self, intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """Ego-frame positions (N, D, h, w, 3) float32 of this transform's depth bins, see :func:`frustum_points`."""
+        return frustum_points(intrinsics, cam_to_ego, self.bin_centres, self.stride, h, w)
 
     def forward(
         self,
@@ -208,11 +231,8 @@ class LiftSplat(nn.Module):
             bev: (B, C, X, Y) camera BEV features.
             depth_logits: (B, N, D, h, w).
         """
-        b, n, cin, h, w = features.shape
-        logits, context = self.lift(features.flatten(0, 1))
-        logits = logits.view(b, n, self.depth_bins, h, w)
-        probs = logits.softmax(dim=2) * camera_valid.view(b, n, 1, 1, 1).to(logits.dtype)
-        context = context.view(b, n, self.channels, h, w).permute(0, 1, 3, 4, 2).contiguous()
+        b, h, w = features.shape[0], features.shape[-2], features.shape[-1]
+        logits, probs, context = self.distributions(features, camera_valid)
         bev = features.new_zeros((b, self.channels, *self.grid_shape))
         with torch.no_grad():
             ranks = [

@@ -33,6 +33,9 @@ TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
 class FusionModel(nn.Module):
     """Camera + LiDAR BEV fusion with detection, segmentation, depth and driver heads."""
 
+    #: What runs the network (``perception.export.Network``; ``OnnxRunner`` says "onnxruntime").
+    runtime = "torch"
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
@@ -166,6 +169,17 @@ class FusionModel(nn.Module):
                 pooled = pooled.index_copy(0, idx, self.image_encoder.pooled(batch.cabin[idx]).to(pooled.dtype))
             out["driver"] = self.heads["driver"](pooled)
         return out
+
+    def driver(self, cabin: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Driver-head outputs (as in :meth:`forward`) of cabin images (B, 3, Hc, Wc), without the
+        street branches.
+
+        Raises:
+            ValueError: the model has no driver head.
+        """
+        if "driver" not in self.heads or self.image_encoder is None:
+            raise ValueError("the model has no driver-monitoring head")
+        return self.heads["driver"](self.image_encoder.pooled(cabin))
 
     def losses(self, outputs: dict[str, object], batch: Batch) -> dict[str, TaskLoss]:
         """Per-sample loss and presence mask of every built head (see :mod:`perception.model.losses`).

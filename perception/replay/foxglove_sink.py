@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import foxglove
+import numpy as np
 from foxglove.channels import (
     CameraCalibrationChannel,
     CompressedImageChannel,
@@ -47,6 +48,7 @@ TOPICS: dict[str, str] = {
     "boxes": "/detections/boxes",
     "gt_boxes": "/ground_truth/boxes",
     "bev": "/bev/segmentation",
+    "gt_bev": "/ground_truth/bev",
     "cabin": "/cabin/image",
     "driver_state": "/driver/state",
     "driver_events": "/driver/events",
@@ -65,7 +67,8 @@ DRIVER_STATE_SCHEMA: dict = {
 _CHANNEL_TYPES = {
     "tf": FrameTransformsChannel, "points": PointCloudChannel, "image": CompressedImageChannel,
     "calibration": CameraCalibrationChannel, "annotations": ImageAnnotationsChannel, "depth": RawImageChannel,
-    "boxes": SceneUpdateChannel, "gt_boxes": SceneUpdateChannel, "bev": GridChannel, "cabin": CompressedImageChannel,
+    "boxes": SceneUpdateChannel, "gt_boxes": SceneUpdateChannel, "bev": GridChannel, "gt_bev": GridChannel,
+    "cabin": CompressedImageChannel,
     "driver_events": LogChannel,
 }
 
@@ -91,6 +94,7 @@ class FoxglovePublisher:
         self.driver = DriverTrack()
         self._channels: dict[str, object] = {}
         self._last_us = 0
+        self._last_cabin_us: int | None = None
 
     def _channel(self, kind: str, camera: str = ""):
         topic = TOPICS[kind].format(camera=camera)
@@ -102,7 +106,7 @@ class FoxglovePublisher:
         return self._channels[topic]
 
     def write(self, frame: Frame, prediction: Prediction) -> None:
-        """Log ``frame`` (cloud, images, transforms, ground truth) and ``prediction`` (boxes in 3D and
+        """Log ``frame`` (cloud, images, transforms, ground-truth boxes and map) and ``prediction`` (boxes in 3D and
         projected into each camera, BEV segmentation, depth, driver state and events)."""
         t = frame.timestamp
         self._last_us = max(self._last_us, t)
@@ -124,21 +128,29 @@ class FoxglovePublisher:
         gt = frame.annotations.boxes if frame.annotations is not None else None
         if gt is not None:
             self._channel("gt_boxes").log(fm.scene_update(gt, t, "gt", fm.GT_COLOR, labels=False), log_time=fm.to_ns(t))
+        gt_map = frame.annotations.bev_map if frame.annotations is not None else None
+        if gt_map is not None:
+            self._channel("gt_bev").log(fm.bev_grid(gt_map.layers.astype(np.float32), gt_map.grid, MAP_CLASSES, t),
+                                        log_time=fm.to_ns(t))
         if prediction.bev_map is not None:
             self._channel("bev").log(fm.bev_grid(prediction.bev_map, self.grid, MAP_CLASSES, t), log_time=fm.to_ns(t))
         if frame.cabin is not None:
             self._write_cabin(frame, prediction)
 
     def _write_cabin(self, frame: Frame, prediction: Prediction) -> None:
+        """The cabin image once (an image synchronised into two frames is not repeated) and, when the
+        model has a driver head, the driver state and the events that ended."""
         cabin = frame.cabin
         assert cabin is not None
-        update = self.driver.update(cabin.timestamp, prediction)
-        if update is None:  # the same cabin image as the previous frame's
+        if self._last_cabin_us is not None and cabin.timestamp <= self._last_cabin_us:
             return
+        self._last_cabin_us = cabin.timestamp
         ct = fm.to_ns(cabin.timestamp)
         self._channel("cabin").log(fm.compressed_image(cabin, self.jpeg_quality), log_time=ct)
-        self._channel("driver_state").log(update.state, log_time=ct)
-        self._log_events(update.ended, cabin.timestamp)
+        update = self.driver.update(cabin.timestamp, prediction)
+        if update is not None:
+            self._channel("driver_state").log(update.state, log_time=ct)
+            self._log_events(update.ended, cabin.timestamp)
 
     def _log_events(self, events: list[DriverEvent], timestamp_us: int) -> None:
         for event in events:

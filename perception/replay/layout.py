@@ -2,7 +2,8 @@
 SDK's layout types (:mod:`foxglove.layouts`) and shipped as ``docs/foxglove_layout.json``.
 
 Left: the 3D view in ``base_link`` (LiDAR cloud coloured by intensity, predicted and ground-truth
-boxes, the drivable-area probability of the BEV segmentation under them). Right, top: the six
+boxes, the drivable-area probability of the BEV segmentation under them; the ground-truth map is
+listed, switched off). Right, top: the six
 street cameras with the projected predicted boxes; bottom: tabs with the front camera's predicted
 depth, the cabin camera, a plot of the driver state (eyes-closed and phone probabilities,
 PERCLOS) and the log of driver events.
@@ -40,6 +41,9 @@ def _three_d() -> fl.ThreeDeePanel:
         TOPICS["gt_boxes"]: fl.BaseRendererSceneUpdateTopicSettings(visible=True, show_outlines=True),
         TOPICS["bev"]: fl.BaseRendererGridTopicSettings(
             visible=True, color_mode="gradient", color_field="drivable_area", gradient=("#00000000", "#3050ffaa"),
+            min_value=0.0, max_value=255.0, frame_locked=True, draw_behind=True),
+        TOPICS["gt_bev"]: fl.BaseRendererGridTopicSettings(
+            visible=False, color_mode="gradient", color_field="drivable_area", gradient=("#00000000", "#30c050aa"),
             min_value=0.0, max_value=255.0, frame_locked=True, draw_behind=True),
     }
     return fl.ThreeDeePanel(title="3D (base_link)", config=fl.ThreeDeeConfig(

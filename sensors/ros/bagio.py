@@ -1,7 +1,8 @@
 """Raw messages of a recording and one type store that decodes every type it can.
 
 Opens rosbag2 recordings (a folder with ``metadata.yaml``, split or not, or a single ``.mcap``
-or ``.db3`` file) and ROS 1 ``.bag`` files through ``rosbags.highlevel.AnyReader``. Message
+or ``.db3`` file) and ROS 1 ``.bag`` files (one, or a folder of the parts of a split recording,
+read as one) through ``rosbags.highlevel.AnyReader``. Message
 types are resolved per connection: the definition stored in the bag when there is one,
 otherwise the ROS 2 Humble (rosbag2) or ROS 1 Noetic (``.bag``) type store with
 ``vision_msgs``; a type in neither is *unknown* and its topic cannot be used.
@@ -102,7 +103,7 @@ class BagSource:
         if not self.indexed:
             yield from self._mcap_messages(wanted)
             return
-        with AnyReader([self.path], default_typestore=None if self.ros1 else typestore("humble")) as reader:
+        with AnyReader(_reader_paths(self.path), default_typestore=None if self.ros1 else typestore("humble")) as reader:
             connections = [c for c in reader.connections if c.topic in wanted]
             if not connections:
                 return
@@ -140,6 +141,16 @@ class BagSource:
         except Exception as error:  # noqa: BLE001 - rosbags raises several kinds on bad bytes
             raise CorruptDataError(self.path, f"{message.topic}: {message.msgtype} message at {message.log_time_ns} ns "
                                               f"does not deserialize ({type(error).__name__})") from None
+
+
+def is_ros1_folder(path: Path) -> bool:
+    """A folder of ROS 1 ``.bag`` files (a recording split by ``rosbag record --split``)."""
+    return path.is_dir() and not (path / "metadata.yaml").exists() and any(path.glob("*.bag"))
+
+
+def _reader_paths(path: Path) -> list[Path]:
+    """What AnyReader opens: the path, or the ``.bag`` files of a split ROS 1 folder."""
+    return sorted(path.glob("*.bag")) if is_ros1_folder(path) else [path]
 
 
 def _mcap_files(path: Path) -> list[Path]:
@@ -180,9 +191,9 @@ def open_bag(path: str | Path) -> BagSource:
     path = Path(path)
     if not path.exists():
         raise MissingDataError(path, "recording does not exist")
-    ros1 = path.suffix == ".bag"
+    ros1 = path.suffix == ".bag" or is_ros1_folder(path)
     try:
-        reader = AnyReader([path], default_typestore=None if ros1 else typestore("humble"))
+        reader = AnyReader(_reader_paths(path), default_typestore=None if ros1 else typestore("humble"))
         reader.open()
     except Exception as error:  # noqa: BLE001 - rosbags raises several kinds (AnyReaderError, ReaderError...)
         if _mcap_files(path) and path.suffix != ".bag":

@@ -14,11 +14,12 @@ recording best. Format (``configs/replay/nuscenes.yaml`` is an example)::
     tf: /tf                                  # default /tf
     tf_static: /tf_static                    # default /tf_static
     frames: {map: map, base: base_link}      # defaults
-    ground_truth: {boxes: /ground_truth/boxes}   # optional
+    ground_truth: {boxes: /ground_truth/boxes, map: /ground_truth/map}   # optional
     lidar_time_unit: ns                      # optional, see sensors.ros.pointcloud
 
 A camera entry may set ``rectified: false`` for raw images (intrinsics from ``K`` instead of
-``P``).
+``P``). ``ground_truth.map`` is a topic prefix: one ``nav_msgs/OccupancyGrid`` per BEV map layer
+on ``<prefix>/<layer>`` (:mod:`sensors.ros.grid`).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from sensors.classes import MAP_CLASSES
 from sensors.errors import CorruptDataError, InvalidValueError, MissingDataError
 
 #: Folder of the shipped profiles.
@@ -38,6 +40,7 @@ IMAGE_TYPES = ("sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/Image")
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 TF_TYPES = ("tf2_msgs/msg/TFMessage", "tf/msg/tfMessage")
 DETECTIONS = "vision_msgs/msg/Detection3DArray"
+OCCUPANCY = "nav_msgs/msg/OccupancyGrid"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Profile:
     map_frame: str = "map"
     base_frame: str = "base_link"
     boxes: str | None = None
+    bev_map: str | None = None
     lidar_time_unit: str | None = None
     description: str = ""
 
@@ -74,7 +78,15 @@ class Profile:
             out[camera.info] = (CAMERA_INFO,)
         if self.boxes:
             out[self.boxes] = (DETECTIONS,)
+        for topic in self.map_topics().values():
+            out[topic] = (OCCUPANCY,)
         return out
+
+    def map_topics(self) -> dict[str, str]:
+        """BEV map layer -> its OccupancyGrid topic (``<bev_map>/<layer>``); empty without a map."""
+        if not self.bev_map:
+            return {}
+        return {layer: f"{self.bev_map.rstrip('/')}/{layer}" for layer in MAP_CLASSES}
 
 
 def _camera(spec: Any, where: str) -> CameraTopics:
@@ -108,7 +120,7 @@ def profile_from_dict(spec: dict[str, Any], source: str = "profile") -> Profile:
         cabin=_camera(spec["cabin"], f"{source}: cabin") if spec.get("cabin") else None,
         tf=spec.get("tf", "/tf"), tf_static=spec.get("tf_static", "/tf_static"),
         map_frame=frames.get("map", "map"), base_frame=frames.get("base", "base_link"),
-        boxes=truth.get("boxes"), lidar_time_unit=spec.get("lidar_time_unit"),
+        boxes=truth.get("boxes"), bev_map=truth.get("map"), lidar_time_unit=spec.get("lidar_time_unit"),
         description=str(spec.get("description", "")),
     )
 

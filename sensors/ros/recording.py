@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sensors.errors import CorruptDataError, MissingDataError, SensorDataError
 from sensors.frame import Frame
-from sensors.ros.bagio import BAG_SUFFIXES, BagSource, open_bag
+from sensors.ros.bagio import BAG_SUFFIXES, BagSource, is_ros1_folder, open_bag
 from sensors.ros.pcd import PcdFolder, is_pcd_folder
 from sensors.ros.profile import (
     POINTCLOUD,
@@ -82,6 +82,8 @@ def _roles(profile: Profile) -> dict[str, str]:
         roles[topics.info] = f"{name} camera_info"
     if profile.boxes:
         roles[profile.boxes] = "ground-truth boxes"
+    for layer, topic in profile.map_topics().items():
+        roles[topic] = f"ground-truth map {layer}"
     return roles
 
 
@@ -172,7 +174,8 @@ class Recording:
                 problem = f"not used by profile {self.profile.name}"
             rate = (entry.count - 1) / duration if duration > 0 and entry.count > 1 else 0.0
             topics.append(TopicReport(topic, entry.msgtype, entry.count, rate, roles.get(topic), problem))
-        fmt = "ROS 1 bag" if source.ros1 else f"rosbag2 ({_storage(source.path)})"
+        fmt = ("ROS 1 bag" if source.path.is_file() else "ROS 1 bags (split)") if source.ros1 \
+            else f"rosbag2 ({_storage(source.path)})"
         return RecordingInfo(self.path, fmt, duration, topics, self.profile.name, self._fits, list(source.notes))
 
 
@@ -188,7 +191,7 @@ def is_recording(path: Path) -> bool:
     path = Path(path)
     if path.is_file():
         return path.suffix in BAG_SUFFIXES
-    return path.is_dir() and ((path / "metadata.yaml").exists() or is_pcd_folder(path))
+    return path.is_dir() and ((path / "metadata.yaml").exists() or is_ros1_folder(path) or is_pcd_folder(path))
 
 
 def open_recording(path: str | Path, profile: str | Path | Profile | None = None, tolerance_s: float = 0.12, *,
@@ -196,8 +199,8 @@ def open_recording(path: str | Path, profile: str | Path | Profile | None = None
     """Open a recorded drive for replay.
 
     Args:
-        path: a rosbag2 folder (split or not), a ``.mcap`` / ``.db3`` file, a ROS 1 ``.bag``,
-            or a folder of ``.pcd`` files.
+        path: a rosbag2 folder (split or not), a ``.mcap`` / ``.db3`` file, a ROS 1 ``.bag`` or
+            a folder of ``.bag`` files (a split ROS 1 recording), or a folder of ``.pcd`` files.
         profile: a shipped profile name (``sim``, ``nuscenes``, ``autoware``), a profile YAML
             path, a :class:`Profile`, or None to choose the shipped profile that fits best.
         tolerance_s: largest |camera stamp - LiDAR stamp| (s) for a camera to join a frame.
@@ -231,7 +234,8 @@ def open_recording(path: str | Path, profile: str | Path | Profile | None = None
         chosen = chosen or load_profile("nuscenes")
         return Recording(path, folder, chosen, tolerance_s, sweeps, [], image_reduction)
     if not is_recording(path):
-        raise UnknownLayoutError(path, "not a recording (rosbag2 folder or .mcap/.db3 file, ROS 1 .bag, folder of .pcd)")
+        raise UnknownLayoutError(path, "not a recording (rosbag2 folder or .mcap/.db3 file, ROS 1 .bag or folder of "
+                                       ".bag files, folder of .pcd)")
     source = open_bag(path)
     types = {t: e.msgtype for t, e in source.topics.items()}
     fits = choose_profile(types) if chosen is None else [fit_profile(chosen, types)]

@@ -24,22 +24,26 @@ Rules (docs/replay.md, "Synchronization"):
   time relative to ``t`` (seconds). With ``sweeps`` > 1 the previous clouds are
   motion-compensated into the ego frame at ``t`` (offsets negative), as the nuScenes reader does.
 * Ground-truth boxes stamped within ``annotation_tolerance_s`` of ``t`` go to
-  ``Frame.annotations`` (transformed into the ego frame at ``t``).
+  ``Frame.annotations`` (transformed into the ego frame at ``t``), and so do the BEV map layers
+  (OccupancyGrids in the ego frame, all layers or none).
 """
 from __future__ import annotations
 
 import bisect
 import hashlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from sensors.boxes import Boxes3D
+from sensors.classes import MAP_CLASSES
 from sensors.errors import SensorDataError
-from sensors.frame import CAMERA_NAMES, Annotations, Camera, Frame, Lidar
+from sensors.frame import CAMERA_NAMES, Annotations, BevMap, Camera, Frame, Lidar
 from sensors.geometry import invert_transform, sensor_to_reference_ego
 from sensors.ros.detections import decode_detections
+from sensors.ros.grid import decode_layer
 from sensors.ros.image import REDUCED_READ, camera_intrinsics, decode_any_image
 from sensors.ros.pointcloud import decode_pointcloud2
 from sensors.ros.profile import CameraTopics, Profile
@@ -125,10 +129,13 @@ class FrameSynchronizer:
             self._routes[topics.info] = ("info", key)
         if profile.boxes:
             self._routes[profile.boxes] = ("boxes", None)
+        for layer, topic in profile.map_topics().items():
+            self._routes[topic] = ("map", layer)
         self._pending = _Timeline()
         self._images = {key: _Timeline() for key in self._cameras}
         self._infos: dict[str, Any] = {}
         self._boxes = _Timeline()
+        self._maps = {layer: _Timeline() for layer in profile.map_topics()}
         self._history: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=max(sweeps - 1, 0))
         self._watermark: int | None = None
         self._last_built: int | None = None
@@ -155,7 +162,14 @@ class FrameSynchronizer:
         if route is None:
             return []
         self.summary.messages[topic] += 1
-        kind, key = route
+        try:
+            return self._route(topic, msg, receive_time_ns, *route)
+        except (AttributeError, TypeError, ValueError) as error:
+            self.summary.count_unusable("message without the fields of its type", f"{topic}: {error}")
+            return []
+
+    def _route(self, topic: str, msg: Any, receive_time_ns: int | None, kind: str, key: str | None) -> list[Frame]:
+        """File one message by its role; returns the frames it completes."""
         if kind == "tf_static":
             self._count_bad_transforms(topic, self.tf.add_message(msg, static=True))
             return []
@@ -172,6 +186,9 @@ class FrameSynchronizer:
             stamp = int(receive_time_ns)
         if kind == "boxes":
             self._boxes.add(stamp, msg)
+            return []
+        if kind == "map":
+            self._maps[key].add(stamp, msg)
             return []
         if kind == "image":
             self._last_image[key] = max(stamp, self._last_image.get(key, stamp))
@@ -223,6 +240,8 @@ class FrameSynchronizer:
         for timeline in self._images.values():
             timeline.drop_before(horizon)
         self._boxes.drop_before(horizon)
+        for timeline in self._maps.values():
+            timeline.drop_before(horizon)
         return frames
 
     def _ego_pose(self, stamp: int) -> np.ndarray | None:
@@ -233,11 +252,11 @@ class FrameSynchronizer:
         ego_to_global = self._ego_pose(stamp)
         if ego_to_global is None:
             self.summary.missing["ego_pose"] += 1
-        lidar = self._lidar(stamp, msg, ego_to_global)
+        lidar = self._guarded(self.profile.lidar, stamp, self._lidar, stamp, msg, ego_to_global)
         cameras: dict[str, Camera] = {}
         cabin = None
-        for key in self._cameras:
-            camera = self._camera(key, stamp, ego_to_global)
+        for key, topics in self._cameras.items():
+            camera = self._guarded(topics.image, stamp, self._camera, key, stamp, ego_to_global)
             if camera is None:
                 self.summary.missing[key] += 1
             elif key == CABIN:
@@ -246,11 +265,22 @@ class FrameSynchronizer:
                 cameras[key] = camera
         if lidar is None:
             self.summary.missing["lidar"] += 1
-        boxes = self._ground_truth(stamp)
+        boxes = self._guarded(self.profile.boxes or "", stamp, self._ground_truth, stamp)
+        bev_map = self._guarded(self.profile.bev_map or "", stamp, self._ground_truth_map, stamp)
         self.summary.frames += 1
         token = hashlib.md5(f"{self.scene}/{stamp}".encode()).hexdigest()
+        annotations = Annotations(boxes=boxes, bev_map=bev_map) if boxes is not None or bev_map is not None else None
         return Frame(token, self.scene, stamp // 1000, np.eye(4) if ego_to_global is None else ego_to_global,
-                     lidar, cameras, cabin, Annotations(boxes=boxes) if boxes is not None else None)
+                     lidar, cameras, cabin, annotations)
+
+    def _guarded(self, topic: str, stamp: int, build: Callable[..., Any], *args: Any) -> Any:
+        """``build(*args)``, or None when the message's values break the data model (counted):
+        the last line of defence that keeps one bad message from ending a replay."""
+        try:
+            return build(*args)
+        except (ValueError, TypeError, AttributeError, SensorDataError) as error:
+            self.summary.count_unusable("values the data model refuses", f"{topic} for the frame at {stamp} ns: {error}")
+            return None
 
     def _lidar(self, stamp: int, msg: Any, ego_to_global: np.ndarray | None) -> Lidar | None:
         topic = self.profile.lidar
@@ -285,9 +315,9 @@ class FrameSynchronizer:
             return None
         return Lidar(np.concatenate(parts), lidar_to_ego, stamp // 1000)
 
-    def _camera(self, key: str, stamp: int, ego_at_lidar: np.ndarray | None) -> Camera | None:
+    def _camera(self, key: str, lidar_stamp: int, ego_at_lidar: np.ndarray | None) -> Camera | None:
         topics = self._cameras[key]
-        found = self._images[key].nearest(stamp, self.tolerance_ns)
+        found = self._images[key].nearest(lidar_stamp, self.tolerance_ns)
         if found is None:
             return None
         image_stamp, msg = found
@@ -317,7 +347,8 @@ class FrameSynchronizer:
         else:
             cam_to_ego = calibration
         name = "CAM_CABIN" if key == CABIN else key
-        return Camera(name, image, intrinsics, cam_to_ego, image_stamp // 1000)
+        own_pose = ego_at_camera if image_stamp != lidar_stamp else None
+        return Camera(name, image, intrinsics, cam_to_ego, image_stamp // 1000, ego_to_global=own_pose)
 
     def _ground_truth(self, stamp: int) -> Boxes3D | None:
         if not self.profile.boxes:
@@ -335,3 +366,30 @@ class FrameSynchronizer:
             self.summary.count_unusable("no transform to the ego frame", f"{self.profile.boxes}: {frame_id!r}")
             return None
         return boxes if np.allclose(to_ego, np.eye(4)) else boxes.transform(to_ego)
+
+    def _ground_truth_map(self, stamp: int) -> BevMap | None:
+        """The BEV map of the OccupancyGrid layers stamped within the annotation tolerance; all
+        layers, on one grid, in the ego frame, or none."""
+        if not self._maps:
+            return None
+        found = {layer: timeline.nearest(stamp, self.annotation_tolerance_ns) for layer, timeline in self._maps.items()}
+        if all(f is None for f in found.values()):
+            return None
+        missing = [layer for layer, f in found.items() if f is None]
+        if missing:
+            self.summary.count_unusable("ground-truth map with missing layers", f"{self.profile.bev_map}: {missing}")
+            return None
+        layers, grids = [], set()
+        for layer in MAP_CLASSES:
+            msg = found[layer][1]
+            if str(msg.header.frame_id).lstrip("/") != self.profile.base_frame:
+                self.summary.count_unusable("ground-truth map not in the ego frame",
+                                            f"{self.profile.bev_map}/{layer}: {msg.header.frame_id!r}")
+                return None
+            values, grid = decode_layer(msg)
+            layers.append(values)
+            grids.add(grid)
+        if len(grids) != 1:
+            self.summary.count_unusable("ground-truth map layers on different grids", str(self.profile.bev_map))
+            return None
+        return BevMap(np.stack(layers), grids.pop())

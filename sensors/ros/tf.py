@@ -142,18 +142,6 @@ class TfBuffer:
                 bad += 1
         return bad
 
-    @property
-    def frames(self) -> set[str]:
-        """Every frame named so far (parents and children)."""
-        names = set(self._static) | set(self._dynamic)
-        names |= {p for p, _ in self._static.values()} | {e.parent for e in self._dynamic.values()}
-        return names
-
-    def latest_stamp(self, child: str) -> int | None:
-        """Stamp (ns) of the newest dynamic sample of the edge into ``child``, or None."""
-        edge = self._dynamic.get(child)
-        return edge.stamps[-1] if edge and edge.stamps else None
-
     def _edge(self, child: str, stamp_ns: int) -> tuple[str, np.ndarray] | None:
         """(parent, child-to-parent 4x4) at ``stamp_ns``, or None when unknown at that time."""
         if child in self._static:

@@ -11,7 +11,8 @@ Topics (the ``sim`` profile, ``configs/replay/sim.yaml``; nuScenes channel names
   camera as ``/CAM_CABIN/...``.
 * ``/tf_static`` (transient local): ``base_link`` -> each sensor frame (the calibration);
   ``/tf``: ``map`` -> ``base_link`` at every sweep and camera time.
-* ``/ground_truth/boxes`` ``vision_msgs/Detection3DArray`` in ``base_link`` at the key LiDAR time.
+* ``/ground_truth/boxes`` ``vision_msgs/Detection3DArray`` in ``base_link`` at the key LiDAR time;
+  ``/ground_truth/map/<layer>`` ``nav_msgs/OccupancyGrid`` per BEV map layer, the same.
 
 Log time equals the header stamp; messages are written in time order. The bag is written to a
 temporary folder and renamed when complete; ``metadata.yaml`` is written by rosbags' Writer.
@@ -23,7 +24,7 @@ import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,11 @@ from rosbags.interfaces import (
 )
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from sensors.classes import MAP_CLASSES
 from sensors.frame import Camera, Frame
 from sensors.geometry import invert_transform, sensor_to_reference_ego
 from sensors.ros.detections import encode_detections
+from sensors.ros.grid import encode_layer
 from sensors.ros.image import encode_camera_info, encode_compressed_image
 from sensors.ros.pointcloud import encode_pointcloud2
 from sensors.ros.tf import StampedTransform, TfBuffer, tf_message, transform_to_msg
@@ -49,6 +52,7 @@ from sensors.ros.types import typestore
 LIDAR_TOPIC, LIDAR_FRAME = "/LIDAR_TOP", "LIDAR_TOP"
 TF_TOPIC, TF_STATIC_TOPIC = "/tf", "/tf_static"
 BOXES_TOPIC = "/ground_truth/boxes"
+MAP_TOPIC = "/ground_truth/map"
 MAP_FRAME, BASE_FRAME = "map", "base_link"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
@@ -80,7 +84,7 @@ class _PoseTrack:
 
 
 def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "mcap", image_format: str = "jpeg",
-                  distro: str = "humble", ego_pose: Callable[[int], np.ndarray] | None = None) -> Path:
+                  distro: str = "humble") -> Path:
     """Write frames (e.g. a simulated drive) as a rosbag2 (topics in the module docstring).
 
     Args:
@@ -89,9 +93,10 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
         storage: ``mcap`` or ``sqlite3``.
         image_format: ``jpeg`` or ``png`` (lossless) for the camera images.
         distro: ``humble`` or ``jazzy``: whose message definitions to store.
-        ego_pose: ego_to_global (4, 4) at a time in microseconds, for cameras that fire at their
-            own time and carry no ``ego_to_global`` of their own; None: interpolated between the
-            poses of the frames and sweeps (the frame's pose outside them).
+
+    A camera's ego pose at its own time is ``Camera.ego_to_global`` (the simulator sets it);
+    without one it is interpolated between the poses of the frames and sweeps (the frame's pose
+    outside them).
 
     Returns:
         ``out``.
@@ -113,7 +118,7 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
     try:
         bag = staging / out.name
         with Writer(bag, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[storage]) as writer:
-            _write(writer, store, frames, image_format, ego_pose)
+            _write(writer, store, frames, image_format)
         if out.exists():
             shutil.rmtree(out)
         os.replace(bag, out)
@@ -122,21 +127,18 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
     return out
 
 
-def _capture_pose(camera: Camera, frame: Frame, poses: _PoseTrack,
-                  ego_pose: Callable[[int], np.ndarray] | None) -> np.ndarray:
-    """Ego pose at the camera's capture time: its own, the caller's, or interpolated; the
-    frame's when the camera fired at the frame's time or nothing better is known."""
-    own = getattr(camera, "ego_to_global", None)
-    if own is not None:
-        return own
+def _capture_pose(camera: Camera, frame: Frame, poses: _PoseTrack) -> np.ndarray:
+    """Ego pose at the camera's capture time: its own, or interpolated; the frame's when the
+    camera fired at the frame's time or nothing better is known."""
+    if camera.ego_to_global is not None:
+        return camera.ego_to_global
     if camera.timestamp == frame.timestamp:
         return frame.ego_to_global
-    pose = ego_pose(camera.timestamp) if ego_pose is not None else poses.at(camera.timestamp * 1000)
+    pose = poses.at(camera.timestamp * 1000)
     return frame.ego_to_global if pose is None else pose
 
 
-def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: str,
-           ego_pose: Callable[[int], np.ndarray] | None) -> None:
+def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: str) -> None:
     connections: dict[str, Any] = {}
     order = itertools.count()
     queue: list[tuple[int, int, str, Any]] = []  # (stamp ns, tie-break, topic, message)
@@ -166,7 +168,7 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
 
         # cam_to_ego is in the ego frame at the LiDAR time; /tf_static holds the mounting in the ego
         # frame at the camera's own time: the same motion compensation towards the camera's pose.
-        calibrations = {c.name: sensor_to_reference_ego(c.cam_to_ego, frame.ego_to_global, _capture_pose(c, frame, poses, ego_pose))
+        calibrations = {c.name: sensor_to_reference_ego(c.cam_to_ego, frame.ego_to_global, _capture_pose(c, frame, poses))
                         for c in cameras}
         if not static_done:
             stamp = frame.timestamp * 1000
@@ -187,7 +189,7 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
             if camera.timestamp != frame.timestamp:
                 emit(TF_TOPIC, "tf2_msgs/msg/TFMessage", stamp,
                      tf_message(store, [transform_to_msg(store, MAP_FRAME, BASE_FRAME,
-                                                        _capture_pose(camera, frame, poses, ego_pose), stamp)]))
+                                                        _capture_pose(camera, frame, poses), stamp)]))
             emit(image_topic(camera.name), "sensor_msgs/msg/CompressedImage", stamp,
                  encode_compressed_image(store, camera.image, stamp, camera.name, image_format))
             emit(info_topic(camera.name), "sensor_msgs/msg/CameraInfo", stamp,
@@ -196,4 +198,10 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
             stamp = frame.timestamp * 1000
             emit(BOXES_TOPIC, "vision_msgs/msg/Detection3DArray", stamp,
                  encode_detections(store, frame.annotations.boxes, stamp, BASE_FRAME))
+        if frame.annotations is not None and frame.annotations.bev_map is not None:
+            stamp = frame.timestamp * 1000
+            bev = frame.annotations.bev_map
+            for layer, values in zip(MAP_CLASSES, bev.layers):
+                emit(f"{MAP_TOPIC}/{layer}", "nav_msgs/msg/OccupancyGrid", stamp,
+                     encode_layer(store, values, bev.grid, stamp, BASE_FRAME))
     drain(None)

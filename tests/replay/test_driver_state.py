@@ -41,3 +41,28 @@ def test_repeated_or_older_cabin_images_and_missing_driver_head_are_skipped():
     assert track.update(1_900_000, _prediction(0.1, 0)) is None  # out of order
     assert track.update(2_100_000, Prediction()) is None  # no driver head
     assert track.update(2_100_000, _prediction(0.1, 0)) is not None
+
+
+def test_cabin_image_without_a_driver_head_and_repeated_images(sim_frames):
+    """A model without a driver head still shows the cabin camera; an image in two frames is logged once."""
+    import dataclasses
+
+    import foxglove
+
+    from perception.replay.foxglove_sink import TOPICS, FoxglovePublisher
+    from sensors.frame import BevGrid
+
+    logged: list[str] = []
+
+    class Recorder(FoxglovePublisher):
+        def _channel(self, kind: str, camera: str = ""):
+            logged.append(TOPICS[kind].format(camera=camera))
+            return super()._channel(kind, camera)
+
+    publisher = Recorder(foxglove.Context(), BevGrid())
+    frame = dataclasses.replace(sim_frames[0], cameras={}, annotations=None)
+    publisher.write(frame, Prediction())  # no driver head
+    publisher.write(dataclasses.replace(frame, timestamp=frame.timestamp + 50_000), Prediction())  # same cabin image
+    assert logged.count(TOPICS["cabin"]) == 1 and TOPICS["driver_state"] not in logged
+    publisher.write(dataclasses.replace(sim_frames[1], cameras={}, annotations=None), _prediction(0.2, 0))
+    assert logged.count(TOPICS["cabin"]) == 2 and logged.count(TOPICS["driver_state"]) == 1

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,10 @@ def test_cli_writes_results_and_summary(cli_run, sim_frames):
     gt = messages[TOPICS["gt_boxes"]]
     assert [len(u.entities) for _, u in gt] == [len(f.annotations.boxes) for f in sim_frames]
     assert len(messages[TOPICS["driver_state"]]) == len(sim_frames)
+    for (_, grid), frame in zip(messages[TOPICS["gt_bev"]], sim_frames):  # the map went through the bag
+        layers = frame.annotations.bev_map.layers
+        cells = np.frombuffer(grid.data, np.uint8).reshape(layers.shape[2], layers.shape[1], layers.shape[0])
+        np.testing.assert_array_equal(cells, np.transpose(layers, (2, 1, 0)).astype(np.uint8) * 255)
     assert (out / "foxglove_layout.json").read_text() == (REPO / "docs" / "foxglove_layout.json").read_text()
 
 
@@ -80,6 +85,13 @@ def test_ros_out_matches_the_foxglove_boxes(cli_run, sim_frames):
                 assert msg.markers[0].action == 3  # DELETEALL
                 cubes = [m for m in msg.markers if m.type == 1]
                 assert len(cubes) == len(scene[t].entities)
+                for cube, entity in zip(cubes, scene[t].entities):
+                    p, q, size = entity.cubes[0].pose.position, entity.cubes[0].pose.orientation, entity.cubes[0].size
+                    assert (cube.pose.position.x, cube.pose.position.y, cube.pose.position.z) == pytest.approx(
+                        (p.x, p.y, p.z), abs=1e-6)
+                    assert (cube.pose.orientation.z, cube.pose.orientation.w) == pytest.approx((q.z, q.w), abs=1e-6)
+                    assert (cube.scale.x, cube.scale.y, cube.scale.z) == pytest.approx((size.x, size.y, size.z), abs=1e-6)
+                assert len([m for m in msg.markers if m.type == 9]) == len(cubes)  # TEXT_VIEW_FACING labels
                 seen["markers"] += 1
             elif connection.topic == "/perception/CAM_FRONT/depth":
                 assert msg.encoding == "32FC1" and msg.header.frame_id == "CAM_FRONT"
@@ -178,3 +190,27 @@ def test_ctrl_c_leaves_a_finished_mcap(tmp_path):
     assert counts[TOPICS["boxes"]] == counts[TOPICS["points"]]
     assert b"interrupted after" in bytes(err) and b"frames replayed" in stdout
     assert sorted(p.name for p in out.iterdir()) == ["foxglove_layout.json", "results.mcap"]
+
+
+def test_pcd_folder_is_replayed_from_lidar_alone(sim_frames, tmp_path, capsys):
+    """A folder of .pcd files written by open3d (x, y, z, intensity): LiDAR-only frames, the model
+    answers from the LiDAR (boxes, map; no depth), every camera counted missing."""
+    import open3d as o3d
+
+    folder = tmp_path / "pcd"
+    folder.mkdir()
+    for frame in sim_frames[:2]:
+        cloud = o3d.t.geometry.PointCloud()
+        cloud.point.positions = o3d.core.Tensor(frame.lidar.points[:, :3].astype(np.float32))
+        cloud.point.intensity = o3d.core.Tensor(frame.lidar.points[:, 3:4].astype(np.float32))
+        assert o3d.t.io.write_point_cloud(str(folder / f"{frame.timestamp * 1000}.pcd"), cloud)
+    status = main(["replay", str(folder), "--checkpoint", str(TINY), "--out", str(tmp_path / "out"), "--quiet"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    rows = dict(m.groups() for line in out.splitlines() if (m := re.match(r"^\s*(\S.*?)\s{2,}(\S+)\s*$", line)))
+    assert rows["frames replayed"] == "2" and rows["frames with a missing sensor"] == "2"
+    assert rows["without CAM_FRONT"] == "2"
+    messages = read_messages(tmp_path / "out" / "results.mcap")
+    assert [t for t, _ in messages[TOPICS["points"]]] == [f.timestamp * 1000 for f in sim_frames[:2]]
+    assert len(messages[TOPICS["boxes"]]) == 2 and len(messages[TOPICS["bev"]]) == 2
+    assert not any(topic.startswith("/camera/") for topic in messages)

@@ -170,3 +170,12 @@ def test_driver_state(replayed, sim_frames, tiny_model):
         assert state["gaze_zone"] == max(state["gaze_p"], key=state["gaze_p"].get)
         assert 0.0 <= state["perclos"] <= 1.0
     assert len(messages[TOPICS["cabin"]]) == len(sim_frames)
+
+
+def test_ground_truth_map(replayed, sim_frames):
+    for (t, msg), frame in zip(replayed[0][TOPICS["gt_bev"]], sim_frames):
+        layers = frame.annotations.bev_map.layers  # (C, X, Y) bool
+        c, nx, ny = layers.shape
+        assert t == _ns(frame.timestamp) and msg.column_count == nx and msg.cell_stride == c
+        cells = np.frombuffer(msg.data, np.uint8).reshape(ny, nx, c)  # rows along y, columns along x
+        np.testing.assert_array_equal(cells, np.transpose(layers, (2, 1, 0)).astype(np.uint8) * 255)

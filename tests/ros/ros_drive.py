@@ -59,12 +59,12 @@ PHASE_S = {"front": 0.013, "back": 0.047}
 
 
 def lidar_times(count: int) -> list[int]:
-    return [T0_NS + int(round(i / LIDAR_HZ * 1e9)) for i in range(count)]
+    return [T0_NS + round(i / LIDAR_HZ * 1e9) for i in range(count)]
 
 
 def camera_times(camera: str, duration_s: float) -> list[int]:
     n = int(duration_s * CAMERA_HZ) + 1
-    return [T0_NS + int(round((PHASE_S[camera] + k / CAMERA_HZ) * 1e9)) for k in range(n)]
+    return [T0_NS + round((PHASE_S[camera] + k / CAMERA_HZ) * 1e9) for k in range(n)]
 
 
 def camera_image(camera: str, index: int) -> np.ndarray:
@@ -160,7 +160,7 @@ def cloud_bytes(layout: CloudLayout, points: np.ndarray, intensity: np.ndarray, 
             for name, off, _, code in layout.fields:
                 value = values.get(name, 7)
                 if code in "BHI":
-                    value = int(round(value))
+                    value = round(value)
                 struct.pack_into(order + code, record, off, value)
             row += record
         row += bytes(layout.row_padding)

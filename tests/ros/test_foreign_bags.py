@@ -62,3 +62,21 @@ def test_rosbag2_from_rosbags_writer_nuscenes_profile(tmp_path, storage: str) ->
     recording = open_recording(tmp_path / "drive")
     assert recording.profile.name == "nuscenes"
     check_frames(list(recording), spec, LIDAR_TO_EGO)
+
+
+def test_split_ros1_recording_folder(tmp_path) -> None:
+    """`rosbag record --split` leaves several .bag files: read as one recording, in time order."""
+    from sensors.dataset import detect_layout
+
+    spec = DriveSpec(lidar_count=6)
+    messages = drive_messages(spec)
+    middle = messages[len(messages) // 2][2]
+    folder = tmp_path / "drive"
+    folder.mkdir()
+    static = [m for m in messages if m[0] == "/tf_static"]
+    write_ros1_bag(folder / "drive_0.bag", [m for m in messages if m[2] < middle])
+    write_ros1_bag(folder / "drive_1.bag", static + [m for m in messages if m[2] >= middle and m[0] != "/tf_static"])
+    assert detect_layout(folder) == "rosbag"
+    recording = open_recording(folder)
+    check_frames(list(recording), spec, LIDAR_TO_EGO)
+    assert recording.inspect().format == "ROS 1 bags (split)"

@@ -183,3 +183,33 @@ def test_synchronizer_takes_rclpy_like_messages() -> None:
     for topic, msgtype, _, message in drive_messages(spec):
         frames += sync.add(topic, _rclpy_like(to_rosbags(store, msgtype, message)))
     check_frames(frames + sync.flush(), spec, LIDAR_TO_EGO)
+
+
+def test_values_the_data_model_refuses_drop_only_that_sensor() -> None:
+    """A CameraInfo and a point cloud with text where numbers belong: each loses its sensor in
+    that frame, counted; the frame survives."""
+    store = ros2_store()
+    spec = DriveSpec(lidar_count=2)
+    sync = FrameSynchronizer(load_profile("nuscenes"))
+    frames = []
+    for topic, msgtype, t, message in drive_messages(spec):
+        msg = to_rosbags(store, msgtype, message)
+        if topic == "/CAM_BACK/camera_info":
+            msg.p = ["n/a"] * 12
+        if topic == "/LIDAR_TOP" and t == lidar_times(2)[1]:
+            msg.point_step = "wide"
+        frames += sync.add(topic, msg)
+    frames += sync.flush()
+    assert len(frames) == 2 and frames[1].lidar is None and frames[0].lidar is not None
+    assert all("CAM_BACK" not in f.cameras and "CAM_FRONT" in f.cameras for f in frames)
+    assert sync.summary.unusable["values the data model refuses"] == 3
+
+
+def test_a_message_of_the_wrong_shape_is_counted() -> None:
+    from types import SimpleNamespace
+
+    sync = FrameSynchronizer(load_profile("nuscenes"))
+    assert sync.add("/LIDAR_TOP", SimpleNamespace(data=b"no header")) == []
+    assert sync.add("/CAM_FRONT/image_rect_compressed", SimpleNamespace(header=SimpleNamespace(stamp=None))) == []
+    assert sync.summary.unusable["message without the fields of its type"] == 2
+    assert sync.add("/some/other/topic", object()) == [] and "/some/other/topic" not in sync.summary.messages
