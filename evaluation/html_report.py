@@ -78,11 +78,14 @@ def headline_cards(metrics: dict) -> list[Card]:
                       f"precision {_f(events['precision'], 2)}")
         else:
             detail = "no driver event in the cabin stream" if events else ""
-        cards.append(Card("Driver monitoring", "gaze-zone accuracy", _f(frames.get("gaze", {}).get("accuracy")), detail))
+        gaze = _f(frames.get("gaze", {}).get("accuracy"))
+        cards.append(Card("Driver monitoring", "gaze-zone accuracy", gaze, detail))
     latency = metrics.get("latency", {}).get("total")
     if latency:
         warmup = metrics.get("warmup", {}).get("first_frame_s")
-        detail = f"p99 {latency['p99_ms']:.0f} ms" + (f"; warm-up {warmup:.1f} s, not included" if warmup is not None else "")
+        detail = f"p99 {latency['p99_ms']:.0f} ms"
+        if warmup is not None:
+            detail += f"; warm-up {warmup:.1f} s, not included"
         cards.append(Card("Latency", "median per frame", f"{latency['median_ms']:.0f} ms", detail))
     return cards
 

@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from perception.cli_export import add_runtime_arguments, load_network
+from perception.output_folder import writable_folder
 
 #: Exit status of a replay stopped by Ctrl-C (its results hold the frames done).
 EXIT_INTERRUPTED = 130
@@ -78,7 +79,6 @@ def run_replay(args: argparse.Namespace) -> int:
         raise ValueError("--checkpoint (or --model) and --out are required (or use --inspect)")
     if not 0 <= args.port < 65536:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
-
     import torch
 
     from perception.replay.foxglove_sink import foxglove_outputs
@@ -88,7 +88,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, config = load_network(args, device)
-    out: Path = args.out
+    out: Path = writable_folder(args.out)
     outputs = {"results": str(out / RESULTS_MCAP), "Foxglove layout": str(out / LAYOUT)}
     with ExitStack() as stack:
         publisher = stack.enter_context(foxglove_outputs(

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from perception.output_folder import writable_folder
 
 #: The checkpoint shipped with the package, trained on simulated drives (docs/checkpoint.md).
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "tiny.pt"
@@ -95,13 +96,8 @@ def prepare_output(out_dir: Path) -> None:
     Raises:
         ValueError: ``out_dir`` is a file, or cannot be created or written (one line with the reason).
     """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out {out_dir}: is a file, not a folder")
+    out_dir = writable_folder(out_dir)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
         for name in OUTPUTS:
             path = out_dir / name
             if path.is_dir() and not path.is_symlink():
@@ -178,12 +174,12 @@ def _write_bag(frames: list, path: Path) -> Path:
 
 
 def _replay(bag: Path, frames: list, model, config, out_dir: Path, device, progress: bool):
+    from evaluation.segmentation import DEFAULT_THRESHOLDS
     from perception.inference.record_sink import RecordSink
     from perception.replay.foxglove_sink import foxglove_outputs
     from perception.replay.layout import write_layout
     from perception.replay.runner import replay
     from sensors.ros import open_recording
-    from evaluation.segmentation import DEFAULT_THRESHOLDS
 
     recording = open_recording(bag)
     truth = {f.timestamp: f.annotations for f in frames if f.annotations is not None}
@@ -197,8 +193,8 @@ def _replay(bag: Path, frames: list, model, config, out_dir: Path, device, progr
 def _cabin(model, config, seconds: float, device, progress: bool) -> list:
     from tqdm import tqdm
 
-    from perception.inference.predict import predict_cabin_stream
     from perception.inference.pipeline import CABIN_BATCH
+    from perception.inference.predict import predict_cabin_stream
     from perception.inference.sources import CabinStream
     from sensors.sim import SimConfig
 

@@ -13,11 +13,11 @@ from evaluation.html_report import Picture, write_html_report
 from evaluation.plots import plot_driver_timeline
 from perception.config import Config
 from perception.data import frame_to_sample
+from perception.demo import PICTURES as PICTURE_FILES
+from perception.demo import REPORT_HTML
 from perception.inference.driver_events import driver_timeline
 from perception.inference.record_sink import RecordSink
 from perception.inference.records import DriverObservation
-from perception.demo import PICTURES as PICTURE_FILES
-from perception.demo import REPORT_HTML
 from perception.inference.report_pictures import (
     CAMERA_ORDER,
     DEPTH_RANGE_M,
@@ -60,7 +60,8 @@ def scene_pictures(sink: RecordSink, config: Config, out_dir: Path) -> list[Pict
         if pairs:
             pictures.append(("depth", "Predicted against true depth", stack_tiles(pairs, 2),
                              f"{where}, at the model's input size. Colour scale 0 m (blue) to {DEPTH_RANGE_M:g} m "
-                             "(red); the truth is the LiDAR projected into each camera. Cameras in the order front left, front, front right, back left, back, back right."))
+                             "(red); the truth is the LiDAR projected into each camera. Cameras in the order "
+                             "front left, front, front right, back left, back, back right."))
     out = []
     for key, title, image, caption in pictures:
         png = encode_png(image)

@@ -50,7 +50,8 @@ def bev_picture(frame: Frame, prediction: Prediction, segmentation_grid: BevGrid
     """The bird's-eye view described in the module docstring, (BEV_SIZE, BEV_SIZE, 3)."""
     ann = frame.annotations
     gt_map = ann.bev_map if ann is not None else None
-    true_fill = bev_view(None if gt_map is None else gt_map.layers, None if gt_map is None else gt_map.grid, [], None, "")
+    true_fill = bev_view(None if gt_map is None else gt_map.layers, None if gt_map is None else gt_map.grid,
+                         [], None, "")
     image = (true_fill.astype(np.float32) * 0.7).astype(np.uint8)
     if prediction.bev_map is not None and segmentation_grid is not None:
         predicted = bev_view(prediction.bev_map >= 0.5, segmentation_grid, [], None, "")

@@ -120,7 +120,8 @@ def _errors(events: list[dict]) -> list[str]:
     return out
 
 
-def render(page: Path, screenshot: Path, width: int = 1280, height: int = 4000, browser: str | None = None) -> PageReport:
+def render(page: Path, screenshot: Path, width: int = 1280, height: int = 4000,
+           browser: str | None = None) -> PageReport:
     """Load ``page`` (a file) in headless Chromium, save a full-page PNG to ``screenshot`` and report.
 
     The screenshot is ``width`` wide and as tall as the page (at most 16384 px; ``height`` is the
