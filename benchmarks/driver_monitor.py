@@ -127,7 +127,8 @@ def main() -> None:
         f"`benchmarks/driver_monitor.py --seconds {args.seconds:g}`: {minutes:.0f} minutes of simulated cabin video at "
         f"{args.fps:g} Hz ({len(stream)} frames, driver script seed {args.seed}) with a scripted episode of every "
         "event kind in turn and ordinary (attentive, distracted, drowsy) episodes between them, run through the "
-        "shipped checkpoint's driver head; the monitor runs with its default thresholds on the prediction and on the truth. "
+        "shipped checkpoint's driver head; the monitor runs with its default thresholds on the prediction and on the "
+        "truth. "
         "An alert is true when it overlaps a true event of its kind. Start delay: predicted event start minus true "
         "start (the monitor dates an event back to the start of the episode). Warning delay: when the monitor fired "
         "on the prediction minus when it fired on the truth, over the true events it fired for while they lasted.",
