@@ -90,7 +90,8 @@ def depth_colors(depth_m: np.ndarray) -> np.ndarray:
 
 def depth_pair(camera: Camera, predicted_m: np.ndarray, true_m: np.ndarray, scale: int = 1) -> np.ndarray:
     """Predicted depth (left) and the true depth at the pixels that have it, over the darkened
-    camera image (right); both (H, W) metres at the model input size, drawn ``scale`` times larger."""
+    camera image (right); both (H, W) metres at the model input size, drawn ``scale`` times larger,
+    with a 4-pixel white margin on the right and below (pairs are laid out side by side)."""
     h, w = true_m.shape
     pred = np.ascontiguousarray(depth_colors(predicted_m))
     background = resize_crop(camera.image, h, w, cv2.INTER_AREA) // 3
@@ -103,7 +104,8 @@ def depth_pair(camera: Camera, predicted_m: np.ndarray, true_m: np.ndarray, scal
         cv2.putText(tile, title, (6, 14), _FONT, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
     gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
-    return np.concatenate([tiles[0], gap, tiles[1], gap], axis=1)
+    pair = np.concatenate([tiles[0], gap, tiles[1], gap], axis=1)
+    return np.pad(pair, ((0, 4), (0, 0), (0, 0)), constant_values=255)  # white gap below
 
 
 def encode_png(image: np.ndarray) -> bytes:
