@@ -123,13 +123,15 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
     if not Path(checkpoint).is_file():
         raise ValueError(f"--checkpoint {checkpoint}: not found")
     out_dir = Path(out_dir)
-    prepare_output(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: is a file, not a folder")
     import torch
 
     from perception.inference import load_model
 
     stages = _Stages(quiet=not progress)
     model, config = stages.run("load", f"loading {checkpoint}", lambda: load_model(checkpoint))
+    prepare_output(out_dir)  # after the checkpoint loaded: a bad one leaves no folder behind
     device = torch.device("cpu")
     frames = stages.run("simulate", f"simulating a drive of {num_frames} frames",
                         lambda: _simulate(config, num_frames, progress))

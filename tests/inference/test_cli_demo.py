@@ -168,6 +168,17 @@ def test_demo_output_that_cannot_be_written_is_one_line(tmp_path: Path, checkpoi
     assert blocker.read_text() == "not a folder"
 
 
+def test_demo_with_a_file_that_is_no_checkpoint_writes_nothing(tmp_path: Path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("model: {}\n")
+    out = tmp_path / "out"
+    result = run_cli("demo", "--out", str(out), "--checkpoint", str(bad), "--quiet")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "checkpoint" in lines[0], result.stderr
+    assert not out.exists()
+
+
 def test_demo_replaces_only_its_own_outputs(tmp_path: Path):
     from perception.demo import OUTPUTS, prepare_output
 
