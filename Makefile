@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 		echo "warning: could not install libusb-1.0-0; open3d will not import"; fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(PY) -m pip install -q -e ".[dev,nuscenes,bags]"
+	$(PY) -m pip install -q -e ".[dev,nuscenes,bags,ros]"
 	$(PY) -m pip install -q --no-deps "nuscenes-devkit==1.2.0"
 	@# compile the Numba kernels of the simulator and the model once (on-disk cache), so that
 	@# the first `make demo` does not pay for it (docs/replay.md, "Warm-up")

@@ -1,17 +1,21 @@
 """The ``perception`` command: one entry point with a subcommand per job.
 
 User errors (bad paths, corrupt data, invalid configs) end in one line on stderr and exit
-status 2, never a traceback; ``--debug`` shows the traceback instead.
+status 2, never a traceback; ``--debug`` shows the traceback instead. Output piped into a reader
+that stops early (``| head``) ends the command quietly (exit status 141).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from sensors.errors import SensorDataError
 
 EXIT_USER_ERROR = 2
+#: Exit status when stdout is a pipe closed by its reader (128 + SIGPIPE, as a shell reports it).
+EXIT_BROKEN_PIPE = 141
 #: Exceptions that mean "the user asked for something that cannot be done", not a bug.
 USER_ERRORS: tuple[type[BaseException], ...] = (SensorDataError, FileNotFoundError, FileExistsError, ValueError, KeyError)
 
@@ -22,12 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     from perception.cli_evaluate import add_evaluate_parser, run_evaluate
     from perception.cli_export import add_export_parser, run_export
     from perception.cli_replay import add_replay_parser, run_replay
+    from perception.cli_ros_node import add_ros_node_parser, run_ros_node
     from perception.cli_simulate import add_simulate_parser, run_simulate
     from perception.cli_train import add_train_parser, run_train
 
     parser = argparse.ArgumentParser(
         prog="perception",
-        description="Multi-task camera+LiDAR BEV perception: simulate, train, evaluate, replay, export, demo.",
+        description="Multi-task camera+LiDAR BEV perception: simulate, train, evaluate, replay, export, ROS 2 node, demo.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -38,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("evaluate", add_evaluate_parser, run_evaluate),
         ("replay", add_replay_parser, run_replay),
         ("export", add_export_parser, run_export),
+        ("ros-node", add_ros_node_parser, run_ros_node),
     ):
         add_parser(subparsers)
         subparsers.choices[name].set_defaults(run=run)
@@ -59,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"perception {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (``perception replay X --inspect | head``): stop quietly,
+        # with stdout on /dev/null so that the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

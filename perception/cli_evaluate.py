@@ -30,7 +30,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     source.add_argument("--predictions", type=Path, help="nuScenes submission JSON to score (no model)")
     source.add_argument("--model", type=Path, help="ONNX file from 'perception export' (with --runtime onnxruntime)")
     parser.add_argument("--config", type=Path, help="YAML config (default: the one stored in the checkpoint)")
-    parser.add_argument("--data", required=True, help="nuScenes root, KITTI root, or 'sim' (simulated validation drives)")
+    parser.add_argument("--data", required=True,
+                        help="nuScenes root, KITTI root, DMD root (driver head only), or 'sim' (simulated validation drives)")
     parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--max-samples", type=int, help="evaluate only the first N frames (model evaluation)")
@@ -113,9 +114,11 @@ def headline(metrics: dict) -> str:
     depth = metrics.get("depth")
     if depth:
         parts.append(f"depth AbsRel {depth['per_image']['abs_rel']:.4f}")
-    driver = metrics.get("driver")
-    if driver:
-        parts.append(f"gaze acc {driver['frames']['gaze']['accuracy']:.3f}")
+    frames = metrics.get("driver", {}).get("frames", {})
+    for key, name in (("gaze", "gaze acc"), ("off_road", "off-road acc"), ("eye_closed", "eyes-closed acc")):
+        if key in frames:
+            parts.append(f"{name} {frames[key]['accuracy']:.3f}")
+            break
     latency = metrics.get("latency", {}).get("total")
     if latency:
         parts.append(f"latency {latency['median_ms']:.1f} ms (p99 {latency['p99_ms']:.1f})")

@@ -68,17 +68,22 @@ def run_replay(args: argparse.Namespace) -> int:
     """
     from rich.console import Console
 
-    from sensors.ros import open_recording
+    from sensors.ros import inspect_recording, open_recording
 
-    recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
-    console = Console()
     if args.inspect:
-        print("\n".join(recording.inspect().lines()))
+        print("\n".join(inspect_recording(args.recording, profile=args.profile).lines()))
         return 0
     if (args.checkpoint is None and args.model is None) or args.out is None:
         raise ValueError("--checkpoint (or --model) and --out are required (or use --inspect)")
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out}: exists and is not a folder")
+    if args.tolerance < 0:
+        raise ValueError(f"--tolerance must be >= 0 s, got {args.tolerance}")
     if not 0 <= args.port < 65536:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
+    recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
+    console = Console()
+
     import torch
 
     from perception.replay.foxglove_sink import foxglove_outputs

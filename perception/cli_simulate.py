@@ -25,8 +25,8 @@ def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "simulate", help="simulate a drive (LiDAR, six cameras, cabin, ground truth) and write it",
         description="Simulate a seeded drive through a procedural town and write it in the nuScenes "
-                    "(v1.0-mini) or KITTI object layout or as a rosbag2 recording (docs/replay.md), optionally "
-                    "with a preview picture.",
+                    "(v1.0-mini, with the town as map expansion) or KITTI object layout or as a rosbag2 recording "
+                    "(docs/replay.md), optionally with a preview picture.",
     )
     parser.add_argument("--out", type=Path, required=True, help="dataset root (or rosbag2 folder) to write")
     parser.add_argument("--frames", type=int, default=10, help="keyframes (2 Hz) to simulate (default 10)")
@@ -52,7 +52,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Run ``perception simulate``; returns the exit status (0 on success)."""
     from tqdm import tqdm
 
-    from sensors.sim import SimConfig, render_preview, simulate_drive
+    from sensors.sim import SimConfig, render_preview
+    from sensors.sim.drive import drive_simulator
+    from sensors.sim.town_map import town_map
 
     if args.frames < 1:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
@@ -68,8 +70,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     preview_index = min(2, args.frames - 1)
     kept: dict[str, Any] = {}
 
+    sim = drive_simulator(config, seed=args.seed, num_frames=args.frames, scene_name=args.scene)
+
     def frames() -> Iterator[Any]:
-        stream = simulate_drive(config, seed=args.seed, num_frames=args.frames, scene_name=args.scene)
+        stream = (sim.keyframe(k) for k in range(args.frames))
         for i, frame in enumerate(tqdm(stream, total=args.frames, desc="simulate", unit="frame",
                                        disable=args.no_progress, file=sys.stderr)):
             if i == preview_index:
@@ -80,7 +84,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.format == "nuscenes":
         from sensors.nuscenes.writer import write_nuscenes
 
-        write_nuscenes(frames(), out)
+        write_nuscenes(frames(), out, maps={args.scene: town_map(sim.town)})
     elif args.format == "kitti":
         from sensors.kitti.writer import write_kitti
 

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temporary file in the target's folder, then ``os.replace`` over the target.
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace`` over the target
+(and :func:`atomic_dir` for outputs that are folders: datasets, rosbag2 recordings).
 
 Readers see either the previous file or the whole new one, never a part: ``os.replace`` is atomic
 on POSIX and Windows when source and target are on the same file system, which a temporary file in
@@ -19,6 +20,7 @@ Conventions, the same for every function here:
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,3 +104,30 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
         UnicodeEncodeError: ``text`` has a character ``encoding`` cannot store (nothing is written).
     """
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a path for a new folder; on a clean exit that folder replaces ``path``.
+
+    For writers that create a folder (a dataset, a rosbag2 recording): the yielded path lies in a
+    hidden temporary folder ``.<name>.<random>.tmp`` next to ``path``, has ``path``'s name and does
+    not exist yet (create it, or let the writer do so). On a clean exit it is renamed to ``path``;
+    a folder or file already at ``path`` is first moved into the temporary folder and deleted with
+    it afterwards, so ``path`` is missing only between two renames. On any exception the
+    temporary folder is deleted and ``path`` is left untouched. Whether an existing ``path`` may
+    be replaced is the caller's decision (check before).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        new = staging / path.name
+        yield new
+        if not new.exists():
+            raise FileNotFoundError(f"{path}: the writer created nothing at {new}; {path} is left as it was")
+        if path.exists() or path.is_symlink():
+            os.replace(path, staging / f".{path.name}.old")
+        os.replace(new, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

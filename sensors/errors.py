@@ -41,3 +41,11 @@ class DanglingReferenceError(SensorDataError):
 
 class UnknownLayoutError(SensorDataError):
     """A path whose layout matches none of the supported dataset formats."""
+
+
+def warn(source: str | Path | None, reason: str) -> None:
+    """Say in one line on stderr that usable data lacks something and what is done instead
+    (``warning: <source>: <reason>``); for documented fallbacks, not for errors."""
+    import sys
+
+    print(f"warning: {source}: {reason}" if source else f"warning: {reason}", file=sys.stderr)

@@ -196,6 +196,9 @@ class BevMap:
 class DriverLabels:
     """Per-frame driver-monitoring ground truth of the cabin camera.
 
+    Every field may be None: not labelled in this dataset (DMD has no head pose, its distraction
+    recordings no eye state...); the scoring leaves such frames out of that field's metrics.
+
     Attributes:
         eye_openness: 0 (closed) to 1 (wide open), mean of both eyes.
         eye_state: index into :data:`sensors.classes.EYE_STATES`.
@@ -203,29 +206,44 @@ class DriverLabels:
         head_pose: (yaw, pitch, roll) in degrees, driver's head relative to looking straight
             ahead (yaw left positive, pitch up positive, roll right-ear-down positive).
         phone: the driver holds or uses a phone.
+        looking_at_road: for labels that say only whether the driver looks at the road, not
+            where (DMD's ``gaze_on_road``); None where ``gaze_zone`` says it.
     """
 
-    eye_openness: float
-    eye_state: int
-    gaze_zone: int
-    head_pose: tuple[float, float, float]
-    phone: bool
+    eye_openness: float | None
+    eye_state: int | None
+    gaze_zone: int | None
+    head_pose: tuple[float, float, float] | None
+    phone: bool | None
+    looking_at_road: bool | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= float(self.eye_openness) <= 1.0:
-            raise ValueError(f"eye_openness {self.eye_openness} outside [0, 1]")
-        if not 0 <= int(self.eye_state) < len(EYE_STATES):
-            raise ValueError(f"eye_state {self.eye_state} outside [0, {len(EYE_STATES)})")
-        if not 0 <= int(self.gaze_zone) < len(GAZE_ZONES):
-            raise ValueError(f"gaze_zone {self.gaze_zone} outside [0, {len(GAZE_ZONES)})")
-        pose = tuple(float(v) for v in self.head_pose)
-        if len(pose) != 3 or not np.all(np.isfinite(pose)):
-            raise ValueError(f"head_pose must be 3 finite angles in degrees, got {self.head_pose}")
-        self.head_pose = pose  # type: ignore[assignment]
-        self.eye_openness = float(self.eye_openness)
-        self.eye_state = int(self.eye_state)
-        self.gaze_zone = int(self.gaze_zone)
-        self.phone = bool(self.phone)
+        if self.eye_openness is not None:
+            if not 0.0 <= float(self.eye_openness) <= 1.0:
+                raise ValueError(f"eye_openness {self.eye_openness} outside [0, 1]")
+            self.eye_openness = float(self.eye_openness)
+        if self.eye_state is not None:
+            if not 0 <= int(self.eye_state) < len(EYE_STATES):
+                raise ValueError(f"eye_state {self.eye_state} outside [0, {len(EYE_STATES)})")
+            self.eye_state = int(self.eye_state)
+        if self.gaze_zone is not None:
+            if not 0 <= int(self.gaze_zone) < len(GAZE_ZONES):
+                raise ValueError(f"gaze_zone {self.gaze_zone} outside [0, {len(GAZE_ZONES)})")
+            self.gaze_zone = int(self.gaze_zone)
+        if self.head_pose is not None:
+            pose = tuple(float(v) for v in self.head_pose)
+            if len(pose) != 3 or not np.all(np.isfinite(pose)):
+                raise ValueError(f"head_pose must be 3 finite angles in degrees, got {self.head_pose}")
+            self.head_pose = pose  # type: ignore[assignment]
+        if self.phone is not None:
+            self.phone = bool(self.phone)
+        if self.looking_at_road is not None:
+            self.looking_at_road = bool(self.looking_at_road)
+
+    @property
+    def complete(self) -> bool:
+        """Every field of the simulator's labels is known (what training needs)."""
+        return None not in (self.eye_openness, self.eye_state, self.gaze_zone, self.head_pose, self.phone)
 
 
 @dataclass

@@ -26,6 +26,10 @@ COVERED: dict[str, str] = {
         "tests/inference/test_evaluate_kitti.py::test_model_on_kitti_root",
     "perception evaluate --predictions results_nusc.json --data /data/nuscenes --split val --out eval/":
         "tests/inference/test_evaluate_cli.py::test_predictions_file_scored_against_nuscenes_root",
+    "perception evaluate --checkpoint ckpt.pt --data /data/dmd --split all --out eval-dmd/":
+        "tests/inference/test_evaluate_dmd.py::test_evaluate_scores_the_driver_head_on_a_dmd_root",
+    "perception ros-node --transport dds --checkpoint perception/checkpoints/tiny.pt --profile nuscenes":
+        "tests/node/test_dds_processes.py::test_three_processes_over_dds",
     "perception train --config configs/base.yaml --data /data/nuscenes --out runs/base":
         "tests/test_readme.py::test_train_on_a_nuscenes_root",
     "perception train --config configs/tiny.yaml --out runs/tiny --strategy pcgrad":

@@ -169,11 +169,14 @@ def build_train_dataset(
     source = data or config.data.dataset
     if source == "sim":
         return SimulatedSamples(config, cache_dir, config.data.seed, config.data.train_scenes)
-    from sensors.dataset import open_dataset
+    from sensors.dataset import detect_layout, open_dataset
 
     root = Path(source)
     if not root.exists():
         raise MissingDataError(root, "dataset path does not exist")
+    if detect_layout(root) == "dmd":
+        raise ValueError(f"{root}: a DMD root labels the driver only in part (no head pose or eye openness): it is "
+                         f"for evaluation (perception evaluate --data {root} --split all), not training")
     dataset = open_dataset(root, split=split)
     if not getattr(dataset, "has_labels", True) or getattr(dataset, "version", None) == "v1.0-test":
         raise ValueError(f"{root}: split {split!r} has no labels (a benchmark test split): it cannot be trained on; "

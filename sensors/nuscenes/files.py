@@ -4,7 +4,7 @@
   intensity (0-255), ring index.
 * ``.jpg``: camera images, 8-bit RGB.
 * depth ``.png``: 16-bit grey, metric depth = value / 256 m (KITTI depth convention), 0 = unknown.
-* BEV ``.png``: 8-bit grey, bit ``c`` of pixel ``[i, j]`` = map layer ``c`` at grid cell ``[i, j]``.
+* the map table's ``.png``: a 1 x 1 placeholder (BEV maps come from the map expansion).
 
 Readers raise :mod:`sensors.errors` exceptions naming the file; writers expect a fresh
 directory (the writer makes the whole dataset atomic) and create parent folders.
@@ -23,8 +23,6 @@ POINT_BYTES = 20
 #: Depth PNG units: one count is 1/256 m; the largest storable depth is 65535 / 256 m.
 DEPTH_SCALE = 256.0
 MAX_DEPTH = 65535.0 / DEPTH_SCALE
-#: Bits available for BEV layers in an 8-bit PNG.
-MAX_BEV_LAYERS = 8
 
 _IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
@@ -106,30 +104,7 @@ def read_depth(path: Path, size: tuple[int, int]) -> np.ndarray:
     return counts / np.float32(DEPTH_SCALE)
 
 
-def write_bev(path: Path, layers: np.ndarray) -> None:
-    """Write (C, X, Y) bool map layers, C <= 8, bit-packed into an 8-bit PNG of X rows, Y columns."""
-    layers = np.asarray(layers, dtype=bool)
-    if layers.ndim != 3 or layers.shape[0] > MAX_BEV_LAYERS:
-        raise ValueError(f"{path}: BEV layers must be (C<=8, X, Y), got {layers.shape}")
-    weights = (1 << np.arange(layers.shape[0], dtype=np.uint16))[:, None, None]
-    packed = (layers * weights).sum(axis=0).astype(np.uint8)
+def write_placeholder_png(path: Path) -> None:
+    """Write a 1 x 1 black 8-bit PNG (the map table's semantic prior, which the devkit opens)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(packed).save(path, format="PNG")
-
-
-def read_bev(path: Path, channels: int, shape: tuple[int, int]) -> np.ndarray:
-    """(channels, X, Y) bool map layers of a bit-packed BEV PNG with expected grid ``shape``."""
-    _require(path)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode != "L":
-                raise CorruptDataError(path, f"BEV PNG must be 8-bit grey, got mode {image.mode}")
-            packed = np.asarray(image)
-    except _IMAGE_ERRORS as error:
-        raise CorruptDataError(path, f"BEV PNG cannot be decoded ({error})") from None
-    if packed.shape != tuple(shape):
-        raise InvalidValueError(path, f"BEV raster is {packed.shape}, grid is {tuple(shape)}")
-    if np.any(packed >> channels):
-        raise InvalidValueError(path, f"BEV raster sets bits beyond its {channels} layers")
-    return ((packed[None] >> np.arange(channels, dtype=np.uint8)[:, None, None]) & 1).astype(bool)
+    Image.new("L", (1, 1)).save(path, format="PNG")

@@ -160,7 +160,7 @@ def test_user_error_is_one_line_and_exit_2(tmp_path: Path, args, message):
 def test_demo_output_that_cannot_be_written_is_one_line(tmp_path: Path, checkpoint: Path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    for out, message in ((blocker, "is a file"), (blocker / "sub", "cannot write there")):
+    for out, message in ((blocker, "not a folder"), (blocker / "sub", "cannot write there")):
         result = run_cli("demo", "--out", str(out), "--checkpoint", str(checkpoint), "--quiet")
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()

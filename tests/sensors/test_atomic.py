@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sensors.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
+from sensors.atomic import atomic_dir, atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
 
 
 def _entries(folder: Path) -> list[str]:
@@ -124,3 +124,25 @@ def test_unknown_mode_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="mode must be one of"):
         atomic_write(tmp_path / "x", lambda f: None, "a")
     assert _entries(tmp_path) == []
+
+
+def test_atomic_dir_replaces_a_folder_whole_or_not_at_all(tmp_path: Path):
+    target = tmp_path / "bag"
+    with atomic_dir(target) as new:
+        assert not new.exists() and new.name == "bag" and new.parent.parent == tmp_path
+        new.mkdir()
+        (new / "a.mcap").write_bytes(b"1")
+        assert not target.exists()  # nothing visible before the end
+    assert _entries(tmp_path) == ["bag"] and _entries(target) == ["a.mcap"]
+    with pytest.raises(RuntimeError), atomic_dir(target) as new:
+        new.mkdir()
+        (new / "b.mcap").write_bytes(b"2")
+        raise RuntimeError("writer failed")
+    assert _entries(tmp_path) == ["bag"] and _entries(target) == ["a.mcap"]  # the old folder, untouched
+    with pytest.raises(FileNotFoundError, match="created nothing"), atomic_dir(target):
+        pass
+    assert _entries(tmp_path) == ["bag"] and _entries(target) == ["a.mcap"]
+    with atomic_dir(target) as new:  # an existing folder is replaced, not merged
+        new.mkdir()
+        (new / "c.mcap").write_bytes(b"3")
+    assert _entries(tmp_path) == ["bag"] and _entries(target) == ["c.mcap"]

@@ -77,6 +77,16 @@ def test_truncated_file_is_one_line_error(trained, tmp_path, cut):
     assert "\n" not in message and str(broken) in message and "cannot read checkpoint" in message
 
 
+@pytest.mark.parametrize("content", [b"hello\n", b"model:\n  x: 1\n", b"\x89PNG\r\n\x1a\n" + bytes(40)])
+def test_a_file_that_is_no_torch_file_is_one_line_error(tmp_path, content):
+    path = tmp_path / "notes.pt"  # e.g. a text file passed as --checkpoint by mistake
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message and "cannot read checkpoint" in message
+
+
 def test_foreign_file_is_rejected(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save({"weight": torch.zeros(2)}, path)
