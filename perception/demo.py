@@ -37,7 +37,7 @@ BAG = "drive"
 RESULTS_MCAP = "results.mcap"
 LAYOUT = "foxglove_layout.json"
 REPORT_HTML = "report.html"
-#: Pictures written next to the report (also linked from ``report.md``).
+#: Pictures of report.html, also written as PNG files next to it.
 PICTURES = {"cameras": "cameras.png", "bev": "bev.png", "depth": "depth.png", "driver": "driver_timeline.png"}
 #: Everything the demo writes into its output folder (removed at the start of a new run).
 OUTPUTS = (BAG, RESULTS_MCAP, LAYOUT, REPORT_HTML, "metrics.json", "report.md", "results_nusc.json",
