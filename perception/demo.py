@@ -148,7 +148,8 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
     cabin = stages.run("cabin", f"driver head over {cabin_seconds:g} s of cabin video",
                        lambda: _cabin(model, config, cabin_seconds, device, progress))
     stages.run("report", "scoring every head and writing the report",
-               lambda: _score_and_report(result, sink, stats, cabin, config, list(model.tasks), stages.seconds))
+               lambda: _score_and_report(result, sink, stats, cabin, config, list(model.tasks), stages.seconds,
+                                         checkpoint))
     result.stage_s = stages.seconds
     return result
 
@@ -217,7 +218,8 @@ def _latency(stats) -> dict:
     return summarize_latency(stages)
 
 
-def _score_and_report(result: DemoResult, sink, stats, cabin: list, config, heads: list[str], stage_s: dict) -> None:
+def _score_and_report(result: DemoResult, sink, stats, cabin: list, config, heads: list[str], stage_s: dict,
+                      checkpoint: Path) -> None:
     from evaluation.report import PlotInputs, write_report
     from perception.inference.demo_report import write_demo_html
     from perception.inference.scoring import score_records
@@ -235,5 +237,12 @@ def _score_and_report(result: DemoResult, sink, stats, cabin: list, config, head
                        "frames_without_truth": unmatched, "cabin_stream_frames": len(cabin), "device": "cpu",
                        "heads": heads, "stage_seconds": {k: round(v, 3) for k, v in stage_s.items()}}
     files = write_report(metrics, out_dir, PlotInputs(detection=scores.detection))
-    files.update(write_demo_html(out_dir, metrics, sink, cabin, config, files["report.md"]))
+    shipped = Path(checkpoint).resolve() == SHIPPED_CHECKPOINT
+    notes = [f"Model: {'the shipped checkpoint' if shipped else 'checkpoint'} {checkpoint}.",
+             f"{len(records)} frames of a simulated drive, written as a rosbag2 ({BAG}/) and replayed as "
+             "'perception replay' does; scored against the simulator's ground truth.",
+             f"The whole drive in Foxglove: open {LAYOUT}, then {RESULTS_MCAP} (both next to this file).",
+             "Every number is also in metrics.json."]
+    files.update(write_demo_html(out_dir, metrics, sink, cabin, config, files["report.md"],
+                                 "the shipped model" if shipped else Path(checkpoint).name, notes))
     result.metrics, result.files = metrics, {**result.files, **files}

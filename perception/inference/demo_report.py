@@ -44,7 +44,7 @@ def scene_pictures(sink: RecordSink, config: Config, out_dir: Path) -> list[Pict
     pictures = []
     cameras = cameras_picture(frame, prediction)
     if cameras is not None:
-        pictures.append(("cameras", "Six cameras", cameras,
+        pictures.append(("cameras", f"{len(frame.cameras)} cameras", cameras,
                          f"{where}. True boxes in green, predicted boxes in class colours with their score."))
     grid = config.model.heads.segmentation.grid.to_bev_grid()
     pictures.append(("bev", "Bird's-eye view", bev_picture(frame, prediction, grid),
@@ -85,11 +85,14 @@ def driver_picture(cabin: Sequence[DriverObservation], out_dir: Path) -> list[Pi
 
 
 def write_demo_html(out_dir: Path, metrics: dict, sink: RecordSink, cabin: Sequence[DriverObservation],
-                    config: Config, markdown_report: Path, notes: Sequence[str] = ()) -> dict[str, Path]:
-    """Write the pictures and ``report.html``; returns name -> path of every file written."""
+                    config: Config, markdown_report: Path, model_name: str,
+                    notes: Sequence[str] = ()) -> dict[str, Path]:
+    """Write the pictures and ``report.html`` (titled with ``model_name``); returns name -> path of
+    every file written."""
     pictures = scene_pictures(sink, config, out_dir) + driver_picture(cabin, out_dir)
     files = {name: out_dir / name for name in PICTURE_FILES.values() if (out_dir / name).exists()}
-    files[REPORT_HTML] = write_html_report(out_dir / REPORT_HTML, "perception demo: a simulated drive replayed "
-                                           "through the shipped model", metrics, pictures, markdown_report, list(notes))
+    title = f"perception demo: a simulated drive replayed through {model_name}"
+    files[REPORT_HTML] = write_html_report(out_dir / REPORT_HTML, title, metrics, pictures, markdown_report,
+                                           list(notes))
     return files
 

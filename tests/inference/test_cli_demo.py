@@ -93,7 +93,7 @@ def test_report_html_is_self_contained(demo_out: Path):
     page.feed((demo_out / "report.html").read_text())
     assert page.external == [] and page.scripts == 0
     alts = [image["alt"] for image in page.images]
-    for title in ("Six cameras", "Bird's-eye view", "Predicted against true depth", "Driver timeline",
+    for title in ("6 cameras", "Bird's-eye view", "Predicted against true depth", "Driver timeline",
                   "Precision-recall curves", "True-positive errors"):
         assert title in alts
     for image in page.images:
@@ -104,7 +104,7 @@ def test_report_html_is_self_contained(demo_out: Path):
         assert picture.width > 50 and picture.height > 50
         assert np.asarray(picture.convert("L")).std() > 5, f"{image['alt']} is blank"
     # the embedded camera picture is the PNG written next to the report
-    cameras = next(i for i in page.images if i["alt"] == "Six cameras")
+    cameras = next(i for i in page.images if i["alt"] == "6 cameras")
     assert base64.b64decode(cameras["src"].split(",", 1)[1]) == (demo_out / "cameras.png").read_bytes()
 
 
@@ -116,6 +116,7 @@ def test_report_html_headline_numbers_are_the_metrics(demo_out: Path):
     assert f"{metrics['depth']['per_image']['abs_rel']:.3f}" in html
     assert f"{metrics['driver']['frames']['gaze']['accuracy']:.3f}" in html
     assert f"warm-up {metrics['warmup']['first_frame_s']:.1f} s" in html
+    assert "replayed through ckpt.pt" in html and "foxglove_layout.json" in html
 
 
 def test_report_html_renders_in_chromium(demo_out: Path, tmp_path: Path):
