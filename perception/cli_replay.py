@@ -20,7 +20,6 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from perception.cli_export import add_runtime_arguments, load_network
-from perception.output_folder import writable_folder
 
 #: Exit status of a replay stopped by Ctrl-C (its results hold the frames done).
 EXIT_INTERRUPTED = 130
@@ -84,16 +83,17 @@ def run_replay(args: argparse.Namespace) -> int:
     recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
     console = Console()
 
-    import torch
-
     from perception.replay.foxglove_sink import foxglove_outputs
     from perception.replay.layout import write_layout
     from perception.replay.runner import replay
     from perception.replay.summary import summary
+    from perception.train.distributed import resolve_device
+    from sensors.atomic import check_output_dir
 
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    out: Path = args.out
+    check_output_dir(out, is_replay_output, "replay folder")
+    device = resolve_device(args.device)
     model, config = load_network(args, device)
-    out: Path = writable_folder(args.out)
     outputs = {"results": str(out / RESULTS_MCAP), "Foxglove layout": str(out / LAYOUT)}
     with ExitStack() as stack:
         publisher = stack.enter_context(foxglove_outputs(
@@ -118,6 +118,11 @@ def run_replay(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def is_replay_output(folder: Path) -> bool:
+    """Whether ``folder`` holds only what a replay writes (its files are replaced by a new replay)."""
+    return all(entry.name in (RESULTS_MCAP, LAYOUT, ROS_BAG) or entry.name.startswith(".") for entry in folder.iterdir())
 
 
 def _lidar_messages(recording) -> int | None:

@@ -52,6 +52,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Run ``perception simulate``; returns the exit status (0 on success)."""
     from tqdm import tqdm
 
+    from sensors.atomic import check_output_dir, check_output_file
+    from sensors.kitti.writer import is_kitti_root
+    from sensors.nuscenes.writer import is_nuscenes_root
     from sensors.sim import SimConfig, render_preview
     from sensors.sim.drive import drive_simulator
     from sensors.sim.town_map import town_map
@@ -62,6 +65,16 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     if args.sweeps is not None and args.sweeps < 1:
         raise ValueError(f"--sweeps must be >= 1, got {args.sweeps}")
+    out = Path(args.out)
+    # Every output is checked before the drive is simulated (minutes), not after.
+    previous_output = {"nuscenes": is_nuscenes_root, "kitti": is_kitti_root,
+                       "rosbag2": lambda folder: (folder / "metadata.yaml").is_file()}
+    if args.format in previous_output:
+        check_output_dir(out, previous_output[args.format], "dataset folder")
+    preview = None
+    if args.preview is not None:
+        preview = args.preview if args.preview.is_absolute() or args.preview != Path(DEFAULT_PREVIEW) else out / args.preview
+        check_output_file(preview, "preview picture")
     # KITTI triggers its camera when the scanner faces forward, at the LiDAR timestamp.
     trigger = {"lidar_stamp_azimuth_deg": 0.0} if args.format == "kitti" else {}
     config = SimConfig(image_size=tuple(args.size), **trigger)
@@ -80,7 +93,6 @@ def run_simulate(args: argparse.Namespace) -> int:
                 kept["frame"] = frame
             yield frame
 
-    out = Path(args.out)
     if args.format == "nuscenes":
         from sensors.nuscenes.writer import write_nuscenes
 
@@ -96,9 +108,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     else:
         for _ in frames():
             pass
-    if args.preview is not None:
-        path = args.preview if args.preview.is_absolute() or args.preview != Path(DEFAULT_PREVIEW) else out / args.preview
-        render_preview(kept["frame"], path)
-        print(f"preview: {path}")
+    if preview is not None:
+        render_preview(kept["frame"], preview)
+        print(f"preview: {preview}")
     print(f"wrote {args.frames} frames ({args.format}) to {out}")
     return 0

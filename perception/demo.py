@@ -14,9 +14,9 @@
 5. Write ``metrics.json``, ``report.md`` with its plots, the report pictures and ``report.html``
    (one self-contained page).
 
-Every file is written atomically. Outputs of an earlier demo in ``OUT`` are removed first, so an
-interrupted run never leaves old and new files side by side; Ctrl-C during the replay keeps the
-bag and a finished ``results.mcap`` of the frames done.
+Everything is written into a temporary folder that replaces ``OUT`` at the end
+(:func:`sensors.atomic.atomic_dir`), so ``OUT`` holds one whole run. Ctrl-C once the bag is
+written keeps what is finished (the bag, and ``results.mcap`` of the frames replayed).
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.output_folder import writable_folder
 
 #: The checkpoint shipped with the package, trained on simulated drives (docs/checkpoint.md).
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "tiny.pt"
@@ -43,6 +42,8 @@ PICTURES = {"cameras": "cameras.png", "bev": "bev.png", "depth": "depth.png", "d
 OUTPUTS = (BAG, RESULTS_MCAP, LAYOUT, REPORT_HTML, "metrics.json", "report.md", "results_nusc.json",
            "tp_errors.png", "pr_curves.png", "depth_vs_distance.png", "gaze_confusion.png", *PICTURES.values())
 STAGE_COUNT = 6
+#: What earlier versions of the demo wrote (their output folders may be replaced too).
+_EARLIER_OUTPUTS = {"nuscenes", "preview.png", "evaluation"}
 
 
 @dataclass
@@ -90,67 +91,77 @@ class _Stages:
             self.seconds[name] = time.perf_counter() - start
 
 
-def prepare_output(out_dir: Path) -> None:
-    """Create ``out_dir`` and remove what an earlier demo wrote there (only :data:`OUTPUTS`).
-
-    Raises:
-        ValueError: ``out_dir`` is a file, or cannot be created or written (one line with the reason).
-    """
-    out_dir = writable_folder(out_dir)
-    try:
-        for name in OUTPUTS:
-            path = out_dir / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
-    except OSError as error:
-        raise ValueError(f"--out {out_dir}: cannot write there ({error.strerror or error})") from None
+def is_demo_output(path: Path) -> bool:
+    """Whether the folder ``path`` holds only what a demo writes (this version's :data:`OUTPUTS`,
+    or an earlier version's), so that a new demo may replace it."""
+    return {e.name for e in path.iterdir()} <= set(OUTPUTS) | _EARLIER_OUTPUTS
 
 
 def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHECKPOINT,
              cabin_seconds: float = 60.0, progress: bool = True) -> DemoResult:
     """Run the main job (see the module docstring) and return what it produced.
 
+    Everything is written into a temporary folder that replaces ``out_dir`` at the end
+    (:func:`sensors.atomic.atomic_dir`): ``out_dir`` may be absent, empty or an earlier demo output.
+    Ctrl-C once the bag is written ends the demo with the files finished so far (the bag, and
+    ``results.mcap`` of the frames replayed), which then replace ``out_dir``; ``interrupted`` is set.
+    Ctrl-C before that leaves ``out_dir`` as it was.
+
     Raises:
         ValueError: ``num_frames`` < 1, ``cabin_seconds`` < 0, a checkpoint that is missing or
-            does not load, an output folder that cannot be written.
+            does not load.
+        FileExistsError, NotADirectoryError, OSError: ``out_dir`` is a file, holds other files, or
+            cannot be written (checked before any work).
     """
+    from sensors.atomic import atomic_dir, check_output_dir
+
     if num_frames < 1:
         raise ValueError(f"--frames must be at least 1, got {num_frames}")
     if cabin_seconds < 0:
         raise ValueError(f"--cabin-seconds must be >= 0, got {cabin_seconds}")
-    if not Path(checkpoint).is_file():
-        raise ValueError(f"--checkpoint {checkpoint}: not found")
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out {out_dir}: is a file, not a folder")
-    import torch
-
+    check_output_dir(out_dir, is_demo_output, "demo folder")
     from perception.inference import load_model
 
     stages = _Stages(quiet=not progress)
     model, config = stages.run("load", f"loading {checkpoint}", lambda: load_model(checkpoint))
-    prepare_output(out_dir)  # after the checkpoint loaded: a bad one leaves no folder behind
+    with atomic_dir(out_dir, is_demo_output, what="demo folder") as staging:
+        staging.mkdir()
+        result = _run(staging, out_dir, stages, model, config, num_frames, cabin_seconds, Path(checkpoint), progress)
+    result.stage_s = stages.seconds
+    return result
+
+
+def _run(staging: Path, out_dir: Path, stages: _Stages, model, config, num_frames: int, cabin_seconds: float,
+         checkpoint: Path, progress: bool) -> DemoResult:
+    """The demo's stages, writing into ``staging`` (which becomes ``out_dir``)."""
+    import torch
+
     device = torch.device("cpu")
     frames = stages.run("simulate", f"simulating a drive of {num_frames} frames",
                         lambda: _simulate(config, num_frames, progress))
-    bag = stages.run("write bag", f"writing it as a rosbag2 (MCAP): {out_dir / BAG}",
-                     lambda: _write_bag(frames, out_dir / BAG))
-    replayed = stages.run("replay", f"replaying the bag through the model: {out_dir / RESULTS_MCAP}",
-                          lambda: _replay(bag, frames, model, config, out_dir, device, progress))
-    result = DemoResult(out_dir, {}, {"bag": bag, RESULTS_MCAP: out_dir / RESULTS_MCAP, LAYOUT: out_dir / LAYOUT},
+    stages.run("write bag", f"writing it as a rosbag2 (MCAP): {out_dir / BAG}",
+               lambda: _write_bag(frames, staging / BAG))
+    result = DemoResult(out_dir, {}, {"bag": out_dir / BAG, RESULTS_MCAP: out_dir / RESULTS_MCAP,
+                                      LAYOUT: out_dir / LAYOUT},
                         num_frames=len(frames), num_boxes=sum(_box_count(f) for f in frames))
-    sink, stats = replayed
-    if stats.interrupted:
-        result.interrupted, result.stage_s = True, stages.seconds
-        return result
-    cabin = stages.run("cabin", f"driver head over {cabin_seconds:g} s of cabin video",
-                       lambda: _cabin(model, config, cabin_seconds, device, progress))
-    stages.run("report", "scoring every head and writing the report",
-               lambda: _score_and_report(result, sink, stats, cabin, config, list(model.tasks), stages.seconds,
-                                         checkpoint))
-    result.stage_s = stages.seconds
+    try:  # from here on, Ctrl-C keeps what is finished
+        sink, stats = stages.run("replay", f"replaying the bag through the model: {out_dir / RESULTS_MCAP}",
+                                 lambda: _replay(staging / BAG, frames, model, config, staging, device, progress))
+        if not stats.interrupted:
+            cabin = stages.run("cabin", f"driver head over {cabin_seconds:g} s of cabin video",
+                               lambda: _cabin(model, config, cabin_seconds, device, progress))
+            stages.run("report", "scoring every head and writing the report",
+                       lambda: _score_and_report(result, staging, sink, stats, cabin, config, list(model.tasks),
+                                                 stages.seconds, checkpoint))
+            return result
+    except KeyboardInterrupt:
+        pass
+    result.interrupted = True
+    for path in staging.iterdir():  # keep only the finished bag and results
+        if path.name not in (BAG, RESULTS_MCAP, LAYOUT):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    result.files = {k: v for k, v in result.files.items() if (staging / v.name).exists()}
     return result
 
 
@@ -218,14 +229,14 @@ def _latency(stats) -> dict:
     return summarize_latency(stages)
 
 
-def _score_and_report(result: DemoResult, sink, stats, cabin: list, config, heads: list[str], stage_s: dict,
-                      checkpoint: Path) -> None:
+def _score_and_report(result: DemoResult, staging: Path, sink, stats, cabin: list, config, heads: list[str],
+                      stage_s: dict, checkpoint: Path) -> None:
     from evaluation.report import PlotInputs, write_report
     from perception.inference.demo_report import write_demo_html
     from perception.inference.scoring import score_records
 
     records, unmatched = sink.records()
-    out_dir = result.out_dir
+    out_dir = staging
     scores = score_records(records, cabin, out_dir, segmentation_grid=config.model.heads.segmentation.grid, kind="sim")
     metrics = dict(scores.metrics)
     if stats.frames:
@@ -245,4 +256,5 @@ def _score_and_report(result: DemoResult, sink, stats, cabin: list, config, head
              "Every number is also in metrics.json."]
     files.update(write_demo_html(out_dir, metrics, sink, cabin, config, files["report.md"],
                                  "the shipped model" if shipped else Path(checkpoint).name, notes))
-    result.metrics, result.files = metrics, {**result.files, **files}
+    moved = {name: result.out_dir / path.relative_to(staging) for name, path in files.items()}
+    result.metrics, result.files = metrics, {**result.files, **moved}

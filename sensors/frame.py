@@ -84,6 +84,31 @@ class Camera:
         return int(self.image.shape[1])
 
 
+#: Time offsets accepted in ``Lidar.points[:, 4]`` (seconds relative to the key sweep): a sweep
+#: ends at most one rotation of a 5 Hz spinning LiDAR after its timestamp, and multi-sweep clouds
+#: reach back at most this far (nuScenes' usual 10 sweeps span 0.45 s).
+MAX_TIME_AHEAD_S = 0.2
+MAX_TIME_BEHIND_S = 10.0
+
+
+def check_lidar_columns(points: np.ndarray, what: str = "lidar points") -> None:
+    """ValueError unless the intensity (0-255) and time-offset columns of (N, 5) points are plausible.
+
+    A time-offset column outside ``[-MAX_TIME_BEHIND_S, MAX_TIME_AHEAD_S]`` is refused: it is
+    almost always another column passed in its place (a ring index 0-31, a timestamp in
+    microseconds).
+    """
+    intensity, offset = points[:, 3], points[:, 4]
+    if len(points) and (intensity.min() < 0 or intensity.max() > 255):
+        raise ValueError(f"{what}: intensity must be in [0, 255], got {intensity.min():g}..{intensity.max():g}")
+    if len(points) and (offset.min() < -MAX_TIME_BEHIND_S or offset.max() > MAX_TIME_AHEAD_S):
+        hint = " (a ring index?)" if np.all(offset == np.round(offset)) and offset.max() >= 1 else ""
+        raise ValueError(
+            f"{what}: time offset column must be seconds relative to the key sweep in "
+            f"[-{MAX_TIME_BEHIND_S:g}, {MAX_TIME_AHEAD_S:g}], got {offset.min():g}..{offset.max():g}{hint}"
+        )
+
+
 @dataclass
 class Lidar:
     """One (possibly multi-sweep) LiDAR point cloud.
@@ -91,7 +116,8 @@ class Lidar:
     Attributes:
         points: (N, 5) float32: x, y, z in metres in the **ego frame at ``timestamp``**,
             intensity (0-255 as nuScenes), time offset in seconds relative to ``timestamp``
-            (0 for the key sweep, negative for earlier sweeps).
+            (0 for the key sweep, negative for earlier sweeps). Raises ValueError for values
+            outside these ranges (see :func:`check_lidar_columns`).
         lidar_to_ego: (4, 4) mounting of the sensor on the car.
         timestamp: time of the key sweep in microseconds.
     """
@@ -107,6 +133,7 @@ class Lidar:
         self.points = points.astype(np.float32, copy=False)
         if not np.all(np.isfinite(self.points)):
             raise ValueError("lidar points contain NaN or Inf")
+        check_lidar_columns(self.points)
         self.lidar_to_ego = np.asarray(self.lidar_to_ego, dtype=np.float64)
         check_transform(self.lidar_to_ego, "lidar_to_ego")
         self.timestamp = int(self.timestamp)
@@ -133,6 +160,7 @@ class Sweep:
         self.points = points.astype(np.float32, copy=False)
         if not np.all(np.isfinite(self.points)):
             raise ValueError("sweep points contain NaN or Inf")
+        check_lidar_columns(self.points, "sweep points")
         self.ego_to_global = np.asarray(self.ego_to_global, dtype=np.float64)
         check_transform(self.ego_to_global, "sweep ego_to_global")
         self.timestamp = int(self.timestamp)

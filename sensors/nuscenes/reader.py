@@ -45,6 +45,7 @@ from sensors.nuscenes.layout import CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LI
 from sensors.nuscenes.map_expansion import ExpansionMaps
 from sensors.nuscenes.splits import SPLITS, VERSION_SPLITS, version_of_split
 from sensors.nuscenes.tables import NuScenesTables
+from sensors.projection import check_principal_point
 
 #: Largest time gap (s) between neighbouring annotations used for velocity (devkit default).
 MAX_VELOCITY_TIME_DIFF = 1.5
@@ -259,12 +260,14 @@ class NuScenesDataset(Sequence[Frame]):
         cs = self._calibration(sample_data)
         size = (t.integer("sample_data", sample_data, "height"), t.integer("sample_data", sample_data, "width"))
         image = files.read_image(self._file(sample_data), size)
+        intrinsics = t.array("calibrated_sensor", cs, "camera_intrinsic", (3, 3))
+        check_principal_point(size, intrinsics, self._file(sample_data))
         depth = None
         if sample_data["token"] in self._depth:
             depth = files.read_depth(self._file(self._depth[sample_data["token"]], table=DEPTH_TABLE), size)
         ego_to_global = self._ego_pose(sample_data)
         return Camera(
-            name=channel, image=image, intrinsics=t.array("calibrated_sensor", cs, "camera_intrinsic", (3, 3)),
+            name=channel, image=image, intrinsics=intrinsics,
             cam_to_ego=sensor_to_reference_ego(t.transform("calibrated_sensor", cs), ego_to_global, reference_ego_to_global),
             timestamp=t.integer("sample_data", sample_data, "timestamp"), depth=depth, ego_to_global=ego_to_global,
         )

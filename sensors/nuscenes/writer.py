@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sensors.atomic import atomic_dir
+from sensors.atomic import atomic_dir, check_output_dir
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES
 from sensors.frame import CAMERA_NAMES, Camera, Frame
@@ -89,9 +89,12 @@ def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-min
     Raises:
         ValueError: unknown version or scene name, frames without LiDAR, duplicate tokens or
             timestamps, inconsistent instance categories, a scene without its map.
-        FileExistsError: ``root`` exists and is not an (empty or) nuScenes folder.
+        FileExistsError: ``root`` is a file, or a folder that is neither empty nor a nuScenes
+            dataset (checked before the frames are consumed).
+        OSError: ``root`` cannot be written (the message names it); nothing is left behind.
     """
     root = Path(root)
+    check_output_dir(root, is_nuscenes_root, "nuScenes dataset folder")
     scenes = _group_by_scene(list(frames), version)
     geometry = None
     if maps is not None:
@@ -101,8 +104,7 @@ def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-min
         offsets = {name: np.array([0.0, k * SCENE_SPACING, 0.0]) for k, name in enumerate(scenes)}
         scenes = {name: [_moved(f, offsets[name]) for f in group] for name, group in scenes.items()}
         geometry = MapGeometry.merge([maps[name].translated(offsets[name][:2]) for name in scenes])
-    _check_replaceable(root)
-    with atomic_dir(root) as temp:
+    with atomic_dir(root, what="nuScenes dataset folder") as temp:  # root checked above
         temp.mkdir()
         location = NO_MAP_LOCATION if geometry is None else MAP_LOCATION
         tables = _DatasetBuilder(temp, version, location).build(scenes)
@@ -160,14 +162,9 @@ def _group_by_scene(frames: list[Frame], version: str) -> dict[str, list[Frame]]
     return dict(scenes)
 
 
-def _check_replaceable(root: Path) -> None:
-    if not root.exists():
-        return
-    if not root.is_dir():
-        raise FileExistsError(f"{root}: exists and is not a folder")
-    entries = list(root.iterdir())
-    if entries and not any(e.name.startswith("v1.0-") for e in entries):
-        raise FileExistsError(f"{root}: exists, is not empty and is not a nuScenes dataset; refusing to replace it")
+def is_nuscenes_root(root: Path) -> bool:
+    """Whether the folder ``root`` holds a nuScenes dataset (a ``v1.0-*`` version folder)."""
+    return any(e.name.startswith("v1.0-") for e in root.iterdir())
 
 
 def _ring_index(points_sensor: np.ndarray) -> np.ndarray:

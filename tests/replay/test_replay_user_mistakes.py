@@ -45,7 +45,8 @@ def test_misspelled_config_key(sim_bag, tmp_path, capsys, typo, key):
 def test_output_folder_that_cannot_be_written(sim_bag, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("keep")
-    for out, reason in ((blocker, "not a folder"), (blocker / "out", "cannot write there")):
+    for out in (blocker, blocker / "out"):
         assert main(["replay", str(sim_bag), "--checkpoint", str(TINY), "--out", str(out), "--quiet"]) == 2
-        _one_line(capsys, str(out), reason)
+        _one_line(capsys, str(out))
     assert blocker.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
