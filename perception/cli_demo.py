@@ -35,8 +35,8 @@ def run_demo(args: argparse.Namespace) -> int:
     result = run(args.out, num_frames=args.frames, checkpoint=args.checkpoint, cabin_seconds=args.cabin_seconds,
                  progress=not args.quiet)
     if result.interrupted:
-        print(f"perception demo: interrupted during the replay; {result.files['bag']} and "
-              f"{result.files['results.mcap']} hold the frames done; no report written", file=sys.stderr)
+        kept = ", ".join(str(path) for path in result.files.values())
+        print(f"perception demo: interrupted; kept what was finished ({kept}); no report written", file=sys.stderr)
         return EXIT_INTERRUPTED
     seconds = sum(result.stage_s.values())
     print(f"simulated {result.num_frames} frames ({result.num_boxes} annotated boxes), wrote them as a rosbag2 and "

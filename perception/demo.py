@@ -71,7 +71,8 @@ class DemoResult:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A progress line, on stdout (stderr carries the progress bars and, on a user error, one line)."""
+    print(message, flush=True)
 
 
 class _Stages:

@@ -208,7 +208,7 @@ def test_ctrl_c_during_the_replay_keeps_what_was_finished(tmp_path: Path, checkp
                                 str(checkpoint), "--frames", "4", "--cabin-seconds", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines = []
-    for line in process.stderr:
+    for line in process.stdout:
         lines.append(line)
         if "replaying the bag" in line:
             break
