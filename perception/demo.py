@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 #: The checkpoint shipped with the package, trained on simulated drives (docs/checkpoint.md).
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "tiny.pt"
 BAG = "drive"

@@ -79,7 +79,8 @@ def driver_picture(cabin: Sequence[DriverObservation], out_dir: Path) -> list[Pi
     fired = len(timeline.warnings["predicted"])
     caption = (f"{timeline.times_s[-1]:.0f} s of simulated cabin video at "
                f"{(len(cabin) - 1) / max(timeline.times_s[-1], 1e-9):.0f} Hz: the driver head's output (orange) "
-               f"against the truth (black), run through the temporal monitor (Euro NCAP thresholds, docs/monitor.md). "
+               "against the truth (black; the predicted openness is 1 - P(eyes closed)), run through the temporal "
+               "monitor (Euro NCAP thresholds, docs/monitor.md). "
                f"{fired} warning(s) fired on the prediction, {len(timeline.warnings['true'])} on the truth.")
     return [Picture(DRIVER, "Driver timeline", path.read_bytes(), caption)]
 
