@@ -14,7 +14,7 @@ warm-up pass first), so that a change of the machine's load hits every row alike
 * **network**: the forward pass on a preprocessed batch (batch of 1): ``FusionModel.__call__``
   (voxelization and ``kernels.bev_pool`` inside) or ``OnnxRunner.__call__`` (voxelization and the
   cached BEV-pool ranks, then ``InferenceSession.run``, graph optimisations on);
-* **end to end**: frame -> ``frame_to_sample`` -> collate -> network -> ``decode_outputs``
+* **end to end**: frame -> ``frame_to_inputs`` -> collate -> network -> ``decode_outputs``
   (rotated NMS included): the same pre- and postprocessing code for every runtime.
 
 Median and p90 of the wall time per frame, the median process CPU time per frame (steadier on a
@@ -84,11 +84,11 @@ def timed_frame(network: Callable, frame: Any, config: Any) -> dict[str, float]:
     """Seconds (wall and process CPU) of one frame end to end and of its network call."""
     import torch
 
-    from perception.data import collate_frames, frame_to_sample
-    from perception.postprocess import decode_outputs
+    from perception.data import collate_inputs, frame_to_inputs
+    from perception.model import decode_outputs
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    batch = collate_frames([frame_to_sample(frame, config)])
+    batch = collate_inputs([frame_to_inputs(frame, config)])
     with torch.inference_mode():
         net0 = time.perf_counter()
         outputs = network(batch)

@@ -944,7 +944,7 @@ def _(d: Path):
 
 @case(K5, "full disk (ENOSPC) during a checkpoint write")
 def _(d: Path):
-    from perception.train.checkpoint import save_checkpoint
+    from perception.checkpoint import save_checkpoint
 
     path = d / "last.pt"
     save_checkpoint({"model": {"w": torch.ones(2)}}, path)
@@ -970,7 +970,7 @@ def _(d: Path):
     import signal
     import subprocess
 
-    from perception.train.checkpoint import remove_stale_temporaries
+    from perception.checkpoint import remove_stale_temporaries
 
     script = ("import os, signal\nfrom pathlib import Path\nfrom sensors.atomic import atomic_path\n"
               f"with atomic_path(Path({str(d / 'last.pt')!r})) as tmp:\n"

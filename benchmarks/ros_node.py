@@ -50,10 +50,11 @@ def measure(checkpoint: Path, frames: int, seed: int = 11, timeout_s: float = 12
     from perception.node.dds import LOOPBACK_CONFIG
     from perception.node.params import NodeParams
     from sensors.ros.writer import write_rosbag2
-    from sensors.sim import SimConfig, simulate_drive
+    from perception.config import build_sim_config
+    from sensors.sim import simulate_drive
 
     _, config = load_model(checkpoint, None)
-    sim = SimConfig(**config.data.sim)
+    sim = build_sim_config(config.data)
     params = NodeParams(checkpoint=str(checkpoint))
     complete_after_ns = round((params.sync_tolerance_s + params.sync_wait_s) * 1e9)
     domain = random.randint(100, 230)

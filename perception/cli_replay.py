@@ -87,7 +87,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from perception.replay.layout import write_layout
     from perception.replay.runner import replay
     from perception.replay.summary import summary
-    from perception.train.distributed import resolve_device
+    from perception.distributed import resolve_device
     from sensors.atomic import check_output_dir
 
     out: Path = args.out
@@ -97,7 +97,7 @@ def run_replay(args: argparse.Namespace) -> int:
     outputs = {"results": str(out / RESULTS_MCAP), "Foxglove layout": str(out / LAYOUT)}
     with ExitStack() as stack:
         publisher = stack.enter_context(foxglove_outputs(
-            out / RESULTS_MCAP, config.model.heads.segmentation.grid.to_bev_grid(),
+            out / RESULTS_MCAP, config.model.heads.segmentation.grid,
             serve=(args.host, args.port) if args.serve else None))
         sinks = [publisher]
         if publisher.server is not None:

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 import sensors.sim
 from perception.cli import error_line, main
 from perception.demo import SHIPPED_CHECKPOINT
-from perception.train.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
+from perception.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from sensors.errors import (
     CorruptDataError,
     DanglingReferenceError,
@@ -221,7 +221,7 @@ def test_file_size_limit_during_a_real_torch_save_is_one_line(tmp_path):
     script = textwrap.dedent(f"""
         import resource, signal, sys, torch
         from perception.cli import error_line
-        from perception.train.checkpoint import save_checkpoint
+        from perception.checkpoint import save_checkpoint
         path = {str(tmp_path / "last.pt")!r}
         save_checkpoint({{"model": {{"w": torch.ones(4)}}}}, path)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

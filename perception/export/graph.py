@@ -12,7 +12,8 @@ of :mod:`perception.export.inputs`, with the two kernels swapped for their pure-
     camera_present, lidar_present (B,) bool: the inputs the BEV heads used.
 
 :func:`outputs_to_forward` turns them back into the nested dict ``FusionModel.forward`` returns, so the
-decoding (``perception.postprocess.decode_outputs``) is the same code for every runtime.
+decoding (``perception.model.decode_outputs``) is the same code for every runtime. The heads run on
+a :class:`perception.model.heads.Features` built here, as in ``FusionModel.forward_heads``.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from torch import nn
 from perception.export.inputs import GraphSpec
 from perception.export.ops import bev_pool_gather, pillar_scatter_index
 from perception.model import FusionModel
+from perception.model.heads import Features
 
 #: Graph output name -> (key, sub-key or None) in the ``FusionModel.forward`` dict.
 OUTPUT_KEYS: dict[str, tuple[str, str | None]] = {
@@ -88,12 +90,14 @@ class FusionGraph(nn.Module):
         cam_present, lid_present = m._modality_flags(SimpleNamespace(camera_valid=camera_valid, lidar_valid=lidar_valid))
         out: dict[str, torch.Tensor] = {"camera_present": cam_present, "lidar_present": lid_present}
         b, n = camera_valid.shape
-        features = camera_bev = logits = None
+        trunk = Features(cam_present, lid_present, inputs.get("images"))  # type: ignore[arg-type]  # none without cameras
+        camera_bev = None
         if spec.has_cameras:
             assert m.image_encoder is not None and m.view_transform is not None
             encoded = m.image_encoder(inputs["images"].flatten(0, 1))
             features = encoded.view(b, n, *encoded.shape[1:]) * camera_valid.view(b, n, 1, 1, 1).to(encoded.dtype)
             logits, probs, context = m.view_transform.distributions(features, camera_valid)
+            trunk.image_features, trunk.depth_logits = features, logits
             camera_bev = bev_pool_gather(probs, context, inputs["depth_index"], inputs["feat_index"],
                                          inputs["bev_index"], spec.bev_shape)
         if m.fuser is not None and m.bev_backbone is not None:
@@ -106,24 +110,25 @@ class FusionGraph(nn.Module):
                 lidar_canvas = pillar_scatter_index(lidar.pillar_features(voxels), inputs["voxel_coords"], b,
                                                     lidar.canvas)
                 lidar_bev = lidar.down(lidar_canvas)
-            bev = m.bev_backbone(m.fuser(camera_bev, lidar_bev, cam_present, lid_present))
+            trunk.bev = m.bev_backbone(m.fuser(camera_bev, lidar_bev, cam_present, lid_present))
+            trunk.lidar_canvas = lidar_canvas
             if "detection" in m.heads:
-                det = m.heads["detection"](bev)
+                det = m.heads["detection"](trunk)
                 out.update(detection_heatmap=det["heatmap"], detection_regression=det["regression"])
             if "segmentation" in m.heads:
-                out["segmentation"] = m.heads["segmentation"](bev, lidar_canvas)
+                out["segmentation"] = m.heads["segmentation"](trunk)
         if "depth" in m.heads:
             h, w = m.config.image.height, m.config.image.width
-            if features is not None and logits is not None and m.view_transform is not None:
-                expected = m.view_transform.expected_depth(logits.flatten(0, 1))
-                depth = m.heads["depth"](features.flatten(0, 1), expected, inputs["images"].flatten(0, 1))
-                out["depth"] = depth.view(b, n, h, w) * cam_present.to(depth.dtype).view(-1, 1, 1, 1)
+            if trunk.image_features is not None and trunk.depth_logits is not None:
+                depth = m.heads["depth"](trunk)
+                out["depth"] = depth * cam_present.to(depth.dtype).view(-1, 1, 1, 1)
             else:
                 out["depth"] = torch.zeros((b, n, h, w))
         if "driver" in m.heads:
             assert m.image_encoder is not None
             cabin_valid = inputs["cabin_valid"]
             pooled = m.image_encoder.pooled(inputs["cabin"])
-            drv = m.heads["driver"](pooled * cabin_valid.view(-1, 1).to(pooled.dtype))
+            trunk.cabin = pooled * cabin_valid.view(-1, 1).to(pooled.dtype)
+            drv = m.heads["driver"](trunk)
             out.update(driver_eye=drv["eye"], driver_gaze=drv["gaze"], driver_pose=drv["pose"], driver_phone=drv["phone"])
         return tuple(out[name] for name in self.output_names)

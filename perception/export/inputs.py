@@ -19,7 +19,7 @@ import torch
 
 import kernels
 from perception.config import ModelConfig
-from perception.data.batch import Batch
+from perception.data.batch import Inputs
 from perception.model.camera import depth_bin_centres, frustum_points, pool_geometry
 from perception.model.lidar import voxelize_clouds
 
@@ -101,7 +101,7 @@ class GraphInputBuilder:
         self.geometry = pool_geometry(spec.config.bev.grid, vt)
         self.ranks_cache = kernels.BevPoolRanksCache(max_entries=cache_entries)
 
-    def __call__(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def __call__(self, batch: Inputs) -> dict[str, torch.Tensor]:
         spec = self.spec
         batch = batch.to("cpu")
         inputs = {"camera_valid": batch.camera_valid, "lidar_valid": batch.lidar_valid}

@@ -3,10 +3,10 @@
 :class:`OnnxRunner` is a drop-in for :class:`perception.model.FusionModel` wherever a caller only runs
 the network on a preprocessed :class:`perception.data.Batch` and decodes the result:
 ``runner(batch)`` returns the dict ``FusionModel.forward`` returns (without ``depth_logits``, a
-training-only output), ``runner.driver(cabin)`` the driver head on cabin images, and ``config`` /
-``tasks`` are the model's. Preprocessing (``frame_to_sample``) and decoding
-(``perception.postprocess.decode_outputs``) stay the callers' own code, so they are the same for both
-runtimes; voxelization and the pooling ranks run here, outside the graph
+training-only output), ``runner.driver(cabin)`` that dict for cabin images alone, ``runner.decode``
+decodes it, and ``config`` / ``tasks`` are the model's. Preprocessing (``frame_to_inputs``) and
+decoding (``perception.model.decode_outputs``: each head's ``decode``, from the configuration
+alone) are the same code for both runtimes; voxelization and the pooling ranks run here, outside the graph
 (:class:`perception.export.inputs.GraphInputBuilder`).
 """
 from __future__ import annotations
@@ -23,6 +23,8 @@ from torch.utils.hooks import RemovableHandle
 from perception.config import Config, ModelConfig, config_from_dict
 from perception.export.graph import OUTPUT_KEYS, outputs_to_forward
 from perception.export.inputs import GraphInputBuilder, GraphSpec
+from perception.model.fusion_model import decode_outputs
+from perception.model.prediction import Prediction
 from sensors.reading import check_file
 
 #: Graph outputs of the driver head (also the outputs of the cabin-only sub-graph).
@@ -32,9 +34,10 @@ DRIVER_OUTPUTS = tuple(name for name, (key, _) in OUTPUT_KEYS.items() if key == 
 class Network(Protocol):
     """The seam between pre/postprocessing and the network: what ``FusionModel`` and ``OnnxRunner`` share.
 
-    ``__call__(batch)`` -> the ``FusionModel.forward`` dict; ``driver(cabin (B, 3, Hc, Wc))`` -> the driver
-    head's dict; ``config`` the model configuration; ``tasks`` the heads built; ``runtime`` what runs the
-    network ("torch", "onnxruntime"); ``eval()`` -> self.
+    ``__call__(batch)`` -> the ``FusionModel.forward`` dict; ``driver(cabin (B, 3, Hc, Wc))`` -> that dict
+    for cabin images alone (driver head only); ``decode(outputs)`` -> one ``Prediction`` per sample;
+    ``config`` the model configuration; ``tasks`` the heads built; ``runtime`` what runs the network
+    ("torch", "onnxruntime"); ``eval()`` -> self.
     """
 
     config: ModelConfig
@@ -45,7 +48,9 @@ class Network(Protocol):
 
     def __call__(self, batch) -> dict[str, object]: ...
 
-    def driver(self, cabin: torch.Tensor) -> dict[str, torch.Tensor]: ...
+    def driver(self, cabin: torch.Tensor) -> dict[str, object]: ...
+
+    def decode(self, outputs: dict[str, object]) -> list[Prediction]: ...
 
     def eval(self) -> Network: ...
 
@@ -151,9 +156,13 @@ class OnnxRunner:
         results = self.session.run(list(self.output_names), feed)
         return outputs_to_forward({n: torch.from_numpy(np.asarray(r)) for n, r in zip(self.output_names, results)})
 
-    def driver(self, cabin: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Driver-head outputs of cabin images (B, 3, Hc, Wc) normalised: the cabin sub-graph only
-        (extracted from the file with ``onnx.utils.Extractor``), like ``FusionModel.driver``."""
+    def decode(self, outputs: dict[str, object]) -> list[Prediction]:
+        """One :class:`Prediction` per sample of a forward dict, as ``FusionModel.decode``."""
+        return decode_outputs(outputs, self.config)
+
+    def driver(self, cabin: torch.Tensor) -> dict[str, object]:
+        """The forward dict of cabin images (B, 3, Hc, Wc) normalised, driver head only: the cabin
+        sub-graph (extracted from the file with ``onnx.utils.Extractor``), like ``FusionModel.driver``."""
         if "driver" not in self.tasks:
             raise ValueError(f"{self.path}: the model has no driver-monitoring head")
         if self._driver_session is None:
@@ -168,4 +177,5 @@ class OnnxRunner:
         feed = {"cabin": x.numpy(), "cabin_valid": np.ones(x.shape[0], dtype=bool)}
         results = self._driver_session.run(list(DRIVER_OUTPUTS), feed)
         named = {n: torch.from_numpy(np.asarray(r)) for n, r in zip(DRIVER_OUTPUTS, results)}
-        return outputs_to_forward(named)["driver"]  # type: ignore[return-value]
+        absent = torch.zeros(x.shape[0], dtype=torch.bool)
+        return {"camera_present": absent, "lidar_present": absent, "driver": outputs_to_forward(named)["driver"]}

@@ -8,43 +8,42 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from perception.config import ModelConfig
-from perception.data import collate_frames, frame_to_sample
-from perception.data.batch import Sample
-from perception.data.transforms import normalise
+from perception.data import SampleInputs, cabin_tensor, collate_inputs, frame_to_inputs, frame_to_sample
 from perception.export.runner import Network
 from perception.inference.records import DriverObservation, FrameRecord, make_record
 from perception.inference.timing import StageTimer
-from perception.postprocess import Prediction, decode_outputs
+from perception.model.prediction import Prediction
 from sensors.frame import Camera, DriverLabels, Frame
 
 #: Called with (index, frame, prediction) of every frame right after it is predicted.
 FrameCallback = Callable[[int, Frame, Prediction], None]
 
 
-def predict_batch(model: Network, frames: Sequence[Frame], device: torch.device,
-                  timer: StageTimer) -> tuple[list[Sample], list[Prediction]]:
-    """One forward pass over ``frames``: their samples and decoded predictions, in order.
+def predict_batch(model: Network, frames: Sequence[Frame], device: torch.device, timer: StageTimer,
+                  targets: bool = False) -> tuple[list[SampleInputs], list[Prediction]]:
+    """One forward pass over ``frames``: their per-frame tensors and decoded predictions, in order.
 
-    The one inference path of every consumer (evaluation, replay): ``frame_to_sample`` and
-    ``collate_frames`` (stage ``preprocessing``), the forward pass under ``torch.inference_mode``
-    (``model``), :func:`decode_outputs` (``postprocessing``); the stages are timed by ``timer``.
-    A sensor missing from a frame is marked missing in its sample, and the model answers from the
+    The one inference path of every consumer (evaluation, replay): :func:`frame_to_inputs` (with
+    ``targets``: :func:`frame_to_sample`, inputs plus the targets scoring compares with) and
+    :func:`collate_inputs` (stage ``preprocessing``), the forward pass under ``torch.inference_mode``
+    (``model``), ``model.decode`` (``postprocessing``); the stages are timed by ``timer``.
+    A sensor missing from a frame is marked missing in its inputs, and the model answers from the
     other modality. The model must be in eval mode.
     """
     config: ModelConfig = model.config
+    convert = frame_to_sample if targets else frame_to_inputs
     with timer.stage("preprocessing"):
-        samples = [frame_to_sample(f, config) for f in frames]
-        batch = collate_frames(samples).to(device)
+        samples = [convert(f, config) for f in frames]
+        inputs = collate_inputs(samples).to(device)
     with torch.inference_mode(), timer.stage("model"):
-        outputs = model(batch)
+        outputs = model(inputs)
     with timer.stage("postprocessing"):
-        predictions = decode_outputs(outputs, config)
+        predictions = model.decode(outputs)
     return samples, predictions
 
 
@@ -68,7 +67,7 @@ def predict_frames(model: Network, frames: Sequence[Frame], batches: Sequence[Se
     model.eval()
     if warmup and batches:
         with torch.inference_mode():
-            model(collate_frames([frame_to_sample(frames[i], config) for i in batches[0]]).to(device))
+            model(collate_inputs([frame_to_inputs(frames[i], config) for i in batches[0]]).to(device))
     timer = timer or StageTimer(device)
     timer.attach(model)
     records: list[FrameRecord] = []
@@ -76,7 +75,7 @@ def predict_frames(model: Network, frames: Sequence[Frame], batches: Sequence[Se
         for chunk in tqdm(batches, desc="evaluating", unit="batch", disable=None if progress else True):
             chosen = [frames[i] for i in chunk]
             with timer.stage("total"):
-                samples, predictions = predict_batch(model, chosen, device, timer)
+                samples, predictions = predict_batch(model, chosen, device, timer, targets=True)
             timings = {k: v / len(chunk) for k, v in timer.take().items()}
             for i, frame, sample, prediction in zip(chunk, chosen, samples, predictions):
                 record = make_record(i, frame, sample, prediction, config.cameras, thresholds)
@@ -92,19 +91,17 @@ def predict_frames(model: Network, frames: Sequence[Frame], batches: Sequence[Se
 def predict_cabin(model: Network, images: Sequence[Camera], device: torch.device) -> list[Prediction]:
     """Driver-head predictions of cabin camera images (one batch), without the street branches.
 
-    Uses the same preprocessing as :func:`perception.data.frame_to_sample` and the same path as
-    :meth:`FusionModel.forward` for the cabin: shared image encoder (pooled) -> driver head.
+    Uses the same preprocessing as :func:`perception.data.frame_to_inputs` (:func:`cabin_tensor`) and
+    the network's own cabin path (``model.driver``: shared image encoder, pooled -> driver head).
+
+    Raises:
+        ValueError: the model has no driver-monitoring head.
     """
     config: ModelConfig = model.config
-    im = config.image
-    x = torch.stack([
-        normalise(cv2.resize(c.image, (im.cabin_width, im.cabin_height), interpolation=cv2.INTER_AREA), im.mean, im.std)
-        for c in images
-    ]).to(device)
+    x = torch.stack([cabin_tensor(c.image, config.image) for c in images]).to(device)
     model.eval()
     with torch.inference_mode():
-        out = model.driver(x)
-    return decode_outputs({"camera_present": torch.zeros(len(images), dtype=torch.bool), "driver": out}, config)
+        return model.decode(model.driver(x))
 
 
 def predict_cabin_stream(model: Network, stream: Sequence[tuple[Camera, DriverLabels]],

@@ -16,19 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import kernels
-from perception.config import ImageConfig, ViewTransformConfig, GridConfig
+from perception.config import ImageConfig, ViewTransformConfig
+from perception.model.layers import conv_bn_relu
+from sensors.frame import BevGrid
 
 #: The cabin features are averaged over a POOL_CELLS x POOL_CELLS grid of the deepest level.
 POOL_CELLS = 2
-
-
-def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
-    """Conv (no bias) + BatchNorm + ReLU, 'same' padding."""
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
 
 
 def load_local_weights(module: nn.Module, path: str) -> None:
@@ -127,7 +120,7 @@ class ImageEncoder(nn.Module):
         return F.adaptive_avg_pool2d(deepest, POOL_CELLS).flatten(1)
 
 
-def pool_geometry(grid: GridConfig, config: ViewTransformConfig) -> kernels.BevPoolGeometry:
+def pool_geometry(grid: BevGrid, config: ViewTransformConfig) -> kernels.BevPoolGeometry:
     """The BEV pooling geometry: ``grid``'s cells, frustum points kept between ``config.zmin`` and ``zmax``."""
     return kernels.BevPoolGeometry(grid.xmin, grid.ymin, config.zmin, grid.xmax, grid.ymax, config.zmax,
                                    grid.resolution, grid.resolution)
@@ -169,6 +162,31 @@ def frustum_points(intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, bin_centr
     return ego.float()
 
 
+class DepthBins(nn.Module):
+    """The view transform's D uniform depth bins over [depth_min, depth_max) (metres): their
+    centres, the expected depth of a distribution over them, and the bin of a metric depth.
+
+    Shared by :class:`LiftSplat` (which predicts the distribution) and the depth head (which
+    refines its expectation and supervises it); holds no parameters.
+    """
+
+    def __init__(self, config: ViewTransformConfig) -> None:
+        super().__init__()
+        self.depth_min, self.depth_max, self.count = config.depth_min, config.depth_max, config.depth_bins
+        self.register_buffer("centres", depth_bin_centres(config), persistent=False)
+
+    def expected(self, logits: torch.Tensor) -> torch.Tensor:
+        """Expected depth (metres) of a depth distribution: logits (..., D, h, w) -> (..., 1, h, w)."""
+        probs = logits.softmax(dim=-3)
+        return (probs * self.centres.view(-1, 1, 1)).sum(dim=-3, keepdim=True)
+
+    def index(self, depth: torch.Tensor) -> torch.Tensor:
+        """Depth bin (long) of metric depths; -1 outside [depth_min, depth_max) or invalid (<= 0)."""
+        step = (self.depth_max - self.depth_min) / self.count
+        idx = torch.floor((depth - self.depth_min) / step).long()
+        return torch.where((depth >= self.depth_min) & (depth < self.depth_max), idx, torch.full_like(idx, -1))
+
+
 class LiftSplat(nn.Module):
     """Lift image features to a depth distribution x context, splat them into BEV.
 
@@ -177,7 +195,7 @@ class LiftSplat(nn.Module):
     never materialises the frustum features). Ranks are cached per rig.
     """
 
-    def __init__(self, in_channels: int, config: ViewTransformConfig, grid: GridConfig, stride: int) -> None:
+    def __init__(self, in_channels: int, config: ViewTransformConfig, grid: BevGrid, stride: int) -> None:
         super().__init__()
         self.config = config
         self.stride = stride
@@ -187,7 +205,7 @@ class LiftSplat(nn.Module):
             conv_bn_relu(in_channels, in_channels),
             nn.Conv2d(in_channels, config.depth_bins + config.channels, 1),
         )
-        self.register_buffer("bin_centres", depth_bin_centres(config), persistent=False)
+        self.bins = DepthBins(config)
         self.pool_grid = pool_geometry(grid, config)
         self.grid_shape = grid.shape
         self.ranks_cache = kernels.BevPoolRanksCache(max_entries=8)
@@ -210,7 +228,7 @@ class LiftSplat(nn.Module):
 
     def frustum(self, intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, h: int, w: int) -> torch.Tensor:
         """Ego-frame positions (N, D, h, w, 3) float32 of this transform's depth bins, see :func:`frustum_points`."""
-        return frustum_points(intrinsics, cam_to_ego, self.bin_centres, self.stride, h, w)
+        return frustum_points(intrinsics, cam_to_ego, self.bins.centres, self.stride, h, w)
 
     def forward(
         self,
@@ -252,15 +270,3 @@ class LiftSplat(nn.Module):
         for idx, pooled in parts:
             bev = bev.index_copy(0, idx, pooled.to(bev.dtype))
         return bev, logits
-
-    def expected_depth(self, logits: torch.Tensor) -> torch.Tensor:
-        """Expected depth (metres) of a depth distribution: logits (..., D, h, w) -> (..., 1, h, w)."""
-        probs = logits.softmax(dim=-3)
-        return (probs * self.bin_centres.view(-1, 1, 1)).sum(dim=-3, keepdim=True)
-
-    def bin_index(self, depth: torch.Tensor) -> torch.Tensor:
-        """Depth bin (long) of metric depths; -1 outside [depth_min, depth_max) or invalid (<= 0)."""
-        c = self.config
-        step = (c.depth_max - c.depth_min) / c.depth_bins
-        idx = torch.floor((depth - c.depth_min) / step).long()
-        return torch.where((depth >= c.depth_min) & (depth < c.depth_max), idx, torch.full_like(idx, -1))

@@ -50,7 +50,7 @@ from perception.inference.timing import StageTimer
 from perception.model import FusionModel
 from perception.node import outputs as out
 from perception.node.params import NODE_NAME, NodeParams
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from perception.replay.driver_state import DriverTrack
 from perception.replay.ros_sink import depth_image, marker_array
 from sensors.boxes import Boxes3D
@@ -387,7 +387,7 @@ class PerceptionNode:
             if self._wanted(topic := f"{prefix}/objects"):
                 send(topic, out.OBJECTS, out.detected_objects(store, boxes, stamp, frame_id))
         if prediction.bev_map is not None and self.config is not None:
-            grid = self.config.model.heads.segmentation.grid.to_bev_grid()
+            grid = self.config.model.heads.segmentation.grid
             for layer, name in zip(prediction.bev_map, out.MAP_CLASSES):
                 if self._wanted(topic := f"{prefix}/bev/{name}"):
                     send(topic, out.GRID, encode_probability_layer(store, layer, grid, stamp, self.profile.base_frame))

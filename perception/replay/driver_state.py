@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perception.monitor import DriverEvent, DriverMonitor, MonitorFrame
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from sensors.classes import GAZE_ZONES
 
 #: Probability at or above which the driver counts as using a phone.

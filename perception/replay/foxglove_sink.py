@@ -30,7 +30,7 @@ from foxglove.messages import Log, LogLevel
 from foxglove.websocket import WebSocketServer
 
 from perception.monitor import DriverEvent
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from perception.replay import messages as fm
 from perception.replay.driver_state import DriverTrack
 from sensors.atomic import atomic_path

@@ -48,7 +48,7 @@ from sensors.classes import DETECTION_CLASSES
 from sensors.frame import BevGrid, Camera, Frame, Lidar
 from sensors.geometry import matrix_to_quaternion
 from sensors.projection import project_boxes
-from sensors.sim.preview import CLASS_COLORS
+from sensors.drawing import CLASS_COLORS
 
 #: Frame id of the world (the recording's ``map``) and of the ego vehicle.
 MAP_FRAME = "map"

@@ -24,7 +24,7 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from perception.replay.messages import EGO_FRAME, box_label, class_color
 from sensors.atomic import atomic_dir
 from sensors.boxes import Boxes3D

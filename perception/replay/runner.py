@@ -26,7 +26,7 @@ from tqdm import tqdm
 from perception.export.runner import Network
 from perception.inference.predict import predict_batch
 from perception.inference.timing import StageTimer
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from perception.replay.pacing import paced
 from sensors.frame import Frame
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from perception.config import Config, GridConfig, load_config
-from sensors.frame import Frame
+from perception.config import Config, load_config
+from sensors.frame import BevGrid, Frame
 
 REPO = Path(__file__).resolve().parents[2]
 #: Small, fast simulator settings.
@@ -17,7 +17,7 @@ def small_config() -> Config:
     """configs/tiny.yaml on a 25.6 m BEV square, two cameras, 64 x 128 images: every head, small tensors."""
     config = load_config(REPO / "configs" / "tiny.yaml")
     m = config.model
-    grid = GridConfig(-25.6, 25.6, -25.6, 25.6, 0.8)
+    grid = BevGrid(-25.6, 25.6, -25.6, 25.6, 0.8)
     heads = dataclasses.replace(m.heads, segmentation=dataclasses.replace(m.heads.segmentation, grid=grid))
     m = dataclasses.replace(
         m, cameras=("CAM_FRONT", "CAM_BACK"),

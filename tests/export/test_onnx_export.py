@@ -27,7 +27,7 @@ from perception.demo import SHIPPED_CHECKPOINT
 from perception.export import OnnxRunner, export_onnx
 from perception.inference import load_model
 from perception.model import FusionModel
-from perception.train.checkpoint import save_checkpoint
+from perception.checkpoint import save_checkpoint
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
 
 ATOL = 1e-4

@@ -79,7 +79,7 @@ def test_autoware_objects_and_markers_match_the_detections(fed, replayed):
 
 def test_bev_grids_depth_and_driver_state(fed, replayed, tiny_model):
     _, transport = fed
-    tiny_grid = tiny_model[1].model.heads.segmentation.grid.to_bev_grid()
+    tiny_grid = tiny_model[1].model.heads.segmentation.grid
     for i, (frame, prediction) in enumerate(replayed):
         for c, name in enumerate(MAP_CLASSES):
             grid = transport.sent[f"/perception/bev/{name}"][i]

@@ -31,7 +31,7 @@ def test_sigint_finishes_the_mcap_with_the_frames_done(sim_frames, tiny_model, t
             yield frame
 
     before = signal.getsignal(signal.SIGINT)
-    with foxglove_outputs(path, config.model.heads.segmentation.grid.to_bev_grid()) as publisher:
+    with foxglove_outputs(path, config.model.heads.segmentation.grid) as publisher:
         stats = replay(frames(), model, [publisher], torch.device("cpu"), progress=False)
     assert signal.getsignal(signal.SIGINT) is before  # handler restored
     assert stats.interrupted and stats.frames == 2
@@ -52,7 +52,7 @@ def test_an_exception_leaves_no_file(sim_frames, tiny_model, tmp_path):
         raise RuntimeError("reader crashed")
 
     with pytest.raises(RuntimeError), \
-            foxglove_outputs(tmp_path / "results.mcap", config.model.heads.segmentation.grid.to_bev_grid()) as pub:
+            foxglove_outputs(tmp_path / "results.mcap", config.model.heads.segmentation.grid) as pub:
         replay(frames(), model, [pub], torch.device("cpu"), progress=False)
     assert list(tmp_path.iterdir()) == []
 
@@ -96,7 +96,7 @@ async def _client(port: int, wanted: set[str], timeout_s: float) -> dict[str, li
 def test_serve_streams_the_channels(sim_frames, tiny_model):
     model, config = tiny_model
     wanted = {TOPICS["points"], TOPICS["boxes"], TOPICS["image"].format(camera="CAM_FRONT")}
-    with foxglove_outputs(None, config.model.heads.segmentation.grid.to_bev_grid(),
+    with foxglove_outputs(None, config.model.heads.segmentation.grid,
                           serve=("127.0.0.1", 0)) as publisher:
         port = publisher.server.port
         assert port > 0

@@ -7,7 +7,7 @@ import numpy as np
 from mcap.reader import make_reader
 from mcap_read import read_messages
 
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from perception.replay.foxglove_sink import TOPICS, foxglove_outputs
 from sensors.classes import GAZE_ZONES
 from sensors.frame import BevGrid

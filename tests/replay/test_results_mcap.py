@@ -7,8 +7,7 @@ import pytest
 import torch
 from mcap_read import read_messages
 
-from perception.data import collate_frames, frame_to_sample
-from perception.postprocess import decode_outputs
+from perception.data import collate_inputs, frame_to_inputs
 from perception.replay.foxglove_sink import TOPICS, foxglove_outputs
 from perception.replay.runner import STAGES, replay
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
@@ -19,11 +18,10 @@ def replayed(sim_frames, tiny_model, tmp_path_factory):
     """(messages by topic, stats, independent predictions) of a replay of the simulated frames."""
     model, config = tiny_model
     path = tmp_path_factory.mktemp("replay") / "results.mcap"
-    with foxglove_outputs(path, config.model.heads.segmentation.grid.to_bev_grid()) as publisher:
+    with foxglove_outputs(path, config.model.heads.segmentation.grid) as publisher:
         stats = replay(sim_frames, model, [publisher], torch.device("cpu"), progress=False)
     with torch.inference_mode():
-        predictions = [decode_outputs(model(collate_frames([frame_to_sample(f, config.model)])), config.model)[0]
-                       for f in sim_frames]
+        predictions = [model.decode(model(collate_inputs([frame_to_inputs(f, config.model)])))[0] for f in sim_frames]
     return read_messages(path), stats, predictions
 
 

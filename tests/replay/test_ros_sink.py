@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from rosbags.highlevel import AnyReader
 
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from perception.replay.ros_sink import ros_bag_output
 
 
