@@ -198,7 +198,7 @@ def _replay(bag: Path, frames: list, model, config, out_dir: Path, device, progr
     recording = open_recording(bag)
     truth = {f.timestamp: f.annotations for f in frames if f.annotations is not None}
     sink = RecordSink(truth, config.model, np.asarray(DEFAULT_THRESHOLDS))
-    with foxglove_outputs(out_dir / RESULTS_MCAP, config.model.heads.segmentation.grid.to_bev_grid()) as publisher:
+    with foxglove_outputs(out_dir / RESULTS_MCAP, config.model.heads.segmentation.grid) as publisher:
         stats = replay(recording, model, [publisher, sink], device, progress=progress, total=len(frames))
     write_layout(out_dir / LAYOUT, config.model.cameras)
     return sink, stats

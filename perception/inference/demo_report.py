@@ -20,14 +20,13 @@ from perception.inference.record_sink import RecordSink
 from perception.inference.records import DriverObservation
 from perception.inference.report_pictures import (
     CAMERA_ORDER,
-    DEPTH_RANGE_M,
     bev_picture,
     cameras_picture,
     depth_pair,
-    encode_png,
     stack_tiles,
 )
-from sensors.atomic import atomic_write_bytes
+from perception.inference.visualize import DEPTH_RANGE
+from sensors.drawing import write_png
 
 SCENE, DRIVER = "The drive (one frame)", "Driver monitoring"
 
@@ -46,7 +45,7 @@ def scene_pictures(sink: RecordSink, config: Config, out_dir: Path) -> list[Pict
     if cameras is not None:
         pictures.append(("cameras", f"{len(frame.cameras)} cameras", cameras,
                          f"{where}. True boxes in green, predicted boxes in class colours with their score."))
-    grid = config.model.heads.segmentation.grid.to_bev_grid()
+    grid = config.model.heads.segmentation.grid
     pictures.append(("bev", "Bird's-eye view", bev_picture(frame, prediction, grid),
                      f"{where}. 100 m x 100 m around the car, forward up. True map layers filled, "
                      "predicted map (p >= 0.5) outlined in the same colours; LiDAR points grey; true boxes green, "
@@ -59,14 +58,13 @@ def scene_pictures(sink: RecordSink, config: Config, out_dir: Path) -> list[Pict
                  for n in names if n in frame.cameras and n in prediction.depth]
         if pairs:
             pictures.append(("depth", "Predicted against true depth", stack_tiles(pairs, 2),
-                             f"{where}, at the model's input size. Colour scale 0 m (blue) to {DEPTH_RANGE_M:g} m "
+                             f"{where}, at the model's input size. Colour scale 0 m (blue) to {DEPTH_RANGE:g} m "
                              "(red); the truth is the LiDAR projected into each camera. Cameras in the order "
                              "front left, front, front right, back left, back, back right."))
     out = []
     for key, title, image, caption in pictures:
-        png = encode_png(image)
-        atomic_write_bytes(out_dir / PICTURE_FILES[key], png)
-        out.append(Picture(SCENE, title, png, caption))
+        path = write_png(image, out_dir / PICTURE_FILES[key])
+        out.append(Picture(SCENE, title, path.read_bytes(), caption))
     return out
 
 

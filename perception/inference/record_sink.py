@@ -17,7 +17,7 @@ import numpy as np
 from perception.config import ModelConfig
 from perception.data import frame_to_sample
 from perception.inference.records import FrameRecord, make_record
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from sensors.frame import Annotations, Frame
 
 

@@ -5,7 +5,7 @@ cameras with true (green) and predicted (class colour, score) boxes; a bird's-ey
 100 m square around the ego car (x up, y left) with the true map filled, the predicted map
 (p >= 0.5) outlined in the same colours, the LiDAR points, true boxes in green and predicted
 boxes in class colours; and per camera the predicted depth next to the true (LiDAR) depth at
-the model's input size, in one colour scale (:data:`DEPTH_RANGE_M`).
+the model's input size, in the colour scale of the sample pictures (``visualize.DEPTH_RANGE``).
 """
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ import cv2
 import numpy as np
 
 from perception.data.transforms import resize_crop
-from perception.inference.visualize import bev_view, camera_tile
-from perception.postprocess import Prediction
+from perception.inference.visualize import bev_view, camera_tile, depth_colors
+from perception.model.prediction import Prediction
+from sensors.drawing import MAP_COLORS
 from sensors.frame import BevGrid, Camera, Frame
-from sensors.sim.preview import MAP_COLORS
 
-#: Depth at the far end of the depth colour scale (turbo: near blue, far red), metres.
-DEPTH_RANGE_M = 60.0
 #: Street cameras in picture order: front row left to right, then the back row.
 CAMERA_ORDER = ("CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT", "CAM_BACK_LEFT", "CAM_BACK", "CAM_BACK_RIGHT")
 #: The bird's-eye view is drawn this many times larger than :data:`visualize.BEV_SIZE`.
@@ -82,12 +80,6 @@ def _legend(width: int) -> np.ndarray:
     return band
 
 
-def depth_colors(depth_m: np.ndarray) -> np.ndarray:
-    """(..., 3) RGB turbo colours of depths in metres (0 .. :data:`DEPTH_RANGE_M`)."""
-    levels = np.clip(np.asarray(depth_m, np.float64) / DEPTH_RANGE_M * 255.0, 0, 255).astype(np.uint8)
-    return cv2.applyColorMap(levels.reshape(-1, 1), cv2.COLORMAP_TURBO).reshape(*levels.shape, 3)[..., ::-1]
-
-
 def depth_pair(camera: Camera, predicted_m: np.ndarray, true_m: np.ndarray, scale: int = 1) -> np.ndarray:
     """Predicted depth (left) and the true depth at the pixels that have it, over the darkened
     camera image (right); both (H, W) metres at the model input size, drawn ``scale`` times larger,
@@ -107,14 +99,3 @@ def depth_pair(camera: Camera, predicted_m: np.ndarray, true_m: np.ndarray, scal
     pair = np.concatenate([tiles[0], gap, tiles[1], gap], axis=1)
     return np.pad(pair, ((0, 4), (0, 0), (0, 0)), constant_values=255)  # white gap below
 
-
-def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of an RGB uint8 image.
-
-    Raises:
-        RuntimeError: OpenCV could not encode it.
-    """
-    ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError(f"could not encode a {image.shape} picture as PNG")
-    return data.tobytes()
