@@ -195,7 +195,7 @@ def write_docs(section_text: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section_text
     else:
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section_text + (text[end + 1:] if end >= 0 else "")
+        text = text[:start] + section_text.rstrip("\n") + "\n" + ("\n" + text[end + 1:] if end >= 0 else "")
     atomic_write_text(DOC, text)
 
 

@@ -126,8 +126,8 @@ def load_checkpoint(
         ) from None
     except Exception as exc:  # noqa: BLE001 - whatever torch raises on a foreign or damaged file
         reason = _first_line(exc)
-        if "weights_only" in reason:
-            reason = type(exc).__name__
+        # torch's messages may advise weights_only=False (never passed on) or be a bare key ("101")
+        reason = type(exc).__name__ if "weights_only" in reason else f"{type(exc).__name__}: {reason}"
         raise CheckpointError(f"{path}: cannot read checkpoint (truncated or corrupted?): {reason}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a perception checkpoint (no format={CHECKPOINT_FORMAT!r} key)")

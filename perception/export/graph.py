@@ -7,7 +7,7 @@ of :mod:`perception.export.inputs`, with the two kernels swapped for their pure-
 
     detection_heatmap (B, K, X, Y) logits, detection_regression (B, 10, X, Y);
     segmentation (B, len(MAP_CLASSES), Xs, Ys) logits;
-    depth (B, N, H, W) metres (zeros for a sample without any street camera);
+    depth (B, N, H, W) metres (zeros when no sample of the batch has a street camera);
     driver_eye (B, 2), driver_gaze (B, 8), driver_pose (B, 3) scaled, driver_phone (B,) logits;
     camera_present, lidar_present (B,) bool: the inputs the BEV heads used.
 
@@ -121,7 +121,8 @@ class FusionGraph(nn.Module):
             h, w = m.config.image.height, m.config.image.width
             if trunk.image_features is not None and trunk.depth_logits is not None:
                 depth = m.heads["depth"](trunk)
-                out["depth"] = depth * cam_present.to(depth.dtype).view(-1, 1, 1, 1)
+                # as FusionModel.forward: zeros only when no sample of the batch has a street camera
+                out["depth"] = depth * cam_present.any().to(depth.dtype)
             else:
                 out["depth"] = torch.zeros((b, n, h, w))
         if "driver" in m.heads:

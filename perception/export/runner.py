@@ -12,6 +12,7 @@ alone) are the same code for both runtimes; voxelization and the pooling ranks r
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -21,10 +22,12 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from perception.config import Config, ModelConfig, config_from_dict
+from perception.export.exporter import example_inputs
 from perception.export.graph import OUTPUT_KEYS, outputs_to_forward
 from perception.export.inputs import GraphInputBuilder, GraphSpec
 from perception.model.fusion_model import decode_outputs
 from perception.model.prediction import Prediction
+from sensors.classes import MAP_CLASSES
 from sensors.reading import check_file
 
 #: Graph outputs of the driver head (also the outputs of the cabin-only sub-graph).
@@ -75,7 +78,8 @@ def read_metadata(path: str | Path) -> tuple[Config, GraphSpec, tuple[str, ...]]
     """(config, graph spec, output names) stored in an exported file's ``metadata_props``.
 
     Raises:
-        ValueError: not a file written by ``perception export`` (one line naming the file and key).
+        ValueError: not a file written by ``perception export``, or a graph whose inputs or outputs
+            do not fit the configuration in its metadata (one line naming the file and the key or tensor).
     """
     import onnx
     from google.protobuf.message import DecodeError
@@ -93,7 +97,44 @@ def read_metadata(path: str | Path) -> tuple[Config, GraphSpec, tuple[str, ...]]
     spec = GraphSpec(config.model, int(graph["stride"]), tuple(int(v) for v in graph["feature_size"]))  # type: ignore[arg-type]
     if tuple(graph["inputs"]) != spec.input_names:
         raise ValueError(f"{path}: graph inputs {graph['inputs']} do not match its config ({list(spec.input_names)})")
-    return config, spec, tuple(graph["outputs"])
+    outputs = tuple(graph["outputs"])
+    check_graph(path, model.graph, spec, outputs)
+    return config, spec, outputs
+
+
+def _dims(value) -> tuple[int | None, ...]:
+    """Shape of a graph input or output (ONNX ``ValueInfoProto``), None for a symbolic axis."""
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim)
+
+
+def check_graph(path: str | Path, graph, spec: GraphSpec, outputs: tuple[str, ...]) -> None:
+    """The graph of an exported file against the configuration in its metadata: the inputs have the
+    shapes ``export_onnx`` traces for that configuration (batch, points and pillars axes free), the
+    outputs are the ``outputs`` listed in the metadata, and the camera, depth and BEV outputs have the
+    configuration's camera count, image size and grids.
+
+    Raises:
+        ValueError: one line naming the file and the first tensor that does not fit.
+    """
+    names = tuple(o.name for o in graph.output)
+    unknown = [name for name in outputs if name not in OUTPUT_KEYS]
+    if names != outputs or unknown:
+        raise ValueError(f"{path}: graph outputs {list(names)} do not match its metadata ({list(outputs)})")
+    c = spec.config
+    expected = {name: (None, *tensor.shape[1:]) for name, tensor in example_inputs(spec).items()}
+    expected.update(
+        detection_heatmap=(None, None, *spec.bev_shape), detection_regression=(None, None, *spec.bev_shape),
+        segmentation=(None, len(MAP_CLASSES), *c.heads.segmentation.grid.shape),
+        depth=(None, len(c.cameras), c.image.height, c.image.width),
+    )
+    for value in (*graph.input, *graph.output):
+        want, got = expected.get(value.name), _dims(value)
+        if want is None:
+            continue
+        if len(got) != len(want) or any(w is not None and g is not None and w != g for w, g in zip(want, got)):
+            shape = ["?" if w is None else w for w in want]
+            raise ValueError(f"{path}: graph tensor '{value.name}' has shape {['?' if g is None else g for g in got]}, "
+                             f"its metadata config gives {shape} (a file from another config?)")
 
 
 class OnnxRunner:
@@ -133,7 +174,7 @@ class OnnxRunner:
         self.session = ort.InferenceSession(str(self.path), self._options, providers=self._providers)
         self.inputs = GraphInputBuilder(self.spec)
         self._driver_session = None
-        self._forward_pre_hooks: dict[int, Callable] = {}
+        self._forward_pre_hooks: OrderedDict[int, Callable] = OrderedDict()  # RemovableHandle keeps a weakref
 
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
         """As ``nn.Module.register_forward_pre_hook``: ``hook(runner, (batch,))`` runs before each call and

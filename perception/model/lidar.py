@@ -69,8 +69,8 @@ class PillarEncoder(nn.Module):
         decorated = torch.cat(
             [xyz, feats[..., 3:4] / 255.0, feats[..., 4:5], xyz - mean, xyz - centre[:, None, :]], dim=-1
         ) * mask
-        x = self.pfn[0](decorated.view(m * p, -1))
-        x = torch.relu(self.pfn[1](x)).view(m, p, -1) * mask
+        x = self.pfn[0](decorated.flatten(0, 1))  # flatten / unflatten: also for M = 0 pillars
+        x = torch.relu(self.pfn[1](x)).unflatten(0, (m, p)) * mask
         return x.max(dim=1).values
 
     def forward(self, points: list[torch.Tensor], lidar_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

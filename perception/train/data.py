@@ -17,8 +17,9 @@ from perception.data.transforms import normalise_uint8, to_uint8
 from sensors.atomic import atomic_path
 from sensors.errors import MissingDataError
 
-#: Layout of the cached files (part of the cache key): 2 = images as uint8, map as bool.
-CACHE_FORMAT = 2
+#: Layout of the cached files (part of the cache key): 2 = images as uint8, map as bool; 3 = the
+#: map drawn with the nuScenes devkit's rules (the simulator's map expansion), no longer sampled.
+CACHE_FORMAT = 3
 
 
 def _restore_images(stored: torch.Tensor, valid: torch.Tensor, image: ImageConfig) -> torch.Tensor:

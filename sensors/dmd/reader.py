@@ -46,7 +46,7 @@ def find_annotations(root: Path) -> list[Path]:
 
 def _face_video(root: Path, annotation: DmdAnnotation) -> Path:
     if annotation.face_uri:
-        candidates = [root / annotation.face_uri, annotation.path.parent / Path(annotation.face_uri).name]
+        candidates = list(dict.fromkeys([root / annotation.face_uri, annotation.path.parent / Path(annotation.face_uri).name]))
     else:
         stem = annotation.path.name.split("_ann_")[0]
         candidates = [annotation.path.parent / f"{stem}_face.mp4"]

@@ -8,7 +8,8 @@ geometric tables ``node`` (x, y in the global frame, metres), ``line`` (node tok
 plus the tables the devkit's ``NuScenesMap`` loads but this project does not use.
 
 :class:`MapRasterizer` reads the file through the devkit (``nuscenes.map_expansion.map_api``,
-extra ``nuscenes``) and rasterizes :data:`sensors.classes.MAP_CLASSES` on a
+extra ``nuscenes``), or takes a :class:`MapGeometry` directly (the simulator's own map ground
+truth: the same shapes as its written file, without the devkit), and rasterizes :data:`sensors.classes.MAP_CLASSES` on a
 :class:`sensors.frame.BevGrid` in the ego frame, with the rules of the devkit's
 ``NuScenesMap.get_map_mask`` (the BEVFusion protocol; equality tested pixel by pixel):
 
@@ -225,28 +226,62 @@ def _load_devkit_map(root: Path, location: str) -> Any:
 
 
 class MapRasterizer:
-    """BEV map layers of one map expansion, in the ego frame (see the module docstring).
+    """BEV map layers of one map's geometry, in the ego frame (see the module docstring).
 
     Args:
-        nusc_map: a devkit ``nuscenes.map_expansion.map_api.NuScenesMap``.
+        name: the map's name (its location).
+        shapes: expansion layer (every one of :data:`POLYGON_LAYERS` and :data:`LINE_LAYERS`) ->
+            its shapely polygons or lines in the global frame, in table order, as the devkit's
+            ``extract_polygon`` / ``extract_line`` give them (see :meth:`from_devkit`).
     """
 
-    def __init__(self, nusc_map: Any) -> None:
+    def __init__(self, name: str, shapes: dict[str, list[Any]]) -> None:
         from shapely import STRtree
 
-        self.name = nusc_map.map_name
-        self._geometry: dict[str, list[Any]] = {}
-        self._trees: dict[str, Any] = {}
+        self.name = name
+        self._geometry = {layer: list(shapes[layer]) for layer in (*POLYGON_LAYERS, *LINE_LAYERS)}
+        self._trees = {layer: STRtree(items) for layer, items in self._geometry.items()}
+
+    @staticmethod
+    def _drawn(layer: str, shapes: list[Any]) -> list[Any]:
+        """The shapes of ``layer`` the devkit draws: every drivable polygon, the valid polygons of
+        the other layers, the non-empty lines."""
+        if layer == "drivable_area":
+            return shapes
+        if layer in POLYGON_LAYERS:
+            return [p for p in shapes if p.is_valid]
+        return [line for line in shapes if not line.is_empty]
+
+    @classmethod
+    def from_devkit(cls, nusc_map: Any) -> MapRasterizer:
+        """The rasterizer of a devkit ``nuscenes.map_expansion.map_api.NuScenesMap``."""
+        shapes: dict[str, list[Any]] = {}
         for layer in (*POLYGON_LAYERS, *LINE_LAYERS):
             records = getattr(nusc_map, layer)
             if layer == "drivable_area":
-                shapes = [nusc_map.extract_polygon(t) for r in records for t in r["polygon_tokens"]]
+                items = [nusc_map.extract_polygon(t) for r in records for t in r["polygon_tokens"]]
             elif layer in POLYGON_LAYERS:
-                shapes = [p for p in (nusc_map.extract_polygon(r["polygon_token"]) for r in records) if p.is_valid]
+                items = [nusc_map.extract_polygon(r["polygon_token"]) for r in records]
             else:
-                shapes = [line for line in (nusc_map.extract_line(r["line_token"]) for r in records) if not line.is_empty]
-            self._geometry[layer] = shapes
-            self._trees[layer] = STRtree(shapes)
+                items = [nusc_map.extract_line(r["line_token"]) for r in records]
+            shapes[layer] = cls._drawn(layer, items)
+        return cls(nusc_map.map_name, shapes)
+
+    @classmethod
+    def from_geometry(cls, geometry: MapGeometry, name: str = "") -> MapRasterizer:
+        """The rasterizer of ``geometry`` as it would be read back from its map expansion
+        (:func:`expansion_json`), without writing the file or needing the devkit: the same shapes
+        (polygon = exterior and holes, line = its vertices), in the same order, so the same raster."""
+        from shapely.geometry import LineString, Polygon
+
+        shapes: dict[str, list[Any]] = {}
+        for layer in POLYGON_LAYERS:
+            items = [Polygon(np.asarray(e, np.float64), [np.asarray(h, np.float64) for h in holes if len(h)])
+                     for e, holes in geometry.polygons.get(layer, [])]
+            shapes[layer] = cls._drawn(layer, items)
+        for layer in LINE_LAYERS:
+            shapes[layer] = cls._drawn(layer, [LineString(np.asarray(p, np.float64)) for p in geometry.lines.get(layer, [])])
+        return cls(name, shapes)
 
     @classmethod
     def from_root(cls, root: Path, location: str) -> MapRasterizer:
@@ -254,9 +289,22 @@ class MapRasterizer:
 
         Raises:
             MissingDataError: no such file, an unknown location, or nuscenes-devkit not installed.
-            CorruptDataError: the file does not load as a map expansion v1.3.
+            CorruptDataError: the file does not load as a map expansion v1.3, a node is not a finite
+                point, or its shapes do not build (a record pointing to a missing node or line).
         """
-        return cls(_load_devkit_map(Path(root), location))
+        from shapely.errors import ShapelyError
+
+        path = expansion_path(Path(root), location)
+        nusc_map = _load_devkit_map(Path(root), location)
+        try:
+            for node in nusc_map.node:
+                if not (np.isfinite(float(node["x"])) and np.isfinite(float(node["y"]))):
+                    raise CorruptDataError(path, f"node {node['token']!r}: x, y = ({node['x']}, {node['y']}) "
+                                                 "is not a finite point")
+            return cls.from_devkit(nusc_map)
+        except (KeyError, TypeError, ValueError, IndexError, ShapelyError) as error:
+            reason = f"missing token {error}" if isinstance(error, KeyError) else " ".join(str(error).split())
+            raise CorruptDataError(path, f"map shapes do not build ({type(error).__name__}: {reason})") from None
 
     @staticmethod
     def patch(ego_to_global: np.ndarray, grid: BevGrid) -> tuple[tuple[float, float, float, float], float]:

@@ -25,6 +25,7 @@ import numpy as np
 from sensors.boxes import Boxes3D
 from sensors.frame import CAMERA_NAMES, Annotations, BevMap, Camera, DriverLabels, Frame, Lidar, Sweep
 from sensors.geometry import invert_transform, make_transform, rotation_z, sensor_to_reference_ego
+from sensors.nuscenes.map_expansion import MapRasterizer
 from sensors.sim.agents import Agents, spawn_agents
 from sensors.sim.cameras import make_scene, render_view
 from sensors.sim.config import EPOCH_US, SimConfig
@@ -35,7 +36,8 @@ from sensors.sim.lidar import beam_directions, lidar_sweep
 from sensors.sim.raycast import count_in_boxes
 from sensors.sim.rig import NUSCENES_RIG, cabin_camera, camera_to_ego, camera_trigger_offset, intrinsics, lidar_to_ego
 from sensors.sim.shapes import Parts
-from sensors.sim.town import LANE_WIDTH, Town, avenue_point, ground_grid
+from sensors.sim.town import LANE_WIDTH, Town, avenue_point
+from sensors.sim.town_map import town_map
 from sensors.sim.warmup import warm_up
 
 #: The simulated world spans the drive rounded up to a multiple of this many seconds.
@@ -85,6 +87,7 @@ class DriveSimulator:
         #: Seconds spent per stage (lidar, cameras, cabin, boxes, bev_map): wall and process CPU.
         self.timings: dict[str, float] = {}
         self.cpu_timings: dict[str, float] = {}
+        self._map: MapRasterizer | None = None
 
     # -- ego motion --------------------------------------------------------------------------
     def ego_x(self, t: float) -> float:
@@ -179,17 +182,16 @@ class DriveSimulator:
         return boxes
 
     def bev_map(self, pose: np.ndarray) -> BevMap:
-        """Map layers around the ego at ``pose`` on the configured grid."""
+        """Map layers around the ego at ``pose`` on the configured grid: the town's map expansion
+        (:func:`sensors.sim.town_map.town_map`) rasterized with the nuScenes devkit's rules
+        (:class:`sensors.nuscenes.map_expansion.MapRasterizer`), so equal to the map a nuScenes
+        root written from this drive gives."""
         start = _now()
-        grid = self.config.bev_grid
-        xs, ys = grid.cell_centers()
-        gx, gy = np.meshgrid(xs, ys, indexing="ij")
-        wx = pose[0, 0] * gx + pose[0, 1] * gy + pose[0, 3]
-        wy = pose[1, 0] * gx + pose[1, 1] * gy + pose[1, 3]
-        _, bits = ground_grid(self.town, wx, wy)
-        layers = (bits.reshape(gx.shape)[None] >> np.arange(6, dtype=np.uint8)[:, None, None]) & 1
+        if self._map is None:
+            self._map = MapRasterizer.from_geometry(town_map(self.town), self.scene)
+        bev = self._map.rasterize(pose, self.config.bev_grid)
         self._timed("bev_map", start)
-        return BevMap(layers.astype(bool), grid)
+        return bev
 
     def keyframe(self, index: int) -> Frame:
         """Keyframe ``index`` with all its sensors and ground truth."""

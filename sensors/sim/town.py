@@ -4,7 +4,8 @@ Global frame: x east, y north, z up, metres, ground at z = 0. Streets are "avenu
 along +x (gently curved: centre line ``y = y0 + A sin(2 pi x / L + phase)``) and straight
 "cross streets" along +y at increasing x. Right-hand traffic. The ground is analytic: every
 query of a point ``(x, y)`` returns its material and map classes (:func:`ground_at`), so
-cameras, LiDAR and the BEV map all read the same geometry at any resolution.
+cameras and LiDAR read the same geometry at any resolution; the BEV map ground truth is the town's
+map expansion (:mod:`sensors.sim.town_map`), which traces these map classes (tested).
 
 Avenue coordinates of a point: ``x`` and the signed lateral offset ``d`` from the centre line
 (positive to the left of +x), ``d = (y - yc(x)) cos(theta)``.

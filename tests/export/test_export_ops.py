@@ -1,10 +1,21 @@
 """The export ops against the model's kernels (Numba), and the torch graph against ``FusionModel.forward``."""
 from __future__ import annotations
 
+import pytest
 import torch
+from export_setup import (
+    assert_outputs_equal,
+    calibrate_batch_norm,
+    scenario,
+    small_config,
+)
 
 import kernels
+from perception.data import collate_frames, frame_to_sample
+from perception.export.graph import FusionGraph, outputs_to_forward
+from perception.export.inputs import GraphInputBuilder
 from perception.export.ops import bev_pool_gather, pillar_scatter_index
+from perception.model import FusionModel
 
 
 def _rig(b: int, n: int, d: int, h: int, w: int, grid: kernels.BevPoolGeometry) -> list[kernels.BevPoolRanks]:
@@ -41,3 +52,26 @@ def test_pillar_scatter_index_equals_the_numba_kernel():
     expected = kernels.pillar_scatter(features, voxels.coords, 2, (32, 32), backend="numba")
     torch.testing.assert_close(out, expected, atol=0, rtol=0)
     assert (out != 0).any(dim=1).sum() == voxels.coords.shape[0]
+
+
+@pytest.fixture(scope="module")
+def every_head(pinned_frame) -> FusionModel:
+    """A random model of the small config with every head (BatchNorm calibrated on the pinned frame)."""
+    torch.manual_seed(0)
+    model = FusionModel(small_config().model)
+    calibrate_batch_norm(model, [pinned_frame, scenario(pinned_frame, "missing_camera")])
+    return model
+
+
+@pytest.mark.parametrize("frames", [("missing_camera", "all"), ("lidar_only", "camera_only"), ("lidar_only",), ("camera_only",)])
+def test_the_torch_graph_equals_fusion_model_forward_for_every_head(every_head, pinned_frame, frames):
+    """The graph re-wires the model's modules around the pure-torch ops: every head's raw output must
+    stay what ``FusionModel.forward`` gives (a head changed in one and not the other fails here, in
+    the default run, without the slow ONNX export)."""
+    batch = collate_frames([frame_to_sample(scenario(pinned_frame, f), every_head.config) for f in frames])
+    graph = FusionGraph(every_head)
+    with torch.inference_mode():
+        ref = every_head(batch)
+        got = outputs_to_forward(dict(zip(graph.output_names, graph(GraphInputBuilder(graph.spec)(batch)))))
+    assert set(got) >= {"detection", "segmentation", "depth", "driver"}
+    assert_outputs_equal(ref, got)

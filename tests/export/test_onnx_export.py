@@ -18,8 +18,16 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 import onnx
-from export_setup import SCENARIOS, scenario, small_config
+from export_setup import (
+    ATOL,
+    SCENARIOS,
+    assert_outputs_equal,
+    calibrate_batch_norm,
+    scenario,
+    small_config,
+)
 
+from perception.checkpoint import save_checkpoint
 from perception.cli import main
 from perception.config import config_to_dict
 from perception.data import collate_frames, frame_to_sample
@@ -27,46 +35,13 @@ from perception.demo import SHIPPED_CHECKPOINT
 from perception.export import OnnxRunner, export_onnx
 from perception.inference import load_model
 from perception.model import FusionModel
-from perception.checkpoint import save_checkpoint
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
-
-ATOL = 1e-4
-
-
-def assert_outputs_equal(ref: dict, got: dict) -> None:
-    """Every raw head output within ATOL; depth (metres, up to 60) compared as log depth (the head's
-    regression target), where 1e-4 absolute is 1e-4 relative in metres."""
-    assert set(got) == set(ref) - {"depth_logits"}
-    for key in ("camera_present", "lidar_present"):
-        assert torch.equal(ref[key], got[key]), key
-    for key in ("detection", "driver"):
-        for sub in ref.get(key, {}):
-            torch.testing.assert_close(got[key][sub], ref[key][sub], atol=ATOL, rtol=0, msg=f"{key}.{sub}")
-    if "segmentation" in ref:
-        torch.testing.assert_close(got["segmentation"], ref["segmentation"], atol=ATOL, rtol=0)
-    if "depth" in ref:
-        seen = ref["depth"] > 0
-        assert torch.equal(seen, got["depth"] > 0)
-        torch.testing.assert_close(got["depth"][seen].log(), ref["depth"][seen].log(), atol=ATOL, rtol=0)
 
 
 def run_both(model: FusionModel, runner: OnnxRunner, frames: list) -> tuple[dict, dict]:
     batch = collate_frames([frame_to_sample(f, model.config) for f in frames])
     with torch.inference_mode():
         return model(batch), runner(batch)
-
-
-def calibrate_batch_norm(model: FusionModel, frames: list) -> None:
-    """Set every BatchNorm's running statistics to those of one pass over ``frames`` (a random model
-    with the initial statistics 0 / 1 fades every input to a near constant; after this its outputs
-    depend on the input at unit scale, so that equality means something)."""
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for bn in layers:
-        bn.momentum = 1.0
-    model.train()
-    with torch.no_grad():
-        model(collate_frames([frame_to_sample(f, model.config) for f in frames]))
-    model.eval()
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +77,23 @@ def test_lidar_model_outputs_equal_pytorch_for_batches_of_one_and_two(lidar_dete
     assert not got["lidar_present"].any()  # the last batch had no LiDAR (and this model no camera)
 
 
+
+def test_a_dropped_sensor_reaches_the_onnx_graph_and_the_hook_comes_off(lidar_detector, pinned_frame):
+    """``evaluate --drop`` registers its hook on the runner as on the torch model (it used to raise)."""
+    from perception.inference.modality import drop_sensor
+
+    model, _, path = lidar_detector
+    runner = OnnxRunner(path, threads=1)
+    handles = [drop_sensor(network, "lidar") for network in (model, runner)]
+    ref, got = run_both(model, runner, [pinned_frame])
+    assert not got["lidar_present"].any()
+    assert_outputs_equal(ref, got)
+    for handle in handles:
+        handle.remove()
+    ref, got = run_both(model, runner, [pinned_frame])
+    assert got["lidar_present"].all()
+    assert_outputs_equal(ref, got)
+
 def test_graph_is_standard_onnx_with_dynamic_batch_and_metadata(lidar_detector):
     _, config, path = lidar_detector
     proto = onnx.load(str(path))
@@ -121,6 +113,45 @@ def test_graph_is_standard_onnx_with_dynamic_batch_and_metadata(lidar_detector):
     assert [o.name for o in proto.graph.output] == ["detection_heatmap", "detection_regression", "camera_present",
                                                     "lidar_present"]  # heads switched off are absent
 
+
+
+def _with_config(path, tmp_path, name: str, edit) -> str:
+    """A copy of the exported file whose metadata config went through ``edit`` (the graph unchanged)."""
+    proto = onnx.load(str(path))
+    for prop in proto.metadata_props:
+        if prop.key == "config":
+            config = json.loads(prop.value)
+            edit(config["model"])
+            prop.value = json.dumps(config)
+    out = tmp_path / name
+    onnx.save_model(proto, str(out))
+    return str(out)
+
+
+def test_a_graph_that_does_not_fit_its_metadata_config_is_one_line(lidar_detector, tmp_path, capsys):
+    """A file whose graph comes from another config than its metadata (cameras, BEV grid, pillar size)
+    is refused when it is loaded, in one line naming the tensor, instead of failing inside ONNX Runtime."""
+    _, _, path = lidar_detector
+
+    def cameras(m):
+        m["cameras"] = m["cameras"][:1]
+
+    def grid(m):
+        m["bev"]["grid"]["resolution"] = 1.6
+
+    def points(m):
+        m["lidar"]["max_points"] += 1
+
+    cases = [(cameras, "'camera_valid'"), (grid, "'detection_heatmap'"), (points, "'voxels'")]
+    for edit, tensor in cases:
+        model = _with_config(path, tmp_path, f"{edit.__name__}.onnx", edit)
+        code = main(["evaluate", "--runtime", "onnxruntime", "--model", model, "--data", "sim",
+                     "--out", str(tmp_path / "eval")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert tensor in err and "another config" in err, err
+    assert not (tmp_path / "eval").exists()
+    OnnxRunner(path)  # the file as exported fits its own config
 
 @pytest.mark.slow
 def test_a_module_that_cannot_be_exported_is_named_in_one_line(lidar_detector, tmp_path, monkeypatch, capsys):
@@ -159,7 +190,8 @@ def test_shipped_model_outputs_equal_pytorch(shipped, pinned_frame, name):
 @pytest.mark.slow
 def test_shipped_model_batch_of_different_rigs_and_the_cabin_subgraph(shipped, pinned_frame):
     model, _, runner = shipped
-    frames = [scenario(pinned_frame, "missing_camera"), pinned_frame]  # two rigs in one batch
+    # two rigs in one batch, and a sample without any street camera next to them (its depth is not zeroed)
+    frames = [scenario(pinned_frame, "missing_camera"), pinned_frame, scenario(pinned_frame, "lidar_only")]
     ref, got = run_both(model, runner, frames)
     assert_outputs_equal(ref, got)
     cabin = collate_frames([frame_to_sample(f, model.config) for f in frames]).cabin
@@ -168,6 +200,21 @@ def test_shipped_model_batch_of_different_rigs_and_the_cabin_subgraph(shipped, p
     for key, value in runner.driver(cabin).items():
         torch.testing.assert_close(value, expected[key], atol=ATOL, rtol=0)
 
+
+
+@pytest.mark.slow
+def test_shipped_graph_pools_with_standard_operators_and_decodes_outside(shipped):
+    """The camera branch too (the default run exports a LiDAR-only model): default domain only, the BEV
+    pooling a ScatterND with reduction add, and nothing of what docs/deployment.md puts outside the graph
+    (rotated NMS, top-k, the decoding's sigmoid)."""
+    proto = onnx.load(str(shipped[2].path))
+    onnx.checker.check_model(proto, full_check=True)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {n.domain for n in proto.graph.node} <= {"", "ai.onnx"} and not proto.functions
+    reductions = [a.s for n in proto.graph.node if n.op_type == "ScatterND" for a in n.attribute if a.name == "reduction"]
+    assert reductions == [b"add"], reductions  # the BEV pooling; the pillar scatter has none
+    assert not ops & {"NonMaxSuppression", "TopK", "Sigmoid", "Loop", "If"}, ops
+    assert [i.name for i in proto.graph.input] == list(shipped[2].spec.input_names)
 
 @pytest.mark.slow
 def test_evaluate_metrics_equal_between_runtimes(tmp_path, capsys):

@@ -20,6 +20,7 @@ from sensors.nuscenes.map_expansion import (
 )
 from sensors.sim.config import SimConfig
 from sensors.sim.drive import DriveSimulator
+from sensors.sim.town import ground_grid
 from sensors.sim.town_map import town_map
 
 map_api = pytest.importorskip("nuscenes.map_expansion.map_api")
@@ -50,30 +51,38 @@ def simulated(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.parametrize("t, extra_yaw", [(0.0, 0.0), (6.0, 0.0), (3.0, 37.0), (3.0, -121.0)])
 def test_simulated_map_equals_devkit(simulated, t: float, extra_yaw: float) -> None:
+    """The written expansion read back, and the simulator's own map ground truth (what ``--data sim``
+    trains and scores on), both equal the devkit's masks: one map definition for simulated data."""
     sim, root = simulated
     ego = sim.ego_pose(t) @ make_transform(rotation_z(math.radians(extra_yaw)), [0.0, 0.0, 0.0])
     ours = MapRasterizer.from_root(root, "boston-seaport").rasterize(ego)
+    own = sim.bev_map(ego)
     theirs = devkit_layers(map_api.NuScenesMap(str(root), "boston-seaport"), ego, BevGrid())
+    assert own.grid == BevGrid()
     for c, name in enumerate(MAP_CLASSES):
         assert ours.layers[c].any(), name
         assert np.array_equal(ours.layers[c], theirs[c]), f"{name}: {np.sum(ours.layers[c] != theirs[c])} cells differ"
+        assert np.array_equal(own.layers[c], theirs[c]), f"{name}: {np.sum(own.layers[c] != theirs[c])} cells differ"
 
 
 def test_simulated_map_traces_the_analytic_ground(simulated) -> None:
-    """The written geometry is the simulator's own map: its raster, compared with the analytic
-    map sampled at the same points (cell lower corners), differs only by the devkit's one-cell
-    inclusive edges and 2-pixel lines."""
+    """The written geometry is the town the sensors see: its raster, compared with the analytic
+    map of :func:`sensors.sim.town.ground_at` sampled at the same points (cell lower corners),
+    differs only by the devkit's one-cell inclusive edges and 2-pixel lines."""
     sim, root = simulated
     ego = sim.ego_pose(4.0)
     grid = BevGrid()
     expansion = MapRasterizer.from_root(root, "boston-seaport").rasterize(ego, grid).layers
     # The analytic map at the cell lower corners, on a grid 3 cells larger on every side (no edge effects).
-    pad = 3 * grid.resolution
-    corners = BevGrid(grid.xmin - pad - grid.resolution / 2, grid.xmax + pad - grid.resolution / 2,
-                      grid.ymin - pad - grid.resolution / 2, grid.ymax + pad - grid.resolution / 2, grid.resolution)
-    sim.config = SimConfig(bev_grid=corners)
-    padded = sim.bev_map(ego).layers
-    analytic = padded[:, 3:-3, 3:-3]
+    pad = 3
+    xs = grid.xmin + grid.resolution * np.arange(-pad, grid.shape[0] + pad)
+    ys = grid.ymin + grid.resolution * np.arange(-pad, grid.shape[1] + pad)
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    wx = ego[0, 0] * gx + ego[0, 1] * gy + ego[0, 3]
+    wy = ego[1, 0] * gx + ego[1, 1] * gy + ego[1, 3]
+    bits = ground_grid(sim.town, wx, wy)[1].reshape(gx.shape)
+    padded = (bits[None] >> np.arange(len(MAP_CLASSES), dtype=np.uint8)[:, None, None]) & 1 > 0
+    analytic = padded[:, pad:-pad, pad:-pad]
     from scipy.ndimage import binary_dilation
 
     for c, name in enumerate(MAP_CLASSES):
@@ -82,7 +91,7 @@ def test_simulated_map_traces_the_analytic_ground(simulated) -> None:
         # Every analytic cell is drawn (within one cell), and the drawn cells are analytic within
         # two (the analytic 0.5 m bands are sampled with gaps when the grid is turned).
         assert np.mean(binary_dilation(e, iterations=1)[a]) > 0.99, name
-        near = binary_dilation(padded[c], iterations=2)[3:-3, 3:-3]
+        near = binary_dilation(padded[c], iterations=2)[pad:-pad, pad:-pad]
         assert np.mean(near[e]) > 0.99, name
         if name in ("drivable_area", "carpark_area"):
             assert (a & e).sum() / (a | e).sum() > 0.93, name
@@ -153,12 +162,26 @@ def hand_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("handmap")
     (root / "maps" / "expansion").mkdir(parents=True)
     (root / "maps" / "expansion" / "singapore-onenorth.json").write_text(json.dumps(hand_built_map()))
+    # The same map with every divider split into its straight segments (for the devkit, which
+    # cannot draw a line the patch cuts into pieces).
+    split = hand_built_map()
+    lines, road, lane = [], [], []
+    for row in split["line"]:
+        for k, (a, b) in enumerate(zip(row["node_tokens"], row["node_tokens"][1:])):
+            lines.append({"token": f"{row['token']}-s{k}", "node_tokens": [a, b]})
+            (road if row["token"] == "l-road" else lane).append(lines[-1]["token"])
+    split["line"] = lines
+    split["road_divider"] = [{"token": f"rd{k}", "line_token": t, "road_segment_token": ""} for k, t in enumerate(road)]
+    split["lane_divider"] = [{"token": f"ld{k}", "line_token": t, "lane_divider_segments": []} for k, t in enumerate(lane)]
+    (root / "segments" / "maps" / "expansion").mkdir(parents=True)
+    (root / "segments" / "maps" / "expansion" / "singapore-onenorth.json").write_text(json.dumps(split))
     return root
 
 
-@pytest.mark.parametrize("yaw", [0.0, 30.0, 90.0, -150.0])
-def test_hand_built_map_equals_devkit(hand_built: Path, yaw: float) -> None:
-    ego = pose(500.0, 600.0, yaw)
+@pytest.mark.parametrize("x, y, yaw", [(500.0, 600.0, 0.0), (500.0, 600.0, 30.0), (500.0, 600.0, 90.0),
+                                     (500.0, 600.0, -150.0), (512.3, 603.1, 63.0), (493.6, 606.4, -12.5)])
+def test_hand_built_map_equals_devkit(hand_built: Path, x: float, y: float, yaw: float) -> None:
+    ego = pose(x, y, yaw)
     ours = MapRasterizer.from_root(hand_built, "singapore-onenorth").rasterize(ego).layers
     nusc_map = map_api.NuScenesMap(str(hand_built), "singapore-onenorth")
     patch_box, angle = MapRasterizer.patch(ego, BevGrid())
@@ -169,8 +192,11 @@ def test_hand_built_map_equals_devkit(hand_built: Path, yaw: float) -> None:
             # MultiLineString, which its mask code iterates; shapely 2 forbids that).
             with pytest.raises(TypeError):
                 nusc_map.get_map_mask(patch_box, angle, ["road_divider"], (ny, nx))
-            theirs = nusc_map.get_map_mask(patch_box, angle, ["lane_divider"], (ny, nx))[0].T.astype(bool)
-            assert np.all(ours[c] >= theirs)
+            # The same dividers as straight segments (one piece each in any patch): the devkit draws
+            # them, and our pieces of the whole line give the same pixels.
+            segments = map_api.NuScenesMap(str(hand_built / "segments"), "singapore-onenorth")
+            theirs = segments.get_map_mask(patch_box, angle, ["road_divider", "lane_divider"], (ny, nx)).any(0).T
+            assert ours[c].any() and np.array_equal(ours[c], theirs), f"{np.sum(ours[c] != theirs)} cells differ"
             continue
         theirs = nusc_map.get_map_mask(patch_box, angle, [LAYER_SOURCES[name][0]], (ny, nx))[0].T.astype(bool)
         assert ours[c].any(), name
@@ -218,4 +244,29 @@ def test_bad_map_files(tmp_path: Path) -> None:
     del broken["walkway"]
     (folder / "boston-seaport.json").write_text(json.dumps(broken))
     with pytest.raises(CorruptDataError, match="walkway"):
+        MapRasterizer.from_root(tmp_path, "boston-seaport")
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("missing node", r"boston-seaport.json: map shapes do not build \(KeyError: missing token 'nowhere'\)"),
+    ("nan node", r"boston-seaport.json: node 'p-drive-n0': x, y = \(nan, 595\) is not a finite point"),
+    ("text node", r"boston-seaport.json: map shapes do not build \(ValueError: could not convert string"),
+    ("missing polygon", r"boston-seaport.json: not a map expansion v1.3 file \(missing or bad 'gone'\)"),
+])
+def test_map_with_broken_references_names_the_file(tmp_path: Path, fault: str, message: str) -> None:
+    """A map whose records point nowhere or whose nodes are no numbers is one error naming the
+    file when it loads, never a KeyError or a GEOS exception from inside the devkit or shapely."""
+    document = hand_built_map()
+    if fault == "missing node":
+        document["polygon"][0]["exterior_node_tokens"][1] = "nowhere"
+    elif fault == "nan node":
+        document["node"][0]["x"] = float("nan")
+    elif fault == "text node":
+        document["node"][0]["x"] = "510 m"
+    else:
+        document["walkway"][0]["polygon_token"] = "gone"
+    folder = tmp_path / "maps" / "expansion"
+    folder.mkdir(parents=True)
+    (folder / "boston-seaport.json").write_text(json.dumps(document))
+    with pytest.raises(CorruptDataError, match=message):
         MapRasterizer.from_root(tmp_path, "boston-seaport")

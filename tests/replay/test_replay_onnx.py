@@ -25,11 +25,16 @@ def _replay(bag, out, *network: str) -> None:
 
 
 def _boxes(path) -> list[np.ndarray]:
-    """Per frame, the (n, 3) centres of the predicted boxes in results.mcap."""
+    """Per frame, the predicted boxes in results.mcap as (n, 10): centre x, y, z, size x, y, z (m),
+    orientation quaternion x, y, z, w."""
     frames = []
     for _, update in read_messages(path)[TOPICS["boxes"]]:
-        p = [e.cubes[0].pose.position for e in update.entities]
-        frames.append(np.array([[q.x, q.y, q.z] for q in p]).reshape(-1, 3))
+        rows = []
+        for entity in update.entities:
+            cube = entity.cubes[0]
+            p, s, q = cube.pose.position, cube.size, cube.pose.orientation
+            rows.append([p.x, p.y, p.z, s.x, s.y, s.z, q.x, q.y, q.z, q.w])
+        frames.append(np.array(rows).reshape(-1, 10))
     return frames
 
 
