@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 	$(PY) -m pip install -q -e ".[dev,nuscenes,bags,ros,export]"
 	$(PY) -m pip install -q --no-deps "nuscenes-devkit==1.2.0"
+	@# compile the Numba kernels of the simulator and the model once (on-disk cache), so that
+	@# the first `make demo` does not pay for it (docs/replay.md, "Warm-up")
+	@echo "compiling and caching the kernels (once)"
+	@$(PY) -m perception.cli demo --frames 1 --cabin-seconds 0 --quiet --out $(VENV)/kernel-warmup >/dev/null
+	@rm -rf $(VENV)/kernel-warmup
 	@touch $(STAMP)
 
 install: $(STAMP)

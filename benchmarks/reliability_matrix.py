@@ -584,6 +584,36 @@ def _(d: Path):
     return call(lambda: read_nuscenes(root))
 
 
+@case(K4, "nuScenes map expansion with a node that is no number (NaN)")
+def _(d: Path):
+    import json
+
+    from sensors.nuscenes.map_expansion import (
+        MapGeometry,
+        MapRasterizer,
+        write_map_expansion,
+    )
+
+    square = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])
+    path = write_map_expansion(d, "boston-seaport", MapGeometry(polygons={"drivable_area": [(square, [])]}))
+    document = json.loads(path.read_text())
+    document["node"][0]["x"] = float("nan")
+    path.write_text(json.dumps(document))
+    return call(lambda: MapRasterizer.from_root(d, "boston-seaport"))
+
+
+@case(K4, "DMD annotation with an Infinity frame number")
+def _(d: Path):
+    import json
+
+    from sensors.dmd.openlabel import read_annotation
+
+    path = d / "gA_1_s1_rgb_ann_distraction.json"
+    action = {"type": "gaze_on_road/looking_road", "frame_intervals": [{"frame_start": 0, "frame_end": float("inf")}]}
+    path.write_text(json.dumps({"openlabel": {"metadata": {"name": "gA_1_s1"}, "actions": {"0": action}}}))
+    return call(lambda: read_annotation(path))
+
+
 # -- part 5: user errors end in one line; nothing half-written -------------------------------------------
 K5 = "5 user error / half-written output"
 
@@ -913,6 +943,37 @@ def _(d: Path):
 def _(d: Path):
     return cli(d, [*REPLAY, str(recording()), "--checkpoint", str(diverged_checkpoint(d)), "--out", str(d / "r")],
                keep={"diverged.pt"})
+
+
+@case(K5, "replay <an .mcap cut short>")
+def _(d: Path):
+    import shutil
+
+    bag = d / "cut"
+    shutil.copytree(recording(), bag)
+    mcap = next(bag.glob("*.mcap"))
+    mcap.write_bytes(mcap.read_bytes()[:3000])
+    return cli(d, [*REPLAY, str(bag), "--out", str(d / "r")], keep={"cut", f"cut/{mcap.name}", "cut/metadata.yaml"})
+
+
+@case(K5, "replay --config <another model's config than the checkpoint's>")
+def _(d: Path):
+    import shutil
+
+    shutil.copy(SHIPPED_CHECKPOINT, d / "tiny.pt")
+    return cli(d, [*REPLAY, str(recording()), "--checkpoint", str(d / "tiny.pt"),
+                   "--config", str(REPO / "configs" / "base.yaml"), "--out", str(d / "r")], keep={"tiny.pt"})
+
+
+@case(K5, "ros-node --params <invalid YAML>")
+def _(d: Path):
+    (d / "params.yaml").write_text("perception:\n  ros__parameters: [1, 2\n")
+    return cli(d, ["ros-node", "--transport", "dds", "--params", str(d / "params.yaml")], keep={"params.yaml"})
+
+
+@case(K5, "ros-node --checkpoint <missing>")
+def _(d: Path):
+    return cli(d, ["ros-node", "--transport", "dds", "--checkpoint", str(d / "nope.pt")])
 
 
 @case(K5, "export --out <a folder>")

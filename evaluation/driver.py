@@ -161,3 +161,27 @@ def frame_metrics(eye_closed_pred: np.ndarray, eye_closed_gt: np.ndarray, phone_
     if len(np.asarray(head_pose_gt_deg).reshape(-1)):
         out["head_pose_mae_deg"] = head_pose_mae(head_pose_pred_deg, head_pose_gt_deg)
     return out
+
+
+@dataclass
+class DriverTimeline:
+    """The driver's state along one cabin stream, predicted and true, frame by frame (for plots).
+
+    Attributes:
+        times_s: (N,) frame times in seconds from the stream's first frame.
+        openness: ``{"predicted", "true"}`` -> (N,) eye openness 0..1 (predicted: 1 - P(closed)).
+        gaze_zone: ``{"predicted", "true"}`` -> (N,) gaze zone indices into ``GAZE_ZONES``.
+        perclos: ``{"predicted", "true"}`` -> (N,) P80 PERCLOS 0..1 of the monitor after each frame.
+        phone: ``{"predicted", "true"}`` -> (N,) phone use (predicted: probability; true: 0 or 1).
+        events: ``{"predicted", "true"}`` -> the monitor's events (times as ``times_s``).
+        warnings: ``{"predicted", "true"}`` -> (time s, kind): the frame at which each event
+            became active, i.e. when a car would warn.
+    """
+
+    times_s: np.ndarray
+    openness: dict[str, np.ndarray]
+    gaze_zone: dict[str, np.ndarray]
+    perclos: dict[str, np.ndarray]
+    phone: dict[str, np.ndarray]
+    events: dict[str, list[Event]]
+    warnings: dict[str, list[tuple[float, str]]]

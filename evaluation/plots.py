@@ -8,9 +8,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from evaluation.driver import EVENT_KINDS, DriverTimeline
 from evaluation.nuscenes_det.config import TP_METRIC_SHORT, TP_METRICS
 from evaluation.nuscenes_det.metrics import DetectionResult
 from sensors.atomic import atomic_write
+from sensors.classes import GAZE_ZONES
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -84,5 +86,50 @@ def plot_depth_vs_distance(bins: Sequence[dict], path: Path) -> Path:
     ax2 = ax.twinx()
     ax2.plot(centres, [np.nan if b["rmse"] is None else b["rmse"] for b in bins], "s--", color="C1", label="RMSE")
     ax2.set_ylabel("RMSE (m)")
-    fig.legend(loc="upper left")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper left")
+    return _save(fig, path)
+
+
+def plot_driver_timeline(timeline: DriverTimeline, path: Path, closed_max_openness: float = 0.2) -> Path:
+    """The driver over a cabin stream, predicted (orange) against the truth (black): eye openness
+    with the P80 closed threshold, gaze zone, PERCLOS, phone use, and the monitor's events as
+    bars (truth above, prediction below) with a marker where each warning fires."""
+    t = timeline.times_s
+    pred, true = {"color": "C1", "lw": 1.0, "label": "predicted"}, {"color": "black", "lw": 1.0, "label": "true"}
+    fig = Figure(figsize=(12, 9.5))
+    axes = fig.subplots(5, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1.3, 0.8, 0.6, 1.6]})
+    ax = axes[0]
+    ax.plot(t, timeline.openness["true"], **true)
+    ax.plot(t, timeline.openness["predicted"], **pred)
+    ax.axhline(closed_max_openness, color="grey", ls=":", lw=0.8)
+    ax.set(ylabel="eye openness", ylim=(-0.05, 1.05))
+    ax.legend(loc="lower left", fontsize=7, ncols=2)
+    ax = axes[1]
+    ax.step(t, timeline.gaze_zone["true"], where="post", **true)
+    ax.plot(t, timeline.gaze_zone["predicted"], ".", color="C1", ms=2.5, label="predicted")
+    ax.set_yticks(range(len(GAZE_ZONES)), GAZE_ZONES, fontsize=7)
+    ax.set(ylabel="gaze zone", ylim=(-0.5, len(GAZE_ZONES) - 0.5))
+    ax = axes[2]
+    ax.plot(t, timeline.perclos["true"], **true)
+    ax.plot(t, timeline.perclos["predicted"], **pred)
+    ax.set(ylabel="PERCLOS", ylim=(0, max(0.05, 1.1 * float(np.max([timeline.perclos[k].max(initial=0) for k in timeline.perclos])))))
+    ax = axes[3]
+    ax.fill_between(t, 0, timeline.phone["true"], step="post", color="black", alpha=0.2, lw=0, label="true")
+    ax.plot(t, timeline.phone["predicted"], **pred)
+    ax.set(ylabel="phone", ylim=(-0.05, 1.05))
+    ax = axes[4]
+    rows = {kind: i for i, kind in enumerate(EVENT_KINDS)}
+    for side, offset, color in (("true", 0.18, "black"), ("predicted", -0.18, "C1")):
+        for event in timeline.events[side]:
+            y = rows[event.kind] + offset
+            ax.plot([event.start_s, event.end_s], [y, y], color=color, lw=5, solid_capstyle="butt")
+        for time_s, kind in timeline.warnings[side]:
+            ax.plot(time_s, rows[kind] + offset, marker="v", color="C3" if side == "predicted" else "grey", ms=6)
+    ax.set_yticks(range(len(EVENT_KINDS)), EVENT_KINDS, fontsize=7)
+    ax.set(ylabel="events", ylim=(-0.6, len(EVENT_KINDS) - 0.4), xlabel="time (s)")
+    ax.text(0.995, 0.02, "bars: true (upper) / predicted (lower); triangles: warning fires", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=7, color="dimgrey")
+    ax.set_xlim(float(t[0]), float(t[-1]) if len(t) > 1 else float(t[0]) + 1.0)
+    axes[0].set_title("Driver monitoring over the cabin stream")
     return _save(fig, path)

@@ -8,6 +8,8 @@
 - ``depth``: :meth:`evaluation.depth.DepthMetric.result`
 - ``driver``: ``{"frames": evaluation.driver.frame_metrics(...), "events": evaluation.driver.event_metrics(...)}``
 - ``latency``: :func:`evaluation.latency.summarize_latency`
+- ``warmup``: ``{"first_frame_s": seconds, "note": text}``: the one-off cost of the first frame
+  (kernel compilation or cache load), kept out of ``latency``
 - ``skipped``: head -> why it was not scored (e.g. an unlabelled split whose predictions were exported)
 
 Other keys are kept in ``metrics.json`` and listed as JSON in the report.
@@ -24,7 +26,7 @@ from evaluation.nuscenes_det.metrics import DetectionResult
 from evaluation.plots import plot_confusion, plot_depth_vs_distance, plot_pr_curves, plot_tp_errors
 from sensors.atomic import atomic_write
 
-_KNOWN = ("nuscenes_detection", "kitti", "bev_segmentation", "depth", "driver", "latency", "skipped")
+_KNOWN = ("nuscenes_detection", "kitti", "bev_segmentation", "depth", "driver", "latency", "warmup", "skipped")
 
 
 @dataclass
@@ -115,9 +117,13 @@ def _driver_section(m: dict) -> list[str]:
     return lines
 
 
-def _latency_section(m: dict) -> list[str]:
+def _latency_section(m: dict, warmup: dict | None = None) -> list[str]:
     rows = [[stage, v["count"], v["median_ms"], v["p99_ms"]] for stage, v in m.items()]
-    return ["## Latency", ""] + _table(["stage", "runs", "median (ms)", "p99 (ms)"], rows)
+    lines = ["## Latency", ""] + _table(["stage", "runs", "median (ms)", "p99 (ms)"], rows)
+    if warmup and warmup.get("first_frame_s") is not None:
+        lines += [f"Warm-up, not included above: {warmup['first_frame_s']:.2f} s for the first frame"
+                  + (f" ({warmup['note']})" if warmup.get("note") else "") + ".", ""]
+    return lines
 
 
 def write_report(metrics: dict, out_dir: str | Path, plots: PlotInputs | None = None) -> dict[str, Path]:
@@ -159,7 +165,7 @@ def write_report(metrics: dict, out_dir: str | Path, plots: PlotInputs | None = 
                                                            out_dir / "gaze_confusion.png")
             figures.append(("Gaze-zone confusion", "gaze_confusion.png"))
     if "latency" in metrics:
-        lines += _latency_section(metrics["latency"])
+        lines += _latency_section(metrics["latency"], metrics.get("warmup"))
     if metrics.get("skipped"):
         lines += ["## Not scored", ""] + [f"- **{head}**: {reason}" for head, reason in metrics["skipped"].items()] + [""]
     for key in metrics:

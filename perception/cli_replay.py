@@ -23,6 +23,8 @@ from perception.cli_export import add_runtime_arguments, load_network
 
 #: Exit status of a replay stopped by Ctrl-C (its results hold the frames done).
 EXIT_INTERRUPTED = 130
+#: Exit status when no frame at all could be replayed (as for any user error, see perception.cli).
+EXIT_USER_ERROR = 2
 RESULTS_MCAP = "results.mcap"
 ROS_BAG = "predictions"
 LAYOUT = "foxglove_layout.json"
@@ -117,6 +119,11 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"perception replay: interrupted after {stats.frames} frames; {out / RESULTS_MCAP} holds them",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    if stats.frames == 0:
+        # every message was unusable: a script must not mistake this run for a good one
+        print(f"perception replay: error: {args.recording}: no frame could be replayed (the summary above "
+              "counts why)", file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0
 
 

@@ -20,6 +20,7 @@ import yaml
 from pydantic.dataclasses import dataclass
 
 from sensors.atomic import atomic_write
+from sensors.errors import yaml_problem
 from sensors.frame import CAMERA_NAMES, BevGrid
 
 
@@ -386,17 +387,8 @@ def load_config(path: str | Path) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from None
+        raise ConfigError(f"{path}: invalid YAML: {yaml_problem(exc)}") from None
     return config_from_dict(data or {}, str(path))
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    """One line for a YAML error: the problem and where (PyYAML's own text spans 4-7 lines)."""
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    context = getattr(error, "context", None)
-    return f"{where}{problem}" + (f" ({context})" if context else "")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

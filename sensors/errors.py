@@ -63,6 +63,17 @@ class UnknownLayoutError(SensorDataError):
     """A path whose layout matches none of the supported dataset formats."""
 
 
+def yaml_problem(error: Exception) -> str:
+    """One line for a PyYAML error (its own text spans 4-7 lines): where (1-based) and the
+    problem, e.g. ``line 4, column 5: expected ',' or ']', but got '<block mapping start>'
+    (while parsing a flow sequence)``."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or " ".join(str(error).split())
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context = getattr(error, "context", None)
+    return f"{where}{problem}" + (f" ({context})" if context else "")
+
+
 def warn(source: str | Path | None, reason: str) -> None:
     """Say in one line on stderr that usable data lacks something and what is done instead
     (``warning: <source>: <reason>``); for documented fallbacks, not for errors."""

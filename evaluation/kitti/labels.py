@@ -6,18 +6,28 @@ in the rectified camera frame: x right, y down, z forward), radians for angles.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from sensors.kitti.labels import check_type
 from sensors.reading import read_text
 
-
 #: Type of the "ignore" regions, whose size fields are -1 placeholders.
 DONT_CARE = "DontCare"
+
+
+def _check_state(row: Sequence[str], numbers: Sequence[float], source: str, line: int) -> None:
+    """``truncated`` in [0, 1] and ``occluded`` an integer in 0..3, or the -1 placeholders (DontCare
+    regions, and the predictions many tools write): other values would move a ground-truth object
+    between difficulties, or silently out of all of them."""
+    truncated, occluded = numbers[0], numbers[1]
+    if not (0.0 <= truncated <= 1.0 or truncated == -1.0):
+        raise ValueError(f"{source}: line {line}: truncated {row[1]} outside [0, 1] (or -1)")
+    if occluded not in (-1.0, 0.0, 1.0, 2.0, 3.0):
+        raise ValueError(f"{source}: line {line}: occluded {row[2]} is not an integer in 0..3 (or -1)")
 
 
 def _check_box(numbers: Sequence[float], source: str, line: int) -> None:
@@ -60,28 +70,33 @@ class KittiLabels:
         return len(self.name)
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Sequence[str]], source: str = "labels") -> "KittiLabels":
-        """Build from split label lines (15 fields, or 16 with a score).
+    def from_rows(cls, rows: Sequence[Sequence[str]], source: str = "labels",
+                  line_numbers: Sequence[int] | None = None) -> KittiLabels:
+        """Build from split label lines (15 fields, or 16 with a score); ``line_numbers`` are the
+        lines of ``rows`` in the file, for the errors (default 1, 2, ...).
 
         Raises:
             ValueError naming ``source`` and the line: a wrong field count, a non-numeric, NaN or
-            infinite field, or (except ``DontCare``) a size h, w or l <= 0 or a 2D box with
-            right < left or bottom < top.
+            infinite field, ``truncated`` outside [0, 1] or ``occluded`` not an integer in 0..3
+            (-1 accepted for both), or (except ``DontCare``) a size h, w or l <= 0 or a 2D box
+            with right < left or bottom < top.
             sensors.errors.InvalidValueError: a type that is not a KITTI type (case-sensitive).
         """
         names, values, scores = [], [], []
-        for i, row in enumerate(rows):
+        lines = range(1, len(rows) + 1) if line_numbers is None else line_numbers
+        for line, row in zip(lines, rows):
             if len(row) not in (15, 16):
-                raise ValueError(f"{source}: line {i + 1} has {len(row)} fields, expected 15 or 16")
+                raise ValueError(f"{source}: line {line} has {len(row)} fields, expected 15 or 16")
             try:
                 numbers = [float(v) for v in row[1:]]
             except ValueError:
-                raise ValueError(f"{source}: line {i + 1} has a non-numeric field") from None
+                raise ValueError(f"{source}: line {line} has a non-numeric field") from None
             if not np.all(np.isfinite(numbers)):
-                raise ValueError(f"{source}: line {i + 1} has NaN or infinite values")
-            check_type(row[0], source, i + 1)
+                raise ValueError(f"{source}: line {line} has NaN or infinite values")
+            check_type(row[0], source, line)
+            _check_state(row, numbers, source, line)
             if row[0] != DONT_CARE:
-                _check_box(numbers, source, i + 1)
+                _check_box(numbers, source, line)
             names.append(row[0])
             values.append(numbers[:14])
             scores.append(numbers[14] if len(numbers) == 15 else 1.0)
@@ -98,8 +113,9 @@ def read_labels(path: str | Path) -> KittiLabels:
         ValueError: a malformed line (see :meth:`KittiLabels.from_rows`).
     """
     path = Path(path)
-    rows = [line.split() for line in read_text(path, "KITTI label file").splitlines() if line.strip()]
-    return KittiLabels.from_rows(rows, str(path))
+    numbered = [(number, line.split()) for number, line in
+                enumerate(read_text(path, "KITTI label file").splitlines(), start=1) if line.strip()]
+    return KittiLabels.from_rows([row for _, row in numbered], str(path), [number for number, _ in numbered])
 
 
 def read_label_folder(folder: str | Path, ids: Sequence[str] | None = None) -> tuple[list[str], list[KittiLabels]]:

@@ -21,18 +21,19 @@ def corners(boxes: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y], dim=2)
 
 
-def _inside(points: torch.Tensor, poly: torch.Tensor, eps: float) -> torch.Tensor:
-    """(P, K) whether each of K points is inside (or on) the convex CCW quad of each pair."""
+def _inside(points: torch.Tensor, poly: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """(P, K) whether each of K points is inside (or on, within ``eps`` (P,) m^2) the convex CCW quad of each pair."""
     edge = poly.roll(-1, dims=1) - poly  # (P, 4, 2)
     rel = points[:, :, None, :] - poly[:, None, :, :]  # (P, K, 4, 2)
     cross = edge[:, None, :, 0] * rel[..., 1] - edge[:, None, :, 1] * rel[..., 0]
-    return (cross >= -eps).all(dim=2)
+    return (cross >= -eps[:, None, None]).all(dim=2)
 
 
 def intersection_area(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(N, M) intersection areas of BEV boxes a (N, 5) and b (M, 5), at most either box's area.
 
-    Each pair is intersected in a frame centred on its ``a`` box (exact far from the origin).
+    Each pair is intersected in a frame centred on its ``a`` box (exact far from the origin), with
+    tolerances relative to the pair's size (exact for boxes of a micrometre as of a kilometre).
     """
     n, m = a.shape[0], b.shape[0]
     a64, b64 = a.double(), b.double()
@@ -41,16 +42,18 @@ def intersection_area(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     relative = b64[None, :, :2] - a64[:, None, :2]  # (N, M, 2) centre of b seen from a
     pairs = torch.cat([relative, b64[None, :, 2:].expand(n, m, 3)], dim=2).reshape(-1, 5)
     cb = corners(pairs)
-    eps = 1e-9
+    extent = torch.maximum(ca.abs().amax(dim=(1, 2)), (cb - pairs[:, None, :2]).abs().amax(dim=(1, 2)))
+    eps = 1e-9 * extent**2  # (P,) m^2: cross products scale with the square of the boxes' size
     # edge-edge crossings: (P, 4, 4)
     p, r = ca[:, :, None, :], (ca.roll(-1, 1) - ca)[:, :, None, :]
     q, s = cb[:, None, :, :], (cb.roll(-1, 1) - cb)[:, None, :, :]
     denom = r[..., 0] * s[..., 1] - r[..., 1] * s[..., 0]
     qp = q - p
-    safe = torch.where(denom.abs() > eps, denom, torch.ones_like(denom))
+    parallel = denom.abs() <= eps[:, None, None]
+    safe = torch.where(parallel, torch.ones_like(denom), denom)
     t = (qp[..., 0] * s[..., 1] - qp[..., 1] * s[..., 0]) / safe
     u = (qp[..., 0] * r[..., 1] - qp[..., 1] * r[..., 0]) / safe
-    crossing_ok = (denom.abs() > eps) & (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1)
+    crossing_ok = ~parallel & (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1)
     crossings = (p + t[..., None] * r).reshape(-1, 16, 2)
     pts = torch.cat([ca, cb, crossings], dim=1)  # (P, 24, 2)
     ok = torch.cat([_inside(ca, cb, eps), _inside(cb, ca, eps), crossing_ok.reshape(-1, 16)], dim=1)

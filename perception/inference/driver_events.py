@@ -22,9 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evaluation.driver import Event, event_metrics, frame_metrics
+from evaluation.driver import DriverTimeline, Event, event_metrics, frame_metrics
 from perception.inference.records import DriverObservation
-from perception.monitor import MonitorConfig, MonitorFrame, run_monitor
+from perception.monitor import DriverMonitor, MonitorConfig, MonitorFrame, run_monitor
 from sensors.classes import EYE_STATES, GAZE_ZONES
 from sensors.frame import DriverLabels
 
@@ -133,3 +133,48 @@ def score_driver(observations: Sequence[DriverObservation], phone_threshold: flo
     if skipped:
         result["events_skipped_streams"] = skipped
     return result
+
+
+def driver_timeline(observations: Sequence[DriverObservation], phone_threshold: float = 0.5) -> DriverTimeline:
+    """The predicted and true driver state along one cabin stream (observations of one stream, any
+    order): per-frame openness, gaze zone, phone, the monitor's PERCLOS, events, and the time each
+    event became active (the warning). Times are seconds from the first frame. The true series are
+    the monitor's inputs of :func:`ground_truth_monitor_frame` (stand-ins where a label is missing).
+
+    Raises:
+        ValueError: no observations, several streams, or a repeated timestamp.
+    """
+    if not observations:
+        raise ValueError("driver timeline: no cabin observations")
+    if len({o.stream for o in observations}) > 1:
+        raise ValueError("driver timeline: observations of several streams")
+    stream = sorted(observations, key=lambda o: o.timestamp_s)
+    t0 = stream[0].timestamp_s
+    frames = {"predicted": [predicted_monitor_frame(o, phone_threshold) for o in stream],
+              "true": [ground_truth_monitor_frame(o) for o in stream]}
+    perclos: dict[str, np.ndarray] = {}
+    events: dict[str, list[Event]] = {}
+    warnings: dict[str, list[tuple[float, str]]] = {}
+    for side, inputs in frames.items():
+        monitor = DriverMonitor()
+        values, ended, fired = [], [], []
+        active: frozenset[str] = frozenset()
+        for frame in inputs:
+            state = monitor.update(frame)
+            values.append(state.perclos)
+            ended += state.ended
+            fired += [(frame.timestamp_s - t0, kind) for kind in sorted(state.active - active)]
+            active = state.active
+        ended += monitor.finish()
+        perclos[side] = np.array(values)
+        events[side] = [Event(e.kind, e.start_s - t0, e.end_s - t0) for e in ended]
+        warnings[side] = fired
+    return DriverTimeline(
+        times_s=np.array([o.timestamp_s - t0 for o in stream]),
+        openness={side: np.array([f.eye_openness for f in inputs]) for side, inputs in frames.items()},
+        gaze_zone={side: np.array([GAZE_ZONES.index(f.gaze_zone) for f in inputs]) for side, inputs in frames.items()},
+        perclos=perclos,
+        phone={"predicted": np.array([o.phone_p for o in stream]),
+               "true": np.array([float(f.phone_use) for f in frames["true"]])},
+        events=events, warnings=warnings,
+    )

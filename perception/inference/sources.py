@@ -168,16 +168,17 @@ def open_eval_source(data: str, split: str, config: Config, max_samples: int | N
 
 class CabinStream(Sequence[tuple[Camera, DriverLabels]]):
     """The simulated driver-facing camera stream, random access: item ``i`` equals the ``i``-th item
-    of ``sensors.sim.simulate_cabin_sequence(seed, duration_s, fps, size)``."""
+    of ``sensors.sim.simulate_cabin_sequence(seed, duration_s, fps, size)``. ``scripted``: the
+    driver's script has an event episode of every kind in turn (``sensors.sim.driver``)."""
 
-    def __init__(self, seed: int, duration_s: float, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, seed: int, duration_s: float, fps: float, size: tuple[int, int], scripted: bool = False) -> None:
         from sensors.sim.driver import DriverScript
 
         if duration_s < 0 or fps <= 0:
             raise ValueError(f"cabin stream: need duration >= 0 s and fps > 0, got {duration_s}, {fps}")
         self.seed, self.fps, self.size = int(seed), float(fps), tuple(size)
         self.count = int(math.floor(duration_s * fps + 1e-9))
-        self.driver = DriverScript(self.seed)
+        self.driver = DriverScript(self.seed, scripted=scripted)
 
     def __len__(self) -> int:
         return self.count

@@ -42,8 +42,8 @@ def camera_tile(camera: Camera, gt: Boxes3D | None, pred: Boxes3D | None) -> np.
     return tile
 
 
-def _depth_colors(depth: np.ndarray) -> np.ndarray:
-    """(..., 3) RGB turbo colours of depths in metres (0 .. DEPTH_RANGE)."""
+def depth_colors(depth: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB turbo colours of depths in metres (0 .. DEPTH_RANGE: near blue, far red)."""
     levels = np.clip(np.asarray(depth, np.float64) / DEPTH_RANGE * 255.0, 0, 255).astype(np.uint8)
     return cv2.applyColorMap(levels.reshape(-1, 1), cv2.COLORMAP_TURBO).reshape(*levels.shape, 3)[..., ::-1]
 
@@ -55,7 +55,7 @@ def lidar_depth_tile(camera: Camera, points: np.ndarray) -> np.ndarray:
     uv, depth, valid = project_points(points, camera)
     order = np.argsort(-depth[valid])  # far first, near on top
     px = np.floor(uv[valid][order] * scale).astype(np.int64)
-    colors = _depth_colors(depth[valid][order])
+    colors = depth_colors(depth[valid][order])
     for du, dv in ((0, 0), (1, 0), (0, 1), (1, 1)):  # 2 x 2 pixel dots
         q = np.minimum(px + [du, dv], [tile.shape[1] - 1, tile.shape[0] - 1])
         tile[q[:, 1], q[:, 0]] = colors
@@ -66,7 +66,7 @@ def lidar_depth_tile(camera: Camera, points: np.ndarray) -> np.ndarray:
 def predicted_depth_tile(camera: Camera, depth: np.ndarray) -> np.ndarray:
     """A predicted (H', W') depth map in metres, resized to the camera tile and coloured like the LiDAR."""
     size = (TILE_W, int(round(camera.height * TILE_W / camera.width)))
-    tile = np.ascontiguousarray(_depth_colors(cv2.resize(np.asarray(depth, np.float32), size, interpolation=cv2.INTER_NEAREST)))
+    tile = np.ascontiguousarray(depth_colors(cv2.resize(np.asarray(depth, np.float32), size, interpolation=cv2.INTER_NEAREST)))
     put_title(tile, f"{camera.name} predicted depth")
     return tile
 

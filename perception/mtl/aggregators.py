@@ -7,11 +7,23 @@ shared update is ``w @ J`` (exactly what the aggregator returns). Heads get thei
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from torch import Tensor
-from torchjd.aggregation import IMTLG, PCGrad, UPGrad, AlignedMTL, CAGrad, WeightedAggregator
 
 from perception.mtl.base import MultiTaskStrategy
+
+if TYPE_CHECKING:
+    from torchjd.aggregation import WeightedAggregator
+
+
+def _torchjd() -> ModuleType:
+    """``torchjd.aggregation``, imported when a strategy is built: it pulls in cvxpy and sympy
+    (about 2 s), which inference (replay, the ROS node, evaluation) never needs."""
+    from torchjd import aggregation
+
+    return aggregation
 
 
 class AggregatorStrategy(MultiTaskStrategy):
@@ -36,7 +48,7 @@ class PCGradStrategy(AggregatorStrategy):
     """
 
     def __init__(self, task_names: Sequence[str]) -> None:
-        super().__init__(task_names, PCGrad())
+        super().__init__(task_names, _torchjd().PCGrad())
 
 
 class CAGradStrategy(AggregatorStrategy):
@@ -44,7 +56,7 @@ class CAGradStrategy(AggregatorStrategy):
     ``||d - g0|| <= c ||g0||`` around the mean gradient g0 (torchjd, solved with cvxpy/Clarabel)."""
 
     def __init__(self, task_names: Sequence[str], c: float = 0.5) -> None:
-        super().__init__(task_names, CAGrad(c=c))
+        super().__init__(task_names, _torchjd().CAGrad(c=c))
 
 
 class IMTLGStrategy(AggregatorStrategy):
@@ -52,7 +64,7 @@ class IMTLGStrategy(AggregatorStrategy):
     weights sum to 1."""
 
     def __init__(self, task_names: Sequence[str]) -> None:
-        super().__init__(task_names, IMTLG())
+        super().__init__(task_names, _torchjd().IMTLG())
 
 
 class AlignedMTLStrategy(AggregatorStrategy):
@@ -60,7 +72,7 @@ class AlignedMTLStrategy(AggregatorStrategy):
     gradients (condition number 1) before combining them."""
 
     def __init__(self, task_names: Sequence[str]) -> None:
-        super().__init__(task_names, AlignedMTL())
+        super().__init__(task_names, _torchjd().AlignedMTL())
 
 
 class UPGradStrategy(AggregatorStrategy):
@@ -68,4 +80,4 @@ class UPGradStrategy(AggregatorStrategy):
     gradients and average, so the update conflicts with no task."""
 
     def __init__(self, task_names: Sequence[str]) -> None:
-        super().__init__(task_names, UPGrad())
+        super().__init__(task_names, _torchjd().UPGrad())

@@ -5,8 +5,9 @@
 that ROS 2 nodes match:
 
 * inputs: sensor-data QoS (best effort, keep last 5, volatile), which receives from reliable and
-  best-effort publishers alike; ``/tf_static`` reliable and transient-local (keep last 1), so
-  that the transforms a ``static_transform_publisher`` sent before the node started arrive;
+  best-effort publishers alike; ``/tf_static`` reliable and transient-local (keep last 100, as
+  tf2's static listener), so that the transforms every ``static_transform_publisher`` sent
+  before the node started arrive;
 * outputs: reliable, keep last 1, volatile (subscribers of either reliability match).
 
 Which network interface, discovery peers and domain Cyclone uses is its own configuration
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cyclonedds.core import Listener
+from cyclonedds.core import DDSException, Listener
 from cyclonedds.domain import DomainParticipant
 from cyclonedds.pub import DataWriter
 from cyclonedds.qos import Policy, Qos
@@ -38,6 +39,10 @@ SENSOR_QOS = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(5), Poli
 #: What ``/tf_static`` is published with (tf2's static broadcaster).
 STATIC_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)), Policy.History.KeepLast(1),
                  Policy.Durability.TransientLocal, _XCDR1)
+#: What ``/tf_static`` is read with (tf2's static listener: keep last 100, so that the latched
+#: messages of many static broadcasters, arriving at once when the node starts, all stay).
+STATIC_LISTENER_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)),
+                          Policy.History.KeepLast(100), Policy.Durability.TransientLocal, _XCDR1)
 #: The node's outputs: reliable, depth 1.
 OUTPUT_QOS = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)), Policy.History.KeepLast(1),
                  Policy.Durability.Volatile, _XCDR1)
@@ -57,6 +62,9 @@ LOOPBACK_CONFIG = (
     "</Discovery></Domain></CycloneDDS>"
 )
 
+#: Largest ROS 2 domain id (ROS_DOMAIN_ID 0-232: above it the RTPS port mapping overflows).
+MAX_DOMAIN_ID = 232
+
 #: Called with (ROS topic, rosbags message, receive time ns since the epoch).
 MessageCallback = Callable[[str, Any, int], None]
 
@@ -65,11 +73,21 @@ class DdsTransport:
     """ROS 2 topics over one Cyclone DDS participant (see the module docstring).
 
     Args:
-        domain_id: DDS domain (ROS_DOMAIN_ID); None: Cyclone's default (its configuration, else 0).
+        domain_id: DDS domain (ROS_DOMAIN_ID, 0-232); None: Cyclone's default (its configuration, else 0).
+
+    Raises:
+        ValueError: a domain id out of range, or Cyclone cannot create the participant (a bad
+            ``CYCLONEDDS_URI``, no usable network interface), in one line.
     """
 
     def __init__(self, domain_id: int | None = None) -> None:
-        self.participant = DomainParticipant() if domain_id is None else DomainParticipant(int(domain_id))
+        if domain_id is not None and not 0 <= int(domain_id) <= MAX_DOMAIN_ID:
+            raise ValueError(f"domain id {domain_id}: must be in 0-{MAX_DOMAIN_ID} (ROS_DOMAIN_ID)")
+        try:
+            self.participant = DomainParticipant() if domain_id is None else DomainParticipant(int(domain_id))
+        except DDSException as error:
+            raise ValueError(f"Cyclone DDS cannot join domain {'(default)' if domain_id is None else domain_id}: "
+                             f"{error} (check CYCLONEDDS_URI)") from None
         self.store = typestore("humble")
         self._topics: dict[str, Topic] = {}
         self._writers: dict[str, DataWriter] = {}
@@ -131,11 +149,8 @@ class DdsTransport:
 def attach(node: Any, transport: DdsTransport) -> None:
     """Subscribe ``node`` (a :class:`perception.node.logic.PerceptionNode`) to its inputs and
     advertise its outputs, so that subscribers can match before the first frame."""
-    from perception.node.logic import DIAGNOSTICS_TOPIC
-    from perception.node.outputs import DIAGNOSTICS
-
-    for topic, msgtype in {**node.output_topics, DIAGNOSTICS_TOPIC: DIAGNOSTICS}.items():
+    for topic, msgtype in node.published_topics.items():
         transport.advertise(topic, msgtype)
     for topic, msgtype in node.input_topics.items():
-        qos = STATIC_QOS if topic == node.profile.tf_static else SENSOR_QOS
-        transport.subscribe(topic, msgtype, node.on_message, qos)
+        transport.subscribe(topic, msgtype, node.on_message,
+                            STATIC_LISTENER_QOS if topic in node.latched_topics else SENSOR_QOS)

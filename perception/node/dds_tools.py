@@ -9,9 +9,9 @@ Usage::
 
 ``play`` publishes the bag's messages at their recorded pace (``--rate`` times faster), each
 with the type recorded in the bag, the stored CDR bytes as they are (``/tf_static``
-transient-local, as tf2 does); it first waits (up to ``--wait`` s) until every topic has a
-subscriber. ``record`` writes one JSON line per message: ``topic``, ``receive_ns`` (wall clock)
-and ``cdr`` (the message's CDR bytes, base64), after a first line ``{"matched": true}`` once a
+transient-local, as tf2 does); it first waits (up to ``--wait`` s) until every topic (or each of
+``--wait-for``) has a subscriber, and says which have none when it starts anyway. ``record``
+writes one JSON line per message: ``topic``, ``receive_ns`` (wall clock) and ``cdr`` (the message's CDR bytes, base64), after a first line ``{"matched": true}`` once a
 publisher is matched (printed on stdout too, so a caller knows it can start).
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ def play(bag: Path, transport: DdsTransport, rate: float = 1.0, topics: list[str
     """Publish the messages of the rosbag2 ``bag`` (only ``topics`` if given) in log-time order,
     paced at ``rate`` times the recorded speed (0: as fast as possible). Returns the number sent.
 
-    Waits up to ``wait_s`` for a subscriber on each topic of ``wait_for`` (default: every topic).
+    Waits up to ``wait_s`` for a subscriber on each topic of ``wait_for`` (default: every topic);
+    says in one line on stderr which topics still have none when it starts.
     """
     from rosbags.highlevel import AnyReader
 
@@ -43,9 +44,13 @@ def play(bag: Path, transport: DdsTransport, rate: float = 1.0, topics: list[str
             qos = STATIC_QOS if c.topic == "/tf_static" else PLAYER_QOS
             writers[c.topic] = (transport.advertise(c.topic, c.msgtype, qos), idl_type(c.msgtype, transport.store))
         deadline = time.monotonic() + wait_s
-        for topic in wait_for if wait_for is not None else list(writers):
-            while topic in writers and transport.subscribers(topic) == 0 and time.monotonic() < deadline:
+        waited = [topic for topic in (wait_for if wait_for is not None else list(writers)) if topic in writers]
+        for topic in waited:
+            while transport.subscribers(topic) == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
+        if missing := [topic for topic in waited if transport.subscribers(topic) == 0]:
+            print(f"no subscriber after {wait_s:g} s on {len(missing)} of {len(waited)} topics "
+                  f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): playing anyway", file=sys.stderr)
         sent, start, first = 0, time.monotonic(), None
         for connection, log_time, raw in reader.messages(connections=connections):
             first = log_time if first is None else first
@@ -110,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--count", type=int, default=sys.maxsize, help="stop after this many messages")
     r.add_argument("--timeout", type=float, default=60.0, help="stop after this many seconds (default 60)")
     args = parser.parse_args(argv)
-    transport = DdsTransport(args.domain_id)
+    try:
+        transport = DdsTransport(args.domain_id)
+    except ValueError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     if args.command == "play":
         sent = play(args.bag, transport, args.rate, args.topics, args.wait, args.wait_for)
         time.sleep(0.5)  # let reliable writers deliver the last messages before the participant goes

@@ -210,6 +210,11 @@ class PerceptionNode:
         cameras = tuple(config.model.cameras) if config is not None else tuple(profile.cameras)
         driver = config is not None and config.model.heads.driver.enabled
         self.output_topics = out.output_topics(params.output_prefix, cameras, driver)
+        #: Every topic the node publishes -> message type (the outputs and ``/diagnostics``), which a
+        #: transport advertises at start-up so that subscribers match before the first frame.
+        self.published_topics = {**self.output_topics, DIAGNOSTICS_TOPIC: out.DIAGNOSTICS}
+        #: Input topics read with the static-transform QoS (transient local) rather than sensor data's.
+        self.latched_topics = {profile.tf_static}
         self._sensor_topics = {"lidar": profile.lidar} | {n: c.image for n, c in profile.cameras.items()}
         if profile.cabin is not None:
             self._sensor_topics[CABIN] = profile.cabin.image

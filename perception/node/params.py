@@ -13,7 +13,7 @@ from typing import Any, get_type_hints
 import pydantic
 import yaml
 
-from sensors.errors import InvalidValueError, MissingDataError
+from sensors.errors import InvalidValueError, MissingDataError, yaml_problem
 from sensors.ros.profile import Profile, load_profile
 
 #: The shipped parameter file.
@@ -87,7 +87,8 @@ _TYPES = {name: pydantic.TypeAdapter(kind) for name, kind in get_type_hints(Node
 
 def params_from_dict(values: dict[str, Any], source: str = "parameters") -> NodeParams:
     """:class:`NodeParams` from a mapping, type-checked by pydantic in strict mode (unknown keys
-    refused; a float parameter takes an int, an int parameter refuses 2.5 and a string parameter a number).
+    refused; a float parameter takes an int, an int parameter refuses 2.5 and a string parameter a
+    number), a relative checkpoint or config path resolved by :func:`resolve_path`.
 
     Raises:
         InvalidValueError: an unknown key or a value of the wrong type.
@@ -103,6 +104,9 @@ def params_from_dict(values: dict[str, Any], source: str = "parameters") -> Node
             checked[name] = _TYPES[name].validate_python(value, strict=True)
         except pydantic.ValidationError:
             raise InvalidValueError(source, f"parameter {name}: expected {known[name].type}, got {value!r}") from None
+    for name in ("checkpoint", "config"):
+        if checked.get(name) and not Path(checked[name]).is_absolute():
+            checked[name] = str(resolve_path(checked[name]))
     return NodeParams(**checked)
 
 
@@ -120,13 +124,11 @@ def load_params(path: str | Path = DEFAULT_PARAMS, **overrides: Any) -> NodePara
     try:
         spec = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise InvalidValueError(str(path), f"does not parse: {error}") from None
+        raise InvalidValueError(str(path), f"does not parse: {yaml_problem(error)}") from None
     values = (spec.get(NODE_NAME) or {}).get("ros__parameters") if isinstance(spec, dict) else None
     if not isinstance(values, dict):
         raise InvalidValueError(str(path), f"expected '{NODE_NAME}: ros__parameters: {{...}}'")
     merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
-    if "checkpoint" in merged and merged["checkpoint"] and not Path(str(merged["checkpoint"])).is_absolute():
-        merged["checkpoint"] = str(resolve_path(str(merged["checkpoint"])))
     return params_from_dict(merged, str(path))
 
 

@@ -6,8 +6,8 @@ Parameters are ROS parameters named as :class:`perception.node.params.NodeParams
 cross between rclpy and the node's rosbags objects as CDR bytes: inputs are taken serialized
 (``raw=True``) and deserialized by rosbags, outputs are serialized by rosbags and deserialized
 into the installed rclpy type; conversions therefore stay those of :mod:`sensors.ros`. QoS:
-``qos_profile_sensor_data`` on the sensor inputs, reliable transient-local depth 1 on
-``/tf_static``, reliable depth 1 on the outputs. An output whose message package is not
+``qos_profile_sensor_data`` on the sensor inputs, reliable transient-local depth 100 on
+``/tf_static`` (tf2's static listener), reliable depth 1 on the outputs. An output whose message package is not
 installed (``autoware_perception_msgs``, this project's ``perception_msgs``) is left out, with
 one log line.
 
@@ -36,7 +36,7 @@ try:  # ROS 2 is optional: only this module needs it
 except ImportError:  # pragma: no cover - depends on the machine
     rclpy = None
 
-from perception.node.params import NODE_NAME, NodeParams, params_from_dict, resolve_path
+from perception.node.params import NODE_NAME, NodeParams, params_from_dict
 from sensors.ros.types import typestore
 
 
@@ -91,8 +91,6 @@ def run(params_file: Path, overrides: dict[str, Any]) -> int:
     """
     if rclpy is None:
         raise RuntimeError("rclpy is not importable: source a ROS 2 installation, or use --transport dds")
-    from perception.node.logic import DIAGNOSTICS_TOPIC
-    from perception.node.outputs import DIAGNOSTICS
     from perception.node.startup import create_node
 
     rclpy.init(args=["--ros-args", "--params-file", str(params_file)])
@@ -103,18 +101,16 @@ def run(params_file: Path, overrides: dict[str, Any]) -> int:
             default = "" if f.name == "checkpoint" else getattr(NodeParams(checkpoint=""), f.name)
             values[f.name] = ros_node.declare_parameter(f.name, default).value
         values |= {k: v for k, v in overrides.items() if v is not None}
-        if values["checkpoint"] and not Path(values["checkpoint"]).is_absolute():
-            values["checkpoint"] = str(resolve_path(values["checkpoint"]))
         params = params_from_dict(values, "ROS parameters")
         transport = RclpyTransport(ros_node)
         node = create_node(params, transport)
-        for topic, msgtype in {**node.output_topics, DIAGNOSTICS_TOPIC: DIAGNOSTICS}.items():
+        for topic, msgtype in node.published_topics.items():
             transport.advertise(topic, msgtype)
         store = transport.store
         for topic, msgtype in node.input_topics.items():
-            static = topic == node.profile.tf_static
-            qos = (QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=1,
-                              durability=DurabilityPolicy.TRANSIENT_LOCAL) if static else qos_profile_sensor_data)
+            qos = (QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=100,
+                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
+                   if topic in node.latched_topics else qos_profile_sensor_data)
 
             def callback(data: bytes, topic: str = topic, msgtype: str = msgtype) -> None:
                 node.on_message(topic, store.deserialize_cdr(data, msgtype), ros_node.get_clock().now().nanoseconds)

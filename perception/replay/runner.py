@@ -57,6 +57,8 @@ class ReplayStats:
         stage_cpu_s: the same in process CPU seconds (all threads; steadier than wall time on a
             shared machine).
         wall_s: wall-clock seconds of the loop (after the warm-up pass).
+        warmup_s: wall-clock seconds of the untimed warm-up pass over the first frame (one-off
+            costs: JIT compilation or loading cached kernels, allocator and thread-pool set-up).
         interrupted: the replay was stopped by Ctrl-C before the end of the recording.
     """
 
@@ -67,6 +69,7 @@ class ReplayStats:
     stage_s: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     stage_cpu_s: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     wall_s: float = 0.0
+    warmup_s: float = 0.0
     interrupted: bool = False
 
     def latency_ms(self) -> dict[str, tuple[float, float]]:
@@ -164,7 +167,9 @@ def replay(frames: Iterable[Frame], model: Network, sinks: Sequence[FrameSink], 
     first = next(source, None)
     if first is None:
         return stats
-    predict_batch(model, [first[0]], device, StageTimer(device))  # warm-up, untimed
+    warmup_start = time.perf_counter()
+    predict_batch(model, [first[0]], device, StageTimer(device))  # warm-up, reported apart
+    stats.warmup_s = time.perf_counter() - warmup_start
     timer = _WallAndCpuTimer(device)
     items: Iterable[tuple[tuple[Frame, tuple[float, float]], int]] = (
         paced(chain([first], source), lambda item: item[0].timestamp) if realtime

@@ -39,6 +39,7 @@ def summary(stats: ReplayStats, recording: ReplaySummary, outputs: Mapping[str, 
         example = recording.examples.get(reason)
         counts.add_row(f"  {reason}" + (f" (e.g. {example})" if example else ""), str(n))
     counts.add_row("throughput", f"{fps:.2f} frames/s")
+    counts.add_row("warm-up (first frame, not in the latency)", f"{stats.warmup_s:.2f} s")
     latency = Table(title="latency per frame (ms)")
     latency.add_column("stage")
     latency.add_column("median", justify="right")

@@ -14,6 +14,7 @@ What is read:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class DmdAnnotation:
 
 
 def _int(value: object, path: Path, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or int(value) != value:
         raise CorruptDataError(path, f"{what} must be an integer, got {value!r}")
     return int(value)
 
@@ -92,7 +93,10 @@ def read_annotation(path: Path) -> DmdAnnotation:
         if not isinstance(stream, dict):
             raise CorruptDataError(path, f"stream {name!r} must be an object")
         props = stream.get("stream_properties", {}) or {}
-        shift = _int((props.get("sync", {}) or {}).get("frame_shift", 0), path, f"stream {name} frame_shift")
+        sync = (props.get("sync", {}) or {}) if isinstance(props, dict) else None
+        if not isinstance(sync, dict):
+            raise CorruptDataError(path, f"stream {name}: stream_properties and its sync must be objects")
+        shift = _int(sync.get("frame_shift", 0), path, f"stream {name} frame_shift")
         if name == FACE_STREAM:
             face_uri = stream.get("uri")
             if face_uri is not None and not isinstance(face_uri, str):

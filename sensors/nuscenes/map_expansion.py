@@ -289,9 +289,22 @@ class MapRasterizer:
 
         Raises:
             MissingDataError: no such file, an unknown location, or nuscenes-devkit not installed.
-            CorruptDataError: the file does not load as a map expansion v1.3.
+            CorruptDataError: the file does not load as a map expansion v1.3, a node is not a finite
+                point, or its shapes do not build (a record pointing to a missing node or line).
         """
-        return cls.from_devkit(_load_devkit_map(Path(root), location))
+        from shapely.errors import ShapelyError
+
+        path = expansion_path(Path(root), location)
+        nusc_map = _load_devkit_map(Path(root), location)
+        try:
+            for node in nusc_map.node:
+                if not (np.isfinite(float(node["x"])) and np.isfinite(float(node["y"]))):
+                    raise CorruptDataError(path, f"node {node['token']!r}: x, y = ({node['x']}, {node['y']}) "
+                                                 "is not a finite point")
+            return cls.from_devkit(nusc_map)
+        except (KeyError, TypeError, ValueError, IndexError, ShapelyError) as error:
+            reason = f"missing token {error}" if isinstance(error, KeyError) else " ".join(str(error).split())
+            raise CorruptDataError(path, f"map shapes do not build ({type(error).__name__}: {reason})") from None
 
     @staticmethod
     def patch(ego_to_global: np.ndarray, grid: BevGrid) -> tuple[tuple[float, float, float, float], float]:

@@ -30,7 +30,12 @@ from typing import Any
 import yaml
 
 from sensors.classes import MAP_CLASSES
-from sensors.errors import CorruptDataError, InvalidValueError, MissingDataError
+from sensors.errors import (
+    CorruptDataError,
+    InvalidValueError,
+    MissingDataError,
+    yaml_problem,
+)
 
 #: Folder of the shipped profiles.
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "configs" / "replay"
@@ -142,7 +147,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     try:
         spec = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise CorruptDataError(path, f"profile YAML does not parse: {error}") from None
+        raise CorruptDataError(path, f"profile YAML does not parse: {yaml_problem(error)}") from None
     return profile_from_dict(spec, str(path))
 
 

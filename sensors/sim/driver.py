@@ -3,6 +3,13 @@
 The script is a seeded sequence of episodes, each with its glances (gaze zone changes), blinks
 and phone use; :meth:`DriverScript.state` gives the exact state at any time ``t`` (seconds), so
 the cabin of a drive (2 Hz) and a dense cabin stream (e.g. 10 Hz) show the same behaviour.
+
+With ``scripted=True`` every other episode is a scripted event episode, cycling through
+:data:`SCRIPTED_EVENTS`, so that a long stream holds many events of every kind the driver monitor
+reports (``perception/monitor``, Euro NCAP thresholds): a microsleep (eyes closed about 1.2-2.5 s),
+sleep (3.7-5.7 s), a long distraction (one 3.8-5.5 s glance away from the road), a short
+distraction (five 2.0-2.6 s glances with under 2 s back on the road between them) and an
+unresponsive driver (7-9 s looking down). The episodes in between are drawn as without it.
 """
 from __future__ import annotations
 
@@ -30,6 +37,8 @@ ZONE_POSE: dict[str, tuple[float, float, float, float]] = {
     "lap_or_phone": (-4.0, -38.0, 0.0, 0.9),
 }
 EPISODES = ("attentive", "distracted", "drowsy")
+#: Scripted event episodes of ``DriverScript(scripted=True)``, in the order they come.
+SCRIPTED_EVENTS = ("microsleep", "long_distraction", "sleep", "short_distraction", "unresponsive")
 
 
 @dataclass
@@ -68,18 +77,24 @@ class _Episode:
 
 class DriverScript:
     """The behaviour of the driver of seed ``seed`` over unbounded time (episodes are generated
-    in order, on demand, from one random stream, so the answer never depends on query order)."""
+    in order, on demand, from one random stream, so the answer never depends on query order).
+    ``scripted``: every other episode is a scripted event (see the module docstring)."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, scripted: bool = False) -> None:
         self._rng = np.random.default_rng([seed, 47])
         self._episodes: list[_Episode] = []
+        self.scripted = scripted
 
     def _episode_at(self, t: float) -> _Episode:
         if t < 0:
             t = 0.0
         while not self._episodes or self._episodes[-1].end <= t:
             start = self._episodes[-1].end if self._episodes else 0.0
-            self._episodes.append(self._make(start, "attentive" if not self._episodes else None))
+            n = len(self._episodes)
+            if self.scripted and n % 2 == 1:
+                self._episodes.append(self._make_scripted(start, SCRIPTED_EVENTS[(n // 2) % len(SCRIPTED_EVENTS)]))
+            else:
+                self._episodes.append(self._make(start, "attentive" if not self._episodes else None))
         for episode in reversed(self._episodes):
             if episode.start <= t:
                 return episode
@@ -130,6 +145,44 @@ class DriverScript:
             blinks.append((t, dur, nod))
             t += dur + rng.uniform(*blink_gap)
         return _Episode(start, end, kind, base, phone, glances, blinks)
+
+    def _make_scripted(self, start: float, event: str) -> _Episode:
+        """An episode of ``event`` (one of :data:`SCRIPTED_EVENTS`) after 2-4 s of attentive driving.
+
+        Closures use the long-blink shape of :meth:`state` (closed, i.e. openness <= 0.2, for
+        about 82 % of the entry's duration); a glance counts from half-way through its 0.25 s turn.
+        """
+        rng = self._rng
+        t = start + rng.uniform(2.0, 4.0)
+        glances: list[tuple[float, float, str, float, float]] = []
+        blinks: list[tuple[float, float, bool]] = []
+        kind = "drowsy" if event in ("microsleep", "sleep") else "distracted"
+        if event in ("microsleep", "sleep"):
+            dur = rng.uniform(1.5, 3.0) if event == "microsleep" else rng.uniform(4.5, 7.0)
+            blinks.append((t, dur, event == "sleep"))
+            t += dur
+        elif event == "long_distraction":
+            dur = rng.uniform(3.8, 5.5)
+            glances.append((t, t + dur, str(rng.choice(["infotainment", "instrument_cluster"])), 0.0, 0.0))
+            t += dur
+        elif event == "short_distraction":
+            for _ in range(5):
+                dur = rng.uniform(2.0, 2.6)
+                glances.append((t, t + dur, str(rng.choice(["infotainment", "lap_or_phone"])), 0.0, 0.0))
+                t += dur + rng.uniform(0.8, 1.5)
+        else:
+            dur = rng.uniform(7.0, 9.0)
+            glances.append((t, t + dur, "lap_or_phone", 0.0, 0.0))
+            t += dur
+        end = t + rng.uniform(3.0, 5.0)
+        first = glances[0][0] if glances else blinks[0][0]
+        b = start + rng.uniform(0.5, 1.5)  # ordinary blinks before the event
+        while b < first - 0.5:
+            dur = rng.uniform(0.1, 0.25)
+            blinks.append((b, dur, False))
+            b += dur + rng.uniform(2.0, 5.0)
+        blinks.sort()
+        return _Episode(start, end, kind, rng.uniform(0.8, 0.95), None, glances, blinks)
 
     def state(self, t: float) -> DriverState:
         """The driver's state at time ``t`` seconds."""

@@ -6,6 +6,7 @@ the camera faces the driver, so the driver's left appears on the image right.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -23,6 +24,15 @@ def _rotate(points: np.ndarray, yaw: float, pitch: float, roll: float) -> np.nda
     rx = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
     rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
     return points @ (rz @ rx @ ry).T
+
+
+@functools.lru_cache(maxsize=4)
+def _vignette(h: int, w: int) -> np.ndarray:
+    """(h, w) float32 IR vignetting gain, 1 at the centre; read-only (shared between frames)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    gain = (1.0 - 0.35 * (((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2) / 2).astype(np.float32)
+    gain.flags.writeable = False
+    return gain
 
 
 def render_cabin(state: DriverState, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -111,8 +121,6 @@ def render_cabin(state: DriverState, size: tuple[int, int], rng: np.random.Gener
         cv2.fillPoly(img, [inner.astype(np.int32)], 190, _AA)
         cv2.ellipse(img, (int(pc[0] - 0.5 * ax), int(pc[1] + 0.1 * ay)), (int(0.25 * ax), int(0.14 * ay)), 0, 0, 360, 160, -1, _AA)
     # Sensor look: IR vignetting, blur, noise.
-    yy, xx = np.mgrid[0:h, 0:w]
-    vignette = 1.0 - 0.35 * (((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2) / 2
-    img = cv2.GaussianBlur(img * vignette.astype(np.float32), (3, 3), 0) + rng.normal(0, 3.0, size=(h, w)).astype(np.float32)
+    img = cv2.GaussianBlur(img * _vignette(h, w), (3, 3), 0) + rng.normal(0, 3.0, size=(h, w)).astype(np.float32)
     grey = np.clip(img, 0, 255).astype(np.uint8)
     return np.repeat(grey[:, :, None], 3, axis=2)

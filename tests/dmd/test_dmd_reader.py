@@ -181,3 +181,26 @@ def test_bad_input(hand_built: Path) -> None:
         DmdDataset(hand_built, split="gA")
     with pytest.raises(MissingDataError, match="DMD has no official splits"):
         DmdDataset(hand_built, split="val")
+
+
+@pytest.mark.parametrize("where, value, message", [
+    ("frame_start", float("inf"), r"action 0 \(gaze_on_road/looking_road\) frame_start must be an integer, got inf"),
+    ("frame_end", float("nan"), r"action 0 \(gaze_on_road/looking_road\) frame_end must be an integer, got nan"),
+    ("frame_shift", float("-inf"), r"stream face_camera frame_shift must be an integer, got -inf"),
+    ("stream_properties", [1, 2], r"stream face_camera: stream_properties and its sync must be objects"),
+])
+def test_non_finite_or_misshapen_fields_name_the_file(hand_built: Path, where: str, value: object, message: str) -> None:
+    """JSON's Infinity / NaN literals (Python's json reads them) or a list where an object belongs:
+    one error naming the annotation file, never an OverflowError or AttributeError traceback."""
+    annotation = hand_built / "gA" / "1" / "s1" / "gA_1_s1_rgb_ann_distraction.json"
+    document = vcd_distraction("gA/1/s1/gA_1_s1_rgb_face.mp4")
+    face = document["vcd"]["metadata"]["streams"]["face_camera"]
+    if where == "frame_shift":
+        face["stream_properties"]["sync"]["frame_shift"] = value
+    elif where == "stream_properties":
+        face["stream_properties"] = value
+    else:
+        document["vcd"]["actions"]["0"]["frame_intervals"][0][where] = value
+    annotation.write_text(json.dumps(document))
+    with pytest.raises(CorruptDataError, match="gA_1_s1_rgb_ann_distraction.json: " + message):
+        DmdDataset(hand_built, split="gA")

@@ -142,6 +142,29 @@ def test_iou_is_translation_invariant_and_in_unit_interval(a, b, offset):
     assert 0.0 <= kitti <= 1.0 and kitti == pytest.approx(expected, abs=1e-6)
 
 
+@settings(max_examples=40, deadline=None)
+@given(rect, rect, st.sampled_from([1e-6, 1e-5, 1e-3, 1e4]))
+def test_iou_does_not_depend_on_the_boxes_scale(a, b, scale):
+    # the right value is shapely's IoU at metre scale; IoU is scale-free. The reference kernel (the
+    # one CUDA tensors use) had absolute tolerances: two 10 um squares turned 0.7 rad had IoU 1, not 0.71
+    pa, pb = _shapely(*a), _shapely(*b)
+    expected = pa.intersection(pb).area / pa.union(pb).area
+    ta = torch.tensor([[*(v * scale for v in a[:4]), a[4]]], dtype=torch.float64)
+    tb = torch.tensor([[*(v * scale for v in b[:4]), b[4]]], dtype=torch.float64)
+    for backend in ("numba", "reference"):
+        assert kernels.rotated_iou_bev(ta, tb, backend=backend).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_turned_micrometre_squares_overlap_as_metre_squares():
+    square = shapely_box(-0.5, -0.5, 0.5, 0.5)
+    turned = affinity.rotate(square, 0.7, origin=(0, 0), use_radians=True)
+    expected = square.intersection(turned).area / square.union(turned).area  # 0.7097
+    for size in (1e-5, 1e-6):
+        a = torch.tensor([[0.0, 0.0, size, size, 0.0]], dtype=torch.float64)
+        b = torch.tensor([[0.0, 0.0, size, size, 0.7]], dtype=torch.float64)
+        assert kernels.rotated_iou_bev(a, b, backend="reference").item() == pytest.approx(expected, abs=1e-9)
+
+
 def test_nms_far_from_the_origin_suppresses_the_duplicate():
     boxes = torch.tensor([[FAR, FAR, 4.0, 1.6, 0.3], [FAR + 0.05, FAR, 4.0, 1.6, 0.3], [FAR + 10, FAR, 4.0, 1.6, 0.3]],
                          dtype=torch.float64)

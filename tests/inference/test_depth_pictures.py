@@ -6,7 +6,7 @@ import numpy as np
 from perception.inference.visualize import (
     DEPTH_RANGE,
     TILE_W,
-    _depth_colors,
+    depth_colors,
     lidar_depth_tile,
     predicted_depth_tile,
 )
@@ -24,10 +24,10 @@ def test_lidar_point_lands_on_its_pixel_in_its_depth_colour() -> None:
     tile = lidar_depth_tile(camera, points)
     scale = TILE_W / 800
     u, v = int(np.floor(360 * scale)), int(np.floor(225 * scale))
-    expected = _depth_colors(np.array(20.0))
+    expected = depth_colors(np.array(20.0))
     assert np.array_equal(tile[v, u], expected) and np.array_equal(tile[v + 1, u + 1], expected)
     assert (tile[v + 5:, :] == 30).all()  # elsewhere the image, darkened to a third
-    far = _depth_colors(np.array(DEPTH_RANGE))
+    far = depth_colors(np.array(DEPTH_RANGE))
     assert not np.array_equal(expected, far)
 
 
@@ -36,4 +36,4 @@ def test_predicted_depth_uses_the_same_colours() -> None:
     depth = np.full((64, 128), 20.0, np.float32)
     tile = predicted_depth_tile(camera, depth)
     assert tile.shape == (225, TILE_W, 3)
-    assert np.array_equal(tile[-1, -1], _depth_colors(np.array(20.0)))
+    assert np.array_equal(tile[-1, -1], depth_colors(np.array(20.0)))

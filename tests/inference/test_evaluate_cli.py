@@ -87,3 +87,18 @@ def test_drop_with_a_predictions_file_is_a_one_line_error(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--drop" in err
+
+
+def test_model_on_nuscenes_root(nuscenes_root, tmp_path, capsys):
+    """``perception evaluate --checkpoint --data <nuScenes root>``: the official ground-truth loader
+    scores the model's submission of every sample of the split."""
+    checkpoint, _ = write_checkpoint(tiny_config(), tmp_path)
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--checkpoint", str(checkpoint), "--data", str(nuscenes_root), "--split", "mini_val",
+                 "--out", str(out), "--samples", "0"])
+    assert code == 0, capsys.readouterr().err
+    m = json.loads((out / "metrics.json").read_text())
+    tokens = [f.token for f in open_dataset(nuscenes_root, split="mini_val")]
+    assert m["meta"]["frames"] == len(tokens) and m["meta"]["data"] == str(nuscenes_root)
+    assert sorted(json.loads((out / "results_nusc.json").read_text())["results"]) == sorted(tokens)
+    assert _finite(m["nuscenes_detection"]["nd_score"]) and _finite(m["bev_segmentation"]["miou"])

@@ -196,3 +196,34 @@ def test_parameter_of_the_wrong_type_is_refused_by_name(values, message):
     with pytest.raises(InvalidValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
         params_from_dict({"checkpoint": str(TINY), **values}, "params.yaml")
     assert params_from_dict({"checkpoint": str(TINY), "sync_tolerance_s": 1}).sync_tolerance_s == 1.0  # an int is a number
+
+
+def test_domain_id_out_of_range_is_one_line_before_the_model_loads(capsys):
+    # ROS_DOMAIN_ID is 0-232; Cyclone itself fails on 500 with a traceback-worthy DDSException.
+    assert main(["ros-node", "--transport", "dds", "--checkpoint", str(TINY), "--domain-id", "500"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["perception ros-node: error: domain id 500: must be in 0-232 (ROS_DOMAIN_ID)"]
+
+
+BROKEN_YAML = "perception_node:\n  ros__parameters:\n    checkpoint: [a\n    device: cpu\n"
+
+
+@pytest.mark.parametrize("loader", ["params", "profile", "config"])
+def test_yaml_that_does_not_parse_is_one_line_with_its_position(tmp_path, loader, capsys):
+    """Every YAML file the node reads (parameters, topic profile, model config): a syntax error is
+    one line naming the file, the problem and its line (PyYAML's own message spans five lines)."""
+    from perception.config import ConfigError, load_config
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BROKEN_YAML)
+    if loader == "config":  # a config that does not load: the node runs without inference and says why
+        with pytest.raises(ConfigError) as raised:
+            load_config(broken)
+        err = [str(raised.value)]
+    else:
+        option = ["--params", str(broken)] if loader == "params" else ["--checkpoint", str(TINY), "--profile", str(broken)]
+        assert main(["ros-node", "--transport", "dds", *option]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(broken) in err[0], err
+    # The flow sequence opened on line 3 is not closed when line 4 starts a mapping key.
+    assert "line 4, column " in err[0] and "expected ',' or ']'" in err[0], err

@@ -245,3 +245,28 @@ def test_bad_map_files(tmp_path: Path) -> None:
     (folder / "boston-seaport.json").write_text(json.dumps(broken))
     with pytest.raises(CorruptDataError, match="walkway"):
         MapRasterizer.from_root(tmp_path, "boston-seaport")
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("missing node", r"boston-seaport.json: map shapes do not build \(KeyError: missing token 'nowhere'\)"),
+    ("nan node", r"boston-seaport.json: node 'p-drive-n0': x, y = \(nan, 595\) is not a finite point"),
+    ("text node", r"boston-seaport.json: map shapes do not build \(ValueError: could not convert string"),
+    ("missing polygon", r"boston-seaport.json: not a map expansion v1.3 file \(missing or bad 'gone'\)"),
+])
+def test_map_with_broken_references_names_the_file(tmp_path: Path, fault: str, message: str) -> None:
+    """A map whose records point nowhere or whose nodes are no numbers is one error naming the
+    file when it loads, never a KeyError or a GEOS exception from inside the devkit or shapely."""
+    document = hand_built_map()
+    if fault == "missing node":
+        document["polygon"][0]["exterior_node_tokens"][1] = "nowhere"
+    elif fault == "nan node":
+        document["node"][0]["x"] = float("nan")
+    elif fault == "text node":
+        document["node"][0]["x"] = "510 m"
+    else:
+        document["walkway"][0]["polygon_token"] = "gone"
+    folder = tmp_path / "maps" / "expansion"
+    folder.mkdir(parents=True)
+    (folder / "boston-seaport.json").write_text(json.dumps(document))
+    with pytest.raises(CorruptDataError, match=message):
+        MapRasterizer.from_root(tmp_path, "boston-seaport")

@@ -238,3 +238,17 @@ def test_pcd_folder_is_replayed_from_lidar_alone(sim_frames, tmp_path, capsys):
     assert [t for t, _ in messages[TOPICS["points"]]] == [f.timestamp * 1000 for f in sim_frames[:2]]
     assert len(messages[TOPICS["boxes"]]) == 2 and len(messages[TOPICS["bev"]]) == 2
     assert not any(topic.startswith("/camera/") for topic in messages)
+
+
+def test_replay_with_no_usable_frame_ends_with_one_line_and_status_2(tmp_path, capsys):
+    """A .pcd folder whose every file is broken: nothing can be replayed, which a script must see."""
+    folder = tmp_path / "pcd"
+    folder.mkdir()
+    for k in range(2):
+        (folder / f"{1_000_000_000 * (k + 1)}.pcd").write_bytes(b"not a point cloud\n")
+    status = main(["replay", str(folder), "--checkpoint", str(TINY), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2
+    lines = [line for line in err.splitlines() if "no frame could be replayed" in line]
+    assert len(lines) == 1 and str(folder) in lines[0]
+    assert "Traceback" not in err
