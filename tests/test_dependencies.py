@@ -9,7 +9,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 #: distribution name -> the module the code imports
-MODULES = {"opencv-python-headless": "cv2", "pyyaml": "yaml", "pillow": "PIL", "tensorboard": "torch.utils.tensorboard"}
+MODULES = {"opencv-python-headless": "cv2", "pyyaml": "yaml", "pillow": "PIL", "tensorboard": "torch.utils.tensorboard",
+           "markdown-it-py": "markdown_it"}
 #: dependencies listed for a reason other than an import (the reason is the comment in pyproject.toml)
 NOT_IMPORTED = {"torchvision"}
 
