@@ -108,8 +108,13 @@ def init_distributed(device: str | None = None) -> DistContext:
 
 
 def shutdown_distributed() -> None:
-    """Leave the process group if one was joined."""
+    """Leave the process group if one was joined.
+
+    All ranks meet at a barrier first: a rank that tears gloo down while its peer's connection
+    thread is still busy can abort the peer ("terminate called without an active exception").
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
