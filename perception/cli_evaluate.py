@@ -99,7 +99,10 @@ def _evaluate(args: argparse.Namespace, options: Any, distributed: bool) -> Any:
         if args.drop is not None:
             drop_sensor(model, args.drop)
         source = open_eval_source(args.data, args.split, config, args.max_samples)
-        return evaluate_model(model, config, source, options, device, ctx or DistContext(device=device))
+        status = evaluate_model(model, config, source, options, device, ctx or DistContext(device=device))
+        if distributed:
+            shutdown_distributed(barrier=True)
+        return status
     finally:
         if distributed:
             shutdown_distributed()

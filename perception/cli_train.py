@@ -169,6 +169,7 @@ def _train(args: argparse.Namespace) -> int:
         elif ctx.is_main:
             save_config(config, args.out / "config.yaml")
         result = trainer.fit()
+        shutdown_distributed(barrier=True)
     except BaseException:
         if ctx.is_main and not args.resume and not checkpoint.exists():
             remove_unfinished_run(args.out)

@@ -107,14 +107,18 @@ def init_distributed(device: str | None = None) -> DistContext:
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
 
 
-def shutdown_distributed() -> None:
-    """Leave the process group if one was joined.
+def shutdown_distributed(barrier: bool = False) -> None:
+    """Leave the process group if one was joined (a no-op otherwise, so it may be called twice).
 
-    All ranks meet at a barrier first: a rank that tears gloo down while its peer's connection
-    thread is still busy can abort the peer ("terminate called without an active exception").
+    Args:
+        barrier: meet the other ranks first. Pass it on the normal way out: a rank that tears gloo
+            down while its peer's connection thread is still busy can abort the peer ("terminate
+            called without an active exception"). Not after an error, where the peers may never
+            arrive.
     """
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 

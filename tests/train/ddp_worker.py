@@ -28,6 +28,7 @@ def main(out_dir: Path, strategies: list[str]) -> None:
             trainer.fit()
             if ctx.is_main:
                 torch.save(trainer.model.state_dict(), out_dir / f"{name}.pt")
+        shutdown_distributed(barrier=True)
     finally:
         shutdown_distributed()
 
