@@ -18,37 +18,37 @@ COMMAND_PREFIXES = ("make ", "perception ", "torchrun ", "python ", ".venv/bin/p
 #: README command -> the test that runs it or its fast variant ("file::function"). A README
 #: command without an entry fails :func:`test_every_readme_command_is_covered`.
 COVERED: dict[str, str] = {
-    "make demo": "tests/inference/test_cli_demo.py::test_demo_writes_every_output",
+    "make demo": "tests/perception/inference/test_cli_demo.py::test_demo_writes_every_output",
     "make test": ".ci/run",
     "perception evaluate --checkpoint ckpt.pt --data /data/nuscenes --split val --out eval/":
-        "tests/inference/test_evaluate_cli.py::test_model_on_nuscenes_root",
+        "tests/perception/inference/test_evaluate_cli.py::test_model_on_nuscenes_root",
     "perception evaluate --checkpoint ckpt.pt --data /data/kitti --split val --out eval-kitti/":
-        "tests/inference/test_evaluate_kitti.py::test_model_on_kitti_root",
+        "tests/perception/inference/test_evaluate_kitti.py::test_model_on_kitti_root",
     "perception evaluate --predictions results_nusc.json --data /data/nuscenes --split val --out eval/":
-        "tests/inference/test_evaluate_cli.py::test_predictions_file_scored_against_nuscenes_root",
+        "tests/perception/inference/test_evaluate_cli.py::test_predictions_file_scored_against_nuscenes_root",
     "perception evaluate --checkpoint ckpt.pt --data /data/dmd --split all --out eval-dmd/":
-        "tests/inference/test_evaluate_dmd.py::test_evaluate_scores_the_driver_head_on_a_dmd_root",
+        "tests/perception/inference/test_evaluate_dmd.py::test_evaluate_scores_the_driver_head_on_a_dmd_root",
     "perception ros-node --transport dds --checkpoint perception/checkpoints/tiny.pt --profile nuscenes":
-        "tests/node/test_dds_processes.py::test_three_processes_over_dds",
+        "tests/perception/node/test_dds_processes.py::test_three_processes_over_dds",
     "perception train --config configs/base.yaml --data /data/nuscenes --out runs/base":
         "tests/test_readme.py::test_train_on_a_nuscenes_root",
     "perception train --config configs/tiny.yaml --out runs/tiny --strategy pcgrad":
-        "tests/train/test_train_cli.py::test_fusion_model_trains_and_resumes",
+        "tests/perception/train/test_train_cli.py::test_fusion_model_trains_and_resumes",
     "perception evaluate --checkpoint runs/tiny/checkpoints/last.pt --data sim --split val --out eval/":
-        "tests/inference/test_evaluate_cli.py::test_model_on_simulated_drive_writes_every_metric",
+        "tests/perception/inference/test_evaluate_cli.py::test_model_on_simulated_drive_writes_every_metric",
     "torchrun --nproc_per_node 2 -m perception.cli train --config configs/tiny.yaml --out runs/ddp":
-        "tests/train/test_train_ddp.py::test_two_gloo_processes_equal_single_process",
+        "tests/perception/train/test_train_ddp.py::test_two_gloo_processes_equal_single_process",
     "torchrun --nproc_per_node 2 -m perception.cli evaluate --checkpoint ckpt.pt --data sim --out eval-ddp/":
-        "tests/inference/test_evaluate_ddp.py::test_two_gloo_ranks_equal_single_process",
+        "tests/perception/inference/test_evaluate_ddp.py::test_two_gloo_ranks_equal_single_process",
     "perception simulate --out data/drive --frames 20 --format rosbag2 --sweeps 1":
-        "tests/ros/test_sim_bag.py::test_cli_simulate_rosbag2",
-    "perception replay data/drive --inspect": "tests/replay/test_replay_cli.py::test_inspect_lists_topics_and_exits",
+        "tests/sensors/ros/test_sim_bag.py::test_cli_simulate_rosbag2",
+    "perception replay data/drive --inspect": "tests/perception/replay/test_replay_cli.py::test_inspect_lists_topics_and_exits",
     "perception replay data/drive --checkpoint perception/checkpoints/tiny.pt --out replay/":
-        "tests/replay/test_replay_cli.py::test_cli_writes_results_and_summary",
+        "tests/perception/replay/test_replay_cli.py::test_cli_writes_results_and_summary",
     "perception export --checkpoint ckpt.pt --out model.onnx":
-        "tests/export/test_onnx_export.py::test_evaluate_metrics_equal_between_runtimes",
+        "tests/perception/export/test_onnx_export.py::test_evaluate_metrics_equal_between_runtimes",
     "perception evaluate --runtime onnxruntime --model model.onnx --data sim --out eval-ort/":
-        "tests/export/test_onnx_export.py::test_evaluate_metrics_equal_between_runtimes",
+        "tests/perception/export/test_onnx_export.py::test_evaluate_metrics_equal_between_runtimes",
 }
 
 

@@ -12,7 +12,7 @@ installed (``autoware_perception_msgs``, this project's ``perception_msgs``) is 
 one log line.
 
 rclpy is not installable from PyPI: this module is not exercised by the tests, which drive the
-same logic without ROS (tests/node/) and over DDS (:mod:`perception.node.dds`).
+same logic without ROS (tests/perception/node/) and over DDS (:mod:`perception.node.dds`).
 """
 from __future__ import annotations
 

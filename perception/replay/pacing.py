@@ -31,12 +31,16 @@ def paced(items: Iterable[T], timestamp_us: Callable[[T], int], clock: Callable[
     current = next(it, _END)
     if current is _END:
         return
+    upcoming = next(it, _END)
+    # the origin is set once the look-ahead item is read (reading may take a while, e.g. decoding
+    # a bag), and the first item is yielded before anything can overtake it
     t0, origin = timestamp_us(current), clock()  # type: ignore[arg-type]
 
     def due(item: T) -> float:
         return origin + (timestamp_us(item) - t0) * 1e-6
 
-    upcoming = next(it, _END)
+    yield current, 0  # type: ignore[misc]
+    current, upcoming = upcoming, next(it, _END) if upcoming is not _END else _END
     while current is not _END:
         dropped = 0
         while upcoming is not _END and due(upcoming) <= clock():  # type: ignore[arg-type]

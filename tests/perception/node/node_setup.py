@@ -5,7 +5,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TINY = REPO / "perception" / "checkpoints" / "tiny.pt"
 #: Small simulator settings (six cameras, LiDAR, the cabin camera), as the replay tests use.
 SIM = {"image_size": (90, 160), "num_lidar_beams": 16, "lidar_azimuth_steps": 360, "sweeps_per_keyframe": 1,

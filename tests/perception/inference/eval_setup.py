@@ -11,7 +11,7 @@ from perception.model import FusionModel
 from perception.checkpoint import save_checkpoint
 from sensors.frame import BevGrid
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 #: Small, fast simulator settings (the scene content is the default one: all classes appear).
 SIM = {"image_size": [90, 160], "num_lidar_beams": 16, "lidar_azimuth_steps": 360, "sweeps_per_keyframe": 1,
        "cabin_size": [60, 80], "num_agents": 40}

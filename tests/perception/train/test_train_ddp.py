@@ -13,7 +13,7 @@ from ddp_worker import PER_RANK_BATCH, STEPS
 from train_toy import make_trainer, toy_config
 
 STRATEGIES = ["equal", "uncertainty", "pcgrad", "gradnorm"]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_two_gloo_processes_equal_single_process(tmp_path):

@@ -68,7 +68,7 @@ def test_driver_extras_and_no_map_without_expansion(drive):
     frames, read, _ = drive
     for original, loaded in zip(frames, read):
         assert loaded.annotations.driver == original.annotations.driver
-        assert loaded.annotations.bev_map is None  # written without maps (tests/nuscenes/test_nuscenes_map.py)
+        assert loaded.annotations.bev_map is None  # written without maps (tests/sensors/nuscenes/test_nuscenes_map.py)
         assert loaded.cabin is not None and loaded.cabin.image.shape == original.cabin.image.shape
 
 

@@ -13,7 +13,7 @@ from sensors.classes import MAP_CLASSES
 from sensors.frame import Annotations, BevGrid, BevMap, Camera, DriverLabels, Frame, Lidar
 from sensors.geometry import make_transform, rotation_z
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+TINY = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
 
 #: Camera frame (x right, y down, z forward) -> ego (x forward, y left, z up), looking along +x.
 _CAM_AXES = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])

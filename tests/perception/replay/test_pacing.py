@@ -70,3 +70,18 @@ def test_realtime_replay_drops_what_the_model_cannot_keep_up_with(sim_frames, ti
     stats = replay(frames, model, [Sink()], torch.device("cpu"), realtime=True, progress=False)
     assert (stats.frames, stats.dropped) == (2, 1)
     assert seen == [t0, t0 + 2000]
+
+
+def test_first_item_is_released_even_when_reading_the_next_one_is_slow():
+    """Reading the look-ahead item takes longer than the gap to it (a slow bag decode): the first
+    item is still released, not dropped."""
+    now = [0.0]
+
+    def slow_items():
+        yield 0
+        now[0] += 0.5  # reading the second item takes 0.5 s of the clock
+        yield 1_000
+        yield 2_000
+
+    out = list(paced(slow_items(), lambda stamp: stamp, clock=lambda: now[0], sleep=lambda s: None))
+    assert out[0] == (0, 0)

@@ -33,7 +33,7 @@ def assert_outputs_equal(ref: dict, got: dict) -> None:
         torch.testing.assert_close(got["depth"][seen].log(), ref["depth"][seen].log(), atol=ATOL, rtol=0)
 
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 #: Small, fast simulator settings.
 SIM = {"image_size": [90, 160], "num_lidar_beams": 16, "lidar_azimuth_steps": 360, "sweeps_per_keyframe": 1,
        "cabin_size": [60, 80], "num_agents": 40}

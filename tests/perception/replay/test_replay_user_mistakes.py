@@ -10,7 +10,7 @@ from replay_setup import TINY
 
 from perception.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _one_line(capsys, *needles: str) -> str:

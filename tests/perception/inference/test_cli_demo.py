@@ -137,7 +137,7 @@ def test_report_html_renders_in_chromium(demo_out: Path, tmp_path: Path):
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     return subprocess.run([sys.executable, "-m", "perception.cli", *args], check=False, capture_output=True, text=True,
                           timeout=300, env=env, **kwargs)
 
@@ -203,7 +203,7 @@ def test_ctrl_c_during_the_replay_keeps_what_was_finished(tmp_path: Path, checkp
     from mcap.reader import make_reader
 
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     process = subprocess.Popen([sys.executable, "-m", "perception.cli", "demo", "--out", str(out), "--checkpoint",
                                 str(checkpoint), "--frames", "4", "--cabin-seconds", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
