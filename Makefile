@@ -9,11 +9,6 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml Makefile
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	@# open3d needs Debian's libusb at import time
-	@if ! ldconfig -p 2>/dev/null | grep -q libusb-1.0; then \
-		(apt-get install -y -q libusb-1.0-0 >/dev/null 2>&1 || \
-		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libusb-1.0-0 >/dev/null 2>&1)) || \
-		echo "warning: could not install libusb-1.0-0; open3d will not import"; fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 	$(PY) -m pip install -q -e ".[dev,nuscenes,bags]"

@@ -12,7 +12,7 @@ hands them to the children through a temporary pickle.
 * **Latency** (batch of 1 frame, ``model.eval()``, ``torch.inference_mode``): ``W`` warm-up
   iterations, then ``N`` timed ones; per stage the median and 90th percentile of the wall time
   (``time.perf_counter``; on CUDA each stage boundary synchronises the device). Stages:
-  ``preprocessing`` (frame -> tensors, includes ``kernels.points_to_depth`` for the depth target),
+  ``preprocessing`` (frame -> input tensors: no training targets, so no LiDAR projection),
   then forward hooks on the model's parts (``perception.inference.timing.StageTimer``): street
   ``image_encoder``, ``view_transform`` (lift + ``kernels.bev_pool``), ``lidar_encoder``
   (``kernels.hard_voxelize_batch`` + PFN + ``kernels.pillar_scatter`` + downsampling convs),
@@ -235,7 +235,7 @@ def _setup(spec: dict[str, Any]) -> tuple[Any, Any, Any, list[Any]]:
     model = FusionModel(config.model)
     if spec.get("checkpoint"):
         from perception.config import config_to_dict
-        from perception.train.checkpoint import load_checkpoint
+        from perception.checkpoint import load_checkpoint
 
         load_checkpoint(spec["checkpoint"], model, config_to_dict(config))
     model = model.to(device)
@@ -248,9 +248,8 @@ def measure_latency(spec: dict[str, Any]) -> dict[str, Any]:
     """Per-stage inference latency, kernel share and peak memory (run in a child process)."""
     import torch
 
-    from perception.data import collate_frames, frame_to_sample
+    from perception.data import collate_inputs, frame_to_inputs
     from perception.inference.timing import StageTimer
-    from perception.postprocess import decode_outputs
 
     config, model, device, frames = _setup(spec)
     model.eval()
@@ -271,11 +270,11 @@ def measure_latency(spec: dict[str, Any]) -> dict[str, Any]:
     def iteration() -> None:
         with timer.stage("total"):
             with timer.stage("preprocessing"):
-                batch = collate_frames([frame_to_sample(frame, config.model)]).to(device)
+                inputs = collate_inputs([frame_to_inputs(frame, config.model)]).to(device)
             with torch.inference_mode(), _autocast(device, spec["dtype"]), timer.stage("model"):
-                outputs = model(batch)
+                outputs = model(inputs)
             with timer.stage("postprocessing"):
-                decode_outputs(outputs, config.model)
+                model.decode(outputs)
 
     for _ in range(spec["warmup"]):
         iteration()
@@ -494,7 +493,7 @@ def checkpoint_label(path: Path | None) -> str:
     """How the weights are described in the docs: the checkpoint's file name and training step."""
     if path is None:
         return "random (no checkpoint)"
-    from perception.train.checkpoint import load_checkpoint
+    from perception.checkpoint import load_checkpoint
 
     return f"`{path.name}` at training step {int(load_checkpoint(path)['step'])}"
 

@@ -239,7 +239,9 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
     from perception.data import collate_frames
     from perception.model import FusionModel
     from perception.mtl import make_strategy
-    from perception.train import Trainer, TrainerOptions, init_distributed, load_checkpoint, make_train_loader
+    from perception.checkpoint import load_checkpoint
+    from perception.distributed import init_distributed
+    from perception.train import Trainer, TrainerOptions, make_train_loader
     from perception.train.rng import seed_everything
 
     checkpoint = run_dir / "checkpoints" / "last.pt"

@@ -87,14 +87,21 @@ def source_for(dtype: torch.dtype) -> str:
     return SOURCE.replace("SCALAR", _SCALARS[dtype])
 
 
-def _kernel(name: str, dtype: torch.dtype):
-    import cupy
+def _cupy():
+    """The cupy module; ImportError naming the ``cuda`` extra when it is not installed."""
+    try:
+        import cupy
+    except ImportError:
+        raise ImportError('bev_pool backend "cupy" needs CuPy: pip install -e ".[cuda]"') from None
+    return cupy
 
-    return cupy.RawKernel(source_for(dtype), name)  # CuPy caches compiled modules on disk
+
+def _kernel(name: str, dtype: torch.dtype):
+    return _cupy().RawKernel(source_for(dtype), name)  # CuPy caches compiled modules on disk
 
 
 def _launch(name: str, dtype: torch.dtype, device: torch.device, work: int, args: tuple) -> None:
-    import cupy
+    cupy = _cupy()
 
     kernel = _kernel(name, dtype)
     blocks = max(1, (work + _THREADS - 1) // _THREADS)

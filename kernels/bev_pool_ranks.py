@@ -51,16 +51,11 @@ class BevPoolGeometry:
         """Cells along y: ``round((ymax - ymin) / cell_y)``, at least 1."""
         return max(1, round((self.ymax - self.ymin) / self.cell_y))
 
-    @classmethod
-    def from_grid(cls, grid: object) -> BevPoolGeometry:
-        """Build from any object with the eight fields as attributes (e.g. a config's BEV grid)."""
-        if isinstance(grid, cls):
-            return grid
-        names = ("xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "cell_x", "cell_y")
-        missing = [n for n in names if not hasattr(grid, n)]
-        if missing:
-            raise ValueError(f"precompute_bev_pool: grid lacks the fields {missing}")
-        return cls(*(float(getattr(grid, n)) for n in names))
+
+def _geometry(op: str, grid: object) -> BevPoolGeometry:
+    if not isinstance(grid, BevPoolGeometry):
+        raise TypeError(f"{op}: grid must be a kernels.BevPoolGeometry, got {type(grid).__name__}")
+    return grid
 
 
 @dataclass(frozen=True)
@@ -107,20 +102,20 @@ def _runs(sorted_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return starts.int(), lengths.int()
 
 
-def precompute_bev_pool(frustum_xyz: torch.Tensor, grid: object) -> BevPoolRanks:
+def precompute_bev_pool(frustum_xyz: torch.Tensor, grid: BevPoolGeometry) -> BevPoolRanks:
     """Ranks of the frustum points of a camera rig inside a BEV grid.
 
     Args:
         frustum_xyz: (N, D, H, W, 3) float, the ego-frame position in metres of depth bin d
             of feature pixel (h, w) of camera n.
-        grid: a :class:`BevPoolGeometry` or any object with its eight fields.
+        grid: the BEV grid and height range to pool into.
 
     A point is kept when it is finite, ``min <= p < max`` on x, y, z and its cell index is
     inside the grid (cell index = ``floor((p - min) / cell)`` in float64).
     """
     op = "precompute_bev_pool"
     check_tensor(op, "frustum_xyz", frustum_xyz, 5, (torch.float32, torch.float64), last_dim=3)
-    g = BevPoolGeometry.from_grid(grid)
+    g = _geometry(op, grid)
     n, d, h, w, _ = frustum_xyz.shape
     if n * d * h * w >= 2**31:
         raise ValueError(f"{op}: frustum has {n * d * h * w} points; at most 2**31 - 1 are supported")
@@ -169,9 +164,9 @@ class BevPoolRanksCache:
         self._entries: list[tuple[BevPoolGeometry, torch.Tensor, BevPoolRanks]] = []
         self.misses = 0
 
-    def get(self, frustum_xyz: torch.Tensor, grid: object) -> BevPoolRanks:
+    def get(self, frustum_xyz: torch.Tensor, grid: BevPoolGeometry) -> BevPoolRanks:
         """Ranks for this frustum and grid, from the cache when an identical rig was seen."""
-        g = BevPoolGeometry.from_grid(grid)
+        g = _geometry("BevPoolRanksCache.get", grid)
         for i, (eg, ef, ranks) in enumerate(self._entries):
             if (
                 eg == g

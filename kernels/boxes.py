@@ -1,6 +1,6 @@
 """Rotated box overlap for postprocessing and evaluation: BEV IoU, 3D IoU and rotated NMS.
 
-Boxes follow docs/DESIGN: BEV boxes are (x, y, length, width, yaw) with length along the
+Boxes follow docs/conventions.md: BEV boxes are (x, y, length, width, yaw) with length along the
 heading and yaw in radians about +z from +x; 3D boxes are (x, y, z_center, length, width,
 height, yaw). CPU tensors use Numba kernels; CUDA tensors use the vectorized torch reference
 (the ops are small next to the network).

@@ -51,7 +51,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from perception.inference import EvalOptions, evaluate_model, evaluate_predictions, load_model, open_eval_source
     from perception.inference.modality import drop_sensor
-    from perception.train.distributed import DistContext, init_distributed, shutdown_distributed
+    from perception.distributed import DistContext, init_distributed, shutdown_distributed
 
     options = EvalOptions(args.out, batch_size=args.batch_size, samples_to_draw=args.samples,
                           cabin_seconds=args.cabin_seconds)

@@ -67,7 +67,7 @@ def _override(config: Any, args: argparse.Namespace) -> Any:
 def run_train(args: argparse.Namespace) -> int:
     """Run ``perception train``; returns the exit status (user errors: one line on stderr, 2)."""
     from perception.config import ConfigError
-    from perception.train.checkpoint import CheckpointError
+    from perception.checkpoint import CheckpointError
     from perception.train.trainer import TrainingDiverged
     from sensors.errors import SensorDataError
 
@@ -90,10 +90,11 @@ def _train(args: argparse.Namespace) -> int:
     from perception.data import collate_frames
     from perception.model import FusionModel
     from perception.mtl.factory import make_strategy
-    from perception.train import Trainer, TrainerOptions, init_distributed, make_train_loader
-    from perception.train.checkpoint import load_initial_weights
+    from perception.distributed import init_distributed
+    from perception.train import Trainer, TrainerOptions, make_train_loader
+    from perception.checkpoint import load_initial_weights
     from perception.train.data import SimulatedSamples, build_train_dataset
-    from perception.train.distributed import shutdown_distributed
+    from perception.distributed import shutdown_distributed
     from perception.train.rng import seed_everything
 
     if not args.config.is_file():

@@ -1,20 +1,23 @@
 """Typed configuration of the model, its heads, the data and training, loaded from YAML.
 
-Every section is a frozen dataclass; :func:`load_config` builds them from a YAML file and
-rejects unknown keys and wrongly typed values with a :class:`ConfigError` that names the file,
-the dotted key and the reason. :func:`save_config` writes a config back (atomically), and
+Every section is a frozen pydantic dataclass (strict types, unknown keys forbidden: pydantic v2
+does the type checking); :func:`load_config` builds them from a YAML file and turns the first
+validation error into a one-line :class:`ConfigError` that names the file, the dotted key and the
+reason. ``dataclasses.replace`` of a section validates too. :func:`save_config` writes a config back (atomically), and
 ``load_config(save_config(c))`` equals ``c``. Units: metres, degrees where stated, pixels.
 """
 from __future__ import annotations
 
 import dataclasses
-import types
+import json
 import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import yaml
+from pydantic.dataclasses import dataclass
 
 from sensors.atomic import atomic_write
 from sensors.frame import CAMERA_NAMES, BevGrid
@@ -24,27 +27,11 @@ class ConfigError(ValueError):
     """A configuration file or mapping is invalid: the message names the file and key."""
 
 
-@dataclass(frozen=True)
-class GridConfig:
-    """An axis-aligned BEV grid in the ego frame (metres); see :class:`sensors.frame.BevGrid`."""
-
-    xmin: float = -51.2
-    xmax: float = 51.2
-    ymin: float = -51.2
-    ymax: float = 51.2
-    resolution: float = 0.8
-
-    def to_bev_grid(self) -> BevGrid:
-        """The equivalent :class:`sensors.frame.BevGrid`."""
-        return BevGrid(self.xmin, self.xmax, self.ymin, self.ymax, self.resolution)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(X cells along ego +x, Y cells along ego +y)."""
-        return self.to_bev_grid().shape
+#: Every config section: frozen, strictly typed (no "3" for 3, no 3.0 for an int), no unknown keys.
+SECTION = pydantic.ConfigDict(strict=True, extra="forbid")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class ImageConfig:
     """Image encoder (shared by the street cameras and the cabin camera).
 
@@ -71,7 +58,7 @@ class ImageConfig:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class ViewTransformConfig:
     """Lift-splat view transform.
 
@@ -90,7 +77,7 @@ class ViewTransformConfig:
     zmax: float = 3.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class LidarConfig:
     """LiDAR pillar branch.
 
@@ -110,7 +97,7 @@ class LidarConfig:
     channels: int = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class BevConfig:
     """Fuser, BEV backbone and neck.
 
@@ -123,7 +110,7 @@ class BevConfig:
         neck_channels: channels per upsampled stage in the neck (concatenated).
     """
 
-    grid: GridConfig = field(default_factory=GridConfig)
+    grid: BevGrid = field(default_factory=lambda: BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8))
     fuser_channels: int = 64
     layers: tuple[int, ...] = (2, 2)
     channels: tuple[int, ...] = (64, 128)
@@ -131,7 +118,7 @@ class BevConfig:
     neck_channels: int = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class DetectionHeadConfig:
     """CenterPoint-style detection head.
 
@@ -145,8 +132,8 @@ class DetectionHeadConfig:
         nms_iou: rotated BEV IoU threshold of the per-class NMS.
         max_boxes: boxes kept per sample after NMS (highest scores).
         heatmap_weight, regression_weight: loss weights of the focal and L1 terms.
-        regression_weights: per-channel L1 weights of (dx, dy, z, log l, log w, log h,
-            sin, cos, vx, vy).
+        regression_weights: per-channel L1 weights, in the order of
+            :data:`perception.model.box_coding.REGRESSION_CHANNELS`.
     """
 
     enabled: bool = True
@@ -162,7 +149,7 @@ class DetectionHeadConfig:
     regression_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class SegmentationHeadConfig:
     """BEV map segmentation head (one sigmoid per :data:`sensors.classes.MAP_CLASSES`).
 
@@ -177,11 +164,11 @@ class SegmentationHeadConfig:
     enabled: bool = True
     channels: int = 64
     fine_channels: int = 32
-    grid: GridConfig = field(default_factory=lambda: GridConfig(-50.0, 50.0, -50.0, 50.0, 0.8))
+    grid: BevGrid = field(default_factory=lambda: BevGrid(-50.0, 50.0, -50.0, 50.0, 0.8))
     dice_weight: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class DepthHeadConfig:
     """Dense metric depth per camera.
 
@@ -201,7 +188,7 @@ class DepthHeadConfig:
     max_depth: float = 80.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class DriverHeadConfig:
     """Driver-monitoring head on the cabin camera.
 
@@ -216,7 +203,7 @@ class DriverHeadConfig:
     pose_scale_deg: float = 30.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class HeadsConfig:
     """The four heads."""
 
@@ -226,7 +213,7 @@ class HeadsConfig:
     driver: DriverHeadConfig = field(default_factory=DriverHeadConfig)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class ModelConfig:
     """The fusion model.
 
@@ -248,7 +235,7 @@ class ModelConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class DataConfig:
     """Where training data comes from.
 
@@ -268,7 +255,7 @@ class DataConfig:
     seed: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class TrainConfig:
     """Optimisation settings read by the trainer.
 
@@ -300,7 +287,7 @@ class TrainConfig:
     num_workers: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SECTION)
 class Config:
     """The whole configuration file: ``model``, ``data`` and ``train`` sections."""
 
@@ -309,84 +296,69 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """Check and convert a YAML value to the annotated type ``tp``; ``where`` names the key."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
+def _field_type(cls: Any, loc: tuple[str | int, ...]) -> Any:
+    """The annotation reached from dataclass ``cls`` along the field names ``loc`` (None: unknown)."""
+    for key in loc:
+        if not dataclasses.is_dataclass(cls) or isinstance(key, int):
             return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(value, arg, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} does not match {_type_name(tp)}")
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {len(value)}")
-        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
-        return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported config type {_type_name(tp)}")
+        pydantic_fields = getattr(cls, "__pydantic_fields__", None)
+        if pydantic_fields is not None:
+            cls = pydantic_fields[key].annotation if key in pydantic_fields else None
+        else:
+            cls = typing.get_type_hints(cls).get(key)
+    return cls
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys (missing keys keep defaults)."""
+def _section_fields(cls: Any, loc: tuple[str | int, ...]) -> list[str]:
+    """Field names of the dataclass reached from ``cls`` along ``loc`` ([] when not a dataclass)."""
+    section = _field_type(cls, loc)
+    return [f.name for f in dataclasses.fields(section)] if dataclasses.is_dataclass(section) else []
+
+
+def _describe(error: Any, root: Any, prefix: str) -> str:
+    """One line for a pydantic error: the dotted key (under ``prefix``), then the reason in the config's words."""
+    loc = tuple(error["loc"])
+    where = (prefix + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc)).lstrip(".") or "top level"
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx", {})
+    if kind == "unexpected_keyword_argument":
+        return f"{where}: unknown key; expected one of {', '.join(_section_fields(root, loc[:-1]))}"
+    if kind == "missing" and loc and isinstance(loc[-1], int):  # a fixed-length list too short
+        where = where[: where.rindex("[")]
+        args = typing.get_args(_field_type(root, loc[:-1]))
+        return f"{where}: expected a list of {len(args)} values, got {len(value) if isinstance(value, list) else value!r}"
+    if kind in ("too_short", "too_long") and "actual_length" in ctx:
+        expected = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return f"{where}: expected a list of {expected} values, got {ctx['actual_length']}"
+    reasons = {
+        "int_type": "expected an integer", "float_type": "expected a number", "bool_type": "expected true/false",
+        "string_type": "expected a string", "tuple_type": "expected a list", "list_type": "expected a list",
+        "dict_type": "expected a mapping", "dataclass_type": "expected a mapping", "missing_argument": "missing",
+    }
+    if kind in reasons:
+        return f"{where}: {reasons[kind]}, got {value!r}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def _validate(cls: Any, data: Any, prefix: str = "") -> Any:
+    """``cls`` built from plain YAML-like ``data`` with strict types (lists for tuples, integers for
+    floats, as JSON reads them); raises :class:`ConfigError` with the first error, its key under ``prefix``."""
     if data is None:
         data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'top level'}: expected a mapping, got {type(data).__name__} {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in data if k not in names]
-    if unknown:
-        prefix = f"{where}." if where else ""
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key; expected one of {', '.join(names)}")
-    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else str(k)) for k, v in data.items()}
     try:
-        return cls(**kwargs)
+        text = json.dumps(data, allow_nan=True)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where or 'top level'}: {exc}") from None
+        raise ConfigError(f"{prefix or 'top level'}: not plain YAML data ({exc})") from None
+    try:
+        return pydantic.TypeAdapter(cls).validate_json(text, strict=True)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], cls, prefix)) from None
 
 
 def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
     """Build a :class:`Config` from a nested mapping; errors name ``source`` and the key."""
     try:
-        config = _build(Config, data, "")
+        config = _validate(Config, data)
         validate(config)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
@@ -427,10 +399,19 @@ def save_config(config: Config, path: str | Path) -> Path:
 
 def build_sim_config(data: DataConfig) -> Any:
     """The ``sensors.sim.SimConfig`` described by ``data.sim`` (lists become tuples, a
-    ``bev_grid`` mapping a ``BevGrid``); unknown or mistyped keys raise :class:`ConfigError`."""
+    ``bev_grid`` mapping a ``BevGrid``), checked as strictly as the config itself.
+
+    Raises:
+        ConfigError: an unknown or mistyped key, or a value SimConfig refuses (``data.sim.<key>: ...``).
+    """
     from sensors.sim import SimConfig
 
-    return _build(SimConfig, data.sim, "data.sim")
+    @dataclass(frozen=True, config=SECTION)
+    class Data:  # SECTION reaches the nested (plain) SimConfig dataclass only through a pydantic parent
+        sim: SimConfig
+
+    pydantic.dataclasses.rebuild_dataclass(Data, _types_namespace={"SimConfig": SimConfig})
+    return _validate(Data, {"sim": data.sim}, "data").sim
 
 
 def _power_of_two_ratio(fine: float, coarse: float) -> int | None:
@@ -481,7 +462,10 @@ def validate(config: Config) -> None:
     if m.heads.depth.enabled and not m.use_camera:
         raise ConfigError("model.heads.depth: the depth head needs use_camera: true")
     heads = m.heads
-    if len(heads.detection.regression_weights) != 10:
-        raise ConfigError("model.heads.detection.regression_weights: expected 10 values")
+    from perception.model.box_coding import REGRESSION_CHANNELS  # here: perception.model imports this module
+
+    if len(heads.detection.regression_weights) != len(REGRESSION_CHANNELS):
+        raise ConfigError(f"model.heads.detection.regression_weights: expected {len(REGRESSION_CHANNELS)} values, "
+                          f"one per channel {', '.join(REGRESSION_CHANNELS)}")
     if not any((heads.detection.enabled, heads.segmentation.enabled, heads.depth.enabled, heads.driver.enabled)):
         raise ConfigError("model.heads: at least one head must be enabled")

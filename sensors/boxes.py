@@ -1,4 +1,4 @@
-"""Oriented 3D boxes (:class:`Boxes3D`) in the DESIGN.md convention.
+"""Oriented 3D boxes (:class:`Boxes3D`) in the convention of docs/conventions.md.
 
 A box is ``center (x, y, z)`` of its volume in metres, ``size`` as **length, width, height**
 (extent along the box's own x, y, z at yaw 0), ``yaw`` in radians about +z from +x, and a
@@ -22,6 +22,8 @@ _CORNER_SIGNS = np.array(
     ],
     dtype=np.float64,
 ) * 0.5
+#: The 12 box edges as pairs of indices into that corner order.
+BOX_EDGES = np.array([(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)])
 
 
 @dataclass

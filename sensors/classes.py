@@ -1,4 +1,4 @@
-"""Class vocabularies shared by readers, the model and the evaluation (see DESIGN.md)."""
+"""Class vocabularies shared by readers, the model and the evaluation (see docs/conventions.md)."""
 from __future__ import annotations
 
 from typing import Final

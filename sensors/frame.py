@@ -1,6 +1,6 @@
 """The sensor data model: one time step of the car (:class:`Frame`) in plain, validated numpy.
 
-Frames (DESIGN.md): **ego** is x forward, y left, z up, origin at the rear axle on the ground.
+Frames (docs/conventions.md, docs/architecture.md): **ego** is x forward, y left, z up, origin at the rear axle on the ground.
 Camera frames are OpenCV-style: x right, y down, z forward (optical axis). Timestamps are
 integer microseconds. Everything is converted to these conventions by the readers.
 """

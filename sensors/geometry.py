@@ -1,4 +1,5 @@
-"""Rigid transforms, quaternions and rotations (numpy, float64).
+"""Rigid transforms, quaternions and rotations (numpy, float64; quaternion algebra by
+``scipy.spatial.transform.Rotation``).
 
 Conventions: quaternions are ``(w, x, y, z)`` (nuScenes / pyquaternion order) and rotate
 vectors actively; a transform ``T_a_to_b`` is a 4x4 homogeneous matrix mapping points in frame
@@ -7,58 +8,50 @@ vectors actively; a transform ``T_a_to_b`` is a 4x4 homogeneous matrix mapping p
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 ORTHONORMAL_TOLERANCE = 1e-4
 
 
-def quaternion_to_matrix(q: np.ndarray | list[float]) -> np.ndarray:
-    """Rotation matrix (3, 3) of a quaternion ``(w, x, y, z)``; normalises it first."""
+def _rotations(q: np.ndarray | list[float]) -> Rotation:
+    """scipy rotations of quaternions ``(w, x, y, z)`` (4,) or (N, 4), normalised by scipy.
+
+    Raises:
+        ValueError: not 4 finite numbers per quaternion, or a zero quaternion.
+    """
     q = np.asarray(q, dtype=np.float64)
-    if q.shape != (4,) or not np.all(np.isfinite(q)):
+    if q.shape[-1:] != (4,) or q.ndim > 2 or not np.all(np.isfinite(q)):
         raise ValueError(f"quaternion must be 4 finite numbers (w, x, y, z), got {q!r}")
-    norm = np.linalg.norm(q)
-    if norm < 1e-12:
+    if np.any(np.linalg.norm(q, axis=-1) < 1e-12):
         raise ValueError("quaternion has zero norm")
-    w, x, y, z = q / norm
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
+    return Rotation.from_quat(q, scalar_first=True)
+
+
+def quaternion_to_matrix(q: np.ndarray | list[float]) -> np.ndarray:
+    """Rotation matrix (3, 3) of a quaternion ``(w, x, y, z)``, or (N, 3, 3) of (N, 4); normalises first."""
+    if np.shape(q) == (0, 4):
+        return np.zeros((0, 3, 3))
+    return _rotations(q).as_matrix()
 
 
 def matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
     """Unit quaternion ``(w, x, y, z)`` with ``w >= 0`` of a rotation matrix (3, 3)."""
     m = np.asarray(rotation, dtype=np.float64)
     check_rotation(m)
-    trace = np.trace(m)
-    if trace > 0:
-        s = 2.0 * np.sqrt(trace + 1.0)
-        q = np.array([0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s])
-    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2])
-        q = np.array([(m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s])
-    elif m[1, 1] > m[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2])
-        q = np.array([(m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s])
-    else:
-        s = 2.0 * np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
-        q = np.array([(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s])
-    q /= np.linalg.norm(q)
-    return -q if q[0] < 0 else q
+    return Rotation.from_matrix(m).as_quat(canonical=True, scalar_first=True)
 
 
 def yaw_to_quaternion(yaw: float) -> np.ndarray:
     """Quaternion ``(w, x, y, z)`` of a rotation by ``yaw`` radians about +z."""
-    return np.array([np.cos(yaw / 2.0), 0.0, 0.0, np.sin(yaw / 2.0)])
+    return Rotation.from_rotvec([0.0, 0.0, yaw]).as_quat(scalar_first=True)
 
 
-def quaternion_to_yaw(q: np.ndarray | list[float]) -> float:
-    """Yaw (radians, about +z from +x) of the heading +x rotated by quaternion ``q``."""
-    heading = quaternion_to_matrix(q)[:, 0]
-    return float(np.arctan2(heading[1], heading[0]))
+def quaternion_to_yaw(q: np.ndarray | list[float]) -> float | np.ndarray:
+    """Yaw (radians, about +z from +x) of the heading +x rotated by quaternion ``q`` (4,), or (N,)
+    yaws of quaternions (N, 4); the quaternions need not be unit."""
+    heading = quaternion_to_matrix(q)[..., :, 0]
+    yaw = np.arctan2(heading[..., 1], heading[..., 0])
+    return float(yaw) if np.ndim(yaw) == 0 else yaw
 
 
 def rotation_z(yaw: float) -> np.ndarray:

@@ -10,15 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
-
-
-def quaternion_yaw(rotation: np.ndarray) -> np.ndarray:
-    """Yaw (N,) in radians of quaternions (N, 4) ``(w, x, y, z)``: heading of the rotated +x axis in x-y.
-
-    Scale-invariant, so non-unit quaternions give the yaw of their normalised rotation.
-    """
-    w, x, y, z = (rotation[:, i] for i in range(4))
-    return np.arctan2(2.0 * (x * y + w * z), w * w + x * x - y * y - z * z)
+from sensors.boxes import Boxes3D
+from sensors.geometry import quaternion_to_yaw, yaw_to_quaternion
 
 
 _FIELDS = ("sample", "translation", "size", "rotation", "velocity", "label", "score", "attribute", "num_pts")
@@ -84,7 +77,7 @@ class DetectionBoxes:
     @property
     def yaw(self) -> np.ndarray:
         """(N,) yaw in radians about global +z."""
-        return quaternion_yaw(self.rotation)
+        return np.asarray(quaternion_to_yaw(self.rotation), dtype=np.float64).reshape(len(self))
 
     @classmethod
     def empty(cls) -> "DetectionBoxes":
@@ -132,3 +125,29 @@ class GroundTruth:
             part = getattr(self, name)
             if len(part) and (part.sample.min() < 0 or part.sample.max() >= len(self.sample_tokens)):
                 raise ValueError(f"ground truth {name} refer to samples outside sample_tokens")
+
+
+def ego_to_global_columns(boxes: Boxes3D, ego_to_global: np.ndarray) -> tuple[Boxes3D, np.ndarray, np.ndarray]:
+    """The one ego -> global rule of the evaluation: ego-frame ``boxes`` moved by the (4, 4) pose
+    (centre, yaw and velocity), their sizes as nuScenes width, length, height (N, 3) and their yaws
+    as quaternions about +z (N, 4) ``(w, x, y, z)``. Values are not checked here."""
+    world = boxes.transform(np.asarray(ego_to_global, np.float64))
+    rotation = np.array([yaw_to_quaternion(float(y)) for y in world.yaw]).reshape(len(world), 4)
+    return world, world.size[:, [1, 0, 2]], rotation
+
+
+def boxes_from_ego(boxes: Boxes3D, ego_to_global: np.ndarray, sample: int, scores: bool = True) -> DetectionBoxes:
+    """Ego-frame ``boxes`` of sample index ``sample`` as global-frame :class:`DetectionBoxes`
+    (:func:`ego_to_global_columns`; ``num_pts`` from ``num_lidar_points``).
+
+    Args:
+        ego_to_global: (4, 4) pose of the sample.
+        scores: keep the boxes' scores (predictions); False writes -1 (ground truth).
+    """
+    world, size, rotation = ego_to_global_columns(boxes, ego_to_global)
+    n = len(world)
+    return DetectionBoxes(
+        sample=np.full(n, sample), translation=world.center, size=size, rotation=rotation,
+        velocity=world.velocity, label=world.label, score=world.score if scores else np.full(n, -1.0),
+        attribute=world.attribute, num_pts=world.num_lidar_points,
+    )

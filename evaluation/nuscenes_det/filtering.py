@@ -15,19 +15,9 @@ import numpy as np
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
 from evaluation.nuscenes_det.config import DetectionConfig
 from sensors.classes import DETECTION_CLASSES
+from sensors.geometry import quaternion_to_matrix
 
 _CYCLES = np.array([DETECTION_CLASSES.index("bicycle"), DETECTION_CLASSES.index("motorcycle")])
-
-
-def _rotation_matrices(q: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) rotation matrices of quaternions (N, 4) (w, x, y, z), normalised first."""
-    q = q / np.linalg.norm(q, axis=1, keepdims=True)
-    w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], axis=-1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], axis=-1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1),
-    ], axis=1)
 
 
 def in_bike_rack(boxes: DetectionBoxes, racks: DetectionBoxes) -> np.ndarray:
@@ -36,7 +26,7 @@ def in_bike_rack(boxes: DetectionBoxes, racks: DetectionBoxes) -> np.ndarray:
     if len(racks) == 0 or len(boxes) == 0:
         return inside
     box_idx, rack_idx = np.nonzero(boxes.sample[:, None] == racks.sample[None, :])
-    rotations = _rotation_matrices(racks.rotation)[rack_idx]
+    rotations = quaternion_to_matrix(racks.rotation)[rack_idx]
     offset = boxes.translation[box_idx] - racks.translation[rack_idx]
     local = np.einsum("pi,pij->pj", offset, rotations)  # rotation^T @ offset
     # nuScenes size is (w, l, h): the box's local x extent is l, y is w.

@@ -13,12 +13,11 @@ from typing import Any, Sequence
 import msgspec
 import numpy as np
 
-from evaluation.nuscenes_det.boxes import DetectionBoxes
+from evaluation.nuscenes_det.boxes import DetectionBoxes, ego_to_global_columns
 from evaluation.nuscenes_det.json_records import collector_paused, convert_records, read_records, stack_floats
 from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
-from sensors.geometry import yaw_to_quaternion
 
 #: Attribute written for a box whose attribute the model did not predict (the usual choice of
 #: public nuScenes codebases); classes without attributes get "".
@@ -41,21 +40,19 @@ _ATTRIBUTE_INDEX[""] = -1
 def boxes_to_entries(boxes: Boxes3D, ego_to_global: np.ndarray, sample_token: str) -> list[dict[str, Any]]:
     """Submission entries of ``boxes`` given in the **ego** frame of a sample with pose ``ego_to_global`` (4, 4).
 
-    Sizes go from length, width, height to nuScenes width, length, height; yaw becomes a
-    quaternion about +z; velocity is rotated into the global frame. A box without attribute
+    Converted by :func:`evaluation.nuscenes_det.boxes.ego_to_global_columns`. A box without attribute
     (-1) gets :data:`DEFAULT_ATTRIBUTE` of its class.
     """
-    world = boxes.transform(np.asarray(ego_to_global, np.float64))
+    world, size, rotation = ego_to_global_columns(boxes, ego_to_global)
     entries = []
     for i in range(len(world)):
         name = DETECTION_CLASSES[int(world.label[i])]
         attribute = ATTRIBUTES[int(world.attribute[i])] if world.attribute[i] >= 0 else DEFAULT_ATTRIBUTE[name]
-        length, width, height = world.size[i]
         entries.append({
             "sample_token": sample_token,
             "translation": [float(v) for v in world.center[i]],
-            "size": [float(width), float(length), float(height)],
-            "rotation": [float(v) for v in yaw_to_quaternion(float(world.yaw[i]))],
+            "size": [float(v) for v in size[i]],
+            "rotation": [float(v) for v in rotation[i]],
             "velocity": [float(v) for v in world.velocity[i]],
             "detection_name": name,
             "detection_score": float(world.score[i]),

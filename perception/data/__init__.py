@@ -1,6 +1,8 @@
-"""Frames to model tensors: :class:`Sample`, :class:`Batch`, :func:`collate_frames`, :class:`FrameDataset`."""
-from perception.data.batch import Batch, Sample, collate_frames
-from perception.data.dataset import FrameDataset, frames_to_batch
-from perception.data.transforms import frame_to_sample
+"""Frames to model tensors: inputs (:class:`SampleInputs`, :class:`Inputs`) apart from training
+targets (:class:`Sample`, :class:`Batch`), their collation, and :class:`FrameDataset`."""
+from perception.data.batch import Batch, Inputs, Sample, SampleInputs, cabin_inputs, collate_frames, collate_inputs
+from perception.data.dataset import FrameDataset
+from perception.data.transforms import cabin_tensor, frame_to_inputs, frame_to_sample
 
-__all__ = ["Batch", "FrameDataset", "Sample", "collate_frames", "frame_to_sample", "frames_to_batch"]
+__all__ = ["Batch", "FrameDataset", "Inputs", "Sample", "SampleInputs", "cabin_inputs", "cabin_tensor",
+           "collate_frames", "collate_inputs", "frame_to_inputs", "frame_to_sample"]

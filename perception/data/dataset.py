@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from torch.utils.data import Dataset
 
 from perception.config import ModelConfig
-from perception.data.batch import Batch, Sample, collate_frames
+from perception.data.batch import Sample
 from perception.data.transforms import frame_to_sample
 from sensors.frame import Frame
 
@@ -25,7 +25,3 @@ class FrameDataset(Dataset[Sample]):
     def __getitem__(self, index: int) -> Sample:
         return frame_to_sample(self.frames[index], self.config)
 
-
-def frames_to_batch(frames: Sequence[Frame], config: ModelConfig) -> Batch:
-    """Convert and collate frames in one call (inference on a handful of frames)."""
-    return collate_frames([frame_to_sample(f, config) for f in frames])

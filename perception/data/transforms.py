@@ -1,16 +1,19 @@
-"""Frame -> :class:`perception.data.batch.Sample`: resize/crop images (adjusting K), normalise,
-stack cameras in config order, build depth, map and driver targets with presence flags."""
+"""Frame -> model tensors: :func:`frame_to_inputs` (resize/crop images adjusting K, normalise,
+stack cameras in config order; the cabin image by :func:`cabin_tensor`) and :func:`frame_to_sample`
+(those inputs plus depth, map and driver targets with presence flags)."""
 from __future__ import annotations
+
+import dataclasses
 
 import cv2
 import numpy as np
 import torch
 
 import kernels
-from perception.config import GridConfig, ModelConfig
-from perception.data.batch import Sample
+from perception.config import ImageConfig, ModelConfig
+from perception.data.batch import Sample, SampleInputs
 from sensors.classes import MAP_CLASSES
-from sensors.frame import BevMap, Camera, Frame
+from sensors.frame import BevGrid, BevMap, Camera, Frame
 from sensors.geometry import invert_transform
 
 
@@ -62,9 +65,9 @@ def to_uint8(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
-def resample_bev_map(bev_map: BevMap, grid: GridConfig) -> np.ndarray:
+def resample_bev_map(bev_map: BevMap, grid: BevGrid) -> np.ndarray:
     """Nearest resampling of map layers (C, Xs, Ys) onto ``grid``; outside the source: False."""
-    xs, ys = grid.to_bev_grid().cell_centers()
+    xs, ys = grid.cell_centers()
     src = bev_map.grid
     ix = np.floor((xs - src.xmin) / src.resolution).astype(np.int64)
     iy = np.floor((ys - src.ymin) / src.resolution).astype(np.int64)
@@ -101,22 +104,28 @@ def _default_camera(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return k, np.eye(4)
 
 
-def frame_to_sample(frame: Frame, config: ModelConfig) -> Sample:
-    """Convert one :class:`sensors.frame.Frame` to model tensors and targets.
+def cabin_tensor(image: np.ndarray, config: ImageConfig) -> torch.Tensor:
+    """A cabin image (H, W, 3) uint8 RGB -> the model's normalised (3, cabin_height, cabin_width) float32
+    (area resize, no crop: the cabin camera's whole view)."""
+    resized = cv2.resize(image, (config.cabin_width, config.cabin_height), interpolation=cv2.INTER_AREA)
+    return normalise(resized, config.mean, config.std)
 
-    Raises:
-        ValueError: a camera in the frame has an unusable image (naming the frame and camera).
+
+def frame_to_inputs(frame: Frame, config: ModelConfig) -> SampleInputs:
+    """The model inputs of one :class:`sensors.frame.Frame` (no targets: nothing is projected).
+
+    Street cameras in ``config.cameras`` order, resized and cropped to the model input size with
+    K adjusted (a missing camera is zeros with ``camera_valid`` False); LiDAR points as read; the
+    cabin image by :func:`cabin_tensor`.
     """
     im = config.image
     h, w = im.height, im.width
     n = len(config.cameras)
-    ann = frame.annotations
     points = frame.lidar.points if frame.lidar is not None else None
     images = torch.zeros((n, 3, h, w))
     valid = torch.zeros(n, dtype=torch.bool)
     ks = np.zeros((n, 3, 3))
     poses = np.zeros((n, 4, 4))
-    depth = torch.zeros((n, h, w))
     for i, name in enumerate(config.cameras):
         cam = frame.cameras.get(name)
         if cam is None:
@@ -126,16 +135,42 @@ def frame_to_sample(frame: Frame, config: ModelConfig) -> Sample:
         poses[i] = cam.cam_to_ego
         images[i] = normalise(resize_crop(cam.image, h, w, cv2.INTER_AREA), im.mean, im.std)
         valid[i] = True
+    cabin = cabin_tensor(frame.cabin.image, im) if frame.cabin is not None else torch.zeros((3, im.cabin_height, im.cabin_width))
+    return SampleInputs(
+        token=frame.token,
+        images=images,
+        camera_valid=valid,
+        intrinsics=torch.from_numpy(ks).float(),
+        cam_to_ego=torch.from_numpy(poses).float(),
+        points=torch.from_numpy(points.copy()) if points is not None else torch.zeros((0, 5)),
+        lidar_valid=points is not None,
+        cabin=cabin,
+        cabin_valid=frame.cabin is not None,
+    )
+
+
+def frame_to_sample(frame: Frame, config: ModelConfig) -> Sample:
+    """The model inputs (:func:`frame_to_inputs`) and training targets of one frame: boxes, the map
+    resampled onto the segmentation grid, depth per camera (dense annotation or camera depth, else
+    the LiDAR projected into the camera) and driver labels, each with its presence flag.
+
+    Raises:
+        ValueError: a dense depth annotation whose shape differs from its image (naming frame and camera).
+    """
+    inputs = frame_to_inputs(frame, config)
+    im = config.image
+    h, w = im.height, im.width
+    ann = frame.annotations
+    points = frame.lidar.points if frame.lidar is not None else None
+    depth = torch.zeros((len(config.cameras), h, w))
+    for i, name in enumerate(config.cameras):
+        cam = frame.cameras.get(name)
+        if cam is None:
+            continue
         dense = ann.depth.get(name) if ann is not None else None
         if dense is not None and dense.shape != cam.image.shape[:2]:
             raise ValueError(f"frame {frame.token}: depth of {name} is {dense.shape}, image {cam.image.shape[:2]}")
-        depth[i] = torch.from_numpy(depth_target(cam, dense, points, ks[i], h, w))
-    has_depth = bool((depth > 0).any())
-
-    cabin = torch.zeros((3, im.cabin_height, im.cabin_width))
-    if frame.cabin is not None:
-        resized = cv2.resize(frame.cabin.image, (im.cabin_width, im.cabin_height), interpolation=cv2.INTER_AREA)
-        cabin = normalise(resized, im.mean, im.std)
+        depth[i] = torch.from_numpy(depth_target(cam, dense, points, inputs.intrinsics[i].numpy(), h, w))
 
     boxes = ann.boxes if ann is not None else None
     if boxes is not None:
@@ -152,22 +187,14 @@ def frame_to_sample(frame: Frame, config: ModelConfig) -> Sample:
 
     driver = ann.driver if ann is not None else None
     return Sample(
-        token=frame.token,
-        images=images,
-        camera_valid=valid,
-        intrinsics=torch.from_numpy(ks).float(),
-        cam_to_ego=torch.from_numpy(poses).float(),
-        points=torch.from_numpy(points.copy()) if points is not None else torch.zeros((0, 5)),
-        lidar_valid=points is not None,
-        cabin=cabin,
-        cabin_valid=frame.cabin is not None,
+        **{f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)},
         gt_boxes=gt_boxes,
         gt_labels=gt_labels,
         has_boxes=boxes is not None,
         bev_map=bev_map,
         has_bev_map=ann is not None and ann.bev_map is not None,
         depth=depth,
-        has_depth=has_depth,
+        has_depth=bool((depth > 0).any()),
         eye_state=driver.eye_state if driver else 0,
         gaze_zone=driver.gaze_zone if driver else 0,
         head_pose=torch.tensor(driver.head_pose if driver else (0.0, 0.0, 0.0), dtype=torch.float32),

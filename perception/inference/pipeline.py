@@ -19,7 +19,7 @@ from evaluation.nuscenes_det.ground_truth import load_ground_truth
 from evaluation.nuscenes_det.submission import read_submission
 from evaluation.report import PlotInputs, write_report
 from evaluation.segmentation import DEFAULT_THRESHOLDS
-from perception.config import Config, config_from_dict, config_to_dict, load_config
+from perception.config import Config, build_sim_config, config_from_dict, config_to_dict, load_config
 from perception.inference.predict import predict_cabin_stream, predict_frames
 from perception.inference.records import DriverObservation, FrameRecord
 from perception.inference.scoring import Scores, score_records
@@ -27,9 +27,9 @@ from perception.inference.sharding import gather_to_main, shard_blocks
 from perception.inference.sources import SIM, CabinStream, EvalSource
 from perception.inference.visualize import draw_sample
 from perception.model import FusionModel
-from perception.postprocess import Prediction
-from perception.train.checkpoint import CheckpointError, load_checkpoint
-from perception.train.distributed import DistContext
+from perception.model.prediction import Prediction
+from perception.checkpoint import CheckpointError, load_checkpoint
+from perception.distributed import DistContext
 from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.frame import Frame
@@ -143,18 +143,16 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
             kitti.append((frame.token, kitti_prediction_objects(source, frame, prediction.boxes)))
         if index < options.samples_to_draw:
             name = f"{SAMPLES_DIR}/sample_{index:03d}.png"
-            draw_sample(frame, prediction, seg_grid.to_bev_grid(), options.out_dir / name)
+            draw_sample(frame, prediction, seg_grid, options.out_dir / name)
             drawn.append(name)
 
     records = predict_frames(model, source.frames, shard_blocks(len(source.frames), options.batch_size, ctx), device,
                              thresholds, on_frame=side_work, progress=ctx.is_main)
     cabin: list[tuple[int, DriverObservation]] = []
     if source.kind == SIM and "driver" in model.heads and options.cabin_seconds > 0:
-        from sensors.sim import SimConfig
-
         d = config.data
         stream = CabinStream(d.seed + d.train_scenes, options.cabin_seconds, options.cabin_fps,
-                             SimConfig(**d.sim).cabin_size)
+                             build_sim_config(d).cabin_size)
         cabin = predict_cabin_stream(model, stream, shard_blocks(len(stream), CABIN_BATCH, ctx), "cabin-stream", device)
     gathered = gather_to_main([records, cabin, kitti, drawn], ctx)
     if gathered is None:

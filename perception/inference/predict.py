@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from perception.config import ModelConfig
-from perception.data import collate_frames, frame_to_sample
-from perception.data.transforms import normalise
+from perception.data import cabin_inputs, cabin_tensor, collate_frames, frame_to_sample
 from perception.inference.records import DriverObservation, FrameRecord, make_record
 from perception.inference.timing import StageTimer
 from perception.model import FusionModel
-from perception.postprocess import Prediction, decode_outputs
+from perception.model.prediction import Prediction
 from sensors.frame import Camera, DriverLabels, Frame
 
 #: Called with (index, frame, prediction) of every frame right after it is predicted.
@@ -60,7 +58,7 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
                 with torch.inference_mode(), timer.stage("model"):
                     outputs = model(batch)
                 with timer.stage("postprocessing"):
-                    predictions = decode_outputs(outputs, config)
+                    predictions = model.decode(outputs)
             timings = {k: v / len(chunk) for k, v in timer.take().items()}
             for i, frame, sample, prediction in zip(chunk, chosen, samples, predictions):
                 record = make_record(i, frame, sample, prediction, config.cameras, thresholds)
@@ -76,21 +74,17 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
 def predict_cabin(model: FusionModel, images: Sequence[Camera], device: torch.device) -> list[Prediction]:
     """Driver-head predictions of cabin camera images (one batch), without the street branches.
 
-    Uses the same preprocessing as :func:`perception.data.frame_to_sample` and the same path as
-    :meth:`FusionModel.forward` for the cabin: shared image encoder (pooled) -> driver head.
+    Uses the same preprocessing as :func:`perception.data.frame_to_inputs` (:func:`cabin_tensor`) and
+    the model's own cabin path (``tasks=("driver",)``: shared image encoder, pooled -> driver head).
+
+    Raises:
+        ValueError: the model has no driver-monitoring head.
     """
     config: ModelConfig = model.config
-    if "driver" not in model.heads or model.image_encoder is None:
-        raise ValueError("the model has no driver-monitoring head")
-    im = config.image
-    x = torch.stack([
-        normalise(cv2.resize(c.image, (im.cabin_width, im.cabin_height), interpolation=cv2.INTER_AREA), im.mean, im.std)
-        for c in images
-    ]).to(device)
+    inputs = cabin_inputs(torch.stack([cabin_tensor(c.image, config.image) for c in images])).to(device)
     model.eval()
     with torch.inference_mode():
-        out = model.heads["driver"](model.image_encoder.pooled(x))
-    return decode_outputs({"camera_present": torch.zeros(len(images), dtype=torch.bool), "driver": out}, config)
+        return model.decode(model(inputs, tasks=("driver",)))
 
 
 def predict_cabin_stream(model: FusionModel, stream: Sequence[tuple[Camera, DriverLabels]],

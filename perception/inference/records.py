@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perception.data.batch import Sample
-from perception.postprocess import Prediction
+from perception.model.prediction import Prediction
 from sensors.boxes import Boxes3D
 from sensors.classes import EYE_STATES, GAZE_ZONES
 from sensors.frame import DriverLabels, Frame

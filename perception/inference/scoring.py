@@ -18,19 +18,17 @@ from evaluation.depth import DepthMetric
 from evaluation.kitti.evaluate import evaluate_kitti
 from evaluation.kitti.labels import read_label_folder
 from evaluation.latency import summarize_latency
-from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
+from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth, boxes_from_ego
 from evaluation.nuscenes_det.evaluate import evaluate_detection
 from evaluation.nuscenes_det.ground_truth import load_ground_truth
 from evaluation.nuscenes_det.metrics import DetectionResult
 from evaluation.nuscenes_det.submission import boxes_to_entries, parse_submission, write_submission
 from evaluation.segmentation import DEFAULT_THRESHOLDS, BevSegmentationMetric, evaluated_region
-from perception.config import GridConfig
 from perception.inference.driver_events import score_driver
 from perception.inference.records import DriverObservation, FrameRecord, decode_levels
 from sensors.atomic import atomic_write
-from sensors.boxes import Boxes3D
-from sensors.geometry import yaw_to_quaternion
 from sensors.kitti.labels import format_kitti_labels
+from sensors.frame import BevGrid
 
 #: File names written next to the report.
 SUBMISSION_FILE = "results_nusc.json"
@@ -45,23 +43,9 @@ class Scores:
     detection: DetectionResult | None = None
 
 
-def global_detection_boxes(boxes: Boxes3D, ego_to_global: np.ndarray, sample: int, score: float | None = None) -> DetectionBoxes:
-    """Ego-frame ``boxes`` of sample index ``sample`` as evaluator boxes in the global frame
-    (size to width, length, height; yaw to a quaternion; ``num_pts`` from ``num_lidar_points``)."""
-    world = boxes.transform(np.asarray(ego_to_global, np.float64))
-    n = len(world)
-    return DetectionBoxes(
-        sample=np.full(n, sample), translation=world.center, size=world.size[:, [1, 0, 2]],
-        rotation=np.array([yaw_to_quaternion(float(y)) for y in world.yaw]).reshape(n, 4),
-        velocity=world.velocity, label=world.label,
-        score=np.full(n, -1.0) if score is None else np.full(n, score), attribute=world.attribute,
-        num_pts=world.num_lidar_points,
-    )
-
-
 def ground_truth_from_records(records: Sequence[FrameRecord]) -> GroundTruth:
     """nuScenes-metric ground truth of the records' annotated boxes (ego position = ego origin)."""
-    parts = [global_detection_boxes(r.gt_boxes, r.ego_to_global, i) for i, r in enumerate(records)
+    parts = [boxes_from_ego(r.gt_boxes, r.ego_to_global, i, scores=False) for i, r in enumerate(records)
              if r.gt_boxes is not None]
     return GroundTruth([r.token for r in records], np.array([r.ego_to_global[:3, 3] for r in records]),
                        DetectionBoxes.concatenate(parts), DetectionBoxes.empty())
@@ -128,10 +112,10 @@ def score_kitti(records: Sequence[FrameRecord], kitti_objects: dict[str, list], 
     return evaluate_kitti(gt, predictions).to_dict()
 
 
-def score_segmentation(records: Sequence[FrameRecord], grid: GridConfig,
+def score_segmentation(records: Sequence[FrameRecord], grid: BevGrid,
                        thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> dict | None:
     """BEV mIoU (threshold sweep) over records with a predicted and a ground-truth map; None if none."""
-    metric = BevSegmentationMetric(thresholds=tuple(thresholds), region=evaluated_region(grid.to_bev_grid()))
+    metric = BevSegmentationMetric(thresholds=tuple(thresholds), region=evaluated_region(grid))
     used = 0
     for r in records:
         if r.bev_levels is not None and r.bev_gt is not None:
@@ -160,7 +144,7 @@ def score_latency(records: Sequence[FrameRecord]) -> dict | None:
 
 
 def score_records(records: Sequence[FrameRecord], cabin: Sequence[DriverObservation], out_dir: Path, *,
-                  segmentation_grid: GridConfig, kind: str, nuscenes_root: Path | None = None,
+                  segmentation_grid: BevGrid, kind: str, nuscenes_root: Path | None = None,
                   version: str | None = None, split: str | None = None, kitti_objects: dict[str, list] | None = None,
                   kitti_label_dir: Path | None = None, max_depth: float = 80.0) -> Scores:
     """Every metric the records support. Heads without ground truth are listed under ``skipped``.

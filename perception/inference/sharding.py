@@ -4,7 +4,7 @@ Items are cut into fixed blocks of ``block`` consecutive items (one forward batc
 ``r`` of ``W`` takes blocks ``r, r + W, r + 2W, ...``: every batch holds the same items whatever
 the number of ranks, so the numbers equal a single process's exactly. Every item carries its
 global index, so rank 0 restores dataset order after ``torch.distributed.gather_object`` (gloo
-on CPU, NCCL on GPU, as set up by :func:`perception.train.distributed.init_distributed`).
+on CPU, NCCL on GPU, as set up by :func:`perception.distributed.init_distributed`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import torch.distributed as dist
 
-from perception.train.distributed import DistContext
+from perception.distributed import DistContext
 
 
 def shard_blocks(count: int, block: int, ctx: DistContext) -> list[list[int]]:

@@ -12,11 +12,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from perception.config import Config
+from perception.config import Config, build_sim_config
 from sensors.frame import Camera, DriverLabels, Frame
 from sensors.nuscenes.splits import SPLITS
+
+if TYPE_CHECKING:
+    from sensors.sim import SimConfig
 
 #: ``--data`` value that selects the simulated validation drives.
 SIM = "sim"
@@ -32,17 +35,12 @@ class SimulatedDrives(Sequence[Frame]):
     ``k``-th frame of ``sensors.sim.simulate_drive`` with the same arguments.
     """
 
-    def __init__(self, sim_options: dict[str, Any], first_seed: int, scene_names: Sequence[str],
+    def __init__(self, sim_config: SimConfig, first_seed: int, scene_names: Sequence[str],
                  frames_per_scene: int, num_frames: int | None = None) -> None:
-        from sensors.sim import SimConfig
-
         if frames_per_scene < 1 or not scene_names:
             raise ValueError(f"simulated data: need at least one drive and one frame per drive, got "
                              f"{len(scene_names)} drives of {frames_per_scene} frames")
-        try:
-            self.sim_config = SimConfig(**sim_options)
-        except TypeError as exc:
-            raise ValueError(f"data.sim: {exc}") from None
+        self.sim_config = sim_config
         self.first_seed = int(first_seed)
         self.scene_names = tuple(scene_names)
         self.frames_per_scene = int(frames_per_scene)
@@ -132,7 +130,7 @@ def open_eval_source(data: str, split: str, config: Config, max_samples: int | N
         if split not in SIM_SPLITS:
             raise ValueError(f"split {split!r} does not exist for simulated data; expected one of {SIM_SPLITS}")
         d = config.data
-        frames: Sequence[Frame] = SimulatedDrives(d.sim, d.seed + d.train_scenes, sim_scene_names(d.val_scenes),
+        frames: Sequence[Frame] = SimulatedDrives(build_sim_config(d), d.seed + d.train_scenes, sim_scene_names(d.val_scenes),
                                                   d.frames_per_scene, max_samples)
         return EvalSource(SIM, frames, None, split)
     root = Path(data)

@@ -12,33 +12,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from perception.postprocess import Prediction
-from sensors.atomic import atomic_write_bytes
+from perception.model.prediction import Prediction
 from sensors.boxes import Boxes3D
-from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
+from sensors.drawing import BevCanvas, draw_camera_boxes, put_title, write_png
 from sensors.frame import BevGrid, Camera, Frame
-from sensors.projection import project_boxes
-from sensors.sim.preview import CLASS_COLORS, MAP_COLORS
 
 GT_COLOR = (60, 220, 60)
 TILE_W = 400
 BEV_SIZE = 400
 #: Half extent of the BEV views, metres.
 BEV_RANGE = 50.0
-_EDGES = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)]
-
-
-def _draw_projected(tile: np.ndarray, boxes: Boxes3D, camera: Camera, scale: float, gt: bool) -> None:
-    if len(boxes) == 0:
-        return
-    corners, visible = project_boxes(boxes, camera)
-    for i in np.flatnonzero(visible):
-        color = GT_COLOR if gt else CLASS_COLORS[DETECTION_CLASSES[boxes.label[i]]]
-        uv = np.round(corners[i] * scale).astype(np.int32)
-        for a, b in _EDGES:
-            cv2.line(tile, tuple(uv[a]), tuple(uv[b]), color, 1 if gt else 2, cv2.LINE_AA)
-        if not gt:
-            cv2.putText(tile, f"{boxes.score[i]:.2f}", tuple(uv[4]), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
 
 
 def camera_tile(camera: Camera, gt: Boxes3D | None, pred: Boxes3D | None) -> np.ndarray:
@@ -46,58 +29,25 @@ def camera_tile(camera: Camera, gt: Boxes3D | None, pred: Boxes3D | None) -> np.
     scale = TILE_W / camera.width
     tile = cv2.resize(camera.image, (TILE_W, int(round(camera.height * scale))), interpolation=cv2.INTER_AREA)
     if gt is not None:
-        _draw_projected(tile, gt, camera, scale, gt=True)
+        draw_camera_boxes(tile, gt, camera, scale, color=GT_COLOR)
     if pred is not None:
-        _draw_projected(tile, pred, camera, scale, gt=False)
-    cv2.putText(tile, camera.name, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        draw_camera_boxes(tile, pred, camera, scale, thickness=2, scores=True)
+    put_title(tile, camera.name)
     return tile
-
-
-def _to_px(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Ego x, y (m) -> BEV pixel (u right = -y, v down = -x)."""
-    res = 2 * BEV_RANGE / BEV_SIZE
-    return np.stack([(BEV_RANGE - y) / res, (BEV_RANGE - x) / res], axis=-1)
-
-
-def raster_on_view(layers: np.ndarray, grid: BevGrid) -> np.ndarray:
-    """(C, X, Y) layers on ``grid`` sampled at the BEV view's pixel centres: (BEV_SIZE, BEV_SIZE, C)."""
-    res = 2 * BEV_RANGE / BEV_SIZE
-    centres = BEV_RANGE - (np.arange(BEV_SIZE) + 0.5) * res
-    ix = np.floor((centres - grid.xmin) / grid.resolution).astype(np.int64)  # rows: x
-    iy = np.floor((centres - grid.ymin) / grid.resolution).astype(np.int64)  # columns: y
-    nx, ny = grid.shape
-    inside = ((ix >= 0) & (ix < nx))[:, None] & ((iy >= 0) & (iy < ny))[None, :]
-    out = layers[:, np.clip(ix, 0, nx - 1)][:, :, np.clip(iy, 0, ny - 1)] & inside[None]
-    return np.moveaxis(out, 0, -1)
-
-
-def _draw_bev_boxes(img: np.ndarray, boxes: Boxes3D, gt: bool) -> None:
-    corners = boxes.corners()[:, :4, :2]
-    for i in range(len(boxes)):
-        color = GT_COLOR if gt else CLASS_COLORS[DETECTION_CLASSES[boxes.label[i]]]
-        poly = np.round(_to_px(corners[i, :, 0], corners[i, :, 1])).astype(np.int32)
-        cv2.polylines(img, [poly], True, color, 1, cv2.LINE_AA)
-        front = np.round(_to_px(*corners[i, [0, 3]].mean(0))).astype(int)
-        centre = np.round(_to_px(*boxes.center[i, :2])).astype(int)
-        cv2.line(img, tuple(centre), tuple(front), color, 1, cv2.LINE_AA)
 
 
 def bev_view(layers: np.ndarray | None, grid: BevGrid | None, boxes: list[tuple[Boxes3D, bool]],
              points: np.ndarray | None, title: str) -> np.ndarray:
     """A BEV picture: map layers (bool (C, X, Y) on ``grid``), LiDAR points, then boxes ((boxes, is_gt) pairs)."""
-    img = np.full((BEV_SIZE, BEV_SIZE, 3), 25, np.uint8)
+    canvas = BevCanvas(BEV_SIZE, BEV_RANGE)
     if layers is not None and grid is not None:
-        view = raster_on_view(np.asarray(layers, bool), grid)
-        for name, color in MAP_COLORS.items():
-            img[view[..., MAP_CLASSES.index(name)]] = color
+        canvas.draw_layers(layers, grid)
     if points is not None and len(points):
-        px = np.round(_to_px(points[:, 0], points[:, 1])).astype(int)
-        ok = (px >= 0).all(1) & (px < BEV_SIZE).all(1)
-        img[px[ok, 1], px[ok, 0]] = (150, 150, 150)
+        canvas.draw_points(points, (150, 150, 150))
     for b, gt in boxes:
-        _draw_bev_boxes(img, b, gt)
-    cv2.putText(img, title, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-    return img
+        canvas.draw_boxes(b, GT_COLOR if gt else None)
+    put_title(canvas.image, title)
+    return canvas.image
 
 
 def _grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
@@ -126,8 +76,4 @@ def draw_sample(frame: Frame, prediction: Prediction, segmentation_grid: BevGrid
     bev = np.concatenate([gt_view, pred_view], axis=1)
     width = max([bev.shape[1]] + [r.shape[1] for r in rows])
     rows.append(bev)
-    canvas = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows])
-    ok, data = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError(f"could not encode the sample picture {path}")
-    return atomic_write_bytes(path, data.tobytes())
+    return write_png(np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]), path)

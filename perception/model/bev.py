@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from perception.config import BevConfig
-from perception.model.camera import conv_bn_relu
+from perception.model.layers import conv_bn_relu
 
 
 class Fuser(nn.Module):

@@ -16,19 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import kernels
-from perception.config import ImageConfig, ViewTransformConfig, GridConfig
+from perception.config import ImageConfig, ViewTransformConfig
+from perception.model.layers import conv_bn_relu
+from sensors.frame import BevGrid
 
 #: The cabin features are averaged over a POOL_CELLS x POOL_CELLS grid of the deepest level.
 POOL_CELLS = 2
-
-
-def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
-    """Conv (no bias) + BatchNorm + ReLU, 'same' padding."""
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
 
 
 def load_local_weights(module: nn.Module, path: str) -> None:
@@ -127,13 +120,37 @@ class ImageEncoder(nn.Module):
         return F.adaptive_avg_pool2d(deepest, POOL_CELLS).flatten(1)
 
 
-class _PoolGrid:
-    """The BEV pooling geometry as the attributes ``kernels.precompute_bev_pool`` reads."""
+def pool_geometry(grid: BevGrid, zmin: float, zmax: float) -> kernels.BevPoolGeometry:
+    """The ``kernels.bev_pool`` geometry of a BEV grid (square cells) and height range [zmin, zmax) metres."""
+    return kernels.BevPoolGeometry(xmin=grid.xmin, ymin=grid.ymin, zmin=zmin, xmax=grid.xmax, ymax=grid.ymax,
+                                   zmax=zmax, cell_x=grid.resolution, cell_y=grid.resolution)
 
-    def __init__(self, grid: GridConfig, zmin: float, zmax: float) -> None:
-        self.xmin, self.xmax, self.ymin, self.ymax = grid.xmin, grid.xmax, grid.ymin, grid.ymax
-        self.zmin, self.zmax = zmin, zmax
-        self.cell_x = self.cell_y = grid.resolution
+
+class DepthBins(nn.Module):
+    """The view transform's D uniform depth bins over [depth_min, depth_max) (metres): their
+    centres, the expected depth of a distribution over them, and the bin of a metric depth.
+
+    Shared by :class:`LiftSplat` (which predicts the distribution) and the depth head (which
+    refines its expectation and supervises it); holds no parameters.
+    """
+
+    def __init__(self, config: ViewTransformConfig) -> None:
+        super().__init__()
+        self.depth_min, self.depth_max, self.count = config.depth_min, config.depth_max, config.depth_bins
+        step = (config.depth_max - config.depth_min) / config.depth_bins
+        centres = config.depth_min + (torch.arange(config.depth_bins, dtype=torch.float32) + 0.5) * step
+        self.register_buffer("centres", centres, persistent=False)
+
+    def expected(self, logits: torch.Tensor) -> torch.Tensor:
+        """Expected depth (metres) of a depth distribution: logits (..., D, h, w) -> (..., 1, h, w)."""
+        probs = logits.softmax(dim=-3)
+        return (probs * self.centres.view(-1, 1, 1)).sum(dim=-3, keepdim=True)
+
+    def index(self, depth: torch.Tensor) -> torch.Tensor:
+        """Depth bin (long) of metric depths; -1 outside [depth_min, depth_max) or invalid (<= 0)."""
+        step = (self.depth_max - self.depth_min) / self.count
+        idx = torch.floor((depth - self.depth_min) / step).long()
+        return torch.where((depth >= self.depth_min) & (depth < self.depth_max), idx, torch.full_like(idx, -1))
 
 
 class LiftSplat(nn.Module):
@@ -144,7 +161,7 @@ class LiftSplat(nn.Module):
     never materialises the frustum features). Ranks are cached per rig.
     """
 
-    def __init__(self, in_channels: int, config: ViewTransformConfig, grid: GridConfig, stride: int) -> None:
+    def __init__(self, in_channels: int, config: ViewTransformConfig, grid: BevGrid, stride: int) -> None:
         super().__init__()
         self.config = config
         self.stride = stride
@@ -154,10 +171,8 @@ class LiftSplat(nn.Module):
             conv_bn_relu(in_channels, in_channels),
             nn.Conv2d(in_channels, config.depth_bins + config.channels, 1),
         )
-        step = (config.depth_max - config.depth_min) / config.depth_bins
-        centres = config.depth_min + (torch.arange(config.depth_bins, dtype=torch.float32) + 0.5) * step
-        self.register_buffer("bin_centres", centres, persistent=False)
-        self.pool_grid = _PoolGrid(grid, config.zmin, config.zmax)
+        self.bins = DepthBins(config)
+        self.pool_grid = pool_geometry(grid, config.zmin, config.zmax)
         self.grid_shape = grid.shape
         self.ranks_cache = kernels.BevPoolRanksCache(max_entries=8)
 
@@ -177,7 +192,7 @@ class LiftSplat(nn.Module):
         s = self.stride
         u = torch.arange(w, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
         v = torch.arange(h, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
-        d = self.bin_centres.to(dev, torch.float64)
+        d = self.bins.centres.to(dev, torch.float64)
         fx, fy = k[:, 0, 0].view(-1, 1, 1, 1), k[:, 1, 1].view(-1, 1, 1, 1)
         cx, cy = k[:, 0, 2].view(-1, 1, 1, 1), k[:, 1, 2].view(-1, 1, 1, 1)
         dd = d.view(1, -1, 1, 1)
@@ -232,15 +247,3 @@ class LiftSplat(nn.Module):
         for idx, pooled in parts:
             bev = bev.index_copy(0, idx, pooled.to(bev.dtype))
         return bev, logits
-
-    def expected_depth(self, logits: torch.Tensor) -> torch.Tensor:
-        """Expected depth (metres) of a depth distribution: logits (..., D, h, w) -> (..., 1, h, w)."""
-        probs = logits.softmax(dim=-3)
-        return (probs * self.bin_centres.view(-1, 1, 1)).sum(dim=-3, keepdim=True)
-
-    def bin_index(self, depth: torch.Tensor) -> torch.Tensor:
-        """Depth bin (long) of metric depths; -1 outside [depth_min, depth_max) or invalid (<= 0)."""
-        c = self.config
-        step = (c.depth_max - c.depth_min) / c.depth_bins
-        idx = torch.floor((depth - c.depth_min) / step).long()
-        return torch.where((depth >= c.depth_min) & (depth < c.depth_max), idx, torch.full_like(idx, -1))

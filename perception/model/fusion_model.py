@@ -13,25 +13,32 @@ probability ``modality_dropout`` so that the model answers from either one alone
 """
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import torch
 from torch import nn
 
 from perception.config import ModelConfig
-from perception.data.batch import Batch
-from perception.model import losses as L
+from perception.data.batch import Batch, Inputs
 from perception.model.bev import BevBackbone, Fuser
 from perception.model.camera import ImageEncoder, LiftSplat
-from perception.model.heads import DepthHead, DetectionHead, DriverHead, SegmentationHead
+from perception.model.heads import BEV, CABIN, STREET_CAMERAS, DepthHead, DetectionHead, DriverHead, Features
+from perception.model.heads import SegmentationHead, TaskHead
 from perception.model.lidar import PillarEncoder
-from perception.model.targets import build_detection_targets
+from perception.model.prediction import Prediction
 from perception.mtl.task import TaskLoss
 
-#: Task names, in the order of the keys of :meth:`FusionModel.losses`.
+#: Task names, in the order of the heads (and of the keys of :meth:`FusionModel.losses`).
 TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
 
 
 class FusionModel(nn.Module):
-    """Camera + LiDAR BEV fusion with detection, segmentation, depth and driver heads."""
+    """Camera + LiDAR BEV fusion with detection, segmentation, depth and driver heads.
+
+    ``forward(inputs)`` = :meth:`forward_heads` (:meth:`forward_features` (inputs)); the trunk
+    computes only what the requested heads read. :meth:`losses` and :meth:`decode` loop over the
+    heads (each a :class:`perception.model.heads.TaskHead`).
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -61,7 +68,7 @@ class FusionModel(nn.Module):
         bev_c = self.bev_backbone.out_channels if self.bev_backbone is not None else 0
         self.heads = nn.ModuleDict()
         if heads.detection.enabled:
-            self.heads["detection"] = DetectionHead(bev_c, heads.detection)
+            self.heads["detection"] = DetectionHead(bev_c, heads.detection, grid)
         if heads.segmentation.enabled:
             lidar = self.lidar_encoder
             self.heads["segmentation"] = SegmentationHead(
@@ -70,14 +77,12 @@ class FusionModel(nn.Module):
                 lidar_grid=lidar.canvas_grid if lidar is not None else None,
             )
         if heads.depth.enabled:
-            assert self.image_encoder is not None
-            self.heads["depth"] = DepthHead(self.image_encoder.out_channels, heads.depth)
+            assert self.image_encoder is not None and self.view_transform is not None
+            self.heads["depth"] = DepthHead(self.image_encoder.out_channels, heads.depth, self.view_transform.bins,
+                                            self.image_encoder.stride, config.cameras)
         if heads.driver.enabled:
             assert self.image_encoder is not None
             self.heads["driver"] = DriverHead(self.image_encoder.pooled_channels, heads.driver)
-        self.register_buffer(
-            "regression_weights", torch.tensor(heads.detection.regression_weights, dtype=torch.float32), persistent=False
-        )
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -94,124 +99,121 @@ class FusionModel(nn.Module):
         """Parameters of each built head, by task name."""
         return {name: list(self.heads[name].parameters()) for name in self.tasks}
 
-    def _modality_flags(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _heads(self, tasks: Collection[str] | None) -> list[TaskHead]:
+        """The built heads named in ``tasks`` (None: all), in :data:`TASKS` order.
+
+        Raises:
+            ValueError: a task that is not built.
+        """
+        if tasks is None:
+            return [self.heads[t] for t in self.tasks]  # type: ignore[misc]
+        unknown = sorted(set(tasks) - set(self.tasks))
+        if unknown:
+            raise ValueError(f"the model has no {', '.join(unknown)} head; built: {', '.join(self.tasks)}")
+        return [self.heads[t] for t in self.tasks if t in tasks]  # type: ignore[misc]
+
+    def _modality_flags(self, inputs: Inputs) -> tuple[torch.Tensor, torch.Tensor]:
         """(camera_present, lidar_present) (B,) bool after training-time modality dropout."""
-        cam = batch.camera_valid.any(dim=1) if self.config.use_camera else torch.zeros_like(batch.lidar_valid)
-        lid = batch.lidar_valid.clone() if self.config.use_lidar else torch.zeros_like(batch.lidar_valid)
+        cam = inputs.camera_valid.any(dim=1) if self.config.use_camera else torch.zeros_like(inputs.lidar_valid)
+        lid = inputs.lidar_valid.clone() if self.config.use_lidar else torch.zeros_like(inputs.lidar_valid)
         p = self.config.modality_dropout
         if self.training and p > 0 and self.config.use_camera and self.config.use_lidar:
-            r = torch.rand(batch.size, device=cam.device)
+            r = torch.rand(inputs.size, device=cam.device)
             both = cam & lid
             cam = cam & ~(both & (r < p))
             lid = lid & ~(both & (r >= p) & (r < 2 * p))
         return cam, lid
 
-    def _encode_cameras(self, batch: Batch) -> torch.Tensor | None:
+    def _encode_cameras(self, inputs: Inputs) -> torch.Tensor | None:
         """FPN features (B, N, C, h, w) of the valid street cameras (zeros elsewhere), or None."""
-        valid = batch.camera_valid.flatten()
+        valid = inputs.camera_valid.flatten()
         if self.view_transform is None or not bool(valid.any()):
             return None
         assert self.image_encoder is not None
-        b, n = batch.camera_valid.shape
+        b, n = inputs.camera_valid.shape
         idx = valid.nonzero().squeeze(1)
-        feats = self.image_encoder(batch.images.flatten(0, 1)[idx])
+        feats = self.image_encoder(inputs.images.flatten(0, 1)[idx])
         full = feats.new_zeros((b * n, *feats.shape[1:])).index_copy(0, idx, feats)
         return full.view(b, n, *feats.shape[1:])
 
-    def forward(self, batch: Batch) -> dict[str, object]:
-        """Run every built head.
+    def _encode_cabin(self, inputs: Inputs) -> torch.Tensor:
+        """Pooled features (B, C) of the cabin images (zeros where there is none)."""
+        assert self.image_encoder is not None
+        idx = inputs.cabin_valid.nonzero().squeeze(1)
+        pooled = inputs.cabin.new_zeros((inputs.size, self.image_encoder.pooled_channels))
+        if idx.numel():
+            pooled = pooled.index_copy(0, idx, self.image_encoder.pooled(inputs.cabin[idx]).to(pooled.dtype))
+        return pooled
 
-        Returns a dict with, where built:
+    def forward_features(self, inputs: Inputs, tasks: Collection[str] | None = None) -> Features:
+        """The shared trunk: what the heads of ``tasks`` (None: all built heads) read.
+
+        Street cameras -> image encoder -> lift-splat (camera BEV, depth logits); LiDAR -> pillar
+        encoder (LiDAR BEV, fine canvas); fuser -> BEV backbone; cabin -> pooled image features.
+        A part no requested head reads is not run (a cabin-only call runs the image encoder on
+        the cabin images alone).
+
+        Raises:
+            ValueError: a task that is not built.
+        """
+        reads = {head.reads for head in self._heads(tasks)}
+        cam_present, lid_present = self._modality_flags(inputs)
+        features = Features(cam_present, lid_present, inputs.images)
+        if reads & {BEV, STREET_CAMERAS}:
+            features.image_features = self._encode_cameras(inputs)
+        camera_bev = None
+        if self.view_transform is not None and reads & {BEV, STREET_CAMERAS}:
+            if features.image_features is not None:
+                camera_bev, features.depth_logits = self.view_transform(
+                    features.image_features, inputs.intrinsics, inputs.cam_to_ego, inputs.camera_valid
+                )
+            else:
+                camera_bev = inputs.images.new_zeros((inputs.size, self.config.view_transform.channels,
+                                                     *self.config.bev.grid.shape))
+        if BEV in reads and self.fuser is not None and self.bev_backbone is not None:
+            lidar_bev = None
+            if self.lidar_encoder is not None:
+                lidar_bev, features.lidar_canvas = self.lidar_encoder(inputs.points, lid_present)
+            features.bev = self.bev_backbone(self.fuser(camera_bev, lidar_bev, cam_present, lid_present))
+        if CABIN in reads:
+            features.cabin = self._encode_cabin(inputs)
+        return features
+
+    def forward_heads(self, features: Features, tasks: Collection[str] | None = None) -> dict[str, object]:
+        """Run the heads of ``tasks`` (None: all built heads) on trunk ``features``.
+
+        Returns a dict with, where run:
             ``detection``: {"heatmap": (B, K, X, Y) logits, "regression": (B, 10, X, Y)};
             ``segmentation``: (B, len(MAP_CLASSES), Xs, Ys) logits on the segmentation grid;
-            ``depth``: (B, N, H, W) metres; ``depth_logits``: (B, N, D, h, w);
+            ``depth``: (B, N, H, W) metres;
+            ``depth_logits``: (B, N, D, h, w), the view transform's, whenever it ran on a street camera;
             ``driver``: {"eye": (B, 2), "gaze": (B, 8), "pose": (B, 3) scaled, "phone": (B,) logits};
             ``camera_present``, ``lidar_present``: (B,) bool, the inputs the BEV heads used.
         """
-        cam_present, lid_present = self._modality_flags(batch)
-        out: dict[str, object] = {"camera_present": cam_present, "lidar_present": lid_present}
-        features = self._encode_cameras(batch)
-        camera_bev = depth_logits = None
-        grid_shape = self.config.bev.grid.shape
-        if self.view_transform is not None:
-            if features is not None:
-                camera_bev, depth_logits = self.view_transform(
-                    features, batch.intrinsics, batch.cam_to_ego, batch.camera_valid
-                )
-            else:
-                camera_bev = batch.images.new_zeros((batch.size, self.config.view_transform.channels, *grid_shape))
-        if self.fuser is not None and self.bev_backbone is not None:
-            lidar_bev = lidar_canvas = None
-            if self.lidar_encoder is not None:
-                lidar_bev, lidar_canvas = self.lidar_encoder(batch.points, lid_present)
-            bev = self.bev_backbone(self.fuser(camera_bev, lidar_bev, cam_present, lid_present))
-            if "detection" in self.heads:
-                out["detection"] = self.heads["detection"](bev)
-            if "segmentation" in self.heads:
-                out["segmentation"] = self.heads["segmentation"](bev, lidar_canvas)
-        if "depth" in self.heads:
-            b, n, _, h, w = batch.images.shape
-            if features is not None and depth_logits is not None and self.view_transform is not None:
-                expected = self.view_transform.expected_depth(depth_logits.flatten(0, 1))
-                depth = self.heads["depth"](features.flatten(0, 1), expected, batch.images.flatten(0, 1))
-                out["depth"] = depth.view(b, n, h, w)
-                out["depth_logits"] = depth_logits
-            else:
-                out["depth"] = batch.images.new_zeros((b, n, h, w))
-        if "driver" in self.heads:
-            assert self.image_encoder is not None
-            idx = batch.cabin_valid.nonzero().squeeze(1)
-            pooled = batch.cabin.new_zeros((batch.size, self.image_encoder.pooled_channels))
-            if idx.numel():
-                pooled = pooled.index_copy(0, idx, self.image_encoder.pooled(batch.cabin[idx]).to(pooled.dtype))
-            out["driver"] = self.heads["driver"](pooled)
+        out: dict[str, object] = {"camera_present": features.camera_present, "lidar_present": features.lidar_present}
+        if features.depth_logits is not None:
+            out["depth_logits"] = features.depth_logits
+        for head in self._heads(tasks):
+            out[head.name] = head(features)
         return out
 
+    def forward(self, inputs: Inputs, tasks: Collection[str] | None = None) -> dict[str, object]:
+        """Run the heads of ``tasks`` (None: every built head); see :meth:`forward_heads`."""
+        return self.forward_heads(self.forward_features(inputs, tasks), tasks)
+
     def losses(self, outputs: dict[str, object], batch: Batch) -> dict[str, TaskLoss]:
-        """Per-sample loss and presence mask of every built head (see :mod:`perception.model.losses`).
+        """Per-sample loss and presence mask of every head in ``outputs`` (see each head's ``loss``)."""
+        return {head.name: head.loss(outputs, batch) for head in self._heads(None) if head.name in outputs}
 
-        Presence: detection / segmentation need their labels and at least one BEV input;
-        depth needs a depth target and camera input; driver needs labels and a cabin image.
+    def decode(self, outputs: dict[str, object]) -> list[Prediction]:
+        """One :class:`Prediction` per sample of a :meth:`forward` result (fields of the heads run).
+
+        A sample the model saw without any BEV input (no street camera and no LiDAR: the BEV heads
+        ran on a zero BEV) gets ``bev_input=False``, and the BEV heads give it no boxes and no map.
         """
-        heads = self.config.heads
-        cam, lid = outputs["camera_present"], outputs["lidar_present"]
-        bev_input = cam | lid  # type: ignore[operator]
-        result: dict[str, TaskLoss] = {}
-        if "detection" in self.heads:
-            det = outputs["detection"]
-            targets = build_detection_targets(
-                batch.gt_boxes, batch.gt_labels, self.config.bev.grid, self.heads["detection"].num_classes,
-                heads.detection.min_radius, heads.detection.min_overlap,
-            )
-            per = heads.detection.heatmap_weight * L.centernet_focal_loss(det["heatmap"], targets.heatmap)
-            per = per + heads.detection.regression_weight * L.regression_l1(
-                det["regression"], targets, self.regression_weights
-            )
-            result["detection"] = TaskLoss(per, batch.has_boxes & bev_input)
-        if "segmentation" in self.heads:
-            per = L.segmentation_loss(outputs["segmentation"], batch.bev_map, heads.segmentation.dice_weight)
-            result["segmentation"] = TaskLoss(per, batch.has_bev_map & bev_input)
-        if "depth" in self.heads:
-            result["depth"] = self._depth_loss(outputs, batch)
-        if "driver" in self.heads:
-            per = L.driver_loss(
-                outputs["driver"], batch.eye_state, batch.gaze_zone, batch.head_pose, batch.phone,
-                heads.driver.pose_scale_deg,
-            )
-            result["driver"] = TaskLoss(per, batch.has_driver & batch.cabin_valid)
-        return result
-
-    def _depth_loss(self, outputs: dict[str, object], batch: Batch) -> TaskLoss:
-        cfg = self.config.heads.depth
-        target = batch.depth
-        valid = (target > 0) & (target < cfg.max_depth) & batch.camera_valid[:, :, None, None]
-        per = L.depth_l1_log(outputs["depth"], target, valid)
-        logits = outputs.get("depth_logits")
-        if logits is not None and cfg.bin_weight > 0 and self.view_transform is not None:
-            coarse = L.min_pool_depth(target * batch.camera_valid[:, :, None, None], self.view_transform.stride)
-            h, w = logits.shape[-2:]
-            bins = self.view_transform.bin_index(coarse[..., :h, :w])
-            bins = torch.where(coarse[..., :h, :w] > 0, bins, torch.full_like(bins, -1))
-            per = per + cfg.bin_weight * L.depth_bin_ce(logits, bins)
-        present = batch.has_depth & valid.flatten(1).any(1)
-        return TaskLoss(per, present)
+        bev_input = (outputs["camera_present"] | outputs["lidar_present"]).cpu().tolist()  # type: ignore[operator]
+        predictions = [Prediction(bev_input=bool(seen)) for seen in bev_input]
+        for head in self._heads(None):
+            if head.name in outputs:
+                head.decode(outputs, predictions)
+        return predictions

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 import kernels
-from perception.config import GridConfig, LidarConfig
-from perception.model.camera import conv_bn_relu
+from perception.config import LidarConfig
+from perception.model.layers import conv_bn_relu
+from sensors.frame import BevGrid
 
 #: Raw point columns (x, y, z, intensity / 255, time) + offsets to the pillar mean (3) and centre (3).
 POINT_FEATURES = 5 + 3 + 3
@@ -26,7 +27,7 @@ class PillarEncoder(nn.Module):
     LiDAR intensity there).
     """
 
-    def __init__(self, config: LidarConfig, grid: GridConfig) -> None:
+    def __init__(self, config: LidarConfig, grid: BevGrid) -> None:
         super().__init__()
         self.config = config
         dx, dy, dz = config.voxel_size
@@ -35,7 +36,7 @@ class PillarEncoder(nn.Module):
         if not math.isclose(dx, dy):
             raise ValueError(f"lidar.voxel_size: pillars must be square in x and y, got {dx} x {dy}")
         #: The pillar canvas as a grid (ego frame, metres): cell size = the voxel size.
-        self.canvas_grid = GridConfig(pr[0], pr[3], pr[1], pr[4], dx)
+        self.canvas_grid = BevGrid(pr[0], pr[3], pr[1], pr[4], dx)
         self.out_channels = config.channels
         self.pfn = nn.Sequential(nn.Linear(POINT_FEATURES, config.channels, bias=False), nn.BatchNorm1d(config.channels))
         levels = int(round(math.log2(grid.resolution / dx)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from perception.model.box_coding import VELOCITY
 from perception.model.targets import DetectionTargets
 
 
@@ -29,11 +30,12 @@ def regression_l1(
     regression: torch.Tensor, targets: DetectionTargets, weights: torch.Tensor
 ) -> torch.Tensor:
     """Weighted L1 of the regression map (B, 10, X, Y) at the object cells, per sample, divided
-    by the sample's object count (at least 1); velocity channels only where it is known."""
+    by the sample's object count (at least 1); the :data:`~perception.model.box_coding.VELOCITY`
+    channels only where the velocity is known. ``weights``: (10,) per channel."""
     b, c = regression.shape[:2]
     pred = regression.float().flatten(2).gather(2, targets.index.unsqueeze(1).expand(-1, c, -1)).transpose(1, 2)
     mask = targets.mask.unsqueeze(-1).float().expand(-1, -1, c).clone()
-    mask[..., 8:] *= targets.velocity_mask.unsqueeze(-1).float()
+    mask[..., VELOCITY] *= targets.velocity_mask.unsqueeze(-1).float()
     err = (pred - targets.regression).abs() * mask * weights.view(1, 1, -1)
     return err.flatten(1).sum(1) / targets.mask.float().sum(1).clamp(min=1)
 

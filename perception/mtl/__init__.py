@@ -1,5 +1,5 @@
-"""Multi-task learning: tasks with partial labels, loss-weighting and gradient strategies,
-gradient-conflict diagnostics. See ``docs/mtl.md``."""
+"""Multi-task learning: task losses with partial labels, loss-weighting and gradient strategies.
+See ``docs/mtl.md``."""
 from perception.mtl.aggregators import (
     AggregatorStrategy,
     AlignedMTLStrategy,
@@ -9,18 +9,16 @@ from perception.mtl.aggregators import (
     UPGradStrategy,
 )
 from perception.mtl.base import MultiTaskStrategy, StrategyStep
-from perception.mtl.diagnostics import GradientConflictLog, PairStats
 from perception.mtl.factory import STRATEGY_NAMES, make_strategy
 from perception.mtl.famo import FAMO
 from perception.mtl.gradients import cosine_similarity_matrix, task_gradients
 from perception.mtl.gradnorm import GradNorm
-from perception.mtl.task import Task, TaskLoss, present_losses
+from perception.mtl.task import TaskLoss
 from perception.mtl.weighting import DynamicWeightAverage, EqualWeights, UncertaintyWeighting
 
 __all__ = [
     "AggregatorStrategy", "AlignedMTLStrategy", "CAGradStrategy", "DynamicWeightAverage",
-    "EqualWeights", "FAMO", "GradNorm", "GradientConflictLog", "IMTLGStrategy",
-    "MultiTaskStrategy", "PCGradStrategy", "PairStats", "STRATEGY_NAMES", "StrategyStep", "Task",
-    "TaskLoss", "UPGradStrategy", "UncertaintyWeighting", "cosine_similarity_matrix",
-    "make_strategy", "present_losses", "task_gradients",
+    "EqualWeights", "FAMO", "GradNorm", "IMTLGStrategy", "MultiTaskStrategy", "PCGradStrategy",
+    "STRATEGY_NAMES", "StrategyStep", "TaskLoss", "UPGradStrategy", "UncertaintyWeighting",
+    "cosine_similarity_matrix", "make_strategy", "task_gradients",
 ]

@@ -101,6 +101,9 @@ class MultiTaskStrategy:
         losses: Mapping[str, Tensor],
         shared_params: Sequence[nn.Parameter],
         task_specific_params: Sequence[nn.Parameter] | None = None,
+        *,
+        track_conflict: bool = False,
+        grad_scale: float = 1.0,
     ) -> StrategyStep:
         """Accumulate gradients into ``.grad`` (like ``Tensor.backward``) and return what was done.
 
@@ -108,6 +111,11 @@ class MultiTaskStrategy:
             losses: scalar loss of each task present in the batch (absent tasks left out).
             shared_params: parameters every task depends on (the backbone).
             task_specific_params: parameters of the heads; each should be reached by one task only.
+            track_conflict: compute the per-task gradients (and the cosine matrix) in this step even
+                if the strategy does not need them (diagnostics).
+            grad_scale: factor by which the gradients of ``losses`` are scaled (a mixed-precision
+                loss scale): the strategy's own parameters, whose gradients come from detached loss
+                values, get it too, so that unscaling all gradients by it restores them.
 
         Raises:
             ValueError: no task present, an unknown task, a non-scalar or non-finite loss, or a
@@ -120,7 +128,7 @@ class MultiTaskStrategy:
             raise ValueError("a parameter is listed both as shared and as task-specific")
         loss_values = {n: float(v.detach()) for n, v in zip(names, values)}
 
-        if self.needs_task_gradients or self.track_conflict:
+        if self.needs_task_gradients or self.track_conflict or track_conflict:
             jacobian, head_grads = task_gradients(values, shared, heads)
             weights = self._weights(names, values, jacobian).detach().to(jacobian)
             accumulate_flat_grad(shared, weights @ jacobian)
@@ -135,6 +143,10 @@ class MultiTaskStrategy:
             total = sum(w * v for w, v in zip(weights, values))
             torch.autograd.backward(total, inputs=[*shared, *heads])
             cosine = None
+        if grad_scale != 1.0:
+            for param in self.extra_parameters():
+                if param.grad is not None:
+                    param.grad.mul_(grad_scale)
         return StrategyStep(
             weights={n: float(w) for n, w in zip(names, weights)}, losses=loss_values, cosine=cosine
         )

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from perception.config import Config, ImageConfig, config_to_dict
+from perception.config import Config, ImageConfig, build_sim_config, config_to_dict
 from perception.data import FrameDataset, Sample, frame_to_sample
 from perception.data.transforms import normalise_uint8, to_uint8
 from sensors.atomic import atomic_path
@@ -78,16 +78,11 @@ class SimulatedSamples(Dataset[Sample]):
             first_seed: seed of drive 0.
             num_scenes: number of drives.
         """
-        from sensors.sim import SimConfig
-
         if num_scenes < 1 or config.data.frames_per_scene < 1:
             raise ValueError(
                 f"data: need train_scenes >= 1 and frames_per_scene >= 1, got {num_scenes}, {config.data.frames_per_scene}"
             )
-        try:
-            self.sim_config = SimConfig(**config.data.sim)
-        except TypeError as exc:
-            raise ValueError(f"data.sim: {exc}") from None
+        self.sim_config = build_sim_config(config.data)
         self.model_config = config.model
         self.first_seed = first_seed
         self.num_scenes = num_scenes

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from perception.train.distributed import DistContext
+from perception.distributed import DistContext
 
 
 class ResumableSampler(Sampler[int]):

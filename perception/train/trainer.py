@@ -16,11 +16,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from perception.config import Config, config_to_dict
+from perception.data.batch import move_to
 from perception.mtl.base import MultiTaskStrategy, StrategyStep
 from perception.mtl.task import TaskLoss
-from perception.train.batch import move_to
-from perception.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from perception.train.distributed import (
+from perception.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from perception.distributed import (
     DistContext,
     all_reduce_sum,
     check_same_graphs,
@@ -89,7 +89,7 @@ class Trainer:
     ``torchrun --nproc_per_node N``, build the context with
     :func:`perception.train.init_distributed` and the loader with
     :func:`perception.train.make_train_loader` (each rank gets its part of every global batch);
-    see :mod:`perception.train.distributed` for how gradients are synchronised.
+    see :mod:`perception.distributed` for how gradients are synchronised.
 
     Checkpoints go to ``<out_dir>/checkpoints/last.pt`` every ``config.train.checkpoint_every``
     steps and at the end; logs to ``<out_dir>/train_log.csv`` and ``<out_dir>/tensorboard``.
@@ -270,24 +270,10 @@ class Trainer:
             # scaler.scale(1) is the current loss scale (and starts the scaler's bookkeeping).
             scale = float(self.scaler.scale(torch.ones((), device=self.ctx.device)))
             losses = {n: _ScaleBackward.apply(v, scale) for n, v in losses.items()}
-        diagnose = (
-            self.options.diagnostics_every > 0
-            and (self.step + 1) % self.options.diagnostics_every == 0
-            and not self.strategy.track_conflict
-        )
-        if diagnose:
-            self.strategy.track_conflict = True
-        try:
-            result = self.strategy.backward(losses, self.shared_params, self.head_params)
-        finally:
-            if diagnose:
-                self.strategy.track_conflict = False
+        diagnose = self.options.diagnostics_every > 0 and (self.step + 1) % self.options.diagnostics_every == 0
+        result = self.strategy.backward(losses, self.shared_params, self.head_params, track_conflict=diagnose,
+                                        grad_scale=scale)
         if self.scaler.is_enabled():
-            # perception.mtl strategies give their own parameters gradients computed from detached
-            # loss values, hence unscaled: scale them so that unscale_ below restores them.
-            for param in self.strategy.extra_parameters():
-                if param.grad is not None:
-                    param.grad.mul_(scale)
             self.scaler.unscale_(self.optimizer)
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf

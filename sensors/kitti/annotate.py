@@ -9,15 +9,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from sensors.boxes import Boxes3D
+from sensors.boxes import BOX_EDGES, Boxes3D
 from sensors.classes import CLASS_TO_KITTI
 from sensors.frame import Camera
 from sensors.geometry import invert_transform, transform_points, wrap_angle
 from sensors.kitti.labels import KittiObject, observation_angle
 from sensors.projection import MIN_DEPTH, project_points
-
-#: Box edges as corner index pairs (corner order of :meth:`Boxes3D.corners`).
-_EDGES = np.array([(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)])
 
 #: Occluded-pixel fractions that separate KITTI occlusion levels 0 | 1 | 2.
 OCCLUSION_THRESHOLDS = (0.1, 0.5)
@@ -30,7 +27,7 @@ MIN_DEPTH_SAMPLES = 5
 def _clip_to_near_plane(corners_cam: np.ndarray) -> np.ndarray:
     """Vertices (M, 3) of the part of a box (8 camera-frame corners) with z >= MIN_DEPTH."""
     front = corners_cam[corners_cam[:, 2] >= MIN_DEPTH]
-    a, b = corners_cam[_EDGES[:, 0]], corners_cam[_EDGES[:, 1]]
+    a, b = corners_cam[BOX_EDGES[:, 0]], corners_cam[BOX_EDGES[:, 1]]
     crossing = (a[:, 2] - MIN_DEPTH) * (b[:, 2] - MIN_DEPTH) < 0
     t = (MIN_DEPTH - a[crossing, 2]) / (b[crossing, 2] - a[crossing, 2])
     cuts = a[crossing] + t[:, None] * (b[crossing] - a[crossing])

@@ -1,6 +1,6 @@
 """Read a nuScenes v1.0 dataset (real or written by :mod:`sensors.nuscenes.writer`) as :class:`Frame` s.
 
-Conversions at this boundary (DESIGN.md conventions):
+Conversions at this boundary (docs/conventions.md):
 
 * LiDAR: ``.pcd.bin`` points in the sensor frame -> ego frame at the key sweep; with ``sweeps=N``
   the N-1 sample_data before the key one on the LIDAR_TOP ``prev`` chain (as the devkit's

@@ -215,9 +215,8 @@ def test_submission_file_is_json_with_meta(tmp_path):
     assert data["meta"]["use_lidar"] is True and data["results"]["a"][0]["detection_name"] == "car"
 
 
-def test_frames_ground_truth_and_predictions_from_ego_boxes():
-    from evaluation.nuscenes_det.frames import ego_boxes_to_global, ground_truth_from_frames
-    from sensors.frame import Annotations, Frame
+def test_ground_truth_and_predictions_from_ego_boxes():
+    from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth, boxes_from_ego
 
     rng = np.random.default_rng(0)
     frames, predictions = [], []
@@ -227,14 +226,20 @@ def test_frames_ground_truth_and_predictions_from_ego_boxes():
                         yaw=rng.uniform(-3, 3, n), velocity=rng.normal(0, 2, (n, 2)), label=np.zeros(n),
                         attribute=np.full(n, 2), num_lidar_points=np.full(n, 10))
         pose = make_transform(rotation_z(0.3 * k), [10.0 * k, 5.0, 0.0])
-        frames.append(Frame(token=f"t{k}", scene="s", timestamp=k * 500_000, ego_to_global=pose,
-                            annotations=Annotations(boxes=boxes)))
+        frames.append((boxes, pose))
         predictions.append(boxes.select(np.arange(n)))
         predictions[-1].score = np.linspace(0.9, 0.2, n)
-    gt = ground_truth_from_frames(frames)
-    assert gt.sample_tokens == ["t0", "t1", "t2", "t3"] and len(gt.boxes) == 48
-    np.testing.assert_allclose(gt.ego_translation[3], [30.0, 5.0, 0.0])
-    result = evaluate_detection(gt, ego_boxes_to_global(predictions, [f.ego_to_global for f in frames]))
+    gt = GroundTruth([f"t{k}" for k in range(4)], np.array([pose[:3, 3] for _, pose in frames]),
+                     DetectionBoxes.concatenate([boxes_from_ego(b, pose, k, scores=False)
+                                                 for k, (b, pose) in enumerate(frames)]), DetectionBoxes.empty())
+    assert len(gt.boxes) == 48 and np.all(gt.boxes.score == -1.0)
+    # a box at ego (x, y) of sample 3 (yaw 0.9 rad, at (30, 5)) is in the global frame at R(0.9) (x, y) + (30, 5)
+    c, s = np.cos(0.9), np.sin(0.9)
+    first = frames[3][0].center[0]
+    np.testing.assert_allclose(gt.boxes.translation[36, :2], [30 + c * first[0] - s * first[1], 5 + s * first[0] + c * first[1]])
+    np.testing.assert_allclose(gt.boxes.size[36], [1.9, 4.5, 1.6])  # nuScenes width, length, height
+    result = evaluate_detection(gt, DetectionBoxes.concatenate(
+        [boxes_from_ego(p, pose, k) for k, (p, (_, pose)) in enumerate(zip(predictions, frames))]))
     assert result.label_aps["car"][0.5] == pytest.approx(1.0)
     assert result.label_tp_errors["car"]["orient_err"] == pytest.approx(0.0, abs=1e-9)
     assert result.label_tp_errors["car"]["vel_err"] == pytest.approx(0.0, abs=1e-9)

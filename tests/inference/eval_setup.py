@@ -6,9 +6,10 @@ from pathlib import Path
 
 import torch
 
-from perception.config import Config, GridConfig, config_to_dict, load_config, save_config
+from perception.config import Config, config_to_dict, load_config, save_config
 from perception.model import FusionModel
-from perception.train.checkpoint import save_checkpoint
+from perception.checkpoint import save_checkpoint
+from sensors.frame import BevGrid
 
 REPO = Path(__file__).resolve().parents[2]
 #: Small, fast simulator settings (the scene content is the default one: all classes appear).
@@ -20,7 +21,7 @@ def tiny_config(frames_per_scene: int = 2, val_scenes: int = 1) -> Config:
     """configs/tiny.yaml on a 51.2 m BEV square, two cameras, small images, a tiny simulated val set."""
     config = load_config(REPO / "configs" / "tiny.yaml")
     m = config.model
-    grid = GridConfig(-25.6, 25.6, -25.6, 25.6, 0.8)
+    grid = BevGrid(-25.6, 25.6, -25.6, 25.6, 0.8)
     heads = dataclasses.replace(m.heads, segmentation=dataclasses.replace(m.heads.segmentation, grid=grid))
     m = dataclasses.replace(
         m, cameras=("CAM_FRONT", "CAM_BACK"),

@@ -16,7 +16,7 @@ from perception.inference.records import DriverObservation, decode_levels, encod
 from perception.inference.scoring import ground_truth_from_records, score_records, subset_ground_truth
 from perception.inference.sharding import shard_blocks
 from perception.inference.sources import CabinStream, open_eval_source
-from perception.train.distributed import DistContext
+from perception.distributed import DistContext
 from sensors.boxes import Boxes3D
 from sensors.classes import GAZE_ZONES
 from sensors.sim import simulate_cabin_sequence

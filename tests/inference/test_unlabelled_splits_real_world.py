@@ -17,6 +17,7 @@ from eval_setup import SIM, tiny_config, write_checkpoint
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
 from evaluation.nuscenes_det.evaluate import evaluate_detection
 from perception.cli import main
+from perception.config import build_sim_config
 from perception.inference import EvalOptions, evaluate_model
 from perception.inference.sources import SIM as SIM_KIND
 from perception.inference.sources import EvalSource, SimulatedDrives, sim_scene_names
@@ -135,7 +136,7 @@ def test_frame_without_cameras_and_lidar_is_counted_and_has_no_boxes(tmp_path, c
     torch.manual_seed(0)
     model = FusionModel(config.model).eval()
     d = config.data
-    drive = SimulatedDrives(d.sim, d.seed + d.train_scenes, sim_scene_names(1), 2)
+    drive = SimulatedDrives(build_sim_config(d), d.seed + d.train_scenes, sim_scene_names(1), 2)
     blind = dataclasses.replace(drive[1], lidar=None, cameras={})
     source = EvalSource(SIM_KIND, [drive[0], blind], None, "val")
     outcome = evaluate_model(model, config, source, EvalOptions(tmp_path / "eval", samples_to_draw=0,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.config import Config, GridConfig, load_config
+from perception.config import Config, ModelConfig, load_config
+from perception.data import Batch, collate_frames, frame_to_sample
 from sensors.boxes import Boxes3D
 from sensors.classes import MAP_CLASSES
 from sensors.frame import Annotations, BevGrid, BevMap, Camera, DriverLabels, Frame, Lidar
@@ -72,14 +73,19 @@ def small_config() -> Config:
     config = load_config(TINY)
     model = config.model
     image = dataclasses.replace(model.image, height=64, width=128, cabin_height=64, cabin_width=64)
-    grid = GridConfig(-25.6, 25.6, -25.6, 25.6, model.bev.grid.resolution)
+    grid = BevGrid(-25.6, 25.6, -25.6, 25.6, model.bev.grid.resolution)
     lidar = dataclasses.replace(model.lidar, point_range=(-25.6, -25.6, -5.0, 25.6, 25.6, 3.0))
     heads = dataclasses.replace(
         model.heads,
-        segmentation=dataclasses.replace(model.heads.segmentation, grid=GridConfig(-25.0, 25.0, -25.0, 25.0, 1.0)),
+        segmentation=dataclasses.replace(model.heads.segmentation, grid=BevGrid(-25.0, 25.0, -25.0, 25.0, 1.0)),
     )
     model = dataclasses.replace(
         model, cameras=("CAM_FRONT", "CAM_BACK"), image=image, lidar=lidar, heads=heads,
         bev=dataclasses.replace(model.bev, grid=grid),
     )
     return dataclasses.replace(config, model=model)
+
+
+def frames_batch(frames: list[Frame], config: ModelConfig) -> Batch:
+    """Inputs and targets of ``frames`` as one training batch."""
+    return collate_frames([frame_to_sample(f, config) for f in frames])

@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from perception.config import GridConfig, ImageConfig, ViewTransformConfig
+from perception.config import ImageConfig, ViewTransformConfig
 from perception.model.camera import ImageEncoder, LiftSplat
 
 from model_frames import camera
+from sensors.frame import BevGrid
 
 
 def test_frustum_points_lie_on_the_pixel_rays() -> None:
     cam = camera("CAM_FRONT", 0.3, 64, 128)
-    vt = LiftSplat(8, ViewTransformConfig(depth_bins=4, depth_min=2.0, depth_max=10.0), GridConfig(), stride=8)
+    vt = LiftSplat(8, ViewTransformConfig(depth_bins=4, depth_min=2.0, depth_max=10.0), BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8), stride=8)
     k = torch.from_numpy(cam.intrinsics).float()[None]
     pose = torch.from_numpy(cam.cam_to_ego).float()[None]
     fr = vt.frustum(k, pose, 8, 16)
@@ -33,7 +34,7 @@ def test_frustum_points_lie_on_the_pixel_rays() -> None:
 
 def test_camera_bev_of_a_front_camera_is_in_front() -> None:
     torch.manual_seed(0)
-    grid = GridConfig(-20.0, 20.0, -20.0, 20.0, 1.0)
+    grid = BevGrid(-20.0, 20.0, -20.0, 20.0, 1.0)
     vt = LiftSplat(8, ViewTransformConfig(depth_bins=8, depth_min=2.0, depth_max=18.0, channels=4), grid, stride=8)
     cam = camera("CAM_FRONT", 0.0, 64, 128)
     feats = torch.rand(1, 1, 8, 8, 16)

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import kernels
-from perception.config import GridConfig
 from perception.data import FrameDataset, collate_frames, frame_to_sample
 from perception.data.transforms import adjust_intrinsics, resample_bev_map, resize_crop_params
 from sensors.frame import BevGrid, BevMap
@@ -83,9 +82,9 @@ def test_bev_map_nearest_resampling() -> None:
     layers = np.zeros((len(MAP_CLASSES), *src.shape), bool)
     layers[0, :20, :] = True  # x < 0
     layers[1, :, 30:] = True  # y >= 5
-    dst = GridConfig(-20.0, 20.0, -20.0, 20.0, 1.0)
+    dst = BevGrid(-20.0, 20.0, -20.0, 20.0, 1.0)
     out = resample_bev_map(BevMap(layers, src), dst)
-    xs, ys = dst.to_bev_grid().cell_centers()
+    xs, ys = dst.cell_centers()
     inside_x, inside_y = np.abs(xs) < 10, np.abs(ys) < 10
     np.testing.assert_array_equal(out[0], (inside_x & (xs < 0))[:, None] & inside_y[None, :])
     np.testing.assert_array_equal(out[1], inside_x[:, None] & (inside_y & (ys >= 5))[None, :])

@@ -8,15 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from model_frames import make_frame
+from model_frames import frames_batch, make_frame
 
 import kernels
-from perception.config import DetectionHeadConfig, GridConfig
-from perception.data import frames_to_batch
+from perception.config import DetectionHeadConfig
 from perception.model import FusionModel
-from perception.postprocess import MIN_BOX_SIZE, decode_detections, decode_outputs
+from perception.model.box_coding import MIN_BOX_SIZE
+from perception.model.prediction import decode_detections
+from sensors.frame import BevGrid
 
-GRID = GridConfig(-51.2, 51.2, -51.2, 51.2, 0.8)
+GRID = BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8)
 CONFIG = DetectionHeadConfig(score_threshold=0.3, nms_iou=0.2)
 
 
@@ -76,11 +77,11 @@ def test_frame_without_cameras_and_lidar_has_no_boxes_and_no_map():
     model = FusionModel(config.model).eval()
     frames = [make_frame(0, cameras=False, lidar=False), make_frame(1, cameras=False), make_frame(2, lidar=False)]
     with torch.no_grad():
-        out = model(frames_to_batch(frames, config.model))
+        out = model(frames_batch(frames, config.model))
     # the heads still run on a zero BEV for the empty frame and their raw output decodes to boxes
     raw = decode_detections(out["detection"]["heatmap"], out["detection"]["regression"], config.model.bev.grid,
                             config.model.heads.detection)
-    empty, lidar_only, camera_only = decode_outputs(out, config.model)
+    empty, lidar_only, camera_only = model.decode(out)
     assert not empty.bev_input and len(empty.boxes) == 0 and empty.bev_map is None and empty.depth is None
     assert len(raw[0]) > 0  # what the empty frame yielded before
     for i, p in ((1, lidar_only), (2, camera_only)):

@@ -7,12 +7,10 @@ import pytest
 import torch
 
 from perception.config import Config
-from perception.data import frames_to_batch
 from perception.model import FusionModel
-from perception.postprocess import decode_outputs
 from sensors.classes import DETECTION_CLASSES, GAZE_ZONES, MAP_CLASSES
 
-from model_frames import make_frame
+from model_frames import frames_batch, make_frame
 
 
 def _model(config: Config, **heads_enabled: bool) -> FusionModel:
@@ -29,7 +27,7 @@ def model_and_batch():
     from model_frames import small_config
 
     config = small_config()
-    return config, _model(config), frames_to_batch([make_frame(0), make_frame(1)], config.model)
+    return config, _model(config), frames_batch([make_frame(0), make_frame(1)], config.model)
 
 
 def test_output_shapes(model_and_batch) -> None:
@@ -47,7 +45,7 @@ def test_output_shapes(model_and_batch) -> None:
     assert out["depth_logits"].shape[:3] == (2, 2, m.view_transform.depth_bins)
     assert out["driver"]["eye"].shape == (2, 2) and out["driver"]["gaze"].shape == (2, len(GAZE_ZONES))
     assert out["driver"]["pose"].shape == (2, 3) and out["driver"]["phone"].shape == (2,)
-    preds = decode_outputs(out, m)
+    preds = model.decode(out)
     assert len(preds) == 2 and preds[0].bev_map.shape == (len(MAP_CLASSES), *m.heads.segmentation.grid.shape)
     assert set(preds[0].depth) == set(m.cameras) and preds[0].gaze.sum() == pytest.approx(1.0, abs=1e-5)
 
@@ -90,7 +88,7 @@ def test_switched_off_head_is_absent(config) -> None:
     model = _model(config, detection=False, driver=False)
     assert "detection" not in model.heads and "driver" not in model.heads
     assert model.tasks == ("segmentation", "depth")
-    batch = frames_to_batch([make_frame(0)], config.model)
+    batch = frames_batch([make_frame(0)], config.model)
     model.eval()
     with torch.no_grad():
         out = model(batch)
@@ -108,7 +106,7 @@ def test_driver_only_model_builds_no_bev(config) -> None:
 def test_single_modality_inference(model_and_batch, missing: str) -> None:
     config, model, _ = model_and_batch
     frame = make_frame(5, cameras=missing != "cameras", lidar=missing != "lidar")
-    batch = frames_to_batch([frame], config.model)
+    batch = frames_batch([frame], config.model)
     model.eval()
     with torch.no_grad():
         out = model(batch)
@@ -126,7 +124,7 @@ def test_partial_labels_mask_tasks(model_and_batch) -> None:
     config, model, _ = model_and_batch
     street = make_frame(6, cabin=False, driver_labels=False)
     cabin = make_frame(7, cameras=False, lidar=False, street_labels=False)
-    batch = frames_to_batch([street, cabin], config.model)
+    batch = frames_batch([street, cabin], config.model)
     model.train()
     losses = model.losses(model(batch), batch)
     assert losses["detection"].present.tolist() == [True, False]
@@ -138,7 +136,7 @@ def test_partial_labels_mask_tasks(model_and_batch) -> None:
 def test_modality_dropout_only_in_training(config) -> None:
     cfg = dataclasses.replace(config.model, modality_dropout=0.45)
     model = FusionModel(cfg)
-    batch = frames_to_batch([make_frame(i) for i in range(8)], cfg)
+    batch = frames_batch([make_frame(i) for i in range(8)], cfg)
     torch.manual_seed(1)
     model.eval()
     flags = model._modality_flags(batch)
@@ -160,7 +158,7 @@ def test_bev_pool_ranks_are_cached_for_a_fixed_rig(model_and_batch) -> None:
     with torch.no_grad():
         model(batch)
         misses = cache.misses
-        model(frames_to_batch([make_frame(9), make_frame(10)], config.model))
+        model(frames_batch([make_frame(9), make_frame(10)], config.model))
     assert cache.misses == misses
 
 
@@ -173,3 +171,49 @@ def test_cabin_statistics_only_when_the_encoder_serves_both_domains(config) -> N
                               for t in ("detection", "segmentation", "depth")}
     )
     assert FusionModel(dataclasses.replace(driver_only, heads=heads)).image_encoder.cabin_statistics is None
+
+
+def test_cabin_only_forward_equals_the_full_forward(model_and_batch) -> None:
+    """The cabin path (``tasks=("driver",)`` on cabin images alone) runs none of the street parts
+    and gives the driver outputs of the full forward pass of the same frames."""
+    from perception.data import cabin_inputs
+
+    _, model, batch = model_and_batch
+    model.eval()
+    called: list[str] = []
+    hooks = [getattr(model, name).register_forward_hook(lambda *_, n=name: called.append(n))
+             for name in ("view_transform", "lidar_encoder", "fuser", "bev_backbone")]
+    try:
+        with torch.no_grad():
+            full = model(batch)
+            called.clear()
+            cabin = model(cabin_inputs(batch.cabin), tasks=("driver",))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert called == [] and set(cabin) == {"camera_present", "lidar_present", "driver"}
+    for key, value in full["driver"].items():
+        torch.testing.assert_close(cabin["driver"][key], value, rtol=0, atol=0)
+    (prediction, _) = model.decode(cabin)
+    assert prediction.boxes is None and prediction.depth is None and 0 <= prediction.eye_closed <= 1
+
+
+def test_unbuilt_task_is_refused(config) -> None:
+    model = _model(config, driver=False)
+    with pytest.raises(ValueError, match="no driver head"):
+        model(frames_batch([make_frame(0)], config.model), tasks=("driver",))
+
+
+def test_inputs_need_no_targets(config, monkeypatch) -> None:
+    """Inference inputs project no LiDAR into the cameras (that is a depth target's job)."""
+    import kernels
+    from perception.data import frame_to_inputs, frame_to_sample
+
+    calls = []
+    original = kernels.points_to_depth
+    monkeypatch.setattr(kernels, "points_to_depth", lambda *a, **k: calls.append(1) or original(*a, **k))
+    frame = make_frame(0)
+    inputs = frame_to_inputs(frame, config.model)
+    assert calls == [] and not hasattr(inputs, "depth")
+    sample = frame_to_sample(frame, config.model)
+    assert calls and torch.equal(sample.images, inputs.images) and torch.equal(sample.intrinsics, inputs.intrinsics)

@@ -4,10 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from perception.data import frames_to_batch
 from perception.model import FusionModel
 
-from model_frames import make_frame, small_config
+from model_frames import frames_batch, make_frame, small_config
 
 
 @pytest.mark.slow
@@ -15,7 +14,7 @@ def test_tiny_model_overfits_two_samples() -> None:
     torch.manual_seed(0)
     config = small_config()
     model = FusionModel(config.model)
-    batch = frames_to_batch([make_frame(0), make_frame(1)], config.model)
+    batch = frames_batch([make_frame(0), make_frame(1)], config.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
     model.train()
     history = []

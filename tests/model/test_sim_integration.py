@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from perception.config import ConfigError, DataConfig, build_sim_config
-from perception.data import frames_to_batch
 from perception.model import FusionModel
 
-from model_frames import small_config
+from model_frames import frames_batch, small_config
 
 SMALL_SIM = {
     "image_size": [90, 160], "num_lidar_beams": 16, "lidar_azimuth_steps": 400, "sweeps_per_keyframe": 1,
@@ -32,7 +31,7 @@ def test_simulated_frame_trains_every_task() -> None:
     config = small_config()
     model_cfg = dataclasses.replace(config.model, cameras=("CAM_FRONT_LEFT", "CAM_FRONT", "CAM_BACK"))
     frames = list(simulate_drive(build_sim_config(DataConfig(sim=SMALL_SIM)), seed=0, num_frames=1))
-    batch = frames_to_batch(frames, model_cfg)
+    batch = frames_batch(frames, model_cfg)
     assert batch.has_boxes.all() and batch.has_bev_map.all() and batch.has_depth.all() and batch.has_driver.all()
     assert batch.bev_map[0, 0].any()  # some drivable area on the grid
     torch.manual_seed(0)

@@ -4,13 +4,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
-from perception.config import DetectionHeadConfig, GridConfig
-from perception.model.targets import build_detection_targets, draw_gaussian, gaussian_radius
-from perception.postprocess import decode_detections
+from perception.config import DetectionHeadConfig
+from perception.model.prediction import decode_detections
+from perception.model.targets import build_detection_targets, gaussian_radius, splat_gaussians
+from sensors.frame import BevGrid
 
-GRID = GridConfig(-51.2, 51.2, -51.2, 51.2, 0.8)
+GRID = BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8)
 
 
 def _boxes() -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,15 +47,28 @@ def test_gaussian_radius_matches_centernet_formula() -> None:
     # box at overlap 0.1 the three cases give 14.26, 26.32 and 4.325; the smallest wins.
     b3 = -2 * 0.1 * 20
     expected = (b3 + math.sqrt(b3**2 + 4 * 0.4 * 0.9 * 100)) / 2
-    assert math.isclose(gaussian_radius(10, 10, 0.1), expected, rel_tol=1e-12)
+    radius = gaussian_radius(torch.tensor([10.0, 2.0, 20.0], dtype=torch.float64),
+                             torch.tensor([10.0, 2.0, 20.0], dtype=torch.float64), 0.1)
+    assert math.isclose(float(radius[0]), expected, rel_tol=1e-12)
     assert math.isclose(expected, 4.325, abs_tol=1e-3)
-    assert 0 < gaussian_radius(2, 2, 0.1) < gaussian_radius(20, 20, 0.1)
+    assert 0 < radius[1] < radius[2]
 
 
-def test_draw_gaussian_clips_at_border() -> None:
-    heat = torch.zeros(5, 5)
-    draw_gaussian(heat, 0, 4, 3)
-    assert heat[0, 4] == 1.0 and heat.shape == (5, 5) and float(heat.min()) >= 0
+def test_splat_gaussians_clips_at_border_and_keeps_the_maximum() -> None:
+    heat = torch.zeros(1, 2, 5, 5)
+    one = torch.tensor([1])
+    splat_gaussians(heat, torch.tensor([0, 0]), torch.tensor([1, 1]), torch.tensor([0, 2]), torch.tensor([4, 4]),
+                    torch.tensor([3, 1]))
+    assert heat[0, 1, 0, 4] == 1.0 and heat[0, 1, 2, 4] == 1.0 and float(heat.min()) >= 0
+    assert heat[0, 0].sum() == 0
+    # sigma = (2r + 1) / 6 of each object; the larger value wins where they overlap
+    first = math.exp(-(1**2 + 0**2) / (2 * (7 / 6) ** 2))
+    second = math.exp(-(1**2 + 0**2) / (2 * (3 / 6) ** 2))
+    assert heat[0, 1, 1, 4] == pytest.approx(max(first, second), rel=1e-6)
+    assert heat[0, 1, 4, 4] == 0.0  # beyond radius 1 of the second and radius 3 of the first
+    before = heat.clone()
+    splat_gaussians(heat, one * 0, one, one, one, one * 0)  # radius 0: one cell
+    assert heat[0, 1, 1, 1] == 1.0 and int((heat != before).sum()) == 1
 
 
 def test_decoding_inverts_encoding() -> None:

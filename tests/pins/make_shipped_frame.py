@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.config import load_config
+from perception.config import build_sim_config, load_config
 from perception.inference.sources import SimulatedDrives
 
 HERE = Path(__file__).resolve().parent
@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     config = load_config(HERE.parents[1] / "configs" / "tiny.yaml")
     d = config.data
-    frame = SimulatedDrives(d.sim, d.seed + d.train_scenes, ["scene-0103"], 4)[2]
+    frame = SimulatedDrives(build_sim_config(d), d.seed + d.train_scenes, ["scene-0103"], 4)[2]
     arrays: dict[str, np.ndarray] = {
         "points": frame.lidar.points, "lidar_to_ego": frame.lidar.lidar_to_ego,
         "cabin_image": frame.cabin.image, "cabin_intrinsics": frame.cabin.intrinsics,

@@ -42,20 +42,19 @@ def digest(t: torch.Tensor) -> str:
 def compute() -> dict[str, np.ndarray]:
     """Run the shipped checkpoint on the stored frame (one thread, after a warm-up pass) and return
     digests of every raw head output, a few raw values, and the decoded boxes and driver state."""
-    from perception.data import collate_frames, frame_to_sample
+    from perception.data import collate_inputs, frame_to_inputs
     from perception.demo import SHIPPED_CHECKPOINT
     from perception.inference import load_model
-    from perception.postprocess import decode_outputs
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         model, config = load_model(SHIPPED_CHECKPOINT)
-        batch = collate_frames([frame_to_sample(load_frame(), config.model)])
+        batch = collate_inputs([frame_to_inputs(load_frame(), config.model)])
         with torch.inference_mode():
             model(batch)  # the first pass of a process differs in the last bits (see perception.inference.predict)
             out = model(batch)
-        prediction = decode_outputs(out, config.model)[0]
+        prediction = model.decode(out)[0]
     finally:
         torch.set_num_threads(threads)
     det = out["detection"]

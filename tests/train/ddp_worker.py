@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from perception.train import init_distributed
-from perception.train.distributed import shutdown_distributed
+from perception.distributed import init_distributed
+from perception.distributed import shutdown_distributed
 from train_toy import make_trainer, toy_config
 
 PER_RANK_BATCH = 4

@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from perception.train.checkpoint import export_weights, load_checkpoint, save_checkpoint
+from perception.checkpoint import export_weights, load_checkpoint, save_checkpoint
 
 
 def test_export_keeps_weights_and_drops_training_state(tmp_path: Path):

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from fusion_samples import RandomSamples
-from perception.config import Config, GridConfig, ModelConfig, config_from_dict
+from perception.config import Config, ModelConfig, config_from_dict
 from perception.data.transforms import normalise
 from perception.train.data import SimulatedSamples, pack_sample, unpack_sample
+from sensors.frame import BevGrid
 
 SMALL = {
     "model": {
@@ -79,7 +80,7 @@ def test_cache_key_follows_sample_settings_only(tmp_path) -> None:
     )
     assert SimulatedSamples(_config(heads=narrower, use_lidar=False), tmp_path, 0, 1).cache_dir == base
     finer = dataclasses.replace(heads, segmentation=dataclasses.replace(
-        heads.segmentation, grid=GridConfig(-8.0, 8.0, -8.0, 8.0, 0.25)))
+        heads.segmentation, grid=BevGrid(-8.0, 8.0, -8.0, 8.0, 0.25)))
     assert SimulatedSamples(_config(heads=finer), tmp_path, 0, 1).cache_dir != base
     smaller = dataclasses.replace(config.model.image, height=40)
     assert SimulatedSamples(_config(image=smaller), tmp_path, 0, 1).cache_dir != base

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from perception.config import config_to_dict
-from perception.train import CheckpointError, load_checkpoint
-from perception.train import checkpoint as checkpoint_module
+from perception import checkpoint as checkpoint_module
+from perception.checkpoint import CheckpointError, load_checkpoint
 from train_toy import ToyMultiTask, make_trainer, toy_config
 
 

@@ -13,7 +13,7 @@ from perception.data import collate_frames
 from perception.model import FusionModel
 from perception.mtl.factory import make_strategy
 from perception.train import Trainer, TrainerOptions, make_train_loader
-from perception.train.distributed import DistContext
+from perception.distributed import DistContext
 from test_train_cli import TINY
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from perception.train.distributed import DistContext
+from perception.distributed import DistContext
 from train_toy import make_trainer, toy_config
 
 pytestmark = [

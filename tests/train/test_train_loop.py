@@ -111,7 +111,7 @@ def test_fp16_loss_scaling_leaves_the_update_unchanged(tmp_path):
 
 
 def test_graph_size_counts_autograd_nodes():
-    from perception.train.distributed import autograd_graph_size
+    from perception.distributed import autograd_graph_size
 
     x = torch.ones(3, requires_grad=True)
     assert autograd_graph_size((x * 2).sum()) == 3  # SumBackward, MulBackward, AccumulateGrad

@@ -39,7 +39,7 @@ def test_resume_is_bit_exact(tmp_path, strategy, options):
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
-    from perception.train import CheckpointError
+    from perception.checkpoint import CheckpointError
 
     trainer = make_trainer(tmp_path, toy_config())
     with pytest.raises(CheckpointError, match="does not exist"):
@@ -47,7 +47,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_resume_rejects_other_global_batch(tmp_path):
-    from perception.train import CheckpointError
+    from perception.checkpoint import CheckpointError
 
     make_trainer(tmp_path, toy_config(steps=2)).fit()
     other = make_trainer(tmp_path, toy_config(steps=2, batch_size=2))

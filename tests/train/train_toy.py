@@ -13,7 +13,8 @@ from torch.utils.data import Dataset
 from perception.config import Config, TrainConfig
 from perception.mtl.factory import make_strategy
 from perception.mtl.task import TaskLoss
-from perception.train import DistContext, Trainer, TrainerOptions, make_train_loader
+from perception.distributed import DistContext
+from perception.train import Trainer, TrainerOptions, make_train_loader
 
 TASKS = ("a", "b")
 

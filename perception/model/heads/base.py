@@ -1,0 +1,68 @@
+"""What every task head has in common: the trunk :class:`Features` it reads and the
+:class:`TaskHead` interface (forward, loss, decode) through which :class:`FusionModel` drives it."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from perception.data.batch import Batch
+from perception.model.prediction import Prediction
+from perception.mtl.task import TaskLoss
+
+#: The trunk features a head can read (:attr:`TaskHead.reads`).
+BEV, STREET_CAMERAS, CABIN = "bev", "street_cameras", "cabin"
+
+
+@dataclass
+class Features:
+    """The shared trunk's output for one batch of B samples (None: not computed).
+
+    Attributes:
+        camera_present, lidar_present: (B,) bool, the inputs the BEV features saw (after
+            training-time modality dropout).
+        images: (B, N, 3, H, W) normalised street images.
+        image_features: (B, N, C, h, w) FPN features of the valid street cameras (zeros for
+            the others); None when no street camera is valid or the camera branch is off.
+        depth_logits: (B, N, D, h, w) depth-bin logits of the view transform, with image_features.
+        bev: (B, C, X, Y) fused BEV features after the BEV backbone (model BEV grid).
+        lidar_canvas: (B, C, Xc, Yc) fine LiDAR pillar canvas (LiDAR grid).
+        cabin: (B, C) pooled cabin-image features (zeros where no cabin image).
+    """
+
+    camera_present: torch.Tensor
+    lidar_present: torch.Tensor
+    images: torch.Tensor
+    image_features: torch.Tensor | None = None
+    depth_logits: torch.Tensor | None = None
+    bev: torch.Tensor | None = None
+    lidar_canvas: torch.Tensor | None = None
+    cabin: torch.Tensor | None = None
+
+
+class TaskHead(nn.Module):
+    """One task, in one place: its layers (:meth:`forward`), its training loss with the samples it
+    applies to (:meth:`loss`) and the decoding of its raw outputs (:meth:`decode`).
+
+    :class:`perception.model.FusionModel` stores ``outputs[name] = head(features)`` for each
+    built head and loops over the heads for losses and decoding.
+    """
+
+    #: Task name: key of the head in ``FusionModel.heads`` and of its raw output.
+    name: ClassVar[str]
+    #: The trunk features the head reads (:data:`BEV`, :data:`STREET_CAMERAS` or :data:`CABIN`).
+    reads: ClassVar[str]
+
+    def forward(self, features: Features) -> Any:  # pragma: no cover - every head defines it
+        raise NotImplementedError
+
+    def loss(self, outputs: Mapping[str, Any], batch: Batch) -> TaskLoss:  # pragma: no cover
+        """Per-sample loss (B,) and presence mask (B,) of this task for ``FusionModel`` outputs."""
+        raise NotImplementedError
+
+    def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:  # pragma: no cover
+        """Fill this task's fields of one :class:`Prediction` per sample from ``FusionModel`` outputs."""
+        raise NotImplementedError

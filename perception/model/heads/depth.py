@@ -1,0 +1,108 @@
+"""Dense metric depth per street camera: the view transform's expected depth refined with image
+guidance, its log-L1 + depth-bin loss (the bin term supervises the lift step as in BEVDepth,
+Li et al. 2023), and decoding to per-camera depth maps."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from perception.config import DepthHeadConfig
+from perception.data.batch import Batch
+from perception.model import losses as L
+from perception.model.camera import DepthBins
+from perception.model.heads.base import STREET_CAMERAS, Features, TaskHead
+from perception.model.layers import conv_bn_relu
+from perception.model.prediction import Prediction
+from perception.mtl.task import TaskLoss
+
+
+class DepthHead(TaskHead):
+    """Dense metric depth per camera: the view transform's expected depth refined in log space,
+    first at the feature stride, then at half the image resolution guided by the image itself.
+
+    ``forward(features)`` -> (B, N, H, W) metres along the optical axis (zeros when no street
+    camera is valid). :meth:`refine_depth` does the refinement: stage 1 adds a residual to
+    ``log(expected)`` from the features; stage 2 upsamples that log depth to (H/2, W/2), adds a
+    residual from [log depth, projected features, a stride-2 conv of the image] (object edges are
+    sharper in the image than in the features), and the result is bilinearly upsampled to (H, W).
+    Both residual convs start at zero, so an untrained head returns the expected depth.
+
+    Args:
+        in_channels: channels of the image features.
+        bins: the view transform's depth bins (expected depth, bin targets).
+        stride: image pixels per feature pixel.
+        cameras: street camera names in input order (keys of the decoded depth maps).
+    """
+
+    name = "depth"
+    reads = STREET_CAMERAS
+
+    def __init__(self, in_channels: int, config: DepthHeadConfig, bins: DepthBins, stride: int,
+                 cameras: tuple[str, ...]) -> None:
+        super().__init__()
+        self.config = config
+        self.bins = bins
+        self.stride = stride
+        self.cameras = tuple(cameras)
+        self.net = nn.Sequential(
+            conv_bn_relu(in_channels + 1, config.channels),
+            conv_bn_relu(config.channels, config.channels),
+            nn.Conv2d(config.channels, 1, 3, padding=1),
+        )
+        g = config.guide_channels
+        self.guide = conv_bn_relu(3, g, stride=2)
+        self.project = nn.Conv2d(in_channels, g, 1)
+        self.refine = nn.Sequential(conv_bn_relu(2 * g + 1, g), nn.Conv2d(g, 1, 3, padding=1))
+        for residual in (self.net[-1], self.refine[-1]):
+            nn.init.zeros_(residual.weight)
+            nn.init.zeros_(residual.bias)
+
+    def forward(self, features: Features) -> torch.Tensor:
+        b, n, _, h, w = features.images.shape
+        if features.image_features is None or features.depth_logits is None:
+            return features.images.new_zeros((b, n, h, w))
+        expected = self.bins.expected(features.depth_logits.flatten(0, 1))
+        depth = self.refine_depth(features.image_features.flatten(0, 1), expected, features.images.flatten(0, 1))
+        return depth.view(b, n, h, w)
+
+    def refine_depth(self, features: torch.Tensor, expected: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """features (M, C, h, w), expected depth (M, 1, h, w) metres, images (M, 3, H, W) -> (M, H, W) metres."""
+        log_depth = torch.log(expected.clamp(min=1e-3))
+        coarse = log_depth + self.net(torch.cat([features, log_depth], dim=1))
+        guide = self.guide(images)
+        half = guide.shape[-2:]
+        up = F.interpolate(coarse, size=half, mode="bilinear", align_corners=False)
+        context = F.interpolate(self.project(features), size=half, mode="bilinear", align_corners=False)
+        refined = up + self.refine(torch.cat([up, context, guide], dim=1))
+        full = F.interpolate(refined, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.exp(full).squeeze(1)
+
+    def loss(self, outputs: Mapping[str, Any], batch: Batch) -> TaskLoss:
+        """Mean |log depth error| over pixels with a target in (0, ``max_depth``) of valid cameras,
+        plus ``bin_weight`` * cross-entropy of the view transform's depth bins (``depth_logits``)
+        against the nearest target depth per feature pixel; present where the sample has such pixels."""
+        cfg = self.config
+        target = batch.depth
+        camera_valid = batch.camera_valid[:, :, None, None]
+        valid = (target > 0) & (target < cfg.max_depth) & camera_valid
+        per = L.depth_l1_log(outputs[self.name], target, valid)
+        logits = outputs.get("depth_logits")
+        if logits is not None and cfg.bin_weight > 0:
+            coarse = L.min_pool_depth(target * camera_valid, self.stride)
+            h, w = logits.shape[-2:]
+            bins = self.bins.index(coarse[..., :h, :w])
+            bins = torch.where(coarse[..., :h, :w] > 0, bins, torch.full_like(bins, -1))
+            per = per + cfg.bin_weight * L.depth_bin_ce(logits, bins)
+        return TaskLoss(per, batch.has_depth & valid.flatten(1).any(1))
+
+    def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:
+        """``depth``: camera name -> (H, W) float32 metres at the model input size; None for a
+        sample the model saw without any street camera."""
+        depth = outputs[self.name].detach().float().cpu().numpy()
+        seen = outputs["camera_present"].cpu().numpy()
+        for p, d, cameras in zip(predictions, depth, seen):
+            p.depth = dict(zip(self.cameras, d)) if cameras else None
