@@ -42,6 +42,8 @@ class MultiTaskModel(Protocol):
 
     def losses(self, outputs: Mapping[str, Tensor], batch: Any) -> dict[str, TaskLoss]: ...
 
+    def regularization(self, outputs: Mapping[str, Tensor]) -> Tensor | None: ...
+
     def shared_parameters(self) -> list[nn.Parameter]: ...
 
     def task_parameters(self) -> dict[str, list[nn.Parameter]]: ...
@@ -257,6 +259,7 @@ class Trainer:
             else:
                 outputs = self.forward_module(batch)
             task_losses = self.model.losses(outputs, batch)  # type: ignore[operator]
+            regularizer = self.model.regularization(outputs)  # type: ignore[operator]
         losses = self._global_losses(task_losses)
         self.optimizer.zero_grad(set_to_none=True)
         if not losses:
@@ -270,6 +273,12 @@ class Trainer:
             # scaler.scale(1) is the current loss scale (and starts the scaler's bookkeeping).
             scale = float(self.scaler.scale(torch.ones((), device=self.ctx.device)))
             losses = {n: _ScaleBackward.apply(v, scale) for n, v in losses.items()}
+        if regularizer is not None:
+            # the architecture's own term (soft-sharing penalty, routing balance) is not a task: its
+            # gradient is added as it is, outside the strategy's weighting (docs/mtl.md)
+            if not bool(torch.isfinite(regularizer.detach())):
+                return self._bad_step("loss")
+            (regularizer.float() * scale).backward(retain_graph=True)
         diagnose = self.options.diagnostics_every > 0 and (self.step + 1) % self.options.diagnostics_every == 0
         result = self.strategy.backward(losses, self.shared_params, self.head_params, track_conflict=diagnose,
                                         grad_scale=scale)

@@ -28,7 +28,12 @@ class Features:
         image_features: (B, N, C, h, w) FPN features of the valid street cameras (zeros for
             the others); None when no street camera is valid or the camera branch is off.
         depth_logits: (B, N, D, h, w) depth-bin logits of the view transform, with image_features.
-        bev: (B, C, X, Y) fused BEV features after the BEV backbone (model BEV grid).
+        bev: (B, C, X, Y) fused BEV features after the BEV backbone (model BEV grid), when every
+            BEV head reads the same backbone (``model.sharing.kind: hard``).
+        task_bev: BEV task name -> (B, C, X, Y) features of that task's backbone branch (the other
+            sharing kinds, :mod:`perception.model.sharing`); read through :meth:`bev_for`.
+        sharing_loss: scalar regulariser of the sharing module (soft-sharing penalty, routing
+            balance), or None.
         lidar_canvas: (B, C, Xc, Yc) fine LiDAR pillar canvas (LiDAR grid).
         cabin: (B, C) pooled cabin-image features (zeros where no cabin image).
     """
@@ -39,8 +44,22 @@ class Features:
     image_features: torch.Tensor | None = None
     depth_logits: torch.Tensor | None = None
     bev: torch.Tensor | None = None
+    task_bev: dict[str, torch.Tensor] | None = None
+    sharing_loss: torch.Tensor | None = None
     lidar_canvas: torch.Tensor | None = None
     cabin: torch.Tensor | None = None
+
+    def bev_for(self, task: str) -> torch.Tensor:
+        """The (B, C, X, Y) BEV features the head of ``task`` reads (its branch, or the shared map).
+
+        Raises:
+            ValueError: no BEV features were computed.
+        """
+        if self.task_bev is not None and task in self.task_bev:
+            return self.task_bev[task]
+        if self.bev is None:
+            raise ValueError(f"no BEV features computed for the {task} head")
+        return self.bev
 
 
 class TaskHead(nn.Module):
