@@ -84,6 +84,17 @@ class Camera:
         return int(self.image.shape[1])
 
 
+def _check_points(points: np.ndarray, what: str) -> np.ndarray:
+    """(N, 5) finite points as float32; ValueError naming ``what`` otherwise."""
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] != 5:
+        raise ValueError(f"{what} points must be (N, 5), got {points.shape}")
+    points = points.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(points)):
+        raise ValueError(f"{what} points contain NaN or Inf")
+    return points
+
+
 @dataclass
 class Lidar:
     """One (possibly multi-sweep) LiDAR point cloud.
@@ -101,12 +112,7 @@ class Lidar:
     timestamp: int
 
     def __post_init__(self) -> None:
-        points = np.asarray(self.points)
-        if points.ndim != 2 or points.shape[1] != 5:
-            raise ValueError(f"lidar points must be (N, 5), got {points.shape}")
-        self.points = points.astype(np.float32, copy=False)
-        if not np.all(np.isfinite(self.points)):
-            raise ValueError("lidar points contain NaN or Inf")
+        self.points = _check_points(self.points, "lidar")
         self.lidar_to_ego = np.asarray(self.lidar_to_ego, dtype=np.float64)
         check_transform(self.lidar_to_ego, "lidar_to_ego")
         self.timestamp = int(self.timestamp)
@@ -127,12 +133,7 @@ class Sweep:
     timestamp: int
 
     def __post_init__(self) -> None:
-        points = np.asarray(self.points)
-        if points.ndim != 2 or points.shape[1] != 5:
-            raise ValueError(f"sweep points must be (N, 5), got {points.shape}")
-        self.points = points.astype(np.float32, copy=False)
-        if not np.all(np.isfinite(self.points)):
-            raise ValueError("sweep points contain NaN or Inf")
+        self.points = _check_points(self.points, "sweep")
         self.ego_to_global = np.asarray(self.ego_to_global, dtype=np.float64)
         check_transform(self.ego_to_global, "sweep ego_to_global")
         self.timestamp = int(self.timestamp)

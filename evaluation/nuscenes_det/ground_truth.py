@@ -16,23 +16,23 @@ import numpy as np
 
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
 from evaluation.nuscenes_det.json_records import collector_paused, stack_floats
-from evaluation.nuscenes_det.splits import SCENE_SPLITS, SPLIT_VERSION
 from evaluation.nuscenes_det.tables import (CalibratedSensor, EgoPose, Instance, Named, Sample, SampleAnnotation,
                                             SampleData, Scene, Sensor, read_table)
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES, NUSCENES_CATEGORY_TO_CLASS
+from sensors.nuscenes.splits import SPLITS, version_of_split
+from sensors.nuscenes.velocity import box_velocity
 
 BIKE_RACK_CATEGORY = "static_object.bicycle_rack"
-_MAX_TIME_DIFF_S = 1.5
 _OTHER, _RACK = -1, -2  # category codes besides detection class indices
 
 
 def split_scenes(split: str, version: str) -> tuple[str, ...]:
     """Scene names of an official split, checking that it belongs to ``version`` (e.g. ``v1.0-mini``)."""
-    if split not in SCENE_SPLITS:
-        raise ValueError(f"unknown nuScenes split {split!r}; expected one of {sorted(SCENE_SPLITS)}")
-    if not version.endswith(SPLIT_VERSION[split]):
+    if split not in SPLITS:
+        raise ValueError(f"unknown nuScenes split {split!r}; expected one of {sorted(SPLITS)}")
+    if version_of_split(split).removeprefix("v1.0-") != version.removeprefix("v1.0-"):
         raise ValueError(f"split {split!r} does not exist in nuScenes version {version!r}")
-    return SCENE_SPLITS[split]
+    return SPLITS[split]
 
 
 def _ego_translation(folder: Path, split_samples: list[Sample], sample_data: list[SampleData]) -> np.ndarray:
@@ -81,19 +81,14 @@ def _neighbours(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray) ->
 
 def _velocities(xy: np.ndarray, rows: np.ndarray, prev: np.ndarray, nxt: np.ndarray, sample_time_s: np.ndarray,
                 ann_sample: np.ndarray) -> np.ndarray:
-    """(len(rows), 2) velocity in m/s (global x, y) of the annotations ``rows`` (NaN where it cannot be estimated).
+    """(len(rows), 2) velocity in m/s (global x, y) of the annotations ``rows`` by
+    :func:`sensors.nuscenes.velocity.box_velocity` (NaN where it cannot be estimated).
 
     ``xy`` (all annotations, metres), ``prev`` / ``nxt`` (see :func:`_neighbours`), ``sample_time_s``
     (all samples) and ``ann_sample`` (each annotation's sample) are indexed by table position.
     """
     dt = sample_time_s[ann_sample[nxt]] - sample_time_s[ann_sample[prev]]
-    has_prev, has_next = prev != rows, nxt != rows
-    max_dt = np.where(has_prev & has_next, 2 * _MAX_TIME_DIFF_S, _MAX_TIME_DIFF_S)
-    valid = (has_prev | has_next) & (dt <= max_dt)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        velocity = (xy[nxt] - xy[prev]) / dt[:, None]
-    velocity[~valid] = np.nan
-    return velocity
+    return box_velocity(xy[prev], xy[nxt], dt, prev != rows, nxt != rows)
 
 
 def _category_codes(folder: Path, anns: list[SampleAnnotation], rows: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from perception.config import ModelConfig
-from perception.data import cabin_inputs, cabin_tensor, collate_frames, frame_to_sample
+from perception.data import SampleInputs, cabin_inputs, cabin_tensor, collate_inputs, frame_to_inputs, frame_to_sample
 from perception.inference.records import DriverObservation, FrameRecord, make_record
 from perception.inference.timing import StageTimer
 from perception.model import FusionModel
@@ -22,6 +22,29 @@ from sensors.frame import Camera, DriverLabels, Frame
 
 #: Called with (index, frame, prediction) of every frame right after it is predicted.
 FrameCallback = Callable[[int, Frame, Prediction], None]
+
+
+def predict_batch(model: FusionModel, frames: Sequence[Frame], device: torch.device, timer: StageTimer,
+                  targets: bool = False) -> tuple[list[SampleInputs], list[Prediction]]:
+    """One forward pass over ``frames``: their per-frame tensors and decoded predictions, in order.
+
+    The one inference path of every consumer (evaluation, replay): :func:`frame_to_inputs` (with
+    ``targets``: :func:`frame_to_sample`, inputs plus the targets scoring compares with) and
+    :func:`collate_inputs` (stage ``preprocessing``), the forward pass under ``torch.inference_mode``
+    (``model``), :meth:`FusionModel.decode` (``postprocessing``); the stages are timed by ``timer``.
+    A sensor missing from a frame is marked missing in its inputs, and the model answers from the
+    other modality. The model must be in eval mode.
+    """
+    config: ModelConfig = model.config
+    convert = frame_to_sample if targets else frame_to_inputs
+    with timer.stage("preprocessing"):
+        samples = [convert(f, config) for f in frames]
+        inputs = collate_inputs(samples).to(device)
+    with torch.inference_mode(), timer.stage("model"):
+        outputs = model(inputs)
+    with timer.stage("postprocessing"):
+        predictions = model.decode(outputs)
+    return samples, predictions
 
 
 def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequence[Sequence[int]], device: torch.device,
@@ -44,7 +67,7 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
     model.eval()
     if warmup and batches:
         with torch.inference_mode():
-            model(collate_frames([frame_to_sample(frames[i], config) for i in batches[0]]).to(device))
+            model(collate_inputs([frame_to_inputs(frames[i], config) for i in batches[0]]).to(device))
     timer = timer or StageTimer(device)
     timer.attach(model)
     records: list[FrameRecord] = []
@@ -52,13 +75,7 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
         for chunk in tqdm(batches, desc="evaluating", unit="batch", disable=None if progress else True):
             chosen = [frames[i] for i in chunk]
             with timer.stage("total"):
-                with timer.stage("preprocessing"):
-                    samples = [frame_to_sample(f, config) for f in chosen]
-                    batch = collate_frames(samples).to(device)
-                with torch.inference_mode(), timer.stage("model"):
-                    outputs = model(batch)
-                with timer.stage("postprocessing"):
-                    predictions = model.decode(outputs)
+                samples, predictions = predict_batch(model, chosen, device, timer, targets=True)
             timings = {k: v / len(chunk) for k, v in timer.take().items()}
             for i, frame, sample, prediction in zip(chunk, chosen, samples, predictions):
                 record = make_record(i, frame, sample, prediction, config.cameras, thresholds)

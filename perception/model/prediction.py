@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 import kernels
 from perception.config import DetectionHeadConfig
-from perception.model.box_coding import MIN_BOX_SIZE, REGRESSION_CHANNELS, decode_boxes
+from perception.model.box_coding import decode_boxes
 from sensors.boxes import Boxes3D
 from sensors.frame import BevGrid
 
@@ -29,14 +29,14 @@ def decode_detections(
     >= ``score_threshold``, then ``kernels.rotated_nms`` per class at ``nms_iou`` and the best
     ``max_boxes``. Boxes are in the ego frame, scores in [0, 1].
 
-    One bad cell never loses the batch: sizes are clamped to [:data:`MIN_BOX_SIZE`, e^6] metres
+    One bad cell never loses the batch: sizes are clamped to [``MIN_BOX_SIZE``, e^6] metres
     (:func:`perception.model.box_coding.decode_boxes`), and a peak whose regression or centre is not
     finite is dropped.
     """
     heat = torch.sigmoid(heatmap.detach().float())
     peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
     b, k, nx, ny = heat.shape
-    reg = regression.detach().float().flatten(2)  # (B, len(REGRESSION_CHANNELS), X*Y)
+    reg = regression.detach().float().flatten(2)  # (B, 10 regression channels, X*Y)
     topk = min(config.max_objects, k * nx * ny)
     scores, flat = peaks.flatten(1).topk(topk, dim=1)
     labels = flat // (nx * ny)

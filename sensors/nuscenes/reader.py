@@ -38,11 +38,10 @@ from sensors.frame import Annotations, BevGrid, BevMap, CAMERA_NAMES, Camera, Dr
 from sensors.geometry import invert_transform, quaternion_to_matrix, sensor_to_reference_ego, transform_points
 from sensors.nuscenes import files
 from sensors.nuscenes.layout import BEV_TABLE, CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES
+from sensors.nuscenes.velocity import box_velocity
 from sensors.nuscenes.splits import SPLITS, VERSION_SPLITS, version_of_split
 from sensors.nuscenes.tables import NuScenesTables
 
-#: Largest time gap (s) between neighbouring annotations used for velocity (devkit default).
-MAX_VELOCITY_TIME_DIFF = 1.5
 
 
 def resolve_version(root: Path, split: str | None, version: str | None) -> str:
@@ -293,7 +292,7 @@ class NuScenesDataset(Sequence[Frame]):
         )
 
     def _velocity(self, ann: dict) -> np.ndarray:
-        """Global velocity (3,) m/s of an annotation by the devkit's ``box_velocity`` rule; NaN if none."""
+        """Global velocity (3,) m/s of an annotation by :func:`sensors.nuscenes.velocity.box_velocity`; NaN if none."""
         t = self.tables
         table = "sample_annotation"
         previous, following = t.text(table, ann, "prev"), t.text(table, ann, "next")
@@ -307,12 +306,11 @@ class NuScenesDataset(Sequence[Frame]):
             return 1e-6 * t.integer("sample", sample, "timestamp")
 
         time_diff = seconds(last) - seconds(first)
-        max_diff = MAX_VELOCITY_TIME_DIFF * (2 if previous and following else 1)
-        if time_diff > max_diff:
-            return np.full(3, np.nan)
         if time_diff <= 0:
             raise InvalidValueError(t.path(table), f"row {ann['token']!r}: neighbouring annotations are not in time order")
-        return (t.array(table, last, "translation", (3,)) - t.array(table, first, "translation", (3,))) / time_diff
+        first_xyz, last_xyz = t.array(table, first, "translation", (3,)), t.array(table, last, "translation", (3,))
+        return box_velocity(first_xyz[None], last_xyz[None], np.array([time_diff]), np.array([bool(previous)]),
+                            np.array([bool(following)]))[0]
 
     def _bev_map(self, row: dict) -> BevMap:
         t = self.tables
