@@ -613,6 +613,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1; 0: torch's default). On a shared CPU, several OpenMP "
                              "threads waiting for a descheduled sibling slow training many-fold (docs/benchmarks.md)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train and evaluate nothing: tabulate the runs whose evaluation exists (a partial grid "
+                             "while another invocation is still running)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -651,6 +654,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_joint = f"joint-{joint[0][0]}-{joint[0][1]}"
     results: dict[str, dict[str, dict[str, float | None]]] = {}
     for run in runs:
+        if args.report_only:
+            evals = {mode: args.out / run.folder / "eval" / mode / "metrics.json" for mode in MODES}
+            found = {mode: summarize_metrics(json.loads(path.read_text())) for mode, path in evals.items() if path.is_file()}
+            if "fused" in found:
+                results[run.folder] = found
+            continue
         print(f"[{run.folder}] training {args.steps} steps ({run.config.model.sharing.kind}, "
               f"{run.config.train.strategy}, heads {enabled_tasks(run.config)})", file=sys.stderr)
         run_dir = args.out / run.folder
@@ -661,7 +670,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[{run.folder}] evaluating ({mode})", file=sys.stderr)
             results[run.folder][mode] = evaluate_run(checkpoint, run_dir / "eval" / mode, mode, args.val_frames,
                                                      args.cabin_seconds, args.device)
-    costs = measure_costs(runs, args.out, dataset, args.latency_iters, args.device) if "full" in protocols else {}
+    done = [r for r in runs if r.folder in results]
+    costs = measure_costs(done, args.out, dataset, args.latency_iters, args.device) if "full" in protocols else {}
 
     joint_rows = [f"joint-{sh}-{st}" for sh, st in joint]
     sections = []
@@ -703,10 +713,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_doc:
         doc = args.doc
         text = doc.read_text() if doc.exists() else "# Experiments\n"
-        command = "python benchmarks/mtl_experiment.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
+        command = "python benchmarks/mtl_experiment.py " + " ".join(given)
+        partial = "" if len(done) == len(runs) else f" Partial grid: {len(done)} of {len(runs)} runs finished."
         body = (f"Measured {summary['meta']['date']} with `{command.strip()}` ({args.steps} steps per run, batch "
                 f"{base.train.batch_size}, seeds {', '.join(map(str, seeds))}, {args.val_frames} validation frames). "
-                f"Raw numbers: `{args.out / 'results.json'}`.\n\n{text_out}")
+                f"Raw numbers: `{args.out / 'results.json'}`.{partial}\n\n{text_out}")
         atomic_write_text(doc, replace_section(text, RESULTS_SECTION, body))
     return 0
 
