@@ -213,7 +213,7 @@ class HeadsConfig:
     driver: DriverHeadConfig = field(default_factory=DriverHeadConfig)
 
 
-SharingKind = typing.Literal["hard", "task_decoders", "cross_stitch", "soft", "routing"]
+SharingKind = typing.Literal["hard", "task_decoders", "cross_stitch", "sluice", "soft", "routing"]
 #: Values of ``model.sharing.kind`` (:mod:`perception.model.sharing`).
 SHARING_KINDS: tuple[str, ...] = typing.get_args(SharingKind)
 
@@ -224,9 +224,11 @@ class SharingConfig:
 
     Attributes:
         kind: ``hard`` (one backbone), ``task_decoders`` (one per BEV task), ``cross_stitch``
-            (Misra et al. 2016), ``soft`` (Duong et al. 2015) or ``routing`` (MMoE, Ma et al. 2018).
-        stitch_self_weight: ``cross_stitch``: initial weight of a task's own branch in each
+            (Misra et al. 2016), ``sluice`` (Ruder et al. 2019), ``soft`` (Duong et al. 2015) or
+            ``routing`` (MMoE, Ma et al. 2018).
+        stitch_self_weight: ``cross_stitch``, ``sluice``: initial weight of a task's own branch in each
             cross-stitch unit (the others share the rest; 1.0 starts as separate networks).
+        orthogonality_weight: ``sluice``: weight of the orthogonality penalty between subspaces.
         soft_weight: ``soft``: weight of the squared L2 distance between the task copies.
         experts: ``routing``: number of expert backbones.
         balance_weight: ``routing``: weight of the load-balancing (importance) term.
@@ -234,6 +236,7 @@ class SharingConfig:
 
     kind: SharingKind = "hard"
     stitch_self_weight: float = 0.9
+    orthogonality_weight: float = 1e-3
     soft_weight: float = 1e-3
     experts: int = 3
     balance_weight: float = 0.01
@@ -462,10 +465,13 @@ def validate(config: Config) -> None:
     sh = m.sharing
     if not (0.0 <= sh.stitch_self_weight <= 1.0):
         raise ConfigError(f"model.sharing.stitch_self_weight: must be in [0, 1], got {sh.stitch_self_weight}")
-    if sh.soft_weight < 0 or sh.balance_weight < 0:
-        raise ConfigError("model.sharing: soft_weight and balance_weight must be >= 0")
+    if min(sh.soft_weight, sh.balance_weight, sh.orthogonality_weight) < 0:
+        raise ConfigError("model.sharing: soft_weight, balance_weight and orthogonality_weight must be >= 0")
     if sh.experts < 1:
         raise ConfigError(f"model.sharing.experts: must be >= 1, got {sh.experts}")
+    if sh.kind == "sluice" and any(c % 2 for c in m.bev.channels):
+        raise ConfigError(f"model.sharing.kind: sluice splits every BEV stage into two subspaces; "
+                          f"model.bev.channels must be even, got {list(m.bev.channels)}")
     bev = m.bev
     if not (len(bev.layers) == len(bev.channels) == len(bev.strides)) or not bev.layers:
         raise ConfigError("model.bev: layers, channels and strides must be non-empty and of equal length")

@@ -9,6 +9,8 @@ stages and an upsample-concat neck) between the fuser and the BEV heads:
 * ``task_decoders``: :class:`TaskDecoders`, one backbone per BEV task.
 * ``cross_stitch``: :class:`CrossStitchBackbone`, one branch per task with learned linear
   combinations between the branches after every stage (Misra et al. 2016).
+* ``sluice``: :class:`SluiceBackbone`, cross-stitch over channel subspaces with learned stage
+  weights and an orthogonality penalty (Ruder et al. 2019).
 * ``soft``: :class:`SoftSharedBackbone`, one copy per task pulled together by an L2 penalty on
   the differences (Duong et al. 2015).
 * ``routing``: :class:`RoutedBackbone`, a task-conditioned mixture of expert backbones
@@ -17,7 +19,7 @@ stages and an upsample-concat neck) between the fuser and the BEV heads:
 
 Every module other than the hard backbone returns a :class:`TaskBev`: one (B, C, X, Y) feature
 map per BEV task (``C = BevBackbone.out_channels``, same grid as the input) and a scalar
-regulariser (or None) that the trainer adds to the loss outside the multi-task strategy
+regulariser (or None: soft penalty, sluice orthogonality, routing balance) that the trainer adds to the loss outside the multi-task strategy
 (``FusionModel.regularization``).
 """
 from __future__ import annotations
@@ -78,10 +80,7 @@ class CrossStitchUnit(nn.Module):
 
     def __init__(self, tasks: int, channels: int, self_weight: float) -> None:
         super().__init__()
-        off = (1.0 - self_weight) / (tasks - 1) if tasks > 1 else 0.0
-        alpha = torch.full((tasks, tasks), off)
-        alpha.fill_diagonal_(self_weight)
-        self.alpha = nn.Parameter(alpha[:, :, None].repeat(1, 1, channels))
+        self.alpha = nn.Parameter(_stitch_init(tasks, self_weight)[:, :, None].repeat(1, 1, channels))
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         """T tensors (B, C, X, Y) -> T tensors (B, C, X, Y)."""
@@ -120,6 +119,71 @@ class CrossStitchBackbone(nn.Module):
             for i, b in enumerate(branches):
                 outs[i].append(b.ups[level](xs[i]))
         return TaskBev({t: torch.cat(o, dim=1) for t, o in zip(self.tasks, outs)})
+
+
+def _stitch_init(tasks: int, self_weight: float) -> torch.Tensor:
+    """(T, T) mixing matrix: ``self_weight`` on the diagonal, the rest shared by the other tasks."""
+    off = (1.0 - self_weight) / (tasks - 1) if tasks > 1 else 0.0
+    alpha = torch.full((tasks, tasks), off)
+    return alpha.fill_diagonal_(self_weight)
+
+
+class SluiceBackbone(nn.Module):
+    """Sluice network (Ruder et al. 2019) on the BEV backbone: cross-stitch branches whose stage
+    outputs are split into ``SUBSPACES`` channel subspaces, mixed by one learned
+    ``(T * S, T * S)`` matrix per stage (alpha, initialised as the cross-stitch matrix times the
+    identity over subspaces: 1.0 on the diagonal starts as separate networks), with learned
+    per-task weights of each stage in the neck (beta, initialised to 1: the plain neck), and the
+    paper's orthogonality penalty between the two subspaces of every task at every stage:
+    ``weight * mean_{t, stage} ||X_{t,1}^T X_{t,2} / N||_F^2`` (X: (N, C/2) activations over the
+    N = B x X x Y positions; divided by N so that the term does not grow with the grid).
+    """
+
+    SUBSPACES = 2
+
+    def __init__(self, in_channels: int, config: BevConfig, tasks: tuple[str, ...], self_weight: float,
+                 orthogonality_weight: float) -> None:
+        super().__init__()
+        if any(c % self.SUBSPACES for c in config.channels):
+            raise ValueError(f"sluice: every model.bev.channels must be divisible by {self.SUBSPACES}, got {config.channels}")
+        self.tasks = tasks
+        self.branches = nn.ModuleDict({t: BevBackbone(in_channels, config) for t in tasks})
+        base = torch.kron(_stitch_init(len(tasks), self_weight), torch.eye(self.SUBSPACES))
+        self.alphas = nn.ParameterList(nn.Parameter(base.clone()) for _ in config.channels)
+        self.betas = nn.Parameter(torch.ones(len(tasks), len(config.channels)))
+        self.orthogonality_weight = orthogonality_weight
+        self.out_channels = config.neck_channels * len(config.layers)
+
+    def task_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """None: every branch is reached by every task through the alphas (beta is one tensor)."""
+        return {}
+
+    def _mix(self, alpha: torch.Tensor, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        parts = torch.stack([c for x in xs for c in x.chunk(self.SUBSPACES, dim=1)], dim=1)  # (B, T*S, C/S, X, Y)
+        mixed = torch.einsum("uv,bvcxy->bucxy", alpha.to(parts.dtype), parts)
+        groups = mixed.split(self.SUBSPACES, dim=1)
+        return [g.flatten(1, 2) for g in groups]
+
+    def _orthogonality(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = (c.permute(1, 0, 2, 3).flatten(1) for c in x.chunk(self.SUBSPACES, dim=1))  # (C/2, N)
+        return ((a @ b.T) / a.shape[1]).pow(2).sum()
+
+    def forward(self, x: torch.Tensor) -> TaskBev:
+        """(B, C_in, X, Y) fused BEV -> one (B, C, X, Y) map per task, and the orthogonality term."""
+        branches = [self.branches[t] for t in self.tasks]
+        xs = [x] * len(branches)
+        outs: list[list[torch.Tensor]] = [[] for _ in branches]
+        penalty = x.new_zeros(())
+        for level, alpha in enumerate(self.alphas):
+            xs = self._mix(alpha, [b.stages[level](xi) for b, xi in zip(branches, xs)])
+            for i, b in enumerate(branches):
+                outs[i].append(self.betas[i, level] * b.ups[level](xs[i]))
+                if self.orthogonality_weight > 0:
+                    penalty = penalty + self._orthogonality(xs[i])
+        reg = None
+        if self.orthogonality_weight > 0:
+            reg = self.orthogonality_weight * penalty / (len(branches) * len(self.alphas))
+        return TaskBev({t: torch.cat(o, dim=1) for t, o in zip(self.tasks, outs)}, reg)
 
 
 class SoftSharedBackbone(nn.Module):
@@ -222,6 +286,8 @@ def build_bev_backbone(in_channels: int, config: BevConfig, sharing: SharingConf
         return TaskDecoders(in_channels, config, tasks)
     if kind == "cross_stitch":
         return CrossStitchBackbone(in_channels, config, tasks, sharing.stitch_self_weight)
+    if kind == "sluice":
+        return SluiceBackbone(in_channels, config, tasks, sharing.stitch_self_weight, sharing.orthogonality_weight)
     if kind == "soft":
         return SoftSharedBackbone(in_channels, config, tasks, sharing.soft_weight)
     if kind == "routing":

@@ -13,6 +13,7 @@ from perception.model.bev import BevBackbone
 from perception.model.sharing import (
     CrossStitchBackbone,
     RoutedBackbone,
+    SluiceBackbone,
     SoftSharedBackbone,
     TaskBev,
     TaskDecoders,
@@ -175,7 +176,7 @@ def test_routing_balance_term_is_zero_when_balanced_and_pushes_towards_balance()
     assert module.task_parameters() == {t: list(module.gates[t].parameters()) for t in TASKS}
 
 
-@pytest.mark.parametrize("kind", ["hard", "task_decoders", "cross_stitch", "soft", "routing"])
+@pytest.mark.parametrize("kind", ["hard", "task_decoders", "cross_stitch", "sluice", "soft", "routing"])
 def test_fusion_model_trains_with_each_sharing_kind(kind: str) -> None:
     """The whole model (small config, two frames): forward, every task's loss, backward; the BEV
     heads read their own branch; shared and task parameters partition the model's parameters."""
@@ -194,7 +195,7 @@ def test_fusion_model_trains_with_each_sharing_kind(kind: str) -> None:
     assert set(losses) == {"detection", "segmentation", "depth", "driver"}
     total = sum(v.per_sample.mean() for v in losses.values())
     reg = model.regularization(out)
-    assert (reg is not None) == (kind in ("soft", "routing"))
+    assert (reg is not None) == (kind in ("sluice", "soft", "routing"))
     if reg is not None:
         total = total + reg
     total.backward()
@@ -209,3 +210,42 @@ def test_fusion_model_trains_with_each_sharing_kind(kind: str) -> None:
     if kind in ("task_decoders", "soft"):  # the per-task backbone of a task belongs to that task
         branch = model.bev_backbone.backbones if kind == "task_decoders" else model.bev_backbone.copies
         assert {id(p) for p in branch["segmentation"].parameters()} <= owned["segmentation"]
+
+
+def test_sluice_at_identity_equals_separate_networks() -> None:
+    torch.manual_seed(0)
+    module = SluiceBackbone(CIN, BEV, TASKS, self_weight=1.0, orthogonality_weight=0.0).eval()
+    separate = {t: copy.deepcopy(module.branches[t]).eval() for t in TASKS}
+    x = _input()
+    with torch.no_grad():
+        out = module(x)
+        assert out.regularizer is None
+        for t in TASKS:
+            torch.testing.assert_close(out.features[t], separate[t](x), rtol=0, atol=1e-6)
+
+
+def test_sluice_mixes_subspaces_weights_stages_and_penalises_overlap() -> None:
+    """One stage of 4 channels = two subspaces of 2 per task; alpha, beta and the penalty by hand."""
+    config = BevConfig(grid=BEV.grid, fuser_channels=4, layers=(1,), channels=(4,), strides=(1,), neck_channels=3)
+    torch.manual_seed(0)
+    module = SluiceBackbone(CIN, config, TASKS, self_weight=0.8, orthogonality_weight=2.0).eval()
+    alpha = module.alphas[0]
+    expected_alpha = torch.tensor([[0.8, 0, 0.2, 0], [0, 0.8, 0, 0.2], [0.2, 0, 0.8, 0], [0, 0.2, 0, 0.8]])
+    torch.testing.assert_close(alpha.detach(), expected_alpha)
+    with torch.no_grad():
+        alpha.add_(torch.randn(4, 4) * 0.1)
+        module.betas.copy_(torch.tensor([[0.5], [2.0]]))
+    x = _input(5)
+    with torch.no_grad():
+        out = module(x)
+        stages = [module.branches[t].stages[0](x) for t in TASKS]
+        units = [c for s in stages for c in (s[:, :2], s[:, 2:])]  # (det 1, det 2, seg 1, seg 2)
+        penalty = 0.0
+        for i, t in enumerate(TASKS):
+            mixed = torch.cat([sum(alpha[2 * i + k, v] * units[v] for v in range(4)) for k in range(2)], dim=1)
+            beta = module.betas[i, 0]
+            torch.testing.assert_close(out.features[t], beta * module.branches[t].ups[0](mixed), rtol=1e-5, atol=1e-6)
+            a = mixed[:, :2].permute(1, 0, 2, 3).reshape(2, -1)
+            b = mixed[:, 2:].permute(1, 0, 2, 3).reshape(2, -1)
+            penalty += float(((a @ b.T) / a.shape[1]).pow(2).sum())
+        assert float(out.regularizer) == pytest.approx(2.0 * penalty / 2, rel=1e-4)

@@ -40,7 +40,7 @@ def _changed(before: dict[str, torch.Tensor], model: torch.nn.Module, prefix: st
 
 
 FAST = [("routing", "pcgrad"), ("soft", "uncertainty")]
-SLOW = [(k, s) for k in ("hard", "task_decoders", "cross_stitch", "soft", "routing")
+SLOW = [(k, s) for k in ("hard", "task_decoders", "cross_stitch", "sluice", "soft", "routing")
         for s in ("uncertainty", "pcgrad") if (k, s) not in FAST]
 
 
