@@ -75,8 +75,8 @@ def _override(config: Any, args: argparse.Namespace) -> Any:
 
 def run_train(args: argparse.Namespace) -> int:
     """Run ``perception train``; returns the exit status (user errors: one line on stderr, 2)."""
-    from perception.config import ConfigError
     from perception.checkpoint import CheckpointError
+    from perception.config import ConfigError
     from perception.train.trainer import TrainingDiverged
     from sensors.errors import SensorDataError
 

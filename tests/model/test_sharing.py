@@ -183,6 +183,7 @@ def test_fusion_model_trains_with_each_sharing_kind(kind: str) -> None:
     import dataclasses
 
     from model_frames import frames_batch, make_frame, small_config
+
     from perception.model import FusionModel
 
     config = small_config()

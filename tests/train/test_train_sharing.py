@@ -8,15 +8,22 @@ import dataclasses
 import pytest
 import torch
 import yaml
-
 from fusion_samples import RandomSamples
+from test_train_cli import TINY, train
+
 from perception.config import SharingConfig, config_from_dict
 from perception.data import collate_frames
 from perception.distributed import DistContext
 from perception.model import FusionModel
 from perception.mtl.factory import make_strategy
 from perception.train import Trainer, TrainerOptions, make_train_loader
-from test_train_cli import TINY, tiny_config, train  # noqa: F401 (fixture)
+
+
+@pytest.fixture()
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
 
 
 def _config(kind: str, strategy: str, steps: int = 1):
