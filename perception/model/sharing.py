@@ -18,9 +18,10 @@ stages and an upsample-concat neck) between the fuser and the BEV heads:
   (Shazeer et al. 2017).
 
 Every module other than the hard backbone returns a :class:`TaskBev`: one (B, C, X, Y) feature
-map per BEV task (``C = BevBackbone.out_channels``, same grid as the input) and a scalar
-regulariser (or None: soft penalty, sluice orthogonality, routing balance) that the trainer adds to the loss outside the multi-task strategy
-(``FusionModel.regularization``).
+map per BEV task (``C = BevBackbone.out_channels``, same grid as the input) and, in training mode
+only, a scalar regulariser (soft penalty, sluice orthogonality, routing balance; None otherwise)
+that the trainer adds to the loss outside the multi-task strategy (``FusionModel.regularization``);
+in eval mode the outputs are the task features alone.
 """
 from __future__ import annotations
 
@@ -178,10 +179,10 @@ class SluiceBackbone(nn.Module):
             xs = self._mix(alpha, [b.stages[level](xi) for b, xi in zip(branches, xs)])
             for i, b in enumerate(branches):
                 outs[i].append(self.betas[i, level] * b.ups[level](xs[i]))
-                if self.orthogonality_weight > 0:
+                if self.training and self.orthogonality_weight > 0:
                     penalty = penalty + self._orthogonality(xs[i])
         reg = None
-        if self.orthogonality_weight > 0:
+        if self.training and self.orthogonality_weight > 0:
             reg = self.orthogonality_weight * penalty / (len(branches) * len(self.alphas))
         return TaskBev({t: torch.cat(o, dim=1) for t, o in zip(self.tasks, outs)}, reg)
 
@@ -216,7 +217,7 @@ class SoftSharedBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> TaskBev:
         """(B, C_in, X, Y) fused BEV -> one (B, C, X, Y) map per task, and the weighted penalty."""
-        reg = self.weight * self.penalty() if self.weight > 0 else None
+        reg = self.weight * self.penalty() if self.training and self.weight > 0 else None
         return TaskBev({t: c(x) for t, c in self.copies.items()}, reg)
 
 
@@ -266,7 +267,7 @@ class RoutedBackbone(nn.Module):
         expert_out = torch.stack([e(x) for e in self.experts], dim=1)  # (B, E, C, X, Y)
         features = {t: torch.einsum("be,becxy->bcxy", g.to(expert_out.dtype), expert_out) for t, g in gates.items()}
         reg = None
-        if self.balance_weight > 0:
+        if self.training and self.balance_weight > 0:
             importance = torch.stack([g.sum(dim=0) for g in gates.values()])  # (T, E)
             reg = self.balance_weight * coefficient_of_variation_squared(importance)
         return TaskBev(features, reg)

@@ -110,6 +110,7 @@ def test_soft_sharing_penalty_is_the_squared_distance_of_the_copies() -> None:
     expected = float(((va - vb) ** 2).sum())
     assert float(module.penalty()) == pytest.approx(expected, rel=1e-5)
     assert float(module(_input()).regularizer) == pytest.approx(0.5 * expected, rel=1e-5)
+    assert module.eval()(_input()).regularizer is None  # inference: the task features alone
 
 
 def _soft_distance_after_training(weight: float) -> float:
@@ -229,7 +230,7 @@ def test_sluice_mixes_subspaces_weights_stages_and_penalises_overlap() -> None:
     """One stage of 4 channels = two subspaces of 2 per task; alpha, beta and the penalty by hand."""
     config = BevConfig(grid=BEV.grid, fuser_channels=4, layers=(1,), channels=(4,), strides=(1,), neck_channels=3)
     torch.manual_seed(0)
-    module = SluiceBackbone(CIN, config, TASKS, self_weight=0.8, orthogonality_weight=2.0).eval()
+    module = SluiceBackbone(CIN, config, TASKS, self_weight=0.8, orthogonality_weight=2.0)  # training mode
     alpha = module.alphas[0]
     expected_alpha = torch.tensor([[0.8, 0, 0.2, 0], [0, 0.8, 0, 0.2], [0.2, 0, 0.8, 0], [0, 0.2, 0, 0.8]])
     torch.testing.assert_close(alpha.detach(), expected_alpha)
