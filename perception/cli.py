@@ -20,13 +20,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand (their modules import heavy libraries lazily)."""
     from perception.cli_demo import add_demo_parser, run_demo
     from perception.cli_evaluate import add_evaluate_parser, run_evaluate
+    from perception.cli_export import add_export_parser, run_export
     from perception.cli_replay import add_replay_parser, run_replay
     from perception.cli_simulate import add_simulate_parser, run_simulate
     from perception.cli_train import add_train_parser, run_train
 
     parser = argparse.ArgumentParser(
         prog="perception",
-        description="Multi-task camera+LiDAR BEV perception: simulate, train, evaluate, replay, demo.",
+        description="Multi-task camera+LiDAR BEV perception: simulate, train, evaluate, replay, export, demo.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("train", add_train_parser, run_train),
         ("evaluate", add_evaluate_parser, run_evaluate),
         ("replay", add_replay_parser, run_replay),
+        ("export", add_export_parser, run_export),
     ):
         add_parser(subparsers)
         subparsers.choices[name].set_defaults(run=run)

@@ -15,6 +15,8 @@ import argparse
 import os
 from pathlib import Path
 
+from perception.cli_export import add_runtime_arguments, load_network
+
 
 def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``evaluate`` subcommand to ``subparsers`` and return its parser."""
@@ -26,6 +28,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="model checkpoint to evaluate")
     source.add_argument("--predictions", type=Path, help="nuScenes submission JSON to score (no model)")
+    source.add_argument("--model", type=Path, help="ONNX file from 'perception export' (with --runtime onnxruntime)")
     parser.add_argument("--config", type=Path, help="YAML config (default: the one stored in the checkpoint)")
     parser.add_argument("--data", required=True, help="nuScenes root, KITTI root, or 'sim' (simulated validation drives)")
     parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
@@ -38,6 +41,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("--drop", choices=("camera", "lidar"),
                         help="switch a sensor off at inference (street cameras or LiDAR), as if it had failed")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    add_runtime_arguments(parser)
     return parser
 
 
@@ -49,15 +53,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """
     import torch
 
-    from perception.inference import EvalOptions, evaluate_model, evaluate_predictions, load_model, open_eval_source
+    from perception.inference import EvalOptions, evaluate_model, evaluate_predictions, open_eval_source
     from perception.inference.modality import drop_sensor
     from perception.distributed import DistContext, init_distributed, shutdown_distributed
 
     options = EvalOptions(args.out, batch_size=args.batch_size, samples_to_draw=args.samples,
                           cabin_seconds=args.cabin_seconds)
     if args.predictions is not None:
-        if args.max_samples is not None or args.config is not None or args.drop is not None:
-            raise ValueError("--max-samples, --config and --drop apply to model evaluation (--checkpoint) only")
+        if args.max_samples is not None or args.config is not None or args.drop is not None or args.runtime != "torch":
+            raise ValueError("--max-samples, --config, --drop and --runtime apply to model evaluation only")
         from perception.config import Config
 
         source = open_eval_source(args.data, args.split, Config())
@@ -67,7 +71,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         ctx = init_distributed(args.device) if distributed else None
         device = ctx.device if ctx else torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         try:
-            model, config = load_model(args.checkpoint, args.config, device)
+            model, config = load_network(args, device)
             if args.drop is not None:
                 drop_sensor(model, args.drop)
             source = open_eval_source(args.data, args.split, config, args.max_samples)

@@ -5,6 +5,7 @@ Examples::
     perception replay drive_bag/ --checkpoint perception/checkpoints/tiny.pt --out replay/
     perception replay drive_bag/ --checkpoint ckpt.pt --out replay/ --realtime --serve
     perception replay drive.bag --checkpoint ckpt.pt --out replay/ --profile autoware --ros-out
+    perception replay drive_bag/ --runtime onnxruntime --model model.onnx --out replay/   # from perception export
     perception replay drive_bag/ --inspect
 
 Writes ``OUT/results.mcap`` and ``OUT/foxglove_layout.json`` (the layout of
@@ -17,6 +18,8 @@ import argparse
 import sys
 from contextlib import ExitStack
 from pathlib import Path
+
+from perception.cli_export import add_runtime_arguments, load_network
 
 #: Exit status of a replay stopped by Ctrl-C (its results hold the frames done).
 EXIT_INTERRUPTED = 130
@@ -35,7 +38,9 @@ def add_replay_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument("recording", type=Path, help="rosbag2 folder or file (.mcap, .db3), ROS 1 .bag, or .pcd folder")
     parser.add_argument("--inspect", action="store_true",
                         help="list topics, types, counts, rates, the profile that fits and the unusable topics, then exit")
-    parser.add_argument("--checkpoint", type=Path, help="model checkpoint (required unless --inspect)")
+    parser.add_argument("--checkpoint", type=Path, help="model checkpoint (or --model; required unless --inspect)")
+    parser.add_argument("--model", type=Path, help="ONNX file from 'perception export' (with --runtime onnxruntime)")
+    add_runtime_arguments(parser)
     parser.add_argument("--config", type=Path, help="YAML config (default: the one stored in the checkpoint)")
     parser.add_argument("--out", type=Path, help="output folder (required unless --inspect)")
     parser.add_argument("--profile", help="topic profile: a shipped name or a YAML file (default: the one that fits)")
@@ -69,21 +74,20 @@ def run_replay(args: argparse.Namespace) -> int:
     if args.inspect:
         print("\n".join(recording.inspect().lines()))
         return 0
-    if args.checkpoint is None or args.out is None:
-        raise ValueError("--checkpoint and --out are required (or use --inspect)")
+    if (args.checkpoint is None and args.model is None) or args.out is None:
+        raise ValueError("--checkpoint (or --model) and --out are required (or use --inspect)")
     if not 0 <= args.port < 65536:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
 
     import torch
 
-    from perception.inference import load_model
     from perception.replay.foxglove_sink import foxglove_outputs
     from perception.replay.layout import write_layout
     from perception.replay.runner import replay
     from perception.replay.summary import summary
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, config = load_model(args.checkpoint, args.config, device)
+    model, config = load_network(args, device)
     out: Path = args.out
     outputs = {"results": str(out / RESULTS_MCAP), "Foxglove layout": str(out / LAYOUT)}
     with ExitStack() as stack:

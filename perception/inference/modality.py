@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+if TYPE_CHECKING:
+    from perception.export.runner import OnnxRunner
+
 #: Sensor name -> the :class:`perception.data.Batch` presence field that switches it off.
 SENSORS: dict[str, str] = {"camera": "camera_valid", "lidar": "lidar_valid"}
 
 
-def drop_sensor(model: nn.Module, sensor: str) -> RemovableHandle:
+def drop_sensor(model: nn.Module | OnnxRunner, sensor: str) -> RemovableHandle:
     """Mark ``sensor`` (``"camera"``: the street cameras, ``"lidar"``) as missing in every batch the
     model sees, as a failed sensor would: the fuser gets zeros and a 0 presence flag (what modality
     dropout trains for), the depth head has no image to read without cameras. The cabin camera is

@@ -20,6 +20,7 @@ from evaluation.nuscenes_det.submission import read_submission
 from evaluation.report import PlotInputs, write_report
 from evaluation.segmentation import DEFAULT_THRESHOLDS
 from perception.config import Config, build_sim_config, config_from_dict, config_to_dict, load_config
+from perception.export.runner import Network
 from perception.inference.predict import predict_cabin_stream, predict_frames
 from perception.inference.records import DriverObservation, FrameRecord
 from perception.inference.scoring import Scores, score_records
@@ -126,7 +127,7 @@ def _write(scores: Scores, out_dir: Path, meta: dict, samples: list[str]) -> Eva
     return EvalOutcome(metrics, files)
 
 
-def evaluate_model(model: FusionModel, config: Config, source: EvalSource, options: EvalOptions,
+def evaluate_model(model: Network, config: Config, source: EvalSource, options: EvalOptions,
                    device: torch.device = torch.device("cpu"), ctx: DistContext | None = None) -> EvalOutcome | None:
     """Run ``model`` over ``source`` (this rank's shard), gather to rank 0 and score every head.
 
@@ -149,7 +150,7 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
     records = predict_frames(model, source.frames, shard_blocks(len(source.frames), options.batch_size, ctx), device,
                              thresholds, on_frame=side_work, progress=ctx.is_main)
     cabin: list[tuple[int, DriverObservation]] = []
-    if source.kind == SIM and "driver" in model.heads and options.cabin_seconds > 0:
+    if source.kind == SIM and "driver" in model.tasks and options.cabin_seconds > 0:
         d = config.data
         stream = CabinStream(d.seed + d.train_scenes, options.cabin_seconds, options.cabin_fps,
                              build_sim_config(d).cabin_size)
@@ -170,7 +171,7 @@ def evaluate_model(model: FusionModel, config: Config, source: EvalSource, optio
     meta = {"data": str(source.root) if source.root else SIM, "split": source.split, "frames": len(all_records),
             "frames_without_bev_input": sum(not r.bev_input for r in all_records),
             "cabin_stream_frames": len(all_cabin), "world_size": ctx.world_size, "device": str(device),
-            "heads": list(model.tasks)}
+            "heads": list(model.tasks), "runtime": model.runtime}
     return _write(scores, options.out_dir, meta, samples)
 
 

@@ -13,10 +13,10 @@ import torch
 from tqdm import tqdm
 
 from perception.config import ModelConfig
-from perception.data import SampleInputs, cabin_inputs, cabin_tensor, collate_inputs, frame_to_inputs, frame_to_sample
+from perception.data import SampleInputs, cabin_tensor, collate_inputs, frame_to_inputs, frame_to_sample
+from perception.export.runner import Network
 from perception.inference.records import DriverObservation, FrameRecord, make_record
 from perception.inference.timing import StageTimer
-from perception.model import FusionModel
 from perception.model.prediction import Prediction
 from sensors.frame import Camera, DriverLabels, Frame
 
@@ -24,14 +24,14 @@ from sensors.frame import Camera, DriverLabels, Frame
 FrameCallback = Callable[[int, Frame, Prediction], None]
 
 
-def predict_batch(model: FusionModel, frames: Sequence[Frame], device: torch.device, timer: StageTimer,
+def predict_batch(model: Network, frames: Sequence[Frame], device: torch.device, timer: StageTimer,
                   targets: bool = False) -> tuple[list[SampleInputs], list[Prediction]]:
     """One forward pass over ``frames``: their per-frame tensors and decoded predictions, in order.
 
     The one inference path of every consumer (evaluation, replay): :func:`frame_to_inputs` (with
     ``targets``: :func:`frame_to_sample`, inputs plus the targets scoring compares with) and
     :func:`collate_inputs` (stage ``preprocessing``), the forward pass under ``torch.inference_mode``
-    (``model``), :meth:`FusionModel.decode` (``postprocessing``); the stages are timed by ``timer``.
+    (``model``), ``model.decode`` (``postprocessing``); the stages are timed by ``timer``.
     A sensor missing from a frame is marked missing in its inputs, and the model answers from the
     other modality. The model must be in eval mode.
     """
@@ -47,7 +47,7 @@ def predict_batch(model: FusionModel, frames: Sequence[Frame], device: torch.dev
     return samples, predictions
 
 
-def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequence[Sequence[int]], device: torch.device,
+def predict_frames(model: Network, frames: Sequence[Frame], batches: Sequence[Sequence[int]], device: torch.device,
                    thresholds: np.ndarray, timer: StageTimer | None = None,
                    on_frame: FrameCallback | None = None, warmup: bool = True,
                    progress: bool = False) -> list[FrameRecord]:
@@ -88,23 +88,23 @@ def predict_frames(model: FusionModel, frames: Sequence[Frame], batches: Sequenc
     return records
 
 
-def predict_cabin(model: FusionModel, images: Sequence[Camera], device: torch.device) -> list[Prediction]:
+def predict_cabin(model: Network, images: Sequence[Camera], device: torch.device) -> list[Prediction]:
     """Driver-head predictions of cabin camera images (one batch), without the street branches.
 
     Uses the same preprocessing as :func:`perception.data.frame_to_inputs` (:func:`cabin_tensor`) and
-    the model's own cabin path (``tasks=("driver",)``: shared image encoder, pooled -> driver head).
+    the network's own cabin path (``model.driver``: shared image encoder, pooled -> driver head).
 
     Raises:
         ValueError: the model has no driver-monitoring head.
     """
     config: ModelConfig = model.config
-    inputs = cabin_inputs(torch.stack([cabin_tensor(c.image, config.image) for c in images])).to(device)
+    x = torch.stack([cabin_tensor(c.image, config.image) for c in images]).to(device)
     model.eval()
     with torch.inference_mode():
-        return model.decode(model(inputs, tasks=("driver",)))
+        return model.decode(model.driver(x))
 
 
-def predict_cabin_stream(model: FusionModel, stream: Sequence[tuple[Camera, DriverLabels]],
+def predict_cabin_stream(model: Network, stream: Sequence[tuple[Camera, DriverLabels]],
                          batches: Sequence[Sequence[int]], name: str,
                          device: torch.device) -> list[tuple[int, DriverObservation]]:
     """(index, observation) of the cabin images ``stream[i]``, one forward pass per batch of indices;

@@ -120,10 +120,46 @@ class ImageEncoder(nn.Module):
         return F.adaptive_avg_pool2d(deepest, POOL_CELLS).flatten(1)
 
 
-def pool_geometry(grid: BevGrid, zmin: float, zmax: float) -> kernels.BevPoolGeometry:
-    """The ``kernels.bev_pool`` geometry of a BEV grid (square cells) and height range [zmin, zmax) metres."""
-    return kernels.BevPoolGeometry(xmin=grid.xmin, ymin=grid.ymin, zmin=zmin, xmax=grid.xmax, ymax=grid.ymax,
-                                   zmax=zmax, cell_x=grid.resolution, cell_y=grid.resolution)
+def pool_geometry(grid: BevGrid, config: ViewTransformConfig) -> kernels.BevPoolGeometry:
+    """The BEV pooling geometry: ``grid``'s cells, frustum points kept between ``config.zmin`` and ``zmax``."""
+    return kernels.BevPoolGeometry(grid.xmin, grid.ymin, config.zmin, grid.xmax, grid.ymax, config.zmax,
+                                   grid.resolution, grid.resolution)
+
+
+def depth_bin_centres(config: ViewTransformConfig) -> torch.Tensor:
+    """(D,) float32 centres (metres) of the ``depth_bins`` equal bins over [depth_min, depth_max)."""
+    step = (config.depth_max - config.depth_min) / config.depth_bins
+    return config.depth_min + (torch.arange(config.depth_bins, dtype=torch.float32) + 0.5) * step
+
+
+def frustum_points(intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, bin_centres: torch.Tensor,
+                   stride: int, h: int, w: int) -> torch.Tensor:
+    """Ego-frame positions (N, D, h, w, 3) float32 (metres) of the depth bins of each feature pixel.
+
+    Args:
+        intrinsics: (N, 3, 3) K at the model input resolution; cam_to_ego: (N, 4, 4).
+        bin_centres: (D,) depth (metres along the optical axis) of each bin.
+        stride: image pixels per feature pixel; h, w: the feature map size.
+
+    Feature pixel (i, j) at stride s covers image pixels [j*s, (j+1)*s) so its centre is
+    at u = j*s + (s-1)/2 in OpenCV pixel coordinates (pixel centres at integers).
+    """
+    dev = intrinsics.device
+    k = intrinsics.double()
+    s = stride
+    u = torch.arange(w, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
+    v = torch.arange(h, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
+    d = bin_centres.to(dev, torch.float64)
+    fx, fy = k[:, 0, 0].view(-1, 1, 1, 1), k[:, 1, 1].view(-1, 1, 1, 1)
+    cx, cy = k[:, 0, 2].view(-1, 1, 1, 1), k[:, 1, 2].view(-1, 1, 1, 1)
+    dd = d.view(1, -1, 1, 1)
+    x = (u.view(1, 1, 1, -1) - cx) / fx * dd
+    y = (v.view(1, 1, -1, 1) - cy) / fy * dd
+    z = dd.expand_as(x + y)
+    cam = torch.stack(torch.broadcast_tensors(x, y, z), dim=-1)  # (N, D, h, w, 3)
+    t = cam_to_ego.double()
+    ego = torch.einsum("nij,ndhwj->ndhwi", t[:, :3, :3], cam) + t[:, None, None, None, :3, 3]
+    return ego.float()
 
 
 class DepthBins(nn.Module):
@@ -137,9 +173,7 @@ class DepthBins(nn.Module):
     def __init__(self, config: ViewTransformConfig) -> None:
         super().__init__()
         self.depth_min, self.depth_max, self.count = config.depth_min, config.depth_max, config.depth_bins
-        step = (config.depth_max - config.depth_min) / config.depth_bins
-        centres = config.depth_min + (torch.arange(config.depth_bins, dtype=torch.float32) + 0.5) * step
-        self.register_buffer("centres", centres, persistent=False)
+        self.register_buffer("centres", depth_bin_centres(config), persistent=False)
 
     def expected(self, logits: torch.Tensor) -> torch.Tensor:
         """Expected depth (metres) of a depth distribution: logits (..., D, h, w) -> (..., 1, h, w)."""
@@ -172,7 +206,7 @@ class LiftSplat(nn.Module):
             nn.Conv2d(in_channels, config.depth_bins + config.channels, 1),
         )
         self.bins = DepthBins(config)
-        self.pool_grid = pool_geometry(grid, config.zmin, config.zmax)
+        self.pool_grid = pool_geometry(grid, config)
         self.grid_shape = grid.shape
         self.ranks_cache = kernels.BevPoolRanksCache(max_entries=8)
 
@@ -181,28 +215,20 @@ class LiftSplat(nn.Module):
         out = self.net(features)
         return out[:, : self.depth_bins], out[:, self.depth_bins :]
 
-    def frustum(self, intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        """Ego-frame positions (N, D, h, w, 3) float32 (metres) of the depth bins of each feature pixel.
+    def distributions(self, features: torch.Tensor, camera_valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the splat pools: features (B, N, Cin, h, w), camera_valid (B, N) bool -> depth logits
+        (B, N, D, h, w), depth probabilities (B, N, D, h, w) (zero for invalid cameras) and context
+        (B, N, h, w, C) (channel last)."""
+        b, n, _, h, w = features.shape
+        logits, context = self.lift(features.flatten(0, 1))
+        logits = logits.view(b, n, self.depth_bins, h, w)
+        probs = logits.softmax(dim=2) * camera_valid.view(b, n, 1, 1, 1).to(logits.dtype)
+        context = context.view(b, n, self.channels, h, w).permute(0, 1, 3, 4, 2).contiguous()
+        return logits, probs, context
 
-        Feature pixel (i, j) at stride s covers image pixels [j*s, (j+1)*s) so its centre is
-        at u = j*s + (s-1)/2 in OpenCV pixel coordinates (pixel centres at integers).
-        """
-        dev = intrinsics.device
-        k = intrinsics.double()
-        s = self.stride
-        u = torch.arange(w, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
-        v = torch.arange(h, device=dev, dtype=torch.float64) * s + (s - 1) / 2.0
-        d = self.bins.centres.to(dev, torch.float64)
-        fx, fy = k[:, 0, 0].view(-1, 1, 1, 1), k[:, 1, 1].view(-1, 1, 1, 1)
-        cx, cy = k[:, 0, 2].view(-1, 1, 1, 1), k[:, 1, 2].view(-1, 1, 1, 1)
-        dd = d.view(1, -1, 1, 1)
-        x = (u.view(1, 1, 1, -1) - cx) / fx * dd
-        y = (v.view(1, 1, -1, 1) - cy) / fy * dd
-        z = dd.expand_as(x + y)
-        cam = torch.stack(torch.broadcast_tensors(x, y, z), dim=-1)  # (N, D, h, w, 3)
-        t = cam_to_ego.double()
-        ego = torch.einsum("nij,ndhwj->ndhwi", t[:, :3, :3], cam) + t[:, None, None, None, :3, 3]
-        return ego.float()
+    def frustum(self, intrinsics: torch.Tensor, cam_to_ego: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """Ego-frame positions (N, D, h, w, 3) float32 of this transform's depth bins, see :func:`frustum_points`."""
+        return frustum_points(intrinsics, cam_to_ego, self.bins.centres, self.stride, h, w)
 
     def forward(
         self,
@@ -223,11 +249,8 @@ class LiftSplat(nn.Module):
             bev: (B, C, X, Y) camera BEV features.
             depth_logits: (B, N, D, h, w).
         """
-        b, n, cin, h, w = features.shape
-        logits, context = self.lift(features.flatten(0, 1))
-        logits = logits.view(b, n, self.depth_bins, h, w)
-        probs = logits.softmax(dim=2) * camera_valid.view(b, n, 1, 1, 1).to(logits.dtype)
-        context = context.view(b, n, self.channels, h, w).permute(0, 1, 3, 4, 2).contiguous()
+        b, h, w = features.shape[0], features.shape[-2], features.shape[-1]
+        logits, probs, context = self.distributions(features, camera_valid)
         bev = features.new_zeros((b, self.channels, *self.grid_shape))
         with torch.no_grad():
             ranks = [

@@ -20,18 +20,20 @@ import torch
 from torch import nn
 
 from perception.config import ModelConfig
-from perception.data.batch import Batch, Inputs
+from perception.data.batch import Batch, Inputs, cabin_inputs
 from perception.model.bev import Fuser
 from perception.model.camera import ImageEncoder, LiftSplat
 from perception.model.heads import BEV, CABIN, STREET_CAMERAS, DepthHead, DetectionHead, DriverHead, Features
 from perception.model.heads import SegmentationHead, TaskHead
 from perception.model.lidar import PillarEncoder
 from perception.model.prediction import Prediction
-from perception.model.sharing import TaskBev, build_bev_backbone
+from perception.model.sharing import build_bev_backbone
 from perception.mtl.task import TaskLoss
 
+#: The task heads, in order.
+HEADS: tuple[type[TaskHead], ...] = (DetectionHead, SegmentationHead, DepthHead, DriverHead)
 #: Task names, in the order of the heads (and of the keys of :meth:`FusionModel.losses`).
-TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
+TASKS: tuple[str, ...] = tuple(head.name for head in HEADS)
 
 
 class FusionModel(nn.Module):
@@ -41,6 +43,9 @@ class FusionModel(nn.Module):
     computes only what the requested heads read. :meth:`losses` and :meth:`decode` loop over the
     heads (each a :class:`perception.model.heads.TaskHead`).
     """
+
+    #: What runs the network (``perception.export.Network``; ``OnnxRunner`` says "onnxruntime").
+    runtime = "torch"
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -82,7 +87,7 @@ class FusionModel(nn.Module):
         if heads.depth.enabled:
             assert self.image_encoder is not None and self.view_transform is not None
             self.heads["depth"] = DepthHead(self.image_encoder.out_channels, heads.depth, self.view_transform.bins,
-                                            self.image_encoder.stride, config.cameras)
+                                            self.image_encoder.stride)
         if heads.driver.enabled:
             assert self.image_encoder is not None
             self.heads["driver"] = DriverHead(self.image_encoder.pooled_channels, heads.driver)
@@ -183,11 +188,7 @@ class FusionModel(nn.Module):
             lidar_bev = None
             if self.lidar_encoder is not None:
                 lidar_bev, features.lidar_canvas = self.lidar_encoder(inputs.points, lid_present)
-            bev = self.bev_backbone(self.fuser(camera_bev, lidar_bev, cam_present, lid_present))
-            if isinstance(bev, TaskBev):
-                features.task_bev, features.sharing_loss = bev.features, bev.regularizer
-            else:
-                features.bev = bev
+            features.set_bev(self.bev_backbone(self.fuser(camera_bev, lidar_bev, cam_present, lid_present)))
         if CABIN in reads:
             features.cabin = self._encode_cabin(inputs)
         return features
@@ -217,6 +218,15 @@ class FusionModel(nn.Module):
         """Run the heads of ``tasks`` (None: every built head); see :meth:`forward_heads`."""
         return self.forward_heads(self.forward_features(inputs, tasks), tasks)
 
+    def driver(self, cabin: torch.Tensor) -> dict[str, object]:
+        """:meth:`forward` on cabin images (B, 3, Hc, Wc) alone (``tasks=("driver",)``): the street
+        branches do not run; returns the forward dict (``camera_present``, ``lidar_present`` all False).
+
+        Raises:
+            ValueError: the model has no driver head.
+        """
+        return self(cabin_inputs(cabin), tasks=("driver",))
+
     def losses(self, outputs: dict[str, object], batch: Batch) -> dict[str, TaskLoss]:
         """Per-sample loss and presence mask of every head in ``outputs`` (see each head's ``loss``)."""
         return {head.name: head.loss(outputs, batch) for head in self._heads(None) if head.name in outputs}
@@ -233,9 +243,15 @@ class FusionModel(nn.Module):
         A sample the model saw without any BEV input (no street camera and no LiDAR: the BEV heads
         ran on a zero BEV) gets ``bev_input=False``, and the BEV heads give it no boxes and no map.
         """
-        bev_input = (outputs["camera_present"] | outputs["lidar_present"]).cpu().tolist()  # type: ignore[operator]
-        predictions = [Prediction(bev_input=bool(seen)) for seen in bev_input]
-        for head in self._heads(None):
-            if head.name in outputs:
-                head.decode(outputs, predictions)
-        return predictions
+        return decode_outputs(outputs, self.config)
+
+
+def decode_outputs(outputs: dict[str, object], config: ModelConfig) -> list[Prediction]:
+    """One :class:`Prediction` per sample of a forward dict (of any runtime), each head's fields by
+    its ``decode``; a sample without any BEV input gets ``bev_input=False`` (no boxes, no map)."""
+    bev_input = (outputs["camera_present"] | outputs["lidar_present"]).cpu().tolist()  # type: ignore[operator]
+    predictions = [Prediction(bev_input=bool(seen)) for seen in bev_input]
+    for head in HEADS:
+        if head.name in outputs:
+            head.decode(outputs, predictions, config)
+    return predictions

@@ -19,6 +19,15 @@ from sensors.frame import BevGrid
 POINT_FEATURES = 5 + 3 + 3
 
 
+def voxelize_clouds(points: list[torch.Tensor], lidar_valid: torch.Tensor, config: LidarConfig) -> kernels.Voxels:
+    """Hard voxelization (pillars) of a batch of clouds: B tensors (N_b, 5) and ``lidar_valid`` (B,) bool
+    (a sample without LiDAR gives no pillar) -> :class:`kernels.Voxels` with (M, 4) (b, ix, iy, iz) coords."""
+    empty = torch.zeros((0, 5), dtype=torch.float32, device=lidar_valid.device)
+    clouds = [p.float() if bool(v) else empty for p, v in zip(points, lidar_valid)]
+    return kernels.hard_voxelize_batch(clouds, config.voxel_size, config.point_range, config.max_points,
+                                       config.max_voxels)
+
+
 class PillarEncoder(nn.Module):
     """Points -> pillars -> (B, C, X, Y) BEV features on the model's BEV grid.
 
@@ -77,10 +86,8 @@ class PillarEncoder(nn.Module):
         """
         b = len(points)
         device = lidar_valid.device
-        empty = torch.zeros((0, 5), dtype=torch.float32, device=device)
-        clouds = [p.float() if bool(v) else empty for p, v in zip(points, lidar_valid)]
         c = self.config
-        voxels = kernels.hard_voxelize_batch(clouds, c.voxel_size, c.point_range, c.max_points, c.max_voxels)
+        voxels = voxelize_clouds(points, lidar_valid, c)
         if voxels.features.shape[0] < 2:  # BatchNorm needs two values; such a batch has no LiDAR
             canvas = torch.zeros((b, c.channels, *self.canvas), device=device)
         else:

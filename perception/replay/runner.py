@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from perception.export.runner import Network
 from perception.inference.predict import predict_batch
 from perception.inference.timing import StageTimer
-from perception.model import FusionModel
 from perception.model.prediction import Prediction
 from perception.replay.pacing import paced
 from sensors.frame import Frame
@@ -141,7 +141,7 @@ def _count_missing(frame: Frame, cameras: Sequence[str], stats: ReplayStats) -> 
     stats.frames_missing_sensor += bool(missing)
 
 
-def replay(frames: Iterable[Frame], model: FusionModel, sinks: Sequence[FrameSink], device: torch.device,
+def replay(frames: Iterable[Frame], model: Network, sinks: Sequence[FrameSink], device: torch.device,
            realtime: bool = False, progress: bool = True, total: int | None = None) -> ReplayStats:
     """Run ``model`` on every frame of ``frames`` (in order) and hand each prediction to ``sinks``.
 

@@ -56,8 +56,7 @@ def _bev_features(bev: torch.Tensor, canvas: torch.Tensor | None) -> Features:
 
 def _depth_head() -> DepthHead:
     torch.manual_seed(0)
-    return DepthHead(8, DepthHeadConfig(channels=8, guide_channels=4), DepthBins(ViewTransformConfig()), 8,
-                     ("CAM_FRONT",)).eval()
+    return DepthHead(8, DepthHeadConfig(channels=8, guide_channels=4), DepthBins(ViewTransformConfig()), 8).eval()
 
 
 def _seg_head() -> SegmentationHead:

@@ -9,8 +9,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from perception.config import ModelConfig
 from perception.data.batch import Batch
 from perception.model.prediction import Prediction
+from perception.model.sharing import TaskBev
 from perception.mtl.task import TaskLoss
 
 #: The trunk features a head can read (:attr:`TaskHead.reads`).
@@ -24,7 +26,7 @@ class Features:
     Attributes:
         camera_present, lidar_present: (B,) bool, the inputs the BEV features saw (after
             training-time modality dropout).
-        images: (B, N, 3, H, W) normalised street images.
+        images: (B, N, 3, H, W) normalised street images (None in an exported graph without cameras).
         image_features: (B, N, C, h, w) FPN features of the valid street cameras (zeros for
             the others); None when no street camera is valid or the camera branch is off.
         depth_logits: (B, N, D, h, w) depth-bin logits of the view transform, with image_features.
@@ -40,7 +42,7 @@ class Features:
 
     camera_present: torch.Tensor
     lidar_present: torch.Tensor
-    images: torch.Tensor
+    images: torch.Tensor | None
     image_features: torch.Tensor | None = None
     depth_logits: torch.Tensor | None = None
     bev: torch.Tensor | None = None
@@ -48,6 +50,14 @@ class Features:
     sharing_loss: torch.Tensor | None = None
     lidar_canvas: torch.Tensor | None = None
     cabin: torch.Tensor | None = None
+
+    def set_bev(self, bev: torch.Tensor | TaskBev) -> None:
+        """Store the BEV backbone's output: one map for every head (``hard``), or per-task maps
+        and the sharing regulariser (:class:`perception.model.sharing.TaskBev`)."""
+        if isinstance(bev, TaskBev):
+            self.task_bev, self.sharing_loss = bev.features, bev.regularizer
+        else:
+            self.bev = bev
 
     def bev_for(self, task: str) -> torch.Tensor:
         """The (B, C, X, Y) BEV features the head of ``task`` reads (its branch, or the shared map).
@@ -82,6 +92,11 @@ class TaskHead(nn.Module):
         """Per-sample loss (B,) and presence mask (B,) of this task for ``FusionModel`` outputs."""
         raise NotImplementedError
 
-    def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:  # pragma: no cover
-        """Fill this task's fields of one :class:`Prediction` per sample from ``FusionModel`` outputs."""
+    @classmethod
+    def decode(cls, outputs: Mapping[str, Any], predictions: list[Prediction],
+               config: ModelConfig) -> None:  # pragma: no cover
+        """Fill this task's fields of one :class:`Prediction` per sample from ``FusionModel`` outputs.
+
+        A class method of the configuration alone (no weights), so that any runtime's outputs
+        (PyTorch, ONNX Runtime) decode the same way."""
         raise NotImplementedError

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from perception.config import DepthHeadConfig
+from perception.config import DepthHeadConfig, ModelConfig
 from perception.data.batch import Batch
 from perception.model import losses as L
 from perception.model.camera import DepthBins
@@ -35,19 +35,16 @@ class DepthHead(TaskHead):
         in_channels: channels of the image features.
         bins: the view transform's depth bins (expected depth, bin targets).
         stride: image pixels per feature pixel.
-        cameras: street camera names in input order (keys of the decoded depth maps).
     """
 
     name = "depth"
     reads = STREET_CAMERAS
 
-    def __init__(self, in_channels: int, config: DepthHeadConfig, bins: DepthBins, stride: int,
-                 cameras: tuple[str, ...]) -> None:
+    def __init__(self, in_channels: int, config: DepthHeadConfig, bins: DepthBins, stride: int) -> None:
         super().__init__()
         self.config = config
         self.bins = bins
         self.stride = stride
-        self.cameras = tuple(cameras)
         self.net = nn.Sequential(
             conv_bn_relu(in_channels + 1, config.channels),
             conv_bn_relu(config.channels, config.channels),
@@ -62,6 +59,7 @@ class DepthHead(TaskHead):
             nn.init.zeros_(residual.bias)
 
     def forward(self, features: Features) -> torch.Tensor:
+        assert features.images is not None
         b, n, _, h, w = features.images.shape
         if features.image_features is None or features.depth_logits is None:
             return features.images.new_zeros((b, n, h, w))
@@ -99,10 +97,11 @@ class DepthHead(TaskHead):
             per = per + cfg.bin_weight * L.depth_bin_ce(logits, bins)
         return TaskLoss(per, batch.has_depth & valid.flatten(1).any(1))
 
-    def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:
+    @classmethod
+    def decode(cls, outputs: Mapping[str, Any], predictions: list[Prediction], config: ModelConfig) -> None:
         """``depth``: camera name -> (H, W) float32 metres at the model input size; None for a
         sample the model saw without any street camera."""
-        depth = outputs[self.name].detach().float().cpu().numpy()
+        depth = outputs[cls.name].detach().float().cpu().numpy()
         seen = outputs["camera_present"].cpu().numpy()
         for p, d, cameras in zip(predictions, depth, seen):
-            p.depth = dict(zip(self.cameras, d)) if cameras else None
+            p.depth = dict(zip(config.cameras, d)) if cameras else None

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from perception.config import DetectionHeadConfig
+from perception.config import DetectionHeadConfig, ModelConfig
 from perception.data.batch import Batch
 from perception.model import losses as L
 from perception.model.box_coding import REGRESSION_CHANNELS
@@ -59,9 +59,11 @@ class DetectionHead(TaskHead):
         per = per + cfg.regression_weight * L.regression_l1(out["regression"], targets, self.regression_weights)
         return TaskLoss(per, batch.has_boxes & (outputs["camera_present"] | outputs["lidar_present"]))
 
-    def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:
+    @classmethod
+    def decode(cls, outputs: Mapping[str, Any], predictions: list[Prediction], config: ModelConfig) -> None:
         """``boxes``: ego-frame boxes by :func:`perception.model.prediction.decode_detections`; none
         for a sample without BEV input."""
-        out = outputs[self.name]
-        for p, boxes in zip(predictions, decode_detections(out["heatmap"], out["regression"], self.grid, self.config)):
+        out = outputs[cls.name]
+        decoded = decode_detections(out["heatmap"], out["regression"], config.bev.grid, config.heads.detection)
+        for p, boxes in zip(predictions, decoded):
             p.boxes = boxes if p.bev_input else Boxes3D.empty()

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from perception.config import DriverHeadConfig
+from perception.config import DriverHeadConfig, ModelConfig
 from perception.data.batch import Batch
 from perception.model import losses as L
 from perception.model.heads.base import CABIN, Features, TaskHead
@@ -46,13 +46,14 @@ class DriverHead(TaskHead):
                             self.pose_scale_deg)
         return TaskLoss(per, batch.has_driver & batch.cabin_valid)
 
-    def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:
+    @classmethod
+    def decode(cls, outputs: Mapping[str, Any], predictions: list[Prediction], config: ModelConfig) -> None:
         """``eye_closed``, ``phone``: probabilities; ``gaze``: (8,) probabilities; ``head_pose``:
         (yaw, pitch, roll) degrees."""
-        out = outputs[self.name]
+        out = outputs[cls.name]
         eye = torch.softmax(out["eye"].detach().float(), 1)[:, 1].cpu().numpy()
         gaze = torch.softmax(out["gaze"].detach().float(), 1).cpu().numpy()
-        pose = (out["pose"].detach().float() * self.pose_scale_deg).cpu().numpy()
+        pose = (out["pose"].detach().float() * config.heads.driver.pose_scale_deg).cpu().numpy()
         phone = torch.sigmoid(out["phone"].detach().float()).cpu().numpy()
         for i, p in enumerate(predictions):
             p.eye_closed, p.gaze, p.head_pose, p.phone = float(eye[i]), gaze[i], pose[i], float(phone[i])

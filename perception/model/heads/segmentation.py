@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from perception.config import SegmentationHeadConfig
+from perception.config import ModelConfig, SegmentationHeadConfig
 from perception.data.batch import Batch
 from perception.model import losses as L
 from perception.model.heads.base import BEV, Features, TaskHead
@@ -99,8 +99,9 @@ class SegmentationHead(TaskHead):
         per = L.segmentation_loss(outputs[self.name], batch.bev_map, self.config.dice_weight)
         return TaskLoss(per, batch.has_bev_map & (outputs["camera_present"] | outputs["lidar_present"]))
 
-    def decode(self, outputs: Mapping[str, Any], predictions: list[Prediction]) -> None:
+    @classmethod
+    def decode(cls, outputs: Mapping[str, Any], predictions: list[Prediction], config: ModelConfig) -> None:
         """``bev_map``: (len(MAP_CLASSES), Xs, Ys) float32 probabilities; None for a sample without BEV input."""
-        probs = torch.sigmoid(outputs[self.name].detach().float()).cpu().numpy()
+        probs = torch.sigmoid(outputs[cls.name].detach().float()).cpu().numpy()
         for p, m in zip(predictions, probs):
             p.bev_map = m if p.bev_input else None

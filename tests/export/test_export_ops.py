@@ -1,0 +1,43 @@
+"""The export ops against the model's kernels (Numba), and the torch graph against ``FusionModel.forward``."""
+from __future__ import annotations
+
+import torch
+
+import kernels
+from perception.export.ops import bev_pool_gather, pillar_scatter_index
+
+
+def _rig(b: int, n: int, d: int, h: int, w: int, grid: kernels.BevPoolGeometry) -> list[kernels.BevPoolRanks]:
+    """Ranks of ``b`` random rigs (frustum points scattered over and beyond the grid)."""
+    g = torch.Generator().manual_seed(1)
+    return [kernels.precompute_bev_pool(torch.rand((n, d, h, w, 3), generator=g, dtype=torch.float64) * 24 - 12, grid)
+            for _ in range(b)]
+
+
+def test_bev_pool_gather_equals_the_numba_kernel_for_different_rigs_in_one_batch():
+    grid = kernels.BevPoolGeometry(-8.0, -8.0, -4.0, 8.0, 8.0, 4.0, 1.0, 1.0)
+    b, n, d, h, w, c = 3, 2, 5, 3, 4, 6
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand((b, n, d, h, w), generator=g).softmax(dim=2)
+    context = torch.randn((b, n, h, w, c), generator=g)
+    rigs = _rig(b, n, d, h, w, grid)
+    offsets = [(i * n * d * h * w, i * n * h * w, i * grid.nx * grid.ny) for i in range(b)]
+    depth_index = torch.cat([r.depth_index.long() + o[0] for r, o in zip(rigs, offsets)])
+    feat_index = torch.cat([r.feat_index.long() + o[1] for r, o in zip(rigs, offsets)])
+    bev_index = torch.cat([r.bev_index.long() + o[2] for r, o in zip(rigs, offsets)])
+    out = bev_pool_gather(probs, context, depth_index, feat_index, bev_index, (grid.nx, grid.ny))
+    for i, ranks in enumerate(rigs):  # the kernel takes one rig per call
+        expected = kernels.bev_pool(probs[i:i + 1], context[i:i + 1], ranks, backend="numba")[0]
+        torch.testing.assert_close(out[i], expected, atol=1e-6, rtol=1e-6)
+    assert out.abs().sum() > 0
+
+
+def test_pillar_scatter_index_equals_the_numba_kernel():
+    points = [torch.rand((300, 5)) * torch.tensor([16.0, 16.0, 4.0, 255.0, 0.0]) - torch.tensor([8.0, 8.0, 2.0, 0, 0])
+              for _ in range(2)]
+    voxels = kernels.hard_voxelize_batch(points, (0.5, 0.5, 4.0), (-8.0, -8.0, -2.0, 8.0, 8.0, 2.0), 8, 1000)
+    features = torch.randn((voxels.coords.shape[0], 4))
+    out = pillar_scatter_index(features, voxels.coords.long(), 2, (32, 32))
+    expected = kernels.pillar_scatter(features, voxels.coords, 2, (32, 32), backend="numba")
+    torch.testing.assert_close(out, expected, atol=0, rtol=0)
+    assert (out != 0).any(dim=1).sum() == voxels.coords.shape[0]
