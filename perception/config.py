@@ -465,8 +465,9 @@ def validate(config: Config) -> None:
     sh = m.sharing
     if not (0.0 <= sh.stitch_self_weight <= 1.0):
         raise ConfigError(f"model.sharing.stitch_self_weight: must be in [0, 1], got {sh.stitch_self_weight}")
-    if min(sh.soft_weight, sh.balance_weight, sh.orthogonality_weight) < 0:
-        raise ConfigError("model.sharing: soft_weight, balance_weight and orthogonality_weight must be >= 0")
+    for key in ("soft_weight", "balance_weight", "orthogonality_weight"):
+        if getattr(sh, key) < 0:
+            raise ConfigError(f"model.sharing.{key}: must be >= 0, got {getattr(sh, key)}")
     if sh.experts < 1:
         raise ConfigError(f"model.sharing.experts: must be >= 1, got {sh.experts}")
     if sh.kind == "sluice" and any(c % 2 for c in m.bev.channels):

@@ -251,3 +251,15 @@ def test_sluice_mixes_subspaces_weights_stages_and_penalises_overlap() -> None:
             b = mixed[:, 2:].permute(1, 0, 2, 3).reshape(2, -1)
             penalty += float(((a @ b.T) / a.shape[1]).pow(2).sum())
         assert float(out.regularizer) == pytest.approx(2.0 * penalty / 2, rel=1e-4)
+
+
+def test_sharing_config_errors_name_the_key() -> None:
+    from perception.config import ConfigError, config_from_dict
+
+    assert config_from_dict({"model": {"sharing": {"kind": "routing", "experts": 2}}}).model.sharing.experts == 2
+    with pytest.raises(ConfigError, match=r"model\.sharing\.kind"):
+        config_from_dict({"model": {"sharing": {"kind": "magic"}}})
+    with pytest.raises(ConfigError, match=r"model\.sharing\.soft_weight"):
+        config_from_dict({"model": {"sharing": {"soft_weight": -1.0}}})
+    with pytest.raises(ConfigError, match=r"model\.sharing\.kind: sluice .* must be even"):
+        config_from_dict({"model": {"sharing": {"kind": "sluice"}, "bev": {"channels": [33, 64]}}})
