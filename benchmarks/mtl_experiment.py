@@ -17,7 +17,8 @@ cache shared by every run. Rows (each trained once per seed, in ``<out>/<row>/se
 * protocol ``full``: ``single-<task>``, one model per head (:func:`single_task_config`, hard
   sharing, plain training), and ``joint-<sharing>-<strategy>`` for each ``--joint`` entry
   (``model.sharing.kind`` and ``train.strategy``);
-* protocol ``scarce`` (label-scarce): for each task of ``--scarce-tasks`` and fraction ``f`` of
+* protocol ``scarce`` (label-scarce; with the ``single-<task>`` rows, its baselines for the fully
+  labelled tasks): for each task of ``--scarce-tasks`` and fraction ``f`` of
   ``--fractions``, the labels of that task are kept on ``f`` of the training frames
   (:func:`perception.train.data.labelled_subset`, seed 0, the same frames for every seed);
   ``scarce-<task>-<pct>-single`` trains the single-task model on the labelled frames only and
@@ -246,8 +247,9 @@ def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[
         raise ValueError("need at least one joint variant and one seed")
     tasks = enabled_tasks(config)
     rows: list[tuple[str, Config, dict[str, Any]]] = []
-    if "full" in protocols:
+    if "full" in protocols or "scarce" in protocols:  # the fully labelled single-task models: baselines of both
         rows += [(f"single-{t}", single_task_config(config, t), {}) for t in tasks]
+    if "full" in protocols:
         rows += [(f"joint-{sh}-{st}", joint_config(config, sh, st), {}) for sh, st in joint]
     if "scarce" in protocols:
         sh, st = joint[0]

@@ -127,7 +127,8 @@ def test_scarce_runs_train_on_the_labelled_frames():
             return dataclasses.make_dataclass("S", ["i", "has_boxes", "has_bev_map"])(i, True, True)
 
     runs = mtl.plan_runs(load_config(TINY), [("hard", "equal")], [3], ("scarce",), ("detection",), (0.25,))
-    single, joint = runs
+    assert [r.row for r in runs[:4]] == [f"single-{t}" for t in mtl.TASKS]  # the baselines of the other tasks
+    single, joint = runs[4:]
     labelled = labelled_subset(20, 0.25, mtl.SUBSET_SEED)
     assert len(labelled) == 5 and labelled == labelled_subset(20, 0.25, 0)
     subset = mtl.run_dataset(single, Frames())
