@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(PY) -m pip install -q -e ".[dev,nuscenes,bags]"
+	$(PY) -m pip install -q -e ".[dev,nuscenes,bags,ros]"
 	$(PY) -m pip install -q --no-deps "nuscenes-devkit==1.2.0"
 	@touch $(STAMP)
 

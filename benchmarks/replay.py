@@ -48,11 +48,12 @@ def measure(checkpoint: Path, frames: int, ros_out: bool, seed: int = 11) -> dic
     from perception.replay.runner import replay
     from sensors.ros import open_recording
     from sensors.ros.writer import write_rosbag2
-    from sensors.sim import SimConfig, simulate_drive
+    from perception.config import build_sim_config
+    from sensors.sim import simulate_drive
 
     torch.set_num_threads(1)
     model, config = load_model(checkpoint, None, torch.device("cpu"))
-    sim = SimConfig(**config.data.sim)
+    sim = build_sim_config(config.data)
     with tempfile.TemporaryDirectory() as tmp:
         drive = list(simulate_drive(sim, seed=seed, num_frames=frames, scene_name="scene-0103"))
         bag = write_rosbag2(drive, Path(tmp) / "drive")

@@ -95,11 +95,18 @@ def _driver_section(m: dict) -> list[str]:
     frames = m.get("frames")
     if frames:
         rows = [[k, frames[k]["accuracy"], frames[k]["precision"], frames[k]["recall"], frames[k]["f1"]]
-                for k in ("eye_closed", "phone")]
-        lines += _table(["per frame", "accuracy", "precision", "recall", "F1"], rows)
-        pose = frames["head_pose_mae_deg"]
-        lines += [f"Gaze-zone accuracy {_fmt(frames['gaze']['accuracy'])}; head-pose MAE (deg) yaw "
-                  f"{_fmt(pose['yaw'], 2)}, pitch {_fmt(pose['pitch'], 2)}, roll {_fmt(pose['roll'], 2)}.", ""]
+                for k in ("eye_closed", "phone", "off_road") if k in frames]
+        if rows:
+            lines += _table(["per frame", "accuracy", "precision", "recall", "F1"], rows)
+        parts = []
+        if "gaze" in frames:
+            parts.append(f"Gaze-zone accuracy {_fmt(frames['gaze']['accuracy'])}")
+        if "head_pose_mae_deg" in frames:
+            pose = frames["head_pose_mae_deg"]
+            parts.append(f"head-pose MAE (deg) yaw {_fmt(pose['yaw'], 2)}, pitch {_fmt(pose['pitch'], 2)}, "
+                         f"roll {_fmt(pose['roll'], 2)}")
+        if parts:
+            lines += ["; ".join(parts) + ".", ""]
     events = m.get("events")
     if events:
         rows = [[k, v["target"], v["predicted"], v["precision"], v["recall"], v["mean_delay_s"],

@@ -16,7 +16,6 @@ with ``torch.load(path, weights_only=True)`` (no pickled code). Keys:
 from __future__ import annotations
 
 import pickle
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ CHECKPOINT_FORMAT = "perception-checkpoint"
 CHECKPOINT_VERSION = 1
 
 
-class CheckpointError(Exception):
+class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model/config; the message is one line."""
 
 
@@ -40,13 +39,43 @@ def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> Path:
 
     Tensors are written on the CPU, so that a checkpoint trained on a GPU loads anywhere with a plain
     ``torch.load(path, weights_only=True)``. If writing fails (full disk, crash, exception), the
-    previous file at ``path`` is left intact and the temp file is removed.
+    previous file at ``path`` is left intact and the temp file is removed; a temp file left by a
+    killed process is removed by :func:`sensors.atomic.remove_stale_temporaries` when the next
+    run starts.
+
+    Raises:
+        OSError: the file cannot be written (full disk, permissions), naming ``path``.
     """
     path = Path(path)
     payload = _to_cpu({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state})
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+    except OSError as error:
+        reason = error.strerror or _first_line(error)
+        raise type(error)(error.errno, f"cannot write checkpoint ({reason}); the previous one is intact", str(path)) from None
+    except RuntimeError as error:  # torch's zip writer reports a failed write (full disk) this way
+        raise OSError(f"{path}: cannot write checkpoint ({_first_line(error)}); the previous one is intact") from None
     return path
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary checkpoint files (``.<name>.<random>.tmp.pt``) that a killed run left in ``folder``.
+
+    :func:`save_checkpoint` removes its temporary file on any exception, but a process killed
+    outright (SIGKILL, OOM killer, power cut) cannot; the next run of the same folder calls this
+    before it writes (one writer per run folder). Returns the removed files.
+    """
+    folder = Path(folder)
+    stale = sorted(folder.glob(".*.tmp.pt")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _to_cpu(value: Any) -> Any:
@@ -77,16 +106,28 @@ def load_checkpoint(
         map_location: where tensors are loaded.
 
     Raises:
-        CheckpointError: missing, truncated or corrupted file, not a checkpoint of this project, or a
-            mismatch; the message names the file and the first mismatched key (with shapes).
+        CheckpointError: missing file (or a folder), truncated or corrupted file, not a checkpoint
+            of this project, weights with NaN or Inf, or a mismatch; the message names the file and
+            the first offending key (with shapes).
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, expected a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file does not exist")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except pickle.UnpicklingError:
+        # torch's own message advises loading with weights_only=False, which runs arbitrary code
+        # from the file: never passed on.
+        raise CheckpointError(
+            f"{path}: cannot read checkpoint: not plain tensors and numbers (truncated, corrupted, or holding "
+            "pickled Python objects, which are never loaded)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - whatever torch raises on a foreign or damaged file
+        reason = _first_line(exc)
+        if "weights_only" in reason:
+            reason = type(exc).__name__
         raise CheckpointError(f"{path}: cannot read checkpoint (truncated or corrupted?): {reason}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a perception checkpoint (no format={CHECKPOINT_FORMAT!r} key)")
@@ -99,6 +140,7 @@ def load_checkpoint(
                                          config.get("model", {}), "model")
         if mismatch is not None:
             raise CheckpointError(f"{path}: checkpoint was trained with a different config: {mismatch}")
+    check_finite(state.get("model"), path)
     if model is not None:
         mismatch = first_state_dict_mismatch(state["model"], model.state_dict())
         if mismatch is not None:
@@ -118,6 +160,20 @@ def _with_defaults(stored: Any) -> Any:
         return config_to_dict(config_from_dict(dict(stored)))
     except ConfigError:
         return stored
+
+
+def check_finite(weights: Any, path: str | Path) -> None:
+    """Raise :class:`CheckpointError` naming ``path`` and the first tensor of ``weights`` with NaN or Inf.
+
+    ``weights`` is the model ``state_dict`` of a checkpoint (a mapping of name -> tensor); a
+    diverged run's weights would otherwise give NaN predictions without a word.
+    """
+    if not isinstance(weights, Mapping):
+        raise CheckpointError(f"{path}: checkpoint has no model weights (key 'model' is not a mapping)")
+    for key, value in weights.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            count = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"{path}: model weight {key!r} has {count} NaN or Inf values; refusing to use it")
 
 
 def first_config_mismatch(stored: Any, current: Any, where: str) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from perception.cli_export import add_runtime_arguments, load_network
 
@@ -30,7 +31,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     source.add_argument("--predictions", type=Path, help="nuScenes submission JSON to score (no model)")
     source.add_argument("--model", type=Path, help="ONNX file from 'perception export' (with --runtime onnxruntime)")
     parser.add_argument("--config", type=Path, help="YAML config (default: the one stored in the checkpoint)")
-    parser.add_argument("--data", required=True, help="nuScenes root, KITTI root, or 'sim' (simulated validation drives)")
+    parser.add_argument("--data", required=True,
+                        help="nuScenes root, KITTI root, DMD root (driver head only), or 'sim' (simulated validation drives)")
     parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--max-samples", type=int, help="evaluate only the first N frames (model evaluation)")
@@ -51,41 +53,56 @@ def run_evaluate(args: argparse.Namespace) -> int:
     Raises:
         ValueError, sensors.errors.SensorDataError: bad input (one line, shown by ``perception.cli``).
     """
-    import torch
+    from perception.inference import EvalOptions
+    from sensors.atomic import atomic_dir
 
-    from perception.inference import EvalOptions, evaluate_model, evaluate_predictions, open_eval_source
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    # Every file goes into a temporary folder renamed to --out at the end (all ranks of a torchrun
+    # job share it; rank 0 renames): an interrupted run leaves no metrics.json without its report.
+    with atomic_dir(args.out, is_evaluation_output, what="evaluation folder",
+                    tag=f"torchrun-{os.environ.get('MASTER_PORT', '0')}" if distributed else None,
+                    commit=not distributed or int(os.environ.get("RANK", "0")) == 0) as staging:
+        staging.mkdir(parents=True, exist_ok=True)
+        outcome = _evaluate(args, EvalOptions(staging, batch_size=args.batch_size, samples_to_draw=args.samples,
+                                              cabin_seconds=args.cabin_seconds), distributed)
+    if outcome is None:
+        return 0
+    print(headline(outcome.metrics))
+    for line in notes(outcome.metrics):
+        print(line)
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def is_evaluation_output(path: Path) -> bool:
+    """Whether the folder ``path`` is a previous output of ``perception evaluate`` (it is replaced)."""
+    return (path / "metrics.json").is_file() and (path / "report.md").is_file()
+
+
+def _evaluate(args: argparse.Namespace, options: Any, distributed: bool) -> Any:
+    """The evaluation of ``args`` written into ``options.out_dir``; its outcome (None off rank 0)."""
+    from perception.inference import evaluate_model, evaluate_predictions, open_eval_source
     from perception.inference.modality import drop_sensor
-    from perception.distributed import DistContext, init_distributed, shutdown_distributed
+    from perception.distributed import DistContext, init_distributed, resolve_device, shutdown_distributed
 
-    options = EvalOptions(args.out, batch_size=args.batch_size, samples_to_draw=args.samples,
-                          cabin_seconds=args.cabin_seconds)
     if args.predictions is not None:
         if args.max_samples is not None or args.config is not None or args.drop is not None or args.runtime != "torch":
             raise ValueError("--max-samples, --config, --drop and --runtime apply to model evaluation only")
         from perception.config import Config
 
         source = open_eval_source(args.data, args.split, Config())
-        outcome = evaluate_predictions(args.predictions, source, options)
-    else:
-        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-        ctx = init_distributed(args.device) if distributed else None
-        device = ctx.device if ctx else torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        try:
-            model, config = load_network(args, device)
-            if args.drop is not None:
-                drop_sensor(model, args.drop)
-            source = open_eval_source(args.data, args.split, config, args.max_samples)
-            outcome = evaluate_model(model, config, source, options, device, ctx or DistContext(device=device))
-        finally:
-            if distributed:
-                shutdown_distributed()
-        if outcome is None:
-            return 0
-    print(headline(outcome.metrics))
-    for line in notes(outcome.metrics):
-        print(line)
-    print(f"report: {Path(args.out) / 'report.md'}")
-    return 0
+        return evaluate_predictions(args.predictions, source, options)
+    ctx = init_distributed(args.device) if distributed else None
+    device = ctx.device if ctx else resolve_device(args.device)
+    try:
+        model, config = load_network(args, device)
+        if args.drop is not None:
+            drop_sensor(model, args.drop)
+        source = open_eval_source(args.data, args.split, config, args.max_samples)
+        return evaluate_model(model, config, source, options, device, ctx or DistContext(device=device))
+    finally:
+        if distributed:
+            shutdown_distributed()
 
 
 def notes(metrics: dict) -> list[str]:
@@ -113,9 +130,11 @@ def headline(metrics: dict) -> str:
     depth = metrics.get("depth")
     if depth:
         parts.append(f"depth AbsRel {depth['per_image']['abs_rel']:.4f}")
-    driver = metrics.get("driver")
-    if driver:
-        parts.append(f"gaze acc {driver['frames']['gaze']['accuracy']:.3f}")
+    frames = metrics.get("driver", {}).get("frames", {})
+    for key, name in (("gaze", "gaze acc"), ("off_road", "off-road acc"), ("eye_closed", "eyes-closed acc")):
+        if key in frames:
+            parts.append(f"{name} {frames[key]['accuracy']:.3f}")
+            break
     latency = metrics.get("latency", {}).get("total")
     if latency:
         parts.append(f"latency {latency['median_ms']:.1f} ms (p99 {latency['p99_ms']:.1f})")

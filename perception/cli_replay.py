@@ -67,28 +67,33 @@ def run_replay(args: argparse.Namespace) -> int:
     """
     from rich.console import Console
 
-    from sensors.ros import open_recording
+    from sensors.ros import inspect_recording, open_recording
 
-    recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
-    console = Console()
     if args.inspect:
-        print("\n".join(recording.inspect().lines()))
+        print("\n".join(inspect_recording(args.recording, profile=args.profile).lines()))
         return 0
     if (args.checkpoint is None and args.model is None) or args.out is None:
         raise ValueError("--checkpoint (or --model) and --out are required (or use --inspect)")
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out}: exists and is not a folder")
+    if args.tolerance < 0:
+        raise ValueError(f"--tolerance must be >= 0 s, got {args.tolerance}")
     if not 0 <= args.port < 65536:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
-
-    import torch
+    recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
+    console = Console()
 
     from perception.replay.foxglove_sink import foxglove_outputs
     from perception.replay.layout import write_layout
     from perception.replay.runner import replay
     from perception.replay.summary import summary
+    from perception.distributed import resolve_device
+    from sensors.atomic import check_output_dir
 
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, config = load_network(args, device)
     out: Path = args.out
+    check_output_dir(out, is_replay_output, "replay folder")
+    device = resolve_device(args.device)
+    model, config = load_network(args, device)
     outputs = {"results": str(out / RESULTS_MCAP), "Foxglove layout": str(out / LAYOUT)}
     with ExitStack() as stack:
         publisher = stack.enter_context(foxglove_outputs(
@@ -113,6 +118,11 @@ def run_replay(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def is_replay_output(folder: Path) -> bool:
+    """Whether ``folder`` holds only what a replay writes (its files are replaced by a new replay)."""
+    return all(entry.name in (RESULTS_MCAP, LAYOUT, ROS_BAG) or entry.name.startswith(".") for entry in folder.iterdir())
 
 
 def _lidar_messages(recording) -> int | None:

@@ -25,8 +25,8 @@ def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "simulate", help="simulate a drive (LiDAR, six cameras, cabin, ground truth) and write it",
         description="Simulate a seeded drive through a procedural town and write it in the nuScenes "
-                    "(v1.0-mini) or KITTI object layout or as a rosbag2 recording (docs/replay.md), optionally "
-                    "with a preview picture.",
+                    "(v1.0-mini, with the town as map expansion) or KITTI object layout or as a rosbag2 recording "
+                    "(docs/replay.md), optionally with a preview picture.",
     )
     parser.add_argument("--out", type=Path, required=True, help="dataset root (or rosbag2 folder) to write")
     parser.add_argument("--frames", type=int, default=10, help="keyframes (2 Hz) to simulate (default 10)")
@@ -52,7 +52,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Run ``perception simulate``; returns the exit status (0 on success)."""
     from tqdm import tqdm
 
-    from sensors.sim import SimConfig, render_preview, simulate_drive
+    from sensors.atomic import check_output_dir, check_output_file
+    from sensors.kitti.writer import is_kitti_root
+    from sensors.nuscenes.writer import is_nuscenes_root
+    from sensors.sim import SimConfig, render_preview
+    from sensors.sim.drive import drive_simulator
+    from sensors.sim.town_map import town_map
 
     if args.frames < 1:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
@@ -60,6 +65,16 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     if args.sweeps is not None and args.sweeps < 1:
         raise ValueError(f"--sweeps must be >= 1, got {args.sweeps}")
+    out = Path(args.out)
+    # Every output is checked before the drive is simulated (minutes), not after.
+    previous_output = {"nuscenes": is_nuscenes_root, "kitti": is_kitti_root,
+                       "rosbag2": lambda folder: (folder / "metadata.yaml").is_file()}
+    if args.format in previous_output:
+        check_output_dir(out, previous_output[args.format], "dataset folder")
+    preview = None
+    if args.preview is not None:
+        preview = args.preview if args.preview.is_absolute() or args.preview != Path(DEFAULT_PREVIEW) else out / args.preview
+        check_output_file(preview, "preview picture")
     # KITTI triggers its camera when the scanner faces forward, at the LiDAR timestamp.
     trigger = {"lidar_stamp_azimuth_deg": 0.0} if args.format == "kitti" else {}
     config = SimConfig(image_size=tuple(args.size), **trigger)
@@ -68,19 +83,20 @@ def run_simulate(args: argparse.Namespace) -> int:
     preview_index = min(2, args.frames - 1)
     kept: dict[str, Any] = {}
 
+    sim = drive_simulator(config, seed=args.seed, num_frames=args.frames, scene_name=args.scene)
+
     def frames() -> Iterator[Any]:
-        stream = simulate_drive(config, seed=args.seed, num_frames=args.frames, scene_name=args.scene)
+        stream = (sim.keyframe(k) for k in range(args.frames))
         for i, frame in enumerate(tqdm(stream, total=args.frames, desc="simulate", unit="frame",
                                        disable=args.no_progress, file=sys.stderr)):
             if i == preview_index:
                 kept["frame"] = frame
             yield frame
 
-    out = Path(args.out)
     if args.format == "nuscenes":
         from sensors.nuscenes.writer import write_nuscenes
 
-        write_nuscenes(frames(), out)
+        write_nuscenes(frames(), out, maps={args.scene: town_map(sim.town)})
     elif args.format == "kitti":
         from sensors.kitti.writer import write_kitti
 
@@ -92,9 +108,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     else:
         for _ in frames():
             pass
-    if args.preview is not None:
-        path = args.preview if args.preview.is_absolute() or args.preview != Path(DEFAULT_PREVIEW) else out / args.preview
-        render_preview(kept["frame"], path)
-        print(f"preview: {path}")
+    if preview is not None:
+        render_preview(kept["frame"], preview)
+        print(f"preview: {preview}")
     print(f"wrote {args.frames} frames ({args.format}) to {out}")
     return 0

@@ -3,12 +3,45 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
+#: What a run folder holds (``--out``): a folder with anything else is refused.
+RUN_FOLDER_ENTRIES = frozenset({"config.yaml", "checkpoints", "train_log.csv", "tensorboard", "data_cache"})
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether the folder ``path`` holds only what ``perception train`` writes into a run folder."""
+    return all(entry.name in RUN_FOLDER_ENTRIES or entry.name.startswith(".") for entry in path.iterdir())
+
+
+def is_staged_folder(path: Path) -> bool:
+    """Whether the folder ``path`` holds only what ``perception train --staged`` writes: stage run
+    folders ``stage<k>-<task>``, ``joint`` and the sample cache."""
+    return all(re.fullmatch(r"stage\d+-[a-z]+|joint|data_cache|\..*", entry.name) for entry in path.iterdir())
+
+
+def remove_unfinished_run(out: Path) -> None:
+    """Remove what a new run that ended before its first checkpoint wrote into ``out``.
+
+    Without a checkpoint nothing can be resumed, so ``config.yaml``, the log and the TensorBoard
+    events would only pass for a run that happened. The simulated-sample cache (``data_cache/``,
+    complete samples written atomically, minutes to rebuild) is kept; an emptied folder is removed.
+    """
+    import shutil
+
+    for name in ("config.yaml", "train_log.csv", "tensorboard", "checkpoints"):
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
 
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -75,17 +108,15 @@ def _override(config: Any, args: argparse.Namespace) -> Any:
 
 def run_train(args: argparse.Namespace) -> int:
     """Run ``perception train``; returns the exit status (user errors: one line on stderr, 2)."""
-    from perception.checkpoint import CheckpointError
-    from perception.config import ConfigError
+    from perception.cli import USER_ERRORS, error_line
     from perception.train.trainer import TrainingDiverged
-    from sensors.errors import SensorDataError
 
     try:
         return _train(args)
-    except (ConfigError, CheckpointError, SensorDataError, FileNotFoundError, FileExistsError, ValueError) as error:
+    except USER_ERRORS as error:
         if getattr(args, "debug", False):
             raise
-        print(f"perception train: error: {error}", file=sys.stderr)
+        print(f"perception train: error: {error_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except TrainingDiverged as error:
         print(f"perception train: {error}", file=sys.stderr)
@@ -94,12 +125,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from perception.config import load_config
+    from sensors.atomic import check_output_dir
 
-    if not args.config.is_file():
-        raise FileNotFoundError(f"{args.config}: config file does not exist")
     config = _override(load_config(args.config), args)
     if args.staged:
+        check_output_dir(args.out, is_staged_folder, "staged run folder")
         return _train_staged(args, config)
+    check_output_dir(args.out, is_run_folder, "run folder")
     if args.stage_steps is not None or args.stage_order is not None:
         raise ValueError("--stage-steps and --stage-order need --staged")
     tasks = _task_list(args.tasks, "--tasks") if args.tasks is not None else None
@@ -237,6 +269,10 @@ def _fit(args: argparse.Namespace, config: Any, out: Path, init: Path | None, ta
         elif ctx.is_main:
             save_config(config, out / "config.yaml")
         result = trainer.fit()
+    except BaseException:
+        if ctx.is_main and not resume and not checkpoint.exists():
+            remove_unfinished_run(out)
+        raise
     finally:
         shutdown_distributed()
     return result if ctx.is_main else None

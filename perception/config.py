@@ -397,17 +397,37 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read a YAML config file (missing sections and keys keep their defaults)."""
+    """Read a YAML config file (missing sections and keys keep their defaults).
+
+    Raises:
+        ConfigError: a missing or unreadable file, a folder, invalid YAML (one line with line and
+            column), unknown keys or wrongly typed values.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, expected a YAML config file")
     try:
         text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: cannot read config: file does not exist") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file, expected a YAML config") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from None
     return config_from_dict(data or {}, str(path))
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """One line for a YAML error: the problem and where (PyYAML's own text spans 4-7 lines)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context = getattr(error, "context", None)
+    return f"{where}{problem}" + (f" ({context})" if context else "")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

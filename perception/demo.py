@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,29 +65,48 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
              cabin_seconds: float = 60.0) -> DemoResult:
     """Run the main job (see the module docstring) and return what it produced.
 
+    Everything is written into a temporary folder renamed to ``out_dir`` at the end, so the output
+    is complete or absent; ``out_dir`` may be absent, empty or a previous demo output.
+
     Raises:
-        FileNotFoundError: ``checkpoint`` does not exist.
-        ValueError: ``num_frames`` < 1, or a checkpoint that does not load.
+        ValueError: ``num_frames`` < 1, or a checkpoint that is missing or does not load.
+        FileExistsError: ``out_dir`` is a file or holds something else.
     """
+    from perception.inference import load_model
+    from sensors.atomic import atomic_dir
+
+    if num_frames < 1:
+        raise ValueError(f"--frames must be at least 1, got {num_frames}")
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir, is_demo_output, what="demo folder") as staging:
+        staging.mkdir()
+        model, config = load_model(checkpoint)
+        result = _run(staging, model, config, num_frames, cabin_seconds)
+    moved = {name: out_dir / path.relative_to(staging) for name, path in
+             (("dataset_root", result.dataset_root), ("preview", result.preview), ("report", result.report))}
+    return dataclasses.replace(result, **moved)
+
+
+def is_demo_output(path: Path) -> bool:
+    """Whether the folder ``path`` is a previous output of the demo (it is replaced)."""
+    return {e.name for e in path.iterdir()} <= {"nuscenes", "preview.png", "evaluation"}
+
+
+def _run(out_dir: Path, model: object, config: object, num_frames: int, cabin_seconds: float) -> DemoResult:
+    """The demo's steps, writing into ``out_dir``."""
     from rich.progress import track
 
-    from perception.inference import EvalOptions, evaluate_model, load_model, open_eval_source
+    from perception.inference import EvalOptions, evaluate_model, open_eval_source
     from perception.inference.sources import SIM, EvalSource
     from sensors.nuscenes.reader import NuScenesDataset
     from sensors.nuscenes.writer import write_nuscenes
     from sensors.sim import render_preview
 
-    if num_frames < 1:
-        raise ValueError(f"--frames must be at least 1, got {num_frames}")
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"checkpoint {checkpoint} not found")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model, config = load_model(checkpoint)
     simulated = open_eval_source(SIM, "mini_val", config, max_samples=num_frames)
     frames = [simulated.frames[i] for i in track(range(len(simulated.frames)), description="simulating drive")]
 
     dataset_root = out_dir / "nuscenes"
-    write_nuscenes(frames, dataset_root, version="v1.0-mini")
+    write_nuscenes(frames, dataset_root, version="v1.0-mini", maps=simulated.frames.maps())
     read_back = list(NuScenesDataset(dataset_root, split="mini_val"))
     if len(read_back) != len(frames):
         raise RuntimeError(f"read {len(read_back)} frames back, wrote {len(frames)}")

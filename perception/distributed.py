@@ -58,14 +58,42 @@ class DistContext:
         return self.world_size > 1
 
 
+def resolve_device(name: str | None) -> torch.device:
+    """The torch device a ``--device`` value names, checked to exist on this machine.
+
+    Args:
+        name: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or None (CUDA when available, else CPU).
+
+    Raises:
+        ValueError: an unknown device name, or CUDA asked for where no usable GPU is (one line).
+    """
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: unknown device; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name}: only cpu and cuda are supported")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: no CUDA GPU is available on this machine; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return device
+
+
 def init_distributed(device: str | None = None) -> DistContext:
     """Join the process group described by torchrun's environment, or return a single-process context.
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or None (CUDA when available). With CUDA each process uses
             ``cuda:LOCAL_RANK`` and the NCCL backend; on CPU the gloo backend.
+
+    Raises:
+        ValueError: ``device`` is unknown or not present (see :func:`resolve_device`).
     """
-    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    use_cuda = resolve_device(device).type == "cuda"
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

@@ -15,9 +15,9 @@ NUSCENES_VERSIONS = ("v1.0-mini", "v1.0-trainval", "v1.0-test")
 
 
 def detect_layout(root: Path) -> str:
-    """Name of the layout of ``root``: ``"nuscenes"``, ``"kitti"``, ``"rosbag"`` (rosbag2 folder or
-    ``.mcap``/``.db3`` file, ROS 1 ``.bag`` or folder of ``.bag`` files) or ``"pcd"`` (a folder of
-    ``.pcd`` files)."""
+    """Name of the layout of ``root``: ``"nuscenes"``, ``"kitti"``, ``"dmd"`` (``*_ann_*.json`` DMD
+    annotations), ``"rosbag"`` (rosbag2 folder or ``.mcap``/``.db3`` file, ROS 1 ``.bag`` or folder of
+    ``.bag`` files) or ``"pcd"`` (a folder of ``.pcd`` files)."""
     if not root.exists():
         raise MissingDataError(root, "dataset path does not exist")
     if root.is_file() and root.suffix in (".mcap", ".db3", ".bag"):
@@ -32,9 +32,14 @@ def detect_layout(root: Path) -> str:
         return "rosbag"
     if root.is_dir() and any(root.glob("*.pcd")):
         return "pcd"
+    if root.is_dir():
+        from sensors.dmd.reader import find_annotations
+
+        if find_annotations(root):
+            return "dmd"
     raise UnknownLayoutError(
-        root, "not a nuScenes root (no v1.0-* folder), KITTI object root (no training/velodyne), rosbag2, "
-        "ROS 1 bag or folder of .pcd files"
+        root, "not a nuScenes root (no v1.0-* folder), KITTI object root (no training/velodyne), DMD root "
+        "(no *_ann_*.json), rosbag2, ROS 1 bag or folder of .pcd files"
     )
 
 
@@ -43,7 +48,8 @@ def open_dataset(uri: str | Path, split: str | None = None, **options: object) -
 
     Args:
         uri: a nuScenes root (with ``v1.0-mini``/``v1.0-trainval``), a KITTI object root (with
-            ``training/``), or a recording: rosbag2 folder or ``.mcap``/``.db3`` file, ROS 1
+            ``training/``), a DMD root (``*_ann_*.json`` beside face videos; cabin-only frames), or
+            a recording: rosbag2 folder or ``.mcap``/``.db3`` file, ROS 1
             ``.bag``, folder of ``.pcd`` files (:func:`sensors.ros.open_recording`; iterable once
             per pass, in LiDAR time order, without ``len`` or indexing).
         split: split name understood by that layout (nuScenes: ``mini_train``, ``mini_val``,
@@ -65,6 +71,10 @@ def open_dataset(uri: str | Path, split: str | None = None, **options: object) -
         from sensors.kitti.reader import KittiDataset
 
         return KittiDataset(root, split=split, **options)  # type: ignore[arg-type]
+    if layout == "dmd":
+        from sensors.dmd.reader import DmdDataset
+
+        return DmdDataset(root, split=split, **options)  # type: ignore[arg-type]
     if split is not None:
         raise ValueError(f"{root}: a recording has no splits, got split={split!r}")
     from sensors.ros.recording import open_recording

@@ -84,6 +84,31 @@ class Camera:
         return int(self.image.shape[1])
 
 
+#: Time offsets accepted in ``Lidar.points[:, 4]`` (seconds relative to the key sweep): a sweep
+#: ends at most one rotation of a 5 Hz spinning LiDAR after its timestamp, and multi-sweep clouds
+#: reach back at most this far (nuScenes' usual 10 sweeps span 0.45 s).
+MAX_TIME_AHEAD_S = 0.2
+MAX_TIME_BEHIND_S = 10.0
+
+
+def check_lidar_columns(points: np.ndarray, what: str = "lidar points") -> None:
+    """ValueError unless the intensity (0-255) and time-offset columns of (N, 5) points are plausible.
+
+    A time-offset column outside ``[-MAX_TIME_BEHIND_S, MAX_TIME_AHEAD_S]`` is refused: it is
+    almost always another column passed in its place (a ring index 0-31, a timestamp in
+    microseconds).
+    """
+    intensity, offset = points[:, 3], points[:, 4]
+    if len(points) and (intensity.min() < 0 or intensity.max() > 255):
+        raise ValueError(f"{what}: intensity must be in [0, 255], got {intensity.min():g}..{intensity.max():g}")
+    if len(points) and (offset.min() < -MAX_TIME_BEHIND_S or offset.max() > MAX_TIME_AHEAD_S):
+        hint = " (a ring index?)" if np.all(offset == np.round(offset)) and offset.max() >= 1 else ""
+        raise ValueError(
+            f"{what}: time offset column must be seconds relative to the key sweep in "
+            f"[-{MAX_TIME_BEHIND_S:g}, {MAX_TIME_AHEAD_S:g}], got {offset.min():g}..{offset.max():g}{hint}"
+        )
+
+
 def _check_points(points: np.ndarray, what: str) -> np.ndarray:
     """(N, 5) finite points as float32; ValueError naming ``what`` otherwise."""
     points = np.asarray(points)
@@ -92,6 +117,7 @@ def _check_points(points: np.ndarray, what: str) -> np.ndarray:
     points = points.astype(np.float32, copy=False)
     if not np.all(np.isfinite(points)):
         raise ValueError(f"{what} points contain NaN or Inf")
+    check_lidar_columns(points, f"{what} points")
     return points
 
 
@@ -102,7 +128,8 @@ class Lidar:
     Attributes:
         points: (N, 5) float32: x, y, z in metres in the **ego frame at ``timestamp``**,
             intensity (0-255 as nuScenes), time offset in seconds relative to ``timestamp``
-            (0 for the key sweep, negative for earlier sweeps).
+            (0 for the key sweep, negative for earlier sweeps). Raises ValueError for values
+            outside these ranges (see :func:`check_lidar_columns`).
         lidar_to_ego: (4, 4) mounting of the sensor on the car.
         timestamp: time of the key sweep in microseconds.
     """
@@ -197,6 +224,9 @@ class BevMap:
 class DriverLabels:
     """Per-frame driver-monitoring ground truth of the cabin camera.
 
+    Every field may be None: not labelled in this dataset (DMD has no head pose, its distraction
+    recordings no eye state...); the scoring leaves such frames out of that field's metrics.
+
     Attributes:
         eye_openness: 0 (closed) to 1 (wide open), mean of both eyes.
         eye_state: index into :data:`sensors.classes.EYE_STATES`.
@@ -204,29 +234,44 @@ class DriverLabels:
         head_pose: (yaw, pitch, roll) in degrees, driver's head relative to looking straight
             ahead (yaw left positive, pitch up positive, roll right-ear-down positive).
         phone: the driver holds or uses a phone.
+        looking_at_road: for labels that say only whether the driver looks at the road, not
+            where (DMD's ``gaze_on_road``); None where ``gaze_zone`` says it.
     """
 
-    eye_openness: float
-    eye_state: int
-    gaze_zone: int
-    head_pose: tuple[float, float, float]
-    phone: bool
+    eye_openness: float | None
+    eye_state: int | None
+    gaze_zone: int | None
+    head_pose: tuple[float, float, float] | None
+    phone: bool | None
+    looking_at_road: bool | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= float(self.eye_openness) <= 1.0:
-            raise ValueError(f"eye_openness {self.eye_openness} outside [0, 1]")
-        if not 0 <= int(self.eye_state) < len(EYE_STATES):
-            raise ValueError(f"eye_state {self.eye_state} outside [0, {len(EYE_STATES)})")
-        if not 0 <= int(self.gaze_zone) < len(GAZE_ZONES):
-            raise ValueError(f"gaze_zone {self.gaze_zone} outside [0, {len(GAZE_ZONES)})")
-        pose = tuple(float(v) for v in self.head_pose)
-        if len(pose) != 3 or not np.all(np.isfinite(pose)):
-            raise ValueError(f"head_pose must be 3 finite angles in degrees, got {self.head_pose}")
-        self.head_pose = pose  # type: ignore[assignment]
-        self.eye_openness = float(self.eye_openness)
-        self.eye_state = int(self.eye_state)
-        self.gaze_zone = int(self.gaze_zone)
-        self.phone = bool(self.phone)
+        if self.eye_openness is not None:
+            if not 0.0 <= float(self.eye_openness) <= 1.0:
+                raise ValueError(f"eye_openness {self.eye_openness} outside [0, 1]")
+            self.eye_openness = float(self.eye_openness)
+        if self.eye_state is not None:
+            if not 0 <= int(self.eye_state) < len(EYE_STATES):
+                raise ValueError(f"eye_state {self.eye_state} outside [0, {len(EYE_STATES)})")
+            self.eye_state = int(self.eye_state)
+        if self.gaze_zone is not None:
+            if not 0 <= int(self.gaze_zone) < len(GAZE_ZONES):
+                raise ValueError(f"gaze_zone {self.gaze_zone} outside [0, {len(GAZE_ZONES)})")
+            self.gaze_zone = int(self.gaze_zone)
+        if self.head_pose is not None:
+            pose = tuple(float(v) for v in self.head_pose)
+            if len(pose) != 3 or not np.all(np.isfinite(pose)):
+                raise ValueError(f"head_pose must be 3 finite angles in degrees, got {self.head_pose}")
+            self.head_pose = pose  # type: ignore[assignment]
+        if self.phone is not None:
+            self.phone = bool(self.phone)
+        if self.looking_at_road is not None:
+            self.looking_at_road = bool(self.looking_at_road)
+
+    @property
+    def complete(self) -> bool:
+        """Every field of the simulator's labels is known (what training needs)."""
+        return None not in (self.eye_openness, self.eye_state, self.gaze_zone, self.head_pose, self.phone)
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """Projection of ego-frame points and boxes into pinhole cameras (numpy)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from sensors.boxes import Boxes3D
+from sensors.errors import InvalidValueError
 from sensors.frame import Camera
 from sensors.geometry import invert_transform
 
@@ -46,3 +49,23 @@ def project_boxes(boxes: Boxes3D, camera: Camera) -> tuple[np.ndarray, np.ndarra
     in_front = (depth > MIN_DEPTH).reshape(len(boxes), 8).all(axis=1)
     visible = in_front & inside.reshape(len(boxes), 8).any(axis=1)
     return uv, visible
+
+
+def check_principal_point(size: tuple[int, int], intrinsics: np.ndarray, path: Path | str) -> None:
+    """Raise :class:`InvalidValueError` naming ``path`` if an image of ``size`` (H, W) does not fit ``intrinsics``.
+
+    The principal point ``(cx, cy)`` must lie in the central half of the image
+    (``W/4 <= cx <= 3W/4``, ``H/4 <= cy <= 3H/4``). Real cameras have it near the centre (every
+    KITTI frame within 4% of it: ``cx ~ 0.49 W``, ``cy ~ 0.46 H``; nuScenes within 4%), while an
+    image resized or cropped after calibration moves it far off (half size: ``cx ~ 0.98 W``;
+    double size: ``cx ~ 0.245 W``) and silently ruins projection, depth targets and fusion.
+    Image sizes legitimately differ between KITTI frames (1224x370 to 1242x376), so a size shared
+    with the other frames is not required.
+    """
+    height, width = size
+    cx, cy = float(intrinsics[0, 2]), float(intrinsics[1, 2])
+    if not (width / 4 <= cx <= 3 * width / 4 and height / 4 <= cy <= 3 * height / 4):
+        raise InvalidValueError(
+            path, f"image is {width}x{height} but the calibration's principal point ({cx:.1f}, {cy:.1f}) is not in "
+            "its central half: the image was resized or cropped after calibration, or belongs to another camera"
+        )

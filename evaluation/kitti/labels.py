@@ -12,6 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from sensors.kitti.labels import check_type
+from sensors.reading import read_text
+
 
 #: Type of the "ignore" regions, whose size fields are -1 placeholders.
 DONT_CARE = "DontCare"
@@ -64,6 +67,7 @@ class KittiLabels:
             ValueError naming ``source`` and the line: a wrong field count, a non-numeric, NaN or
             infinite field, or (except ``DontCare``) a size h, w or l <= 0 or a 2D box with
             right < left or bottom < top.
+            sensors.errors.InvalidValueError: a type that is not a KITTI type (case-sensitive).
         """
         names, values, scores = [], [], []
         for i, row in enumerate(rows):
@@ -75,7 +79,8 @@ class KittiLabels:
                 raise ValueError(f"{source}: line {i + 1} has a non-numeric field") from None
             if not np.all(np.isfinite(numbers)):
                 raise ValueError(f"{source}: line {i + 1} has NaN or infinite values")
-            if row[0].lower() != DONT_CARE.lower():
+            check_type(row[0], source, i + 1)
+            if row[0] != DONT_CARE:
                 _check_box(numbers, source, i + 1)
             names.append(row[0])
             values.append(numbers[:14])
@@ -86,11 +91,14 @@ class KittiLabels:
 
 
 def read_labels(path: str | Path) -> KittiLabels:
-    """Parse one label file (ground truth or predictions with scores); an empty file gives 0 objects."""
+    """Parse one label file (ground truth or predictions with scores); an empty file gives 0 objects.
+
+    Raises:
+        sensors.errors.SensorDataError: the file is missing, a folder, not text, or has an unknown type;
+        ValueError: a malformed line (see :meth:`KittiLabels.from_rows`).
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: KITTI label file not found")
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    rows = [line.split() for line in read_text(path, "KITTI label file").splitlines() if line.strip()]
     return KittiLabels.from_rows(rows, str(path))
 
 

@@ -57,6 +57,8 @@ def read_records(path: Path, kind: type[T], missing: str = "file missing") -> T:
         ValueError: ``path`` is not a file (``missing`` says why that matters), is not valid JSON,
             or does not match ``kind`` (the message names the field path).
     """
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, expected a JSON file")
     if not path.is_file():
         raise ValueError(f"{path}: {missing}")
     data = path.read_bytes()

@@ -185,7 +185,8 @@ def frame_to_sample(frame: Frame, config: ModelConfig) -> Sample:
     if ann is not None and ann.bev_map is not None:
         bev_map = torch.from_numpy(resample_bev_map(ann.bev_map, seg_grid)).float()
 
-    driver = ann.driver if ann is not None else None
+    # Training targets need every driver field; partly labelled frames (real datasets) train no driver head.
+    driver = ann.driver if ann is not None and ann.driver is not None and ann.driver.complete else None
     return Sample(
         **{f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)},
         gt_boxes=gt_boxes,

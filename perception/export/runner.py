@@ -25,6 +25,7 @@ from perception.export.graph import OUTPUT_KEYS, outputs_to_forward
 from perception.export.inputs import GraphInputBuilder, GraphSpec
 from perception.model.fusion_model import decode_outputs
 from perception.model.prediction import Prediction
+from sensors.reading import check_file
 
 #: Graph outputs of the driver head (also the outputs of the cabin-only sub-graph).
 DRIVER_OUTPUTS = tuple(name for name, (key, _) in OUTPUT_KEYS.items() if key == "driver")
@@ -119,9 +120,7 @@ class OnnxRunner:
                  providers: tuple[str, ...] = ("CPUExecutionProvider",), optimize: bool = True) -> None:
         import onnxruntime as ort
 
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"ONNX model: {self.path} is not a file")
+        self.path = check_file(path, "model file (ONNX)")
         missing = [p for p in providers if p not in ort.get_available_providers()]
         if missing:
             raise ValueError(f"ONNX Runtime here has no {', '.join(missing)} (available: {', '.join(ort.get_available_providers())})")

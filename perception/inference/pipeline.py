@@ -155,6 +155,11 @@ def evaluate_model(model: Network, config: Config, source: EvalSource, options: 
         stream = CabinStream(d.seed + d.train_scenes, options.cabin_seconds, options.cabin_fps,
                              build_sim_config(d).cabin_size)
         cabin = predict_cabin_stream(model, stream, shard_blocks(len(stream), CABIN_BATCH, ctx), "cabin-stream", device)
+    base = 0
+    for name, recording in source.cabin_streams:
+        observations = predict_cabin_stream(model, recording, shard_blocks(len(recording), CABIN_BATCH, ctx), name, device)
+        cabin += [(base + i, obs) for i, obs in observations]
+        base += len(recording)
     gathered = gather_to_main([records, cabin, kitti, drawn], ctx)
     if gathered is None:
         return None
@@ -170,8 +175,8 @@ def evaluate_model(model: Network, config: Config, source: EvalSource, options: 
                            kitti_label_dir=label_dir, max_depth=options.max_depth)
     meta = {"data": str(source.root) if source.root else SIM, "split": source.split, "frames": len(all_records),
             "frames_without_bev_input": sum(not r.bev_input for r in all_records),
-            "cabin_stream_frames": len(all_cabin), "world_size": ctx.world_size, "device": str(device),
-            "heads": list(model.tasks), "runtime": model.runtime}
+            "cabin_stream_frames": len(all_cabin), "cabin_streams": len(source.cabin_streams),
+            "world_size": ctx.world_size, "device": str(device), "heads": list(model.tasks), "runtime": model.runtime}
     return _write(scores, options.out_dir, meta, samples)
 
 

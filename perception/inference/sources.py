@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,14 @@ class SimulatedDrives(Sequence[Frame]):
                                                      self.scene_names[drive])
         return self._simulators[drive]
 
+    def maps(self) -> dict[str, Any]:
+        """Scene name -> map-expansion geometry (:func:`sensors.sim.town_map.town_map`) of the world
+        of every drive with frames here, to write them as a nuScenes root with their maps."""
+        from sensors.sim.town_map import town_map
+
+        drives = range((len(self) - 1) // self.frames_per_scene + 1) if len(self) else range(0)
+        return {self.scene_names[d]: town_map(self._simulator(d).town) for d in drives}
+
     def __getitem__(self, index: int) -> Frame:  # type: ignore[override]
         if not -len(self) <= index < len(self):
             raise IndexError(f"frame {index} out of range [0, {len(self)})")
@@ -73,12 +81,15 @@ class EvalSource:
     """Frames to evaluate and their layout.
 
     Attributes:
-        kind: ``"sim"``, ``"nuscenes"`` or ``"kitti"``.
-        frames: the frames of the split, in dataset order (already cut to ``--max-samples``).
+        kind: ``"sim"``, ``"nuscenes"``, ``"kitti"`` or ``"dmd"``.
+        frames: the frames of the split, in dataset order (already cut to ``--max-samples``);
+            none for DMD, whose frames are cabin-only (see ``cabin_streams``).
         root: the dataset root (None for the simulator).
         split: the split name.
         nuscenes_version: e.g. ``v1.0-mini`` for a nuScenes root, else None.
         dataset: the reader object (KITTI: gives calibration and label folders), or None.
+        cabin_streams: (name, cabin images with labels) of each continuous cabin recording
+            (DMD), scored by the driver head only.
     """
 
     kind: str
@@ -87,18 +98,19 @@ class EvalSource:
     split: str
     nuscenes_version: str | None = None
     dataset: Any = None
+    cabin_streams: list[tuple[str, Sequence[tuple[Camera, DriverLabels]]]] = field(default_factory=list)
 
 
-class _Head(Sequence[Frame]):
-    """The first ``n`` frames of a lazy sequence (no frame is read before it is asked for)."""
+class _Head(Sequence[Any]):
+    """The first ``n`` items of a lazy sequence (no item is read before it is asked for)."""
 
-    def __init__(self, frames: Sequence[Frame], n: int) -> None:
+    def __init__(self, frames: Sequence[Any], n: int) -> None:
         self.frames, self.n = frames, min(n, len(frames))
 
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, index: int) -> Frame:  # type: ignore[override]
+    def __getitem__(self, index: int) -> Any:  # type: ignore[override]
         if not 0 <= index < self.n:
             raise IndexError(f"frame {index} out of range [0, {self.n})")
         return self.frames[index]
@@ -114,6 +126,8 @@ def sim_scene_names(count: int) -> tuple[str, ...]:
 
 def open_eval_source(data: str, split: str, config: Config, max_samples: int | None = None) -> EvalSource:
     """The evaluation frames named by ``data`` (``"sim"`` or a dataset root) and ``split``.
+
+    A DMD root gives cabin recordings only (``cabin_streams``, cut to ``max_samples`` images in all).
 
     ``sim``: ``config.data.val_scenes`` drives of ``config.data.frames_per_scene`` frames, seeds
     following the training drives (``config.data.seed + config.data.train_scenes + i``).
@@ -135,11 +149,18 @@ def open_eval_source(data: str, split: str, config: Config, max_samples: int | N
         return EvalSource(SIM, frames, None, split)
     root = Path(data)
     kind = detect_layout(root)
-    if kind not in ("nuscenes", "kitti"):
-        raise ValueError(f"{root}: evaluation needs a nuScenes or KITTI root or 'sim', found a {kind} recording")
+    if kind not in ("nuscenes", "kitti", "dmd"):
+        raise ValueError(f"{root}: evaluation needs a nuScenes, KITTI or DMD root or 'sim', found a {kind} recording")
     dataset = open_dataset(root, split=split)
     if len(dataset) == 0:
         raise ValueError(f"{root}: split {split!r} has no frames")
+    if kind == "dmd":
+        streams, left = [], len(dataset) if max_samples is None else max_samples
+        for recording in dataset.recordings:
+            if left > 0 and len(recording):
+                streams.append((recording.name, _Head(recording, left)))
+                left -= min(left, len(recording))
+        return EvalSource(kind, [], root, split, None, dataset, streams)
     frames = dataset if max_samples is None else _Head(dataset, max_samples)
     version = getattr(dataset, "version", None) if kind == "nuscenes" else None
     return EvalSource(kind, frames, root, split, version, dataset)

@@ -35,7 +35,7 @@ from perception.replay import messages as fm
 from perception.replay.driver_state import DriverTrack
 from sensors.atomic import atomic_path
 from sensors.classes import MAP_CLASSES
-from sensors.frame import BevGrid, Frame
+from sensors.frame import BevGrid, Camera, Frame
 
 #: Topic of each output (``{camera}``: the camera name, e.g. ``CAM_FRONT``).
 TOPICS: dict[str, str] = {
@@ -55,6 +55,7 @@ TOPICS: dict[str, str] = {
 }
 #: JSON schema of the driver state messages (see :class:`perception.replay.driver_state.DriverUpdate`).
 DRIVER_STATE_SCHEMA: dict = {
+    "title": "perception.DriverState",  # the schema name Foxglove shows (else a hash)
     "type": "object",
     "properties": {
         "eye_closed_p": {"type": "number"}, "phone_p": {"type": "number"}, "gaze_zone": {"type": "string"},
@@ -94,7 +95,7 @@ class FoxglovePublisher:
         self.driver = DriverTrack()
         self._channels: dict[str, object] = {}
         self._last_us = 0
-        self._last_cabin_us: int | None = None
+        self._last_image_us: dict[str, int] = {}
 
     def _channel(self, kind: str, camera: str = ""):
         topic = TOPICS[kind].format(camera=camera)
@@ -105,9 +106,19 @@ class FoxglovePublisher:
                 self._channels[topic] = _CHANNEL_TYPES[kind](topic, context=self.context)
         return self._channels[topic]
 
+    def _new_image(self, camera: Camera) -> bool:
+        """``camera``'s image is newer than the last one logged for that camera (an image synchronised
+        into several frames, a camera slower than the LiDAR, is logged once); remembers it."""
+        last = self._last_image_us.get(camera.name)
+        if last is not None and camera.timestamp <= last:
+            return False
+        self._last_image_us[camera.name] = camera.timestamp
+        return True
+
     def write(self, frame: Frame, prediction: Prediction) -> None:
         """Log ``frame`` (cloud, images, transforms, ground-truth boxes and map) and ``prediction`` (boxes in 3D and
-        projected into each camera, BEV segmentation, depth, driver state and events)."""
+        projected into each camera, BEV segmentation, depth, driver state and events). An image already logged
+        with an earlier frame is not logged again; this frame's boxes and depth on it are."""
         t = frame.timestamp
         self._last_us = max(self._last_us, t)
         self._channel("tf").log(fm.frame_transforms(frame), log_time=fm.to_ns(t))
@@ -116,8 +127,9 @@ class FoxglovePublisher:
         boxes = prediction.boxes
         for name, camera in frame.cameras.items():
             ct = fm.to_ns(camera.timestamp)
-            self._channel("image", name).log(fm.compressed_image(camera, self.jpeg_quality), log_time=ct)
-            self._channel("calibration", name).log(fm.camera_calibration(camera), log_time=ct)
+            if self._new_image(camera):
+                self._channel("image", name).log(fm.compressed_image(camera, self.jpeg_quality), log_time=ct)
+                self._channel("calibration", name).log(fm.camera_calibration(camera), log_time=ct)
             if boxes is not None:
                 self._channel("annotations", name).log(fm.image_annotations(boxes, camera), log_time=ct)
             if prediction.depth is not None and name in prediction.depth:
@@ -142,9 +154,8 @@ class FoxglovePublisher:
         model has a driver head, the driver state and the events that ended."""
         cabin = frame.cabin
         assert cabin is not None
-        if self._last_cabin_us is not None and cabin.timestamp <= self._last_cabin_us:
+        if not self._new_image(cabin):
             return
-        self._last_cabin_us = cabin.timestamp
         ct = fm.to_ns(cabin.timestamp)
         self._channel("cabin").log(fm.compressed_image(cabin, self.jpeg_quality), log_time=ct)
         update = self.driver.update(cabin.timestamp, prediction)

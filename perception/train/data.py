@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -66,7 +67,8 @@ class SimulatedSamples(Dataset[Sample]):
     ``<cache_dir>/<key>/<index>.pt``, where ``key`` hashes the simulator settings, the seeds and
     the settings :func:`perception.data.frame_to_sample` reads (cameras, image sizes and
     normalisation, map grid), so a changed config never reads stale samples while runs that differ
-    only in the network (heads on or off, widths) share one cache.
+    only in the network (heads on or off, widths) share one cache. A cached sample that cannot be
+    read back (truncated, corrupted) is deleted and simulated again.
     """
 
     def __init__(self, config: Config, cache_dir: str | Path, first_seed: int, num_scenes: int) -> None:
@@ -140,7 +142,15 @@ class SimulatedSamples(Dataset[Sample]):
         path = self._path(index)
         if not path.exists():
             self._simulate_scene(index // self.frames_per_scene)
-        return unpack_sample(torch.load(path, weights_only=True), self.model_config.image)
+        try:
+            packed = torch.load(path, weights_only=True)
+            return unpack_sample(packed, self.model_config.image)
+        except (RuntimeError, EOFError, OSError, ValueError, TypeError, KeyError, AssertionError, pickle.UnpicklingError):
+            # A sample cut short (disk full, a killed process on a file system without atomic
+            # rename) or otherwise unreadable is derived data: simulated again, written atomically.
+            path.unlink(missing_ok=True)
+            self._simulate_scene(index // self.frames_per_scene)
+            return unpack_sample(torch.load(path, weights_only=True), self.model_config.image)
 
 
 def build_train_dataset(
@@ -164,11 +174,14 @@ def build_train_dataset(
     source = data or config.data.dataset
     if source == "sim":
         return SimulatedSamples(config, cache_dir, config.data.seed, config.data.train_scenes)
-    from sensors.dataset import open_dataset
+    from sensors.dataset import detect_layout, open_dataset
 
     root = Path(source)
     if not root.exists():
         raise MissingDataError(root, "dataset path does not exist")
+    if detect_layout(root) == "dmd":
+        raise ValueError(f"{root}: a DMD root labels the driver only in part (no head pose or eye openness): it is "
+                         f"for evaluation (perception evaluate --data {root} --split all), not training")
     dataset = open_dataset(root, split=split)
     if not getattr(dataset, "has_labels", True) or getattr(dataset, "version", None) == "v1.0-test":
         raise ValueError(f"{root}: split {split!r} has no labels (a benchmark test split): it cannot be trained on; "

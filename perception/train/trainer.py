@@ -19,7 +19,7 @@ from perception.config import Config, config_to_dict
 from perception.data.batch import move_to
 from perception.mtl.base import MultiTaskStrategy, StrategyStep
 from perception.mtl.task import TaskLoss
-from perception.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from perception.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from perception.distributed import (
     DistContext,
     all_reduce_sum,
@@ -172,6 +172,8 @@ class Trainer:
         self._grad_norm = math.nan
         self._lr = math.nan
         self.checkpoint_path = self.out_dir / "checkpoints" / "last.pt"
+        if self.ctx.is_main:
+            remove_stale_temporaries(self.checkpoint_path.parent)
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ Units: metres, pixels.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from sensors.errors import CorruptDataError, InvalidValueError, MissingDataError
 from sensors.geometry import invert_transform, make_transform
+from sensors.reading import read_text
 
 #: Height of the KITTI velodyne above the ground in metres (KITTI sensor setup).
 VELODYNE_HEIGHT = 1.73
@@ -38,6 +40,8 @@ _FIELDS: dict[str, int] = {
 _REQUIRED = ("P2", "R0_rect", "Tr_velo_to_cam")
 #: Spellings of the same fields in the KITTI tracking / raw calibration files.
 _ALIASES = {"R_rect": "R0_rect", "Tr_velo_cam": "Tr_velo_to_cam", "Tr_imu_velo": "Tr_imu_to_velo"}
+#: ``KEY: values``: the key, then a colon and/or any whitespace (space, tab or none after the colon).
+_LINE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::|\s)(.*)")
 
 
 def velo_to_ego() -> np.ndarray:
@@ -125,15 +129,27 @@ class KittiCalib:
 
 
 def parse_calib(text: str, source: Path) -> KittiCalib:
-    """Parse the text of a KITTI calibration file (object, tracking or raw spelling of the keys)."""
+    """Parse the text of a KITTI calibration file (object, tracking or raw spelling of the keys).
+
+    A line is ``KEY: v1 v2 ...``: the colon may be followed by a space, a tab or nothing, and the
+    values are separated by any whitespace; lines whose key is not a known field are ignored.
+
+    Raises:
+        CorruptDataError: a value that is not a number, a wrong count of values, a field given
+            twice (naming the line); MissingDataError: a required field is absent;
+            InvalidValueError: NaN/Inf values, a projection that is not ``K [I | t]``, a rotation
+            that is not one.
+    """
     values: dict[str, np.ndarray] = {}
     for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        match = _LINE.fullmatch(line)
+        if match is None:
             continue
-        key, _, rest = line.strip().partition(" ")
-        key = _ALIASES.get(key.rstrip(":"), key.rstrip(":"))
+        key, rest = _ALIASES.get(match.group(1), match.group(1)), match.group(2)
         if key not in _FIELDS:
             continue
+        if key in values:
+            raise CorruptDataError(source, f"line {line_no}: {key} appears a second time")
         try:
             numbers = np.array([float(v) for v in rest.split()], dtype=np.float64)
         except ValueError:
@@ -162,10 +178,4 @@ def parse_calib(text: str, source: Path) -> KittiCalib:
 def read_calib(path: Path) -> KittiCalib:
     """Read ``calib/<id>.txt``; raises :class:`sensors.errors.SensorDataError` subclasses."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise MissingDataError(path, "calibration file is missing") from None
-    except (UnicodeDecodeError, OSError) as error:
-        raise CorruptDataError(path, f"calibration file cannot be read ({error.__class__.__name__})") from None
-    return parse_calib(text, path)
+    return parse_calib(read_text(path, "calibration file"), path)

@@ -23,11 +23,14 @@ import numpy as np
 
 from sensors.boxes import Boxes3D
 from sensors.classes import KITTI_TO_CLASS, class_index
-from sensors.errors import CorruptDataError, InvalidValueError, MissingDataError
+from sensors.errors import CorruptDataError, InvalidValueError
 from sensors.geometry import wrap_angle
+from sensors.reading import read_text
 
 #: KITTI type of "ignore" regions; its size and location fields are -1 / -1000 placeholders.
 DONT_CARE = "DontCare"
+#: Every object type of the KITTI object benchmark (its devkit's readme), spelled exactly.
+KITTI_TYPES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc", DONT_CARE)
 
 
 #: Smallest size written (metres): the 6 decimals of a label line never turn a positive size into 0.
@@ -79,7 +82,12 @@ class KittiObject:
 
 
 def parse_label_line(line: str, source: Path, line_no: int) -> KittiObject:
-    """Parse one label line; raises CorruptDataError / InvalidValueError naming file and line."""
+    """Parse one label line; raises CorruptDataError / InvalidValueError naming file and line.
+
+    Checked: 15 or 16 fields, numbers where numbers belong, finite values, a known KITTI type
+    (:data:`KITTI_TYPES`, case-sensitive), and for objects other than DontCare a positive size,
+    ``truncated`` in [0, 1] and ``occluded`` in 0..3.
+    """
     fields = line.split()
     if len(fields) not in (15, 16):
         raise CorruptDataError(source, f"line {line_no}: {len(fields)} fields, expected 15 (or 16 with a score)")
@@ -90,6 +98,7 @@ def parse_label_line(line: str, source: Path, line_no: int) -> KittiObject:
         raise CorruptDataError(source, f"line {line_no}: a field after the type is not a number") from None
     if not all(math.isfinite(v) for v in numbers):
         raise InvalidValueError(source, f"line {line_no}: NaN or Inf value")
+    check_type(fields[0], source, line_no)
     obj = KittiObject(
         type=fields[0], truncated=numbers[0], occluded=occluded, alpha=numbers[2],
         bbox=(numbers[3], numbers[4], numbers[5], numbers[6]),
@@ -107,15 +116,23 @@ def parse_label_line(line: str, source: Path, line_no: int) -> KittiObject:
     return obj
 
 
+def check_type(name: str, source: Path | str, line_no: int) -> None:
+    """Raise :class:`InvalidValueError` naming file and line unless ``name`` is one of :data:`KITTI_TYPES`.
+
+    Types are case-sensitive in KITTI (the official evaluation compares them exactly, so a ``car``
+    line would silently count as no object): a wrong case is reported with the right spelling.
+    """
+    if name in KITTI_TYPES:
+        return
+    spelled = [t for t in KITTI_TYPES if t.lower() == name.lower()]
+    hint = f"did you mean {spelled[0]!r}? types are case-sensitive" if spelled else f"expected one of {', '.join(KITTI_TYPES)}"
+    raise InvalidValueError(source, f"line {line_no}: unknown KITTI type {name!r}; {hint}")
+
+
 def read_kitti_labels(path: Path) -> list[KittiObject]:
     """Every object of a label file, in file order (DontCare included)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise MissingDataError(path, "label file is missing") from None
-    except (UnicodeDecodeError, OSError) as error:
-        raise CorruptDataError(path, f"label file cannot be read ({error.__class__.__name__})") from None
+    text = read_text(path, "label file")
     return [
         parse_label_line(line, path, line_no)
         for line_no, line in enumerate(text.splitlines(), start=1)

@@ -29,6 +29,8 @@ from sensors.errors import CorruptDataError, DanglingReferenceError, InvalidValu
 from sensors.frame import Annotations, Camera, Frame, Lidar
 from sensors.kitti.calib import KittiCalib, read_calib, velo_to_ego
 from sensors.kitti.labels import KittiObject, objects_to_boxes, read_kitti_labels
+from sensors.projection import check_principal_point
+from sensors.reading import check_file, read_bytes, read_text
 
 #: Name of the camera that holds ``image_2``.
 CAMERA_NAME = "CAM_FRONT"
@@ -39,12 +41,17 @@ _REFLECTANCE_TOLERANCE = 1e-6
 
 
 def read_velodyne(path: Path) -> np.ndarray:
-    """(N, 4) float32 x, y, z (velodyne frame, metres), reflectance (0..1) of a ``.bin`` file."""
+    """(N, 4) float32 x, y, z (velodyne frame, metres), reflectance (0..1) of a ``.bin`` file, N >= 1.
+
+    Raises:
+        MissingDataError: no file; InvalidValueError: a folder, NaN/Inf, reflectance outside
+            [0, 1] (a nuScenes 5-column file renamed ``.bin`` shifts its columns and fails here);
+        CorruptDataError: empty, or not a whole number of 16-byte points.
+    """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MissingDataError(path, "velodyne file is missing") from None
+    data = read_bytes(path, "velodyne file")
+    if not data:
+        raise CorruptDataError(path, "empty file (0 bytes): a LiDAR scan has points")
     if len(data) % 16:
         raise CorruptDataError(path, f"size {len(data)} bytes is not a multiple of 16 (4 float32 per point): truncated?")
     points = np.frombuffer(data, dtype="<f4").reshape(-1, 4)
@@ -60,10 +67,7 @@ def read_velodyne(path: Path) -> np.ndarray:
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB image of a PNG (grey images are replicated to 3 channels)."""
     path = Path(path)
-    try:
-        data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-    except FileNotFoundError:
-        raise MissingDataError(path, "image file is missing") from None
+    data = np.frombuffer(read_bytes(path, "image file"), dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if len(data) else None
     if image is None:
         raise CorruptDataError(path, "image cannot be decoded")
@@ -72,6 +76,7 @@ def read_image(path: Path) -> np.ndarray:
 
 def _blank_image(path: Path) -> np.ndarray:
     """A read-only black (H, W, 3) image the size of ``path``, from its header only (no decoding)."""
+    check_file(path, "image file")
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -83,12 +88,7 @@ def _blank_image(path: Path) -> np.ndarray:
 
 
 def _read_split(split_file: Path, velodyne_dir: Path) -> list[str]:
-    try:
-        text = split_file.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise MissingDataError(split_file, "split file is missing") from None
-    except (UnicodeDecodeError, OSError) as error:
-        raise CorruptDataError(split_file, f"split file cannot be read ({error.__class__.__name__})") from None
+    text = read_text(split_file, "split file")
     ids = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         frame_id = line.strip()
@@ -179,7 +179,7 @@ class KittiDataset(Sequence[Frame]):
         velodyne = read_velodyne(self.base / "velodyne" / f"{frame_id}.bin")
         points = np.zeros((len(velodyne), 5), np.float32)
         points[:, :3] = velodyne[:, :3] + velo_to_ego()[:3, 3].astype(np.float32)
-        points[:, 3] = velodyne[:, 3] * 255.0
+        points[:, 3] = np.minimum(velodyne[:, 3], 1.0) * 255.0
         objects = self.objects(frame_id)
         annotations = None
         if objects is not None:
@@ -189,6 +189,7 @@ class KittiDataset(Sequence[Frame]):
         image_path = self.base / "image_2" / f"{frame_id}.png"
         if (self.base / "image_2").is_dir():
             image = read_image(image_path) if self.load_images else _blank_image(image_path)
+            check_principal_point(image.shape[:2], calib.intrinsics(2), image_path)
             try:
                 cameras[CAMERA_NAME] = Camera(CAMERA_NAME, image, calib.intrinsics(2), calib.camera_to_ego(2), 0)
             except ValueError as error:

@@ -14,17 +14,22 @@ y left, z up, ground at z = -1.73 as on the KITTI car), so that the reader's fix
 The chosen camera is KITTI's rectified reference camera and camera 2 at once
 (``P2 = [K | 0]``, ``R0_rect = I``); ``Tr_velo_to_cam`` comes from ``Camera.cam_to_ego``, the camera
 in the ego frame at the LiDAR time, so a camera that fired at its own time still projects the
-points exactly (docs/conventions.md, "Time"). Every file is written atomically.
+points exactly (docs/conventions.md, "Time"). A call adds its frames completely or not at all:
+they are written into a temporary folder next to ``root``, moved in when every frame is done, and
+the split file is written last (an interrupted call removes what it had moved).
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from sensors.atomic import atomic_write_bytes, atomic_write_text
+from sensors.atomic import atomic_write_bytes, atomic_write_text, check_output_dir, remove_stale_temporaries
 from sensors.errors import InvalidValueError, MissingDataError
 from sensors.frame import Frame
 from sensors.geometry import invert_transform, transform_points
@@ -79,10 +84,48 @@ def write_kitti(
 
     Returns:
         The frame ids written, in order.
+
+    Raises:
+        FileExistsError: ``root`` is a file or a folder holding something other than a KITTI
+            layout (checked before the frames are consumed); MissingDataError: a frame without
+            LiDAR or the camera. On any error or interrupt no frame of this call is left behind.
     """
     root = Path(root)
-    base = root / part
-    index = _next_index(base / "velodyne")
+    check_output_dir(root, is_kitti_root, "KITTI dataset folder")
+    created = not root.exists()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(root)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    moved: list[Path] = []
+    try:
+        written = _write_frames(frames, staging / part, _next_index(root / part / "velodyne"), camera, with_score)
+        for source in sorted(p for p in staging.rglob("*") if p.is_file()):
+            target = root / source.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            moved.append(target)
+        split_file = root / "ImageSets" / f"{split}.txt"
+        listed = split_file.read_text().split() if split_file.exists() else []
+        ids = sorted(set(listed) | set(written))
+        atomic_write_text(split_file, "".join(f"{i}\n" for i in ids), "ascii")
+    except BaseException:
+        for target in moved:
+            target.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def is_kitti_root(root: Path) -> bool:
+    """Whether the folder ``root`` holds a KITTI object layout (``training/``, ``testing/``, ``ImageSets/``)."""
+    return any(e.name in ("training", "testing", "ImageSets") for e in root.iterdir())
+
+
+def _write_frames(frames: Iterable[Frame], base: Path, index: int, camera: str, with_score: bool) -> list[str]:
+    """Write the files of ``frames`` under the part folder ``base``, numbered from ``index``; their ids."""
     written: list[str] = []
     for frame in frames:
         if camera not in frame.cameras:
@@ -103,8 +146,4 @@ def write_kitti(
             atomic_write_text(base / "label_2" / f"{frame_id}.txt", format_kitti_labels(objects), "ascii")
         written.append(frame_id)
         index += 1
-    split_file = root / "ImageSets" / f"{split}.txt"
-    listed = split_file.read_text().split() if split_file.exists() else []
-    ids = sorted(set(listed) | set(written))
-    atomic_write_text(split_file, "".join(f"{i}\n" for i in ids), "ascii")
     return written

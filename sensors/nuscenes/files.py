@@ -1,10 +1,13 @@
 """Reading and writing the per-sample files of the nuScenes layout.
 
 * ``.pcd.bin``: LiDAR points, 5 little-endian float32 per point: x, y, z (metres, sensor frame),
-  intensity (0-255), ring index.
+  intensity (0-255), ring index (an integer, 0-31 on the nuScenes HDL-32E). The reader checks
+  what the format allows cheaply (size a multiple of 20 bytes, at least one point, finite values,
+  intensity in [0, 255], ring an integer in [0, :data:`MAX_RING`]), so that a file of another
+  layout (a KITTI 4-column scan renamed ``.pcd.bin``) is refused instead of read as garbage.
 * ``.jpg``: camera images, 8-bit RGB.
 * depth ``.png``: 16-bit grey, metric depth = value / 256 m (KITTI depth convention), 0 = unknown.
-* BEV ``.png``: 8-bit grey, bit ``c`` of pixel ``[i, j]`` = map layer ``c`` at grid cell ``[i, j]``.
+* the map table's ``.png``: a 1 x 1 placeholder (BEV maps come from the map expansion).
 
 Readers raise :mod:`sensors.errors` exceptions naming the file; writers expect a fresh
 directory (the writer makes the whole dataset atomic) and create parent folders.
@@ -16,22 +19,24 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sensors.errors import CorruptDataError, InvalidValueError, MissingDataError
+from sensors.errors import CorruptDataError, InvalidValueError
+from sensors.reading import check_file
 
 #: Bytes per LiDAR point in ``.pcd.bin`` (5 float32).
 POINT_BYTES = 20
+#: Largest ring (beam) index accepted: 128-beam sensors number their rings 0-127.
+MAX_RING = 127
+#: Intensity range of the nuScenes point files.
+MAX_INTENSITY = 255.0
 #: Depth PNG units: one count is 1/256 m; the largest storable depth is 65535 / 256 m.
 DEPTH_SCALE = 256.0
 MAX_DEPTH = 65535.0 / DEPTH_SCALE
-#: Bits available for BEV layers in an 8-bit PNG.
-MAX_BEV_LAYERS = 8
 
 _IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 def _require(path: Path) -> None:
-    if not path.is_file():
-        raise MissingDataError(path, "file is missing")
+    check_file(path)
 
 
 def write_points(path: Path, points: np.ndarray) -> None:
@@ -44,16 +49,50 @@ def write_points(path: Path, points: np.ndarray) -> None:
 
 
 def read_points(path: Path) -> np.ndarray:
-    """(N, 5) float32 points of a ``.pcd.bin`` file, checked for size and finite values."""
+    """(N, 5) float32 points of a ``.pcd.bin`` file (x, y, z, intensity, ring), N >= 1.
+
+    Raises:
+        MissingDataError: no such file (or a folder of that name).
+        CorruptDataError: empty file, or a size that is not a whole number of 20-byte points.
+        InvalidValueError: NaN/Inf values, intensity outside [0, 255], or a ring column that is not
+            integers in [0, :data:`MAX_RING`] (the message names the first offending point).
+    """
     _require(path)
     size = path.stat().st_size
+    if size == 0:
+        raise CorruptDataError(path, "empty file (0 bytes): a LiDAR sweep has points")
     if size % POINT_BYTES:
-        raise CorruptDataError(path, f"size {size} bytes is not a multiple of {POINT_BYTES} (5 float32 per point)")
+        raise CorruptDataError(
+            path, f"size {size} bytes is not a multiple of {POINT_BYTES} (5 float32 per point); "
+            "a KITTI scan (4 float32 per point) or a truncated file?"
+        )
     points = np.fromfile(path, dtype="<f4").reshape(-1, 5).astype(np.float32)
-    if not np.all(np.isfinite(points)):
-        bad = int(np.count_nonzero(~np.isfinite(points).all(axis=1)))
-        raise InvalidValueError(path, f"{bad} points contain NaN or Inf")
+    check_point_columns(points, path)
     return points
+
+
+def check_point_columns(points: np.ndarray, path: Path | str) -> None:
+    """Raise :class:`InvalidValueError` naming ``path`` unless (N, 5) ``points`` fit the nuScenes layout.
+
+    The checks (finite values, intensity in [0, 255], ring index an integer in [0, MAX_RING]) are
+    what tells a real nuScenes sweep from a file of another layout read with 5 columns: a KITTI
+    scan shifts its columns so that x, y, z land in the intensity and ring columns.
+    """
+    finite = np.isfinite(points).all(axis=1)
+    if not finite.all():
+        raise InvalidValueError(path, f"{int(np.count_nonzero(~finite))} points contain NaN or Inf (first: point {int(np.argmin(finite))})")
+    intensity, ring = points[:, 3], points[:, 4]
+    bad_intensity = (intensity < 0) | (intensity > MAX_INTENSITY)
+    bad_ring = (ring < 0) | (ring > MAX_RING) | (ring != np.round(ring))
+    bad = bad_intensity | bad_ring
+    if bad.any():
+        row = int(np.argmax(bad))
+        reason = (f"intensity {intensity[row]:g} outside [0, {MAX_INTENSITY:g}]" if bad_intensity[row]
+                  else f"ring index {ring[row]:g} is not an integer in [0, {MAX_RING}]")
+        raise InvalidValueError(
+            path, f"point {row}: {reason} ({int(np.count_nonzero(bad))} of {len(points)} points are off); "
+            "not a nuScenes .pcd.bin (x, y, z, intensity, ring)?"
+        )
 
 
 def write_image(path: Path, image: np.ndarray, quality: int = 95) -> None:
@@ -106,30 +145,7 @@ def read_depth(path: Path, size: tuple[int, int]) -> np.ndarray:
     return counts / np.float32(DEPTH_SCALE)
 
 
-def write_bev(path: Path, layers: np.ndarray) -> None:
-    """Write (C, X, Y) bool map layers, C <= 8, bit-packed into an 8-bit PNG of X rows, Y columns."""
-    layers = np.asarray(layers, dtype=bool)
-    if layers.ndim != 3 or layers.shape[0] > MAX_BEV_LAYERS:
-        raise ValueError(f"{path}: BEV layers must be (C<=8, X, Y), got {layers.shape}")
-    weights = (1 << np.arange(layers.shape[0], dtype=np.uint16))[:, None, None]
-    packed = (layers * weights).sum(axis=0).astype(np.uint8)
+def write_placeholder_png(path: Path) -> None:
+    """Write a 1 x 1 black 8-bit PNG (the map table's semantic prior, which the devkit opens)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(packed).save(path, format="PNG")
-
-
-def read_bev(path: Path, channels: int, shape: tuple[int, int]) -> np.ndarray:
-    """(channels, X, Y) bool map layers of a bit-packed BEV PNG with expected grid ``shape``."""
-    _require(path)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode != "L":
-                raise CorruptDataError(path, f"BEV PNG must be 8-bit grey, got mode {image.mode}")
-            packed = np.asarray(image)
-    except _IMAGE_ERRORS as error:
-        raise CorruptDataError(path, f"BEV PNG cannot be decoded ({error})") from None
-    if packed.shape != tuple(shape):
-        raise InvalidValueError(path, f"BEV raster is {packed.shape}, grid is {tuple(shape)}")
-    if np.any(packed >> channels):
-        raise InvalidValueError(path, f"BEV raster sets bits beyond its {channels} layers")
-    return ((packed[None] >> np.arange(channels, dtype=np.uint8)[:, None, None]) & 1).astype(bool)
+    Image.new("L", (1, 1)).save(path, format="PNG")

@@ -1,11 +1,9 @@
 """Names shared by the nuScenes writer and reader: channels, table files and our extra tables.
 
 The official devkit loads exactly :data:`TABLES` from ``<root>/<version>/``. Our extras (data the
-real dataset lacks) live in other files beside them, which the devkit never opens:
+real dataset lacks) live in other files beside them, which the devkit never opens (the BEV map is
+not an extra: it comes from the map expansion, :mod:`sensors.nuscenes.map_expansion`):
 
-* ``<version>/bev_map.json``: rows ``{sample_token, filename, layers, grid}``; ``filename`` is a
-  bit-packed PNG under ``maps/bev/`` (see :func:`sensors.nuscenes.files.write_bev`), ``grid`` the
-  ego-frame :class:`sensors.frame.BevGrid` fields, ``layers`` the layer names in bit order.
 * ``<version>/depth.json``: rows ``{sample_data_token, filename}``; 16-bit PNGs at 1/256 m under
   ``depth/<channel>/``, one per camera sample_data.
 * ``<version>/driver_label.json``: rows ``{sample_data_token, eye_openness, eye_state, gaze_zone,
@@ -26,7 +24,6 @@ LIDAR_CHANNEL: Final = "LIDAR_TOP"
 #: Driver-facing camera, stored as an extra camera channel (not in the real dataset).
 CABIN_CHANNEL: Final = "CAM_CABIN"
 
-BEV_TABLE: Final = "bev_map"
 DEPTH_TABLE: Final = "depth"
 DRIVER_TABLE: Final = "driver_label"
 

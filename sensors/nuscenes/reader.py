@@ -16,10 +16,14 @@ Conversions at this boundary (docs/conventions.md):
   quaternion; velocity as the devkit's ``box_velocity`` (centre difference over the neighbouring
   annotations of the instance, at most 1.5 s apart or 3 s centred, else NaN), rotated into ego;
   categories outside the detection set are skipped; token = instance token.
-* Extras (BEV maps, depth, driver labels) come from the tables described in
-  :mod:`sensors.nuscenes.layout` when present; on the real dataset they are absent (None / empty).
+* BEV map: rasterized from the map expansion of the scene's ``log.location``
+  (``maps/expansion/<location>.json``, :mod:`sensors.nuscenes.map_expansion`: the devkit's
+  ``get_map_mask`` rules) around the ego pose of the LiDAR key frame; a location without an
+  expansion is said in one warning line (when its first map is asked for) and its frames get no map.
+* Extras (depth, driver labels) come from the tables described in :mod:`sensors.nuscenes.layout`
+  when present; on the real dataset they are absent (None / empty).
 
-The reader only needs plain ``json``, numpy and Pillow (not the devkit). Tables are loaded once;
+The reader needs plain ``json``, numpy and Pillow, and the devkit only to read a map expansion. Tables are loaded once;
 files are read when a frame is requested.
 """
 from __future__ import annotations
@@ -32,15 +36,17 @@ from typing import overload
 import numpy as np
 
 from sensors.boxes import Boxes3D
-from sensors.classes import ATTRIBUTES, EYE_STATES, GAZE_ZONES, MAP_CLASSES, NUSCENES_CATEGORY_TO_CLASS, class_index
+from sensors.classes import ATTRIBUTES, EYE_STATES, GAZE_ZONES, NUSCENES_CATEGORY_TO_CLASS, class_index
 from sensors.errors import InvalidValueError, MissingDataError
-from sensors.frame import Annotations, BevGrid, BevMap, CAMERA_NAMES, Camera, DriverLabels, Frame, Lidar
+from sensors.frame import Annotations, CAMERA_NAMES, Camera, DriverLabels, Frame, Lidar
 from sensors.geometry import invert_transform, quaternion_to_matrix, sensor_to_reference_ego, transform_points
 from sensors.nuscenes import files
-from sensors.nuscenes.layout import BEV_TABLE, CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES
+from sensors.nuscenes.layout import CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES
+from sensors.nuscenes.map_expansion import ExpansionMaps
 from sensors.nuscenes.velocity import box_velocity
 from sensors.nuscenes.splits import SPLITS, VERSION_SPLITS, version_of_split
 from sensors.nuscenes.tables import NuScenesTables
+from sensors.projection import check_principal_point
 
 
 
@@ -91,10 +97,11 @@ class NuScenesDataset(Sequence[Frame]):
         for row in self.tables.rows("sample_annotation"):
             self._annotations[self.tables.text("sample_annotation", row, "sample_token")].append(row)
         self._has_annotations = bool(self.tables.rows("sample_annotation"))
-        self._bev = {self.tables.text(BEV_TABLE, r, "sample_token"): r for r in self.tables.optional(BEV_TABLE)}
         self._depth = {self.tables.text(DEPTH_TABLE, r, "sample_data_token"): r for r in self.tables.optional(DEPTH_TABLE)}
         self._driver = {self.tables.text(DRIVER_TABLE, r, "sample_data_token"): r for r in self.tables.optional(DRIVER_TABLE)}
         self._samples = self._select_samples()
+        self._locations = self._scene_locations()
+        self._maps = ExpansionMaps(self.root)
 
     # -- indexing ------------------------------------------------------------------------------
     def _sensor_channels(self) -> dict[str, tuple[str, str]]:
@@ -137,6 +144,18 @@ class NuScenesDataset(Sequence[Frame]):
                     raise InvalidValueError(self.tables.path("sample"), f"scene {name}: sample chain loops")
                 token = self.tables.text("sample", sample, "next")
         return samples
+
+    def _scene_locations(self) -> dict[str, str]:
+        """Scene name -> ``log.location`` of the selected scenes."""
+        t = self.tables
+        selected = {name for _, name in self._samples}
+        out = {}
+        for scene in t.rows("scene"):
+            name = t.text("scene", scene, "name")
+            if name in selected:
+                log = t.get("log", t.text("scene", scene, "log_token"), f"scene {name}")
+                out[name] = t.text("log", log, "location")
+        return out
 
     def __len__(self) -> int:
         return len(self._samples)
@@ -188,7 +207,7 @@ class NuScenesDataset(Sequence[Frame]):
         if CABIN_CHANNEL in data and data[CABIN_CHANNEL]["token"] in self._driver:
             driver = self._driver_labels(self._driver[data[CABIN_CHANNEL]["token"]])
         boxes = self._boxes(token, ego_to_global) if self._has_annotations else None
-        bev = self._bev_map(self._bev[token]) if token in self._bev else None
+        bev = self._maps.bev_map(self._locations[scene], ego_to_global)
         annotations = None
         if boxes is not None or bev is not None or depth or driver is not None:
             annotations = Annotations(boxes=boxes, bev_map=bev, depth=depth, driver=driver)
@@ -240,12 +259,14 @@ class NuScenesDataset(Sequence[Frame]):
         cs = self._calibration(sample_data)
         size = (t.integer("sample_data", sample_data, "height"), t.integer("sample_data", sample_data, "width"))
         image = files.read_image(self._file(sample_data), size)
+        intrinsics = t.array("calibrated_sensor", cs, "camera_intrinsic", (3, 3))
+        check_principal_point(size, intrinsics, self._file(sample_data))
         depth = None
         if sample_data["token"] in self._depth:
             depth = files.read_depth(self._file(self._depth[sample_data["token"]], table=DEPTH_TABLE), size)
         ego_to_global = self._ego_pose(sample_data)
         return Camera(
-            name=channel, image=image, intrinsics=t.array("calibrated_sensor", cs, "camera_intrinsic", (3, 3)),
+            name=channel, image=image, intrinsics=intrinsics,
             cam_to_ego=sensor_to_reference_ego(t.transform("calibrated_sensor", cs), ego_to_global, reference_ego_to_global),
             timestamp=t.integer("sample_data", sample_data, "timestamp"), depth=depth, ego_to_global=ego_to_global,
         )
@@ -312,27 +333,18 @@ class NuScenesDataset(Sequence[Frame]):
         return box_velocity(first_xyz[None], last_xyz[None], np.array([time_diff]), np.array([bool(previous)]),
                             np.array([bool(following)]))[0]
 
-    def _bev_map(self, row: dict) -> BevMap:
-        t = self.tables
-        layers = t.field(BEV_TABLE, row, "layers")
-        if list(layers) != list(MAP_CLASSES):
-            raise InvalidValueError(t.path(BEV_TABLE), f"sample {row['sample_token']}: layers {layers} != {MAP_CLASSES}")
-        spec = t.field(BEV_TABLE, row, "grid")
-        try:
-            grid = BevGrid(**{k: float(spec[k]) for k in ("xmin", "xmax", "ymin", "ymax", "resolution")})
-        except (KeyError, TypeError, ValueError) as error:
-            raise InvalidValueError(t.path(BEV_TABLE), f"sample {row['sample_token']}: bad grid {spec!r} ({error})") from None
-        return BevMap(files.read_bev(self._file(row, table=BEV_TABLE), len(MAP_CLASSES), grid.shape), grid)
-
     def _driver_labels(self, row: dict) -> DriverLabels:
         t = self.tables
         try:
+            eye_state, zone, pose = (t.field(DRIVER_TABLE, row, k) for k in ("eye_state", "gaze_zone", "head_pose"))
+            openness, phone = t.field(DRIVER_TABLE, row, "eye_openness"), t.field(DRIVER_TABLE, row, "phone")
             return DriverLabels(
-                eye_openness=float(t.field(DRIVER_TABLE, row, "eye_openness")),
-                eye_state=EYE_STATES.index(t.field(DRIVER_TABLE, row, "eye_state")),
-                gaze_zone=GAZE_ZONES.index(t.field(DRIVER_TABLE, row, "gaze_zone")),
-                head_pose=tuple(t.array(DRIVER_TABLE, row, "head_pose", (3,))),
-                phone=t.field(DRIVER_TABLE, row, "phone") is True,
+                eye_openness=None if openness is None else float(openness),
+                eye_state=None if eye_state is None else EYE_STATES.index(eye_state),
+                gaze_zone=None if zone is None else GAZE_ZONES.index(zone),
+                head_pose=None if pose is None else tuple(t.array(DRIVER_TABLE, row, "head_pose", (3,))),
+                phone=None if phone is None else phone is True,
+                looking_at_road=row.get("looking_at_road"),
             )
         except (ValueError, TypeError) as error:
             raise InvalidValueError(t.path(DRIVER_TABLE), f"row {row.get('sample_data_token')!r}: {error}") from None

@@ -15,6 +15,7 @@ import numpy as np
 
 from sensors.errors import CorruptDataError, DanglingReferenceError, InvalidValueError, MissingDataError
 from sensors.geometry import transform_from_quaternion
+from sensors.reading import read_bytes
 
 
 class NuScenesTables:
@@ -43,7 +44,7 @@ class NuScenesTables:
     def optional(self, table: str) -> list[dict]:
         """Rows of a table that may be absent (our extras): empty when the file does not exist."""
         if table not in self._rows:
-            self._rows[table] = self._load(table) if self.path(table).is_file() else []
+            self._rows[table] = self._load(table) if self.path(table).exists() else []
         return self._rows[table]
 
     def get(self, table: str, token: str, referrer: str = "") -> dict:
@@ -95,10 +96,9 @@ class NuScenesTables:
 
     def _load(self, name: str) -> list[dict]:
         path = self.path(name)
-        if not path.is_file():
-            raise MissingDataError(path, "table file is missing")
+        data = read_bytes(path, "table file")
         try:
-            rows = json.loads(path.read_bytes())
+            rows = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise CorruptDataError(path, f"invalid JSON ({error})") from None
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):

@@ -3,12 +3,14 @@
 Output (``root``):
 
 * ``<version>/*.json``: the 13 official tables, loadable by nuscenes-devkit 1.2.0, plus the extra
-  tables described in :mod:`sensors.nuscenes.layout` (BEV maps, depth, driver labels);
+  tables described in :mod:`sensors.nuscenes.layout` (depth, driver labels);
 * ``samples/LIDAR_TOP/*.pcd.bin`` (key sweeps) and ``sweeps/LIDAR_TOP/*.pcd.bin`` (``Frame.sweeps``):
   x, y, z in the **LiDAR sensor frame**, intensity, ring index;
 * ``samples/CAM_*/*.jpg`` for the surround cameras and ``samples/CAM_CABIN/*.jpg`` for the cabin;
-* ``maps/<token>.png``: the map table's semantic prior (a 1x1 placeholder the devkit requires;
-  the per-sample BEV rasters under ``maps/bev/`` carry the map), ``depth/``.
+* ``maps/expansion/<location>.json``: the map expansion of the drives' worlds (``maps=``; see
+  :func:`write_nuscenes`), read by the devkit's ``NuScenesMap`` and by our reader for the BEV map
+  ground truth; ``maps/<token>.png``: the map table's semantic prior (a 1x1 placeholder the devkit
+  requires); ``depth/``.
 
 Conventions: frames are grouped into scenes by ``Frame.scene`` (official scene names of the
 version, so the devkit split lists apply) and sorted by timestamp; sample_annotation boxes are
@@ -26,27 +28,25 @@ renamed into place, so an error leaves no half-written dataset.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
-import os
-import shutil
-import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from sensors.atomic import atomic_dir, check_output_dir
 from sensors.boxes import Boxes3D
-from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES, MAP_CLASSES
+from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES
 from sensors.frame import CAMERA_NAMES, Camera, Frame
 from sensors.geometry import (
     invert_transform, matrix_to_quaternion, rotation_z, sensor_to_reference_ego, transform_points,
 )
 from sensors.nuscenes import files
-from sensors.nuscenes.layout import (
-    BEV_TABLE, CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES, VISIBILITY,
-)
+from sensors.nuscenes.layout import CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES, VISIBILITY
+from sensors.nuscenes.map_expansion import MapGeometry, write_map_expansion
 from sensors.nuscenes.splits import scenes_of_version
 from sensors.nuscenes.tokens import instance_token, make_token, sample_token
 
@@ -55,43 +55,82 @@ _RING_LOWEST_DEG = -30.67
 _RING_STEP_DEG = (10.67 + 30.67) / 31
 #: Visibility written for every annotation: the simulator does not label occlusion per box.
 _DEFAULT_VISIBILITY = "4"
-_LOG_LOCATION = "simulated"
+#: Log location of drives written without a map (no map expansion exists for it).
+NO_MAP_LOCATION = "simulated"
+#: Log location of drives written with their maps (one the devkit's NuScenesMap accepts).
+MAP_LOCATION = "boston-seaport"
+#: Scene k of a dataset written with maps is moved by k times this far (m) along global y, so
+#: that the worlds of different drives share one location's map without overlapping.
+SCENE_SPACING = 1000.0
 #: Sensor mountings (4x4 entries: rotation and metres) of one channel closer than this share a
 #: calibrated_sensor row (a camera's mounting recovered through two ego poses differs by rounding).
 CALIBRATION_TOLERANCE = 1e-8
 
 
-def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-mini") -> None:
+def write_nuscenes(frames: Iterable[Frame], root: Path, version: str = "v1.0-mini",
+                   maps: Mapping[str, MapGeometry] | None = None) -> None:
     """Write ``frames`` as a nuScenes dataset of ``version`` under ``root``.
 
     Args:
         frames: key frames (2 Hz in real nuScenes) with a LiDAR sweep each; ``Frame.sweeps`` are
             written as non-key LIDAR_TOP sweeps; ``Frame.scene`` must be an official scene name of
-            ``version`` (e.g. ``scene-0061`` for ``v1.0-mini``).
+            ``version`` (e.g. ``scene-0061`` for ``v1.0-mini``). ``Annotations.bev_map`` rasters
+            are not stored (nuScenes has none: the map comes from ``maps``).
         root: dataset root; replaced if it already holds a nuScenes dataset, refused if it holds
             anything else.
         version: ``v1.0-mini``, ``v1.0-trainval`` or ``v1.0-test``.
+        maps: scene name -> the map of that scene's world in its global frame (e.g.
+            :func:`sensors.sim.town_map.town_map`), written as the map expansion of
+            :data:`MAP_LOCATION`, where every log is; scene k (in order of first appearance) and its
+            map are moved by ``(0, k * SCENE_SPACING)`` m in the global frame (ego poses and
+            everything placed by them), so that the worlds of different scenes do not overlap.
+            None: no map (log location :data:`NO_MAP_LOCATION`; readers find no map ground truth).
 
     Raises:
         ValueError: unknown version or scene name, frames without LiDAR, duplicate tokens or
-            timestamps, inconsistent instance categories.
-        FileExistsError: ``root`` exists and is not an (empty or) nuScenes folder.
+            timestamps, inconsistent instance categories, a scene without its map.
+        FileExistsError: ``root`` is a file, or a folder that is neither empty nor a nuScenes
+            dataset (checked before the frames are consumed).
+        OSError: ``root`` cannot be written (the message names it); nothing is left behind.
     """
     root = Path(root)
+    check_output_dir(root, is_nuscenes_root, "nuScenes dataset folder")
     scenes = _group_by_scene(list(frames), version)
-    _check_replaceable(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
-        tables = _DatasetBuilder(temp, version).build(scenes)
+    geometry = None
+    if maps is not None:
+        missing = sorted(set(scenes) - set(maps))
+        if missing:
+            raise ValueError(f"maps: no map for scene(s) {missing}")
+        offsets = {name: np.array([0.0, k * SCENE_SPACING, 0.0]) for k, name in enumerate(scenes)}
+        scenes = {name: [_moved(f, offsets[name]) for f in group] for name, group in scenes.items()}
+        geometry = MapGeometry.merge([maps[name].translated(offsets[name][:2]) for name in scenes])
+    with atomic_dir(root, what="nuScenes dataset folder") as temp:  # root checked above
+        temp.mkdir()
+        location = NO_MAP_LOCATION if geometry is None else MAP_LOCATION
+        tables = _DatasetBuilder(temp, version, location).build(scenes)
         table_dir = temp / version
         table_dir.mkdir(parents=True, exist_ok=True)
         for name, rows in tables.items():
             (table_dir / f"{name}.json").write_text(json.dumps(rows, indent=0))
-        _replace_dir(temp, root)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
+        if geometry is not None:
+            write_map_expansion(temp, location, geometry)
+
+
+def _moved(frame: Frame, offset: np.ndarray) -> Frame:
+    """``frame`` with its world moved by ``offset`` (3,) metres: every pose in the global frame."""
+    move = np.eye(4)
+    move[:3, 3] = offset
+
+    def camera(c: Camera | None) -> Camera | None:
+        if c is None or c.ego_to_global is None:
+            return c
+        return dataclasses.replace(c, ego_to_global=move @ c.ego_to_global)
+
+    return dataclasses.replace(
+        frame, ego_to_global=move @ frame.ego_to_global,
+        sweeps=[dataclasses.replace(s, ego_to_global=move @ s.ego_to_global) for s in frame.sweeps],
+        cameras={name: camera(c) for name, c in frame.cameras.items()}, cabin=camera(frame.cabin),
+    )
 
 
 def _group_by_scene(frames: list[Frame], version: str) -> dict[str, list[Frame]]:
@@ -123,25 +162,9 @@ def _group_by_scene(frames: list[Frame], version: str) -> dict[str, list[Frame]]
     return dict(scenes)
 
 
-def _check_replaceable(root: Path) -> None:
-    if not root.exists():
-        return
-    if not root.is_dir():
-        raise FileExistsError(f"{root}: exists and is not a folder")
-    entries = list(root.iterdir())
-    if entries and not any(e.name.startswith("v1.0-") for e in entries):
-        raise FileExistsError(f"{root}: exists, is not empty and is not a nuScenes dataset; refusing to replace it")
-
-
-def _replace_dir(new: Path, root: Path) -> None:
-    """Move ``new`` to ``root``; an existing ``root`` is swapped out first and then deleted."""
-    if not root.exists():
-        os.replace(new, root)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-    os.replace(root, old / root.name)
-    os.replace(new, root)
-    shutil.rmtree(old, ignore_errors=True)
+def is_nuscenes_root(root: Path) -> bool:
+    """Whether the folder ``root`` holds a nuScenes dataset (a ``v1.0-*`` version folder)."""
+    return any(e.name.startswith("v1.0-") for e in root.iterdir())
 
 
 def _ring_index(points_sensor: np.ndarray) -> np.ndarray:
@@ -172,10 +195,11 @@ def _vector(values: np.ndarray) -> list[float]:
 class _DatasetBuilder:
     """Accumulates table rows while writing the sample files into ``root``."""
 
-    def __init__(self, root: Path, version: str) -> None:
+    def __init__(self, root: Path, version: str, location: str) -> None:
         self.root = root
         self.version = version
-        self.rows: dict[str, list[dict]] = {name: [] for name in (*TABLES, BEV_TABLE, DEPTH_TABLE, DRIVER_TABLE)}
+        self.location = location
+        self.rows: dict[str, list[dict]] = {name: [] for name in (*TABLES, DEPTH_TABLE, DRIVER_TABLE)}
         self._calibrations: dict[str, dict] = {}
         self._sensors: dict[str, dict] = {}
         #: channel -> (sensor_to_ego, intrinsics, calibrated_sensor token) already written.
@@ -213,7 +237,7 @@ class _DatasetBuilder:
     def _map_table(self) -> None:
         token = make_token("map", self.version)
         filename = f"maps/{token}.png"
-        files.write_bev(self.root / filename, np.zeros((1, 1, 1), bool))
+        files.write_placeholder_png(self.root / filename)
         self.rows["map"].append(
             {"token": token, "category": "semantic_prior", "filename": filename,
              "log_tokens": [log["token"] for log in self.rows["log"]]}
@@ -225,7 +249,7 @@ class _DatasetBuilder:
         logfile = f"sim-{name}"
         date = datetime.datetime.fromtimestamp(frames[0].timestamp / 1e6, datetime.timezone.utc).strftime("%Y-%m-%d")
         self.rows["log"].append(
-            {"token": log_token, "logfile": logfile, "vehicle": "sim", "date_captured": date, "location": _LOG_LOCATION}
+            {"token": log_token, "logfile": logfile, "vehicle": "sim", "date_captured": date, "location": self.location}
         )
         scene_token = make_token("scene", name)
         samples = []
@@ -264,16 +288,6 @@ class _DatasetBuilder:
         if frame.annotations is not None:
             if frame.annotations.boxes is not None:
                 self._annotations(frame, token, frame.annotations.boxes)
-            if frame.annotations.bev_map is not None:
-                bev = frame.annotations.bev_map
-                filename = f"maps/bev/{token}.png"
-                files.write_bev(self.root / filename, bev.layers)
-                grid = bev.grid
-                self.rows[BEV_TABLE].append(
-                    {"sample_token": token, "filename": filename, "layers": list(MAP_CLASSES),
-                     "grid": {"xmin": grid.xmin, "xmax": grid.xmax, "ymin": grid.ymin, "ymax": grid.ymax,
-                              "resolution": grid.resolution}}
-                )
         return {"token": token, "timestamp": frame.timestamp, "scene_token": scene_token, "prev": "", "next": ""}
 
     def _camera(self, frame: Frame, sample: str, camera: Camera, logfile: str) -> None:
@@ -301,8 +315,10 @@ class _DatasetBuilder:
             driver = annotations.driver
             self.rows[DRIVER_TABLE].append(
                 {"sample_data_token": record["token"], "eye_openness": driver.eye_openness,
-                 "eye_state": EYE_STATES[driver.eye_state], "gaze_zone": GAZE_ZONES[driver.gaze_zone],
-                 "head_pose": list(driver.head_pose), "phone": driver.phone}
+                 "eye_state": None if driver.eye_state is None else EYE_STATES[driver.eye_state],
+                 "gaze_zone": None if driver.gaze_zone is None else GAZE_ZONES[driver.gaze_zone],
+                 "head_pose": None if driver.head_pose is None else list(driver.head_pose), "phone": driver.phone,
+                 "looking_at_road": driver.looking_at_road}
             )
 
     def _sample_data(self, sample: str, scene: str, channel: str, timestamp: int, ego_to_global: np.ndarray,

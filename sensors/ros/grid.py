@@ -62,3 +62,18 @@ def decode_layer(msg: Any) -> tuple[np.ndarray, BevGrid]:
     xmin, ymin = round(float(info.origin.position.x), 6), round(float(info.origin.position.y), 6)
     grid = BevGrid(xmin, round(xmin + width * resolution, 6), ymin, round(ymin + height * resolution, 6), resolution)
     return (data.reshape(height, width) >= THRESHOLD).T.copy(), grid
+
+
+def encode_probability_layer(store: Typestore, probability: np.ndarray, grid: BevGrid, stamp_ns: int,
+                             frame_id: str) -> Any:
+    """A ``nav_msgs/OccupancyGrid`` of one (X, Y) layer of probabilities (0-1) on ``grid``: cell
+    values are the probability in percent, rounded (0-100), laid out as :func:`encode_layer`'s
+    (which it equals for a layer of 0 and 1); :func:`decode_layer` reads cells of 50 % or more as set.
+
+    Raises:
+        ValueError: a layer whose shape is not the grid's.
+    """
+    probability = np.asarray(probability, dtype=np.float64)
+    msg = encode_layer(store, probability >= 0.5, grid, stamp_ns, frame_id)
+    msg.data[:] = np.clip(np.rint(probability.T * 100.0), FREE, OCCUPIED).astype(np.int8).reshape(-1)
+    return msg

@@ -62,7 +62,7 @@ class RecordingInfo:
             role = t.role or "-"
             problem = f"  CANNOT USE: {t.problem}" if t.problem else ""
             out.append(f"  {t.topic:<{width}}  {t.msgtype:<36} {t.count:>7} msgs {t.rate_hz:7.2f} Hz  {role}{problem}")
-        out.append("profiles (best first):")
+        out += ["profiles (best first):"] if self.fits else []  # none for a .pcd folder
         for fit in self.fits:
             absent = f"; absent: {', '.join(fit.absent)}" if fit.absent else ""
             wrong = f"; wrong type: {', '.join(fit.wrong_type)}" if fit.wrong_type else ""
@@ -219,30 +219,58 @@ def open_recording(path: str | Path, profile: str | Path | Profile | None = None
         SensorDataError: the recording has no LiDAR topic the profile (or any shipped profile)
             knows; the message names the PointCloud2 topics it has.
     """
-    from sensors.errors import UnknownLayoutError
-
-    path = Path(path)
     if tolerance_s < 0:
         raise ValueError(f"tolerance_s must be >= 0, got {tolerance_s}")
     if sweeps < 1 or image_reduction not in (1, 2, 4, 8):
         raise ValueError(f"need sweeps >= 1 and image_reduction in (1, 2, 4, 8), got {sweeps}, {image_reduction}")
+    path, source, chosen, fits = _open(path, profile)
+    if isinstance(source, PcdFolder):
+        return Recording(path, source, chosen or load_profile("nuscenes"), tolerance_s, sweeps, [], image_reduction)
+    if not fits[0].usable:
+        raise SensorDataError(path, _no_lidar(source, chosen))
+    return Recording(path, source, fits[0].profile, tolerance_s, sweeps, fits, image_reduction)
+
+
+def inspect_recording(path: str | Path, profile: str | Path | Profile | None = None) -> RecordingInfo:
+    """:meth:`Recording.inspect` of the recording at ``path``, also when no profile fits it (no
+    LiDAR topic): then every topic is listed against the best partial fit, the report's profile is
+    ``none`` and a note says why, so that a profile for the recording can be written from it.
+
+    Raises:
+        MissingDataError, CorruptDataError, UnknownLayoutError: as :func:`open_recording`.
+    """
+    path, source, chosen, fits = _open(path, profile)
+    if isinstance(source, PcdFolder):
+        return source.inspect(fits)
+    info = Recording(path, source, fits[0].profile, 0.12, 1, fits).inspect()
+    if not fits[0].usable:
+        info.profile = "none"
+        info.notes.append(f"cannot replay: {_no_lidar(source, chosen)}")
+    return info
+
+
+def _open(path: str | Path, profile: str | Path | Profile | None
+          ) -> tuple[Path, BagSource | PcdFolder, Profile | None, list[ProfileFit]]:
+    """(path, source, the profile asked for, the fits best first; none for a ``.pcd`` folder)."""
+    from sensors.errors import UnknownLayoutError
+
+    path = Path(path)
     if not path.exists():
         raise MissingDataError(path, "recording does not exist")
     chosen = profile if isinstance(profile, Profile) else load_profile(profile) if profile is not None else None
     if path.is_dir() and is_pcd_folder(path):
-        folder = PcdFolder(path)
-        chosen = chosen or load_profile("nuscenes")
-        return Recording(path, folder, chosen, tolerance_s, sweeps, [], image_reduction)
+        return path, PcdFolder(path), chosen, []
     if not is_recording(path):
         raise UnknownLayoutError(path, "not a recording (rosbag2 folder or .mcap/.db3 file, ROS 1 .bag or folder of "
                                        ".bag files, folder of .pcd)")
     source = open_bag(path)
     types = {t: e.msgtype for t, e in source.topics.items()}
-    fits = choose_profile(types) if chosen is None else [fit_profile(chosen, types)]
-    best = fits[0] if fits else None
-    if best is None or not best.usable:
-        clouds = sorted(t for t, m in types.items() if m == POINTCLOUD)
-        which = f"profile {chosen.name!r} expects {chosen.lidar}" if chosen else "no shipped profile fits"
-        has = f"PointCloud2 topics: {', '.join(clouds)} (write a profile, docs/replay.md)" if clouds else "no PointCloud2 topic at all"
-        raise SensorDataError(path, f"no LiDAR topic: {which}; the recording has {has}")
-    return Recording(path, source, best.profile, tolerance_s, sweeps, fits, image_reduction)
+    return path, source, chosen, choose_profile(types) if chosen is None else [fit_profile(chosen, types)]
+
+
+def _no_lidar(source: BagSource, chosen: Profile | None) -> str:
+    """Why no profile fits: the profile's missing LiDAR topic and the PointCloud2 topics there are."""
+    clouds = sorted(t for t, e in source.topics.items() if e.msgtype == POINTCLOUD)
+    which = f"profile {chosen.name!r} expects {chosen.lidar}" if chosen else "no shipped profile fits"
+    has = f"PointCloud2 topics: {', '.join(clouds)} (write a profile, docs/replay.md)" if clouds else "no PointCloud2 topic at all"
+    return f"no LiDAR topic: {which}; the recording has {has}"

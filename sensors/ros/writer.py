@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,7 @@ from rosbags.interfaces import (
 )
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from sensors.atomic import atomic_dir
 from sensors.classes import MAP_CLASSES
 from sensors.frame import Camera, Frame
 from sensors.geometry import invert_transform, sensor_to_reference_ego
@@ -110,21 +108,21 @@ def write_rosbag2(frames: Iterable[Frame], out: str | Path, *, storage: str = "m
     if image_format not in ("jpeg", "png"):
         raise ValueError(f"image_format must be jpeg or png, got {image_format!r}")
     out = Path(out)
+    check_replaceable(out)
+    store = typestore(distro)
+    with atomic_dir(out) as bag, Writer(bag, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[storage]) as writer:
+        _write(writer, store, frames, image_format)
+    return out
+
+
+def check_replaceable(out: Path) -> None:
+    """Refuse to write a rosbag2 over ``out`` unless it is missing, an empty folder or a rosbag2 folder.
+
+    Raises:
+        FileExistsError: ``out`` holds something else (one line naming it).
+    """
     if out.exists() and not (out.is_dir() and ((out / "metadata.yaml").exists() or not any(out.iterdir()))):
         raise FileExistsError(f"{out}: exists and is not a rosbag2 folder; refusing to replace it")
-    store = typestore(distro)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        bag = staging / out.name
-        with Writer(bag, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[storage]) as writer:
-            _write(writer, store, frames, image_format)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(bag, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
 
 
 def _capture_pose(camera: Camera, frame: Frame, poses: _PoseTrack) -> np.ndarray:
@@ -171,7 +169,9 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
         calibrations = {c.name: sensor_to_reference_ego(c.cam_to_ego, frame.ego_to_global, _capture_pose(c, frame, poses))
                         for c in cameras}
         if not static_done:
-            stamp = frame.timestamp * 1000
+            # the first message of the bag, as a recorder subscribed to the transient-local topic logs
+            # it: a replay must have the calibration before the first sweep (which precedes the keyframe)
+            stamp = min([s[0] for s in sweeps] + [c.timestamp * 1000 for c in cameras])
             statics = [transform_to_msg(store, BASE_FRAME, LIDAR_FRAME, frame.lidar.lidar_to_ego, stamp)]
             statics += [transform_to_msg(store, BASE_FRAME, name, calibration, stamp) for name, calibration in calibrations.items()]
             emit(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", stamp, tf_message(store, statics), static=True)

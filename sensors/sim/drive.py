@@ -235,14 +235,20 @@ def cabin_frame(driver: DriverScript, t: float, timestamp: int, size: tuple[int,
     return Camera("CAM_CABIN", image, k, cam_to_ego, timestamp), state.labels()
 
 
+def drive_simulator(config: SimConfig, seed: int, num_frames: int, scene_name: str = "scene-0061") -> DriveSimulator:
+    """The simulator whose keyframes 0 .. ``num_frames`` - 1 :func:`simulate_drive` yields (its
+    ``town`` gives the drive's map: :func:`sensors.sim.town_map.town_map`)."""
+    if num_frames < 0:
+        raise ValueError(f"num_frames must be >= 0, got {num_frames}")
+    return DriveSimulator(config, seed, (num_frames + 1) / config.keyframe_rate_hz, scene_name)
+
+
 def simulate_drive(config: SimConfig, seed: int, num_frames: int, scene_name: str = "scene-0061") -> Iterator[Frame]:
     """Yield ``num_frames`` keyframes (at ``config.keyframe_rate_hz``) of a seeded drive.
 
     Deterministic: the same (config, seed, num_frames, scene_name) gives identical frames.
     """
-    if num_frames < 0:
-        raise ValueError(f"num_frames must be >= 0, got {num_frames}")
-    sim = DriveSimulator(config, seed, (num_frames + 1) / config.keyframe_rate_hz, scene_name)
+    sim = drive_simulator(config, seed, num_frames, scene_name)
     for index in range(num_frames):
         yield sim.keyframe(index)
 

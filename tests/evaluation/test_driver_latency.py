@@ -70,3 +70,17 @@ def test_latency_median_and_p99():
     assert summary["backbone"]["count"] == 100
     with pytest.raises(ValueError, match="no timings"):
         summarize_latency({"x": []})
+
+
+def test_event_metrics_with_per_kind_durations():
+    """Kinds observed over different spans: each kind's false alerts per its own duration, the
+    all-kinds rate their sum, kinds without a duration not scored."""
+    predicted = [("microsleep", 10.0, 11.0), ("long_distraction", 50.0, 55.0), ("long_distraction", 90.0, 95.0)]
+    target = [("long_distraction", 49.0, 56.0)]
+    m = event_metrics(predicted, target, {"microsleep": 1800.0, "long_distraction": 3600.0})
+    assert set(m) == {"microsleep", "long_distraction", "all"}
+    assert m["microsleep"]["false_alerts_per_hour"] == 2.0 and m["microsleep"]["duration_s"] == 1800.0
+    assert m["long_distraction"]["false_alerts_per_hour"] == 1.0 and m["long_distraction"]["recall"] == 1.0
+    assert m["all"]["false_alerts_per_hour"] == 3.0 and m["all"]["predicted"] == 3
+    with pytest.raises(ValueError, match="unknown event kind"):
+        event_metrics([], [], {"nap": 10.0})

@@ -194,7 +194,7 @@ def test_bad_runtime_arguments_end_in_one_line(tmp_path, capsys):
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x08\x07not an onnx model")
     cases = [
-        (["--runtime", "onnxruntime", "--model", str(tmp_path / "missing.onnx")], "missing.onnx is not a file"),
+        (["--runtime", "onnxruntime", "--model", str(tmp_path / "missing.onnx")], "missing.onnx: model file (ONNX) is missing"),
         (["--runtime", "onnxruntime", "--model", str(junk)], "junk.onnx"),
         (["--model", str(junk)], "run it with --runtime onnxruntime"),
         (["--runtime", "onnxruntime", "--checkpoint", str(SHIPPED_CHECKPOINT)], "give it with --model"),

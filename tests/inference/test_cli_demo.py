@@ -39,7 +39,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     "args, message",
     [
         (["demo", "--frames", "0"], "--frames must be at least 1"),
-        (["demo", "--checkpoint", "/nonexistent/model.pt"], "not found"),
+        (["demo", "--checkpoint", "/nonexistent/model.pt"], "/nonexistent/model.pt: checkpoint file does not exist"),
         (["simulate", "--out", "/tmp/x", "--frames", "-1"], "--frames must be >= 1"),
     ],
 )

@@ -25,10 +25,13 @@ def _scores(folder) -> dict:
 @pytest.mark.slow
 def test_two_gloo_ranks_equal_single_process(tmp_path):
     from sensors.nuscenes.writer import write_nuscenes
-    from sensors.sim import SimConfig, simulate_drive
+    from sensors.sim import SimConfig
+    from sensors.sim.drive import drive_simulator
+    from sensors.sim.town_map import town_map
 
     root = tmp_path / "nuscenes"
-    write_nuscenes(list(simulate_drive(SimConfig(**SIM), seed=5, num_frames=5, scene_name="scene-0916")), root)
+    sim = drive_simulator(SimConfig(**SIM), seed=5, num_frames=5, scene_name="scene-0916")
+    write_nuscenes([sim.keyframe(k) for k in range(5)], root, maps={"scene-0916": town_map(sim.town)})
     checkpoint, config = write_checkpoint(tiny_config(), tmp_path)
     args = ["evaluate", "--checkpoint", str(checkpoint), "--config", str(config), "--data", str(root), "--split",
             "mini_val", "--samples", "2", "--batch-size", "2", "--device", "cpu"]

@@ -107,6 +107,19 @@ def test_inspect_lists_topics_and_exits(sim_bag, capsys):
     assert "/LIDAR_TOP" in out and "sensor_msgs/msg/PointCloud2" in out and "profile sim" in out
 
 
+def test_inspect_into_a_closed_pipe_is_quiet(sim_bag):
+    """``perception replay BAG --inspect | head -1``: no BrokenPipeError traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        done = subprocess.run([sys.executable, "-m", "perception.cli", "replay", str(sim_bag), "--inspect"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, cwd=REPO, check=False,
+                              env=_env())
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == ""
+
+
 def test_bag_without_lidar_is_one_line_exit_2(tmp_path, capsys):
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
@@ -125,6 +138,11 @@ def test_bag_without_lidar_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and "no LiDAR topic" in err[0]
     assert not (tmp_path / "out").exists()
+    # --inspect still lists what the bag holds, to write a profile from
+    assert main(["replay", str(bag), "--inspect"]) == 0
+    captured = capsys.readouterr()
+    assert "profile none" in captured.out and "/CAM_FRONT/image_rect_compressed" in captured.out
+    assert "note: cannot replay: no LiDAR topic" in captured.out and not captured.err
 
 
 def test_missing_arguments_and_paths(tmp_path, capsys):
@@ -132,6 +150,12 @@ def test_missing_arguments_and_paths(tmp_path, capsys):
     assert main(["replay", str(tmp_path), "--inspect"]) == 2  # an empty folder is no recording
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("perception replay: error:") for line in err)
+    (tmp_path / "results.mcap").write_bytes(b"")
+    for extra, why in ((["--out", str(tmp_path / "results.mcap")], "exists and is not a folder"),
+                       (["--out", str(tmp_path / "o"), "--tolerance", "-0.1"], "--tolerance must be >= 0 s")):
+        assert main(["replay", str(tmp_path), "--checkpoint", str(TINY), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and why in err[0]
 
 
 def test_a_camera_missing_for_a_frame(sim_frames, tiny_model, tmp_path, capsys):

@@ -29,6 +29,22 @@ def drive():
     return frames
 
 
+def test_tf_static_comes_first_so_that_early_sweeps_have_their_calibration(tmp_path) -> None:
+    """The full 20 Hz LiDAR: nine sweeps precede the first keyframe by up to 0.45 s, longer than the
+    synchronizer waits for a transform; /tf_static must be logged before them."""
+    from mcap.reader import make_reader
+
+    frames = list(simulate_drive(dataclass_replace(SMALL, sweeps_per_keyframe=10), seed=2, num_frames=1))
+    bag = write_rosbag2(frames, tmp_path / "drive")
+    with open(next(bag.glob("*.mcap")), "rb") as f:  # the mcap library's reader, log time order
+        first = [channel.topic for _, channel, _ in make_reader(f).iter_messages(log_time_order=True)][:2]
+    assert first[0] == "/tf_static", first
+    recording = open_recording(bag)
+    replayed = list(recording)
+    assert len(replayed) == 10 and all(f.lidar is not None for f in replayed)
+    assert "no transform to the ego frame" not in recording.summary.unusable
+
+
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
 def test_simulated_drive_replays_to_the_same_frames(tmp_path, drive, storage: str) -> None:
     frames = drive

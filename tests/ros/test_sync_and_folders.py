@@ -120,6 +120,7 @@ def test_folder_of_pcd_files(tmp_path) -> None:
     assert recording.summary.unusable["PCD file does not read"] == 1
     info = recording.inspect()
     assert info.format == "folder of .pcd files" and info.topics[0].count == 4
+    assert "profiles (best first):" not in info.lines()  # no empty heading: a .pcd folder has no topics to map
 
 
 def test_open_dataset_opens_bags_and_refuses_splits(tmp_path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sensors.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
+from sensors.atomic import atomic_dir, atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
 
 
 def _entries(folder: Path) -> list[str]:
@@ -124,3 +124,84 @@ def test_unknown_mode_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="mode must be one of"):
         atomic_write(tmp_path / "x", lambda f: None, "a")
     assert _entries(tmp_path) == []
+
+
+def test_atomic_dir_replaces_a_folder_whole_or_not_at_all(tmp_path: Path):
+    target = tmp_path / "bag"
+    with atomic_dir(target) as new:
+        assert not new.exists() and new.name == "bag" and new.parent.parent == tmp_path
+        new.mkdir()
+        (new / "a.mcap").write_bytes(b"1")
+        assert not target.exists()  # nothing visible before the end
+    assert _entries(tmp_path) == ["bag"] and _entries(target) == ["a.mcap"]
+    with pytest.raises(RuntimeError), atomic_dir(target) as new:
+        new.mkdir()
+        (new / "b.mcap").write_bytes(b"2")
+        raise RuntimeError("writer failed")
+    assert _entries(tmp_path) == ["bag"] and _entries(target) == ["a.mcap"]  # the old folder, untouched
+    with pytest.raises(FileNotFoundError, match="created nothing"), atomic_dir(target):
+        pass
+    assert _entries(tmp_path) == ["bag"] and _entries(target) == ["a.mcap"]
+    with atomic_dir(target) as new:  # an existing folder is replaced, not merged
+        new.mkdir()
+        (new / "c.mcap").write_bytes(b"3")
+    assert _entries(tmp_path) == ["bag"] and _entries(target) == ["c.mcap"]
+
+
+# -- whole folders ---------------------------------------------------------------------------------
+def test_atomic_dir_replaces_a_previous_output_and_leaves_nothing_else(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.json").write_text("old")
+    with atomic_dir(out, lambda p: (p / "metrics.json").exists()) as new:
+        new.mkdir()
+        (new / "metrics.json").write_text("new")
+        assert (out / "metrics.json").read_text() == "old"  # nothing visible before the end
+    assert (out / "metrics.json").read_text() == "new" and _entries(tmp_path) == ["out"]
+
+
+def test_atomic_dir_interrupted_keeps_the_previous_output_and_removes_its_temporary(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    with pytest.raises(KeyboardInterrupt), atomic_dir(out, lambda p: True) as new:
+        new.mkdir()
+        (new / "a.txt").write_text("half")
+        raise KeyboardInterrupt
+    assert _entries(tmp_path) == ["out"] and (out / "a.txt").read_text() == "old"
+
+
+def test_atomic_dir_refuses_a_file_or_a_foreign_folder_before_writing(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError, match="is a file where the output folder should go"), \
+            atomic_dir(tmp_path / "file", lambda p: False):
+        pass
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="already holds other files"), atomic_dir(tmp_path / "theirs", lambda p: False):
+        pass
+    assert _entries(tmp_path) == ["file", "theirs"] and _entries(tmp_path / "theirs") == ["notes.txt"]
+
+
+def test_atomic_dir_removes_the_temporaries_of_a_killed_run(tmp_path):
+    for stale in (".out.tmp-abc123", ".out.k2j4x9q1.tmp"):
+        (tmp_path / stale).mkdir()
+        (tmp_path / stale / "half.json").write_text("{")
+    (tmp_path / ".out.metrics.json.q1w2.tmp.json").write_text("{")  # of another target: spared
+    (tmp_path / ".outer.tmp-1").mkdir()
+    with atomic_dir(tmp_path / "out") as new:
+        new.mkdir()
+        (new / "x").write_text("1")
+    assert _entries(tmp_path) == [".out.metrics.json.q1w2.tmp.json", ".outer.tmp-1", "out"]
+
+
+def test_shared_tag_lets_other_processes_add_files_without_committing(tmp_path):
+    with atomic_dir(tmp_path / "out", tag="run7", commit=False) as worker:
+        worker.mkdir(parents=True)
+        (worker / "rank1.png").write_text("1")
+    assert not (tmp_path / "out").exists()
+    with atomic_dir(tmp_path / "out", tag="run7") as main:
+        assert main == worker
+        main.mkdir(exist_ok=True)
+        (main / "rank0.png").write_text("0")
+    assert _entries(tmp_path / "out") == ["rank0.png", "rank1.png"] and _entries(tmp_path) == ["out"]

@@ -77,6 +77,16 @@ def test_truncated_file_is_one_line_error(trained, tmp_path, cut):
     assert "\n" not in message and str(broken) in message and "cannot read checkpoint" in message
 
 
+@pytest.mark.parametrize("content", [b"hello\n", b"model:\n  x: 1\n", b"\x89PNG\r\n\x1a\n" + bytes(40)])
+def test_a_file_that_is_no_torch_file_is_one_line_error(tmp_path, content):
+    path = tmp_path / "notes.pt"  # e.g. a text file passed as --checkpoint by mistake
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message and "cannot read checkpoint" in message
+
+
 def test_foreign_file_is_rejected(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save({"weight": torch.zeros(2)}, path)
@@ -109,3 +119,15 @@ def test_initial_weights_copy_matching_tensors_only(trained):
 def test_initial_weights_that_fit_nothing_are_an_error(trained):
     with pytest.raises(CheckpointError, match="no parameter of the checkpoint fits"):
         checkpoint_module.load_initial_weights(trained.checkpoint_path, torch.nn.Linear(3, 3))
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed_when_the_next_run_starts(trained, tmp_path):
+    """A SIGKILL during ``save_checkpoint`` leaves ``.<name>.<random>.tmp.pt``; the next trainer removes it."""
+    folder = trained.checkpoint_path.parent
+    stale = [folder / ".last.pt.k2j4x9.tmp.pt", folder / ".step_0000005.pt.a8b7c6.tmp.pt"]
+    for path in stale:
+        path.write_bytes(b"PK half a checkpoint")
+    kept = trained.checkpoint_path.read_bytes()
+    make_trainer(tmp_path, toy_config(steps=5, checkpoint_every=5)).resume()
+    assert not any(path.exists() for path in stale)
+    assert trained.checkpoint_path.read_bytes() == kept

@@ -1,0 +1,1 @@
+"""Driver Monitoring Dataset (DMD) layout: OpenLABEL annotations beside face-camera videos."""
