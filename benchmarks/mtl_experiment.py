@@ -1,31 +1,47 @@
-"""Multi-task versus single-task training of the fusion model on simulated drives, same budget.
+"""Multi-task versus single-task training of the fusion model on simulated drives, same budget,
+over several seeds, with the label-scarce and depth-transfer protocols and the cost side.
 
 Usage::
 
-    python benchmarks/mtl_experiment.py [--config configs/tiny.yaml] [--steps 1500] [--out runs/mtl_experiment]
-        [--strategies equal,uncertainty,famo,pcgrad] [--val-frames 40] [--cabin-seconds 60]
-        [--cache-dir DIR] [--device cpu|cuda] [--threads T] [--doc docs/experiments.md | --no-doc]
+    python benchmarks/mtl_experiment.py [--config configs/mtl_small.yaml] [--steps 1500] [--seeds 0,1,2]
+        [--joint hard:equal,hard:uncertainty,task_decoders:equal] [--protocols full,scarce,depth]
+        [--scarce-tasks detection,segmentation] [--fractions 0.1,0.25] [--out runs/mtl_experiment]
+        [--val-frames 40] [--cabin-seconds 60] [--cache-dir DIR] [--device cpu|cuda] [--threads T]
+        [--doc docs/experiments.md | --no-doc]
 
-Runs, each for ``--steps`` steps with the config's seed, batch size and schedule, on the same
-simulated training drives (one sample cache shared by every run: the model input tensors do not
-depend on which heads are on):
+Every run trains ``--steps`` steps with the config's batch size and schedule and seed ``s`` for each
+``--seeds`` entry (the training drives, the validation frames and the labelled subsets are the same
+for every seed: the seed changes initialisation, sample order and modality dropout), on one sample
+cache shared by every run. Rows (each trained once per seed, in ``<out>/<row>/seed<s>``):
 
-* ``single-<task>``: one model per head, the config with only that head enabled
-  (:func:`single_task_config`; the equal strategy, which for one task is plain training);
-* ``joint-<strategy>``: all heads of the config, one run per ``--strategies`` entry;
+* protocol ``full``: ``single-<task>``, one model per head (:func:`single_task_config`, hard
+  sharing, plain training), and ``joint-<sharing>-<strategy>`` for each ``--joint`` entry
+  (``model.sharing.kind`` and ``train.strategy``);
+* protocol ``scarce`` (label-scarce; with the ``single-<task>`` rows, its baselines for the fully
+  labelled tasks): for each task of ``--scarce-tasks`` and fraction ``f`` of
+  ``--fractions``, the labels of that task are kept on ``f`` of the training frames
+  (:func:`perception.train.data.labelled_subset`, seed 0, the same frames for every seed);
+  ``scarce-<task>-<pct>-single`` trains the single-task model on the labelled frames only and
+  ``scarce-<task>-<pct>-joint-<sharing>-<strategy>`` the first ``--joint`` variant on every frame
+  with the other tasks fully labelled (:class:`perception.train.data.PartialLabels`);
+* protocol ``depth``: camera-only detection (``use_lidar: false``) trained alone
+  (``camera-detection``) and with the LiDAR-supervised depth head (``camera-detection+depth``).
 
-then each checkpoint is evaluated on the first ``--val-frames`` frames of the simulated validation
-drives (``perception evaluate --data sim`` through its Python API), and the first strategy's joint
-model also with the LiDAR input switched off (``camera-only``) and with the street cameras switched
-off (``lidar-only``) at inference. Task metrics: detection NDS (and mAP), BEV mIoU, depth AbsRel
-(per image; lower is better), gaze-zone accuracy. Delta_m (Maninis et al. 2019) of each joint model
-is the mean over tasks of ``(-1)^l_i (M_mt,i - M_st,i) / M_st,i * 100`` against the single-task
-models (:func:`delta_m`).
+Each checkpoint is evaluated on the first ``--val-frames`` frames of the simulated validation
+drives (``perception evaluate --data sim`` through its Python API); the first joint variant of
+the first seed also with the LiDAR input off (``camera-only``) and the street cameras off
+(``lidar-only``). Task metrics: detection NDS (and mAP), BEV mIoU, depth AbsRel (per image; lower
+is better), gaze-zone accuracy. Delta_m (Maninis et al. 2019, :func:`delta_m`) of a joint model is
+computed per seed against the single-task models of the same seed, then averaged over seeds
+(mean ± sample standard deviation). Cost: parameters, training seconds per step (wall time of
+this machine's runs, shared CPU: indicative) and inference latency of one frame (median of
+``--latency-iters`` forward passes in one process, the joint models against the four single-task
+models run one after the other).
 
 Resumable: a finished run (checkpoint at ``--steps``) is not trained again, an unfinished one
 continues from its checkpoint, and an evaluation whose ``metrics.json`` exists is read back.
-Writes ``<out>/results.json`` (raw summaries and Delta_m) and the table into the ``## Results``
-section of ``docs/experiments.md``.
+Writes ``<out>/results.json`` (raw summaries, per-seed Delta_m, aggregates) and the tables into
+the ``## Results`` section of ``docs/experiments.md``.
 """
 from __future__ import annotations
 
@@ -38,7 +54,9 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from collections.abc import Mapping, Sequence  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -48,8 +66,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/kernels.py shadows the kernels package when this folder is on the path: put the root first instead
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from perception.config import Config  # noqa: E402
 from benchmarks.doc_sections import replace_section  # noqa: E402
+from perception.config import SHARING_KINDS, Config, SharingConfig  # noqa: E402
 from sensors.atomic import atomic_write_text  # noqa: E402
 
 TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
@@ -68,15 +86,14 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("abs_rel", "depth AbsRel ↓", True),
     ("gaze_acc", "gaze acc ↑", False),
 )
+#: Which single-task model each summary column of the composite single-task row comes from.
+OWNER: dict[str, str] = {"nds": "detection", "map": "detection", "miou": "segmentation", "abs_rel": "depth",
+                         "gaze_acc": "driver"}
 MODES: tuple[str, ...] = ("fused", "camera-only", "lidar-only")
+PROTOCOLS: tuple[str, ...] = ("full", "scarce", "depth")
+#: Seed of the labelled subsets of the label-scarce protocol (the same frames for every training seed).
+SUBSET_SEED = 0
 RESULTS_SECTION = "## Results"
-TABLE_NOTE = (
-    "Single-task row: each column from the model trained for that head alone. Δm% over NDS, mIoU, AbsRel "
-    "(sign flipped: lower is better) and gaze accuracy against that row; – where a metric is missing or a "
-    "single-task value is 0 (relative change undefined). Modality rows: the first joint model with one input "
-    "switched off at inference; only the BEV tasks are shown (depth needs the cameras, the driver head reads "
-    "only the cabin camera).\n"
-)
 
 
 # ----------------------------------------------------------------------------- pure parts
@@ -116,8 +133,29 @@ def enabled_tasks(config: Config) -> tuple[str, ...]:
     return tuple(t for t in TASKS if getattr(config.model.heads, t).enabled)
 
 
+def with_heads(config: Config, tasks: Sequence[str], **model_changes: Any) -> Config:
+    """``config`` with exactly the heads ``tasks`` enabled, hard sharing and ``model_changes``.
+
+    Raises:
+        ValueError: a task not in :data:`TASKS`; ConfigError: an invalid combination.
+    """
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown or not tasks:
+        raise ValueError(f"unknown or no tasks {unknown or list(tasks)}; expected some of {TASKS}")
+    from perception.config import validate
+
+    model = config.model
+    heads = dataclasses.replace(
+        model.heads, **{t: dataclasses.replace(getattr(model.heads, t), enabled=(t in tasks)) for t in TASKS}
+    )
+    model = dataclasses.replace(model, heads=heads, sharing=SharingConfig(), **model_changes)
+    out = dataclasses.replace(config, model=model)
+    validate(out)
+    return out
+
+
 def single_task_config(config: Config, task: str) -> Config:
-    """``config`` with only the head ``task`` enabled (every other setting kept).
+    """``config`` with only the head ``task`` enabled (hard sharing, every other setting kept).
 
     The driver head reads only the cabin image, so its model is built without the camera BEV
     branch (``use_camera: false``; the image encoder is still built for the cabin); the depth head
@@ -128,26 +166,109 @@ def single_task_config(config: Config, task: str) -> Config:
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
-    from perception.config import validate
-
-    model = config.model
-    heads = dataclasses.replace(
-        model.heads, **{t: dataclasses.replace(getattr(model.heads, t), enabled=(t == task)) for t in TASKS}
-    )
-    model = dataclasses.replace(model, heads=heads)
-    if task == "driver":
-        model = dataclasses.replace(model, use_camera=False, use_lidar=True)
-    elif task == "depth":
-        model = dataclasses.replace(model, use_camera=True, use_lidar=False)
-    out = dataclasses.replace(config, model=model)
-    validate(out)
-    return out
+    changes = {"driver": {"use_camera": False, "use_lidar": True},
+               "depth": {"use_camera": True, "use_lidar": False}}.get(task, {})
+    return with_heads(config, (task,), **changes)
 
 
-def joint_config(config: Config, strategy: str) -> Config:
-    """``config`` trained with ``strategy`` (its options kept only when the strategy is unchanged)."""
+def joint_config(config: Config, sharing: str, strategy: str) -> Config:
+    """``config`` with every head of it, ``model.sharing.kind = sharing`` (other sharing settings
+    kept) and ``strategy`` (its options kept only when the strategy is unchanged)."""
+    if sharing not in SHARING_KINDS:
+        raise ValueError(f"unknown sharing {sharing!r}; expected one of {SHARING_KINDS}")
     options = config.train.strategy_options if strategy == config.train.strategy else {}
-    return dataclasses.replace(config, train=dataclasses.replace(config.train, strategy=strategy, strategy_options=options))
+    model = dataclasses.replace(config.model, sharing=dataclasses.replace(config.model.sharing, kind=sharing))
+    return dataclasses.replace(config, model=model,
+                               train=dataclasses.replace(config.train, strategy=strategy, strategy_options=options))
+
+
+def parse_joint(text: str) -> list[tuple[str, str]]:
+    """``"hard:equal,soft:pcgrad"`` -> [("hard", "equal"), ("soft", "pcgrad")] (a bare name is a
+    strategy with hard sharing).
+
+    Raises:
+        ValueError: empty list or unknown sharing kind.
+    """
+    variants = []
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        sharing, _, strategy = item.rpartition(":")
+        sharing = sharing or "hard"
+        if sharing not in SHARING_KINDS:
+            raise ValueError(f"--joint {item!r}: unknown sharing {sharing!r}; expected one of {SHARING_KINDS}")
+        variants.append((sharing, strategy))
+    if not variants:
+        raise ValueError("--joint: no variant given")
+    return variants
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run of the grid.
+
+    Attributes:
+        row: table row (the run without its seed); the folder is ``<out>/<row>/seed<seed>``.
+        seed: ``train.seed`` of the run.
+        config: the run's configuration.
+        scarce_task, fraction: label-scarce protocol: the task labelled on ``fraction`` of the frames.
+        subset_only: train on the labelled frames only (the single-task baseline of the protocol).
+    """
+
+    row: str
+    seed: int
+    config: Config
+    scarce_task: str | None = None
+    fraction: float | None = None
+    subset_only: bool = False
+
+    @property
+    def folder(self) -> str:
+        return f"{self.row}/seed{self.seed}"
+
+
+def pct(fraction: float) -> str:
+    """0.1 -> '10pct' (row names)."""
+    return f"{round(fraction * 100):d}pct"
+
+
+def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[int],
+              protocols: Sequence[str] = ("full",), scarce_tasks: Sequence[str] = ("detection", "segmentation"),
+              fractions: Sequence[float] = (0.1, 0.25)) -> list[Run]:
+    """Every run of the grid, seed-major (all rows of the first seed first, so that an interrupted
+    grid has whole seeds), each row's config with ``train.seed`` set.
+
+    Raises:
+        ValueError: an unknown protocol, no joint variant or no seed.
+    """
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise ValueError(f"unknown protocols {unknown}; expected some of {PROTOCOLS}")
+    if not joint or not seeds:
+        raise ValueError("need at least one joint variant and one seed")
+    tasks = enabled_tasks(config)
+    rows: list[tuple[str, Config, dict[str, Any]]] = []
+    if "full" in protocols or "scarce" in protocols:  # the fully labelled single-task models: baselines of both
+        rows += [(f"single-{t}", single_task_config(config, t), {}) for t in tasks]
+    if "full" in protocols:
+        rows += [(f"joint-{sh}-{st}", joint_config(config, sh, st), {}) for sh, st in joint]
+    if "scarce" in protocols:
+        sh, st = joint[0]
+        for task in scarce_tasks:
+            for fraction in fractions:
+                name = f"scarce-{task}-{pct(fraction)}"
+                scarce = {"scarce_task": task, "fraction": fraction}
+                rows.append((f"{name}-single", single_task_config(config, task), {**scarce, "subset_only": True}))
+                rows.append((f"{name}-joint-{sh}-{st}", joint_config(config, sh, st), scarce))
+    if "depth" in protocols:
+        rows.append(("camera-detection", with_heads(config, ("detection",), use_lidar=False), {}))
+        rows.append(("camera-detection+depth", with_heads(config, ("detection", "depth"), use_lidar=False), {}))
+    runs = []
+    for seed in seeds:
+        for row, cfg, extra in rows:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
+            runs.append(Run(row, seed, cfg, **extra))
+    return runs
 
 
 def summarize_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
@@ -165,12 +286,43 @@ def summarize_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     }
 
 
-def single_task_baseline(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, float | None]:
-    """Composite row of the single-task models: each column from the model of its task."""
-    owner = {"nds": "detection", "map": "detection", "miou": "segmentation", "abs_rel": "depth", "gaze_acc": "driver"}
+
+def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None, int]:
+    """(mean, sample standard deviation, n) of the values that are not None; std None for n < 2."""
+    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not xs:
+        return None, None, 0
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else None), len(xs)
+
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _pm(values: Sequence[float | None], digits: int = 3) -> str:
+    mean, std, _ = mean_std(values)
+    if mean is None:
+        return "–"
+    return _cell(mean, digits) if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _separated(values: Sequence[float | None]) -> str:
+    """'yes' when |mean| exceeds the seed-to-seed standard deviation, 'no' otherwise, '–' when
+    fewer than two values."""
+    mean, std, _ = mean_std(values)
+    if mean is None or std is None:
+        return "–"
+    return "yes" if abs(mean) > std else "no"
+
+
+def composite_single(results: Mapping[str, Mapping[str, Any]], seed: int,
+                     owners: Mapping[str, str] | None = None) -> dict[str, float | None]:
+    """The single-task baseline row of one seed: each column from the run of its task
+    (``owners``: task -> row, default ``single-<task>``)."""
+    owners = dict(owners or {})
     row: dict[str, float | None] = {}
-    for key, task in owner.items():
-        run = results.get(f"single-{task}", {}).get("fused")
+    for key, task in OWNER.items():
+        run = results.get(f"{owners.get(task, f'single-{task}')}/seed{seed}", {}).get("fused")
         row[key] = None if run is None else run.get(key)
     return row
 
@@ -188,31 +340,125 @@ def delta_m_of(row: Mapping[str, float | None], baseline: Mapping[str, float | N
         return None
 
 
-def _cell(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+def relative_change(value: float | None, reference: float | None, lower_is_better: bool) -> float | None:
+    """Signed relative gain in percent (positive: better), None when undefined."""
+    if value is None or reference is None or reference == 0:
+        return None
+    return (-1.0 if lower_is_better else 1.0) * (value - reference) / reference * 100.0
 
 
-def results_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]], strategies: Sequence[str],
-                  tasks: Sequence[str]) -> str:
-    """Markdown table: single-task models, joint models per strategy, modality ablations."""
-    baseline = single_task_baseline(results)
-    header = "| model | " + " | ".join(h for _, h, _ in COLUMNS) + " | Δm% ↑ |"
-    lines = [header, "|---|" + "---:|" * (len(COLUMNS) + 1)]
-    lines.append("| single-task (one model per head) | " + " | ".join(_cell(baseline[k]) for k, _, _ in COLUMNS) + " | 0 |")
-    for strategy in strategies:
-        row = results.get(f"joint-{strategy}", {}).get("fused")
-        if row is None:
+def _fused(results: Mapping[str, Mapping[str, Any]], row: str, seed: int) -> dict[str, Any] | None:
+    return results.get(f"{row}/seed{seed}", {}).get("fused")
+
+
+def full_table(results: Mapping[str, Mapping[str, Any]], joint_rows: Sequence[str], seeds: Sequence[int],
+               tasks: Sequence[str]) -> tuple[str, dict[str, list[float | None]]]:
+    """Markdown table of the full-label protocol (mean ± std over seeds) and the per-seed Delta_m
+    of each joint row against the single-task models of the same seed."""
+    header = "| model | seeds | " + " | ".join(h for _, h, _ in COLUMNS) + " | Δm% ↑ | Δm beyond seed spread |"
+    lines = [header, "|---|---:|" + "---:|" * (len(COLUMNS) + 1) + "---|"]
+    singles = {s: composite_single(results, s) for s in seeds}
+    n = sum(all(v is not None for v in singles[s].values()) for s in seeds)
+    lines.append("| single-task (one model per head) | " + f"{n} | "
+                 + " | ".join(_pm([singles[s][k] for s in seeds]) for k, _, _ in COLUMNS) + " | 0 | – |")
+    deltas: dict[str, list[float | None]] = {}
+    for row in joint_rows:
+        per_seed = [_fused(results, row, s) for s in seeds]
+        if all(r is None for r in per_seed):
             continue
-        dm = delta_m_of(row, baseline, tasks)
-        lines.append(f"| joint, {strategy} | " + " | ".join(_cell(row[k]) for k, _, _ in COLUMNS)
-                     + f" | {_cell(dm, 2)} |")
-    first = results.get(f"joint-{strategies[0]}", {}) if strategies else {}
-    for mode, shown in (("camera-only", ("nds", "map", "miou")), ("lidar-only", ("nds", "map", "miou"))):
-        row = first.get(mode)
-        if row is None:
+        deltas[row] = [None if r is None else delta_m_of(r, singles[s], tasks) for r, s in zip(per_seed, seeds)]
+        cells = [_pm([None if r is None else r.get(k) for r in per_seed]) for k, _, _ in COLUMNS]
+        label = row.removeprefix("joint-").replace("-", ", ", 1)
+        lines.append(f"| joint, {label} | {sum(r is not None for r in per_seed)} | " + " | ".join(cells)
+                     + f" | {_pm(deltas[row], 2)} | {_separated(deltas[row])} |")
+    return "\n".join(lines) + "\n", deltas
+
+
+def modality_table(results: Mapping[str, Mapping[str, Any]], row: str, seed: int) -> str:
+    """The first joint model with one input switched off at inference (BEV tasks only)."""
+    runs = results.get(f"{row}/seed{seed}", {})
+    lines = [f"| model (seed {seed}) | NDS ↑ | mAP ↑ | BEV mIoU ↑ |", "|---|---:|---:|---:|"]
+    for mode in MODES:
+        r = runs.get(mode)
+        if r is not None:
+            lines.append(f"| {row}, {mode} | {_cell(r.get('nds'))} | {_cell(r.get('map'))} | {_cell(r.get('miou'))} |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
+
+
+def scarce_table(results: Mapping[str, Mapping[str, Any]], runs: Sequence[Run], seeds: Sequence[int],
+                 tasks: Sequence[str]) -> tuple[str, dict[str, dict[str, list[float | None]]]]:
+    """Markdown table of the label-scarce protocol: per labelled task and fraction, the task's
+    metric of the single-task model on the labelled frames and of the joint model, the paired
+    relative change of that metric, and the joint model's Delta_m against the single-task models
+    trained on the same labels (the scarce one for that task, the fully labelled ones otherwise)."""
+    header = ("| labels | model | seeds | task metric | Δ task % ↑ | beyond spread | Δm% ↑ | Δm beyond spread |")
+    lines = [header, "|---|---|---:|---:|---:|---|---:|---|"]
+    out: dict[str, dict[str, list[float | None]]] = {}
+    seen: list[tuple[str, float, str, str]] = []
+    for run in runs:
+        if run.scarce_task is None or run.fraction is None or run.seed != seeds[0]:
             continue
-        lines.append(f"| joint, {strategies[0]}, {mode} at inference | "
-                     + " | ".join(_cell(row[k]) if k in shown else "–" for k, _, _ in COLUMNS) + " | – |")
+        base = run.row.rsplit("-single", 1)[0] if run.subset_only else None
+        if base is not None:
+            seen.append((run.scarce_task, run.fraction, base, ""))
+        else:
+            seen[-1] = (*seen[-1][:3], run.row)
+    for task, fraction, base, joint_row in seen:
+        key, lower = PRIMARY[task]
+        single_row = f"{base}-single"
+        single = [(_fused(results, single_row, s) or {}).get(key) for s in seeds]
+        joint = [(_fused(results, joint_row, s) or {}).get(key) for s in seeds]
+        change = [relative_change(j, r, lower) for j, r in zip(joint, single)]
+        dms = []
+        for s in seeds:
+            row = _fused(results, joint_row, s)
+            baseline = composite_single(results, s, {task: single_row})
+            dms.append(None if row is None else delta_m_of(row, baseline, tasks))
+        out[base] = {"task_change": change, "delta_m": dms}
+        label = f"{task} on {round(fraction * 100)} %"
+        n_single = sum(v is not None for v in single)
+        n_joint = sum(v is not None for v in joint)
+        lines.append(f"| {label} | single-task, labelled frames only | {n_single} | {_pm(single)} | 0 | – | – | – |")
+        lines.append(f"| {label} | joint, {joint_row.split('-joint-')[-1].replace('-', ', ', 1)} | {n_joint} | "
+                     f"{_pm(joint)} | {_pm(change, 1)} | {_separated(change)} | {_pm(dms, 2)} | {_separated(dms)} |")
+    return "\n".join(lines) + "\n", out
+
+
+def depth_table(results: Mapping[str, Mapping[str, Any]], seeds: Sequence[int]) -> tuple[str, list[float | None]]:
+    """Camera-only detection alone against camera-only detection with the depth head."""
+    alone = [_fused(results, "camera-detection", s) for s in seeds]
+    joint = [_fused(results, "camera-detection+depth", s) for s in seeds]
+    change = [None if a is None or j is None else relative_change(j.get("nds"), a.get("nds"), False)
+              for a, j in zip(alone, joint)]
+    lines = ["| camera-only model | seeds | NDS ↑ | mAP ↑ | depth AbsRel ↓ | Δ NDS % ↑ | beyond spread |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for name, rows, delta in (("detection alone", alone, None), ("detection + depth head", joint, change)):
+        if all(r is None for r in rows):
+            continue
+        cells = [_pm([None if r is None else r.get(k) for r in rows]) for k in ("nds", "map", "abs_rel")]
+        lines.append(f"| {name} | {sum(r is not None for r in rows)} | " + " | ".join(cells) + " | "
+                     + ("0 | – |" if delta is None else f"{_pm(delta, 1)} | {_separated(delta)} |"))
+    return "\n".join(lines) + "\n", change
+
+
+def cost_table(costs: Mapping[str, Mapping[str, float | None]], singles: Sequence[str]) -> str:
+    """Parameters, training seconds per step and inference latency: each joint model against the
+    single-task models together (sum)."""
+    lines = ["| model | parameters (M) | train s/step | inference ms/frame |", "|---|---:|---:|---:|"]
+    have = [costs[s] for s in singles if s in costs]
+    if have:
+        def total(key: str) -> float | None:
+            vals = [c.get(key) for c in have]
+            return None if any(v is None for v in vals) or len(have) < len(singles) else sum(vals)  # type: ignore[misc]
+
+        params = total("params")
+        lines.append(f"| {len(have)} single-task models together | {_cell(params and params / 1e6, 2)} | "
+                     f"{_cell(total('train_s_per_step'), 2)} | {_cell(total('latency_ms'), 0)} |")
+    for row, c in costs.items():
+        if row in singles:
+            continue
+        lines.append(f"| {row} | {_cell((c.get('params') or 0) / 1e6, 2)} | {_cell(c.get('train_s_per_step'), 2)} | "
+                     f"{_cell(c.get('latency_ms'), 0)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -220,17 +466,31 @@ def results_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]], strate
 # ----------------------------------------------------------------------------- training and evaluation
 
 
+def run_dataset(run: Run, dataset: Any) -> Any:
+    """The training data of ``run``: everything, the labelled frames only, or everything with the
+    scarce task's labels on the labelled frames only."""
+    if run.scarce_task is None or run.fraction is None:
+        return dataset
+    from torch.utils.data import Subset
+
+    from perception.train.data import PartialLabels, labelled_subset
+
+    labelled = labelled_subset(len(dataset), run.fraction, SUBSET_SEED)
+    return Subset(dataset, labelled) if run.subset_only else PartialLabels(dataset, run.scarce_task, labelled)
+
+
 def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, progress: bool) -> Path:
     """Train (or finish training) one run into ``run_dir``; returns its checkpoint.
 
     A checkpoint already at ``config.train.steps`` is kept as it is; an earlier one is resumed.
+    The wall time and steps of each training segment are added to ``run_dir/train_time.json``.
     """
+    from perception.checkpoint import load_checkpoint
     from perception.config import save_config
     from perception.data import collate_frames
+    from perception.distributed import init_distributed
     from perception.model import FusionModel
     from perception.mtl import make_strategy
-    from perception.checkpoint import load_checkpoint
-    from perception.distributed import init_distributed
     from perception.train import Trainer, TrainerOptions, make_train_loader
     from perception.train.rng import seed_everything
 
@@ -249,7 +509,12 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
         trainer.resume(checkpoint)
     else:
         save_config(config, run_dir / "config.yaml")
+    start_step, start = trainer.step, time.perf_counter()
     trainer.fit()
+    timing_path = run_dir / "train_time.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {"seconds": 0.0, "steps": 0}
+    timing = {"seconds": timing["seconds"] + time.perf_counter() - start, "steps": timing["steps"] + trainer.step - start_step}
+    atomic_write_text(timing_path, json.dumps(timing) + "\n")
     return checkpoint
 
 
@@ -279,84 +544,173 @@ def evaluate_run(checkpoint: Path, out_dir: Path, mode: str, val_frames: int, ca
     return summarize_metrics(json.loads(metrics_path.read_text()))
 
 
-def plan_runs(config: Config, strategies: Sequence[str]) -> dict[str, Config]:
-    """Run name -> config: one single-task run per enabled head, one joint run per strategy."""
-    runs = {f"single-{t}": single_task_config(config, t) for t in enabled_tasks(config)}
-    runs.update({f"joint-{s}": joint_config(config, s) for s in strategies})
-    return runs
+def measure_costs(runs: Sequence[Run], out: Path, dataset: Any, iters: int, device: str | None) -> dict[str, dict[str, float | None]]:
+    """Parameters, training seconds per step (from ``train_time.json``) and the median inference
+    latency (ms, batch of one cached training frame, ``iters`` timed forward passes after one
+    warm-up, eval mode) of each row of the full protocol at its first seed, in this process."""
+    import torch
+
+    from perception.data import collate_frames
+    from perception.data.batch import move_to
+    from perception.model import FusionModel
+
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    batch = move_to(collate_frames([dataset[0]]), dev)
+    costs: dict[str, dict[str, float | None]] = {}
+    for run in runs:
+        if run.row in costs or not (run.row.startswith("single-") or run.row.startswith("joint-")):
+            continue
+        timing_path = out / run.folder / "train_time.json"
+        timing = json.loads(timing_path.read_text()) if timing_path.is_file() else None
+        model = FusionModel(run.config.model).to(dev).eval()
+        times = []
+        with torch.inference_mode():
+            for i in range(iters + 1):
+                start = time.perf_counter()
+                model(batch)
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                if i:
+                    times.append(time.perf_counter() - start)
+        costs[run.row] = {
+            "params": float(sum(p.numel() for p in model.parameters())),
+            "train_s_per_step": timing["seconds"] / timing["steps"] if timing and timing["steps"] else None,
+            "latency_ms": statistics.median(times) * 1000.0,
+        }
+    return costs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "tiny.yaml")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "mtl_small.yaml")
     parser.add_argument("--steps", type=int, default=1500, help="optimisation steps of every run (default 1500)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (default 0,1,2)")
+    parser.add_argument("--joint", default="hard:equal,hard:uncertainty,task_decoders:equal,cross_stitch:equal,"
+                        "soft:equal,routing:equal",
+                        help="comma-separated joint variants sharing:strategy; the first one also runs the "
+                             "label-scarce protocol and the modality ablation")
+    parser.add_argument("--protocols", default="full,scarce,depth", help="comma-separated: full, scarce, depth")
+    parser.add_argument("--scarce-tasks", default="detection,segmentation",
+                        help="tasks labelled on a fraction of the frames (protocol scarce)")
+    parser.add_argument("--fractions", default="0.1,0.25", help="labelled fractions (protocol scarce)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mtl_experiment")
-    parser.add_argument("--strategies", default="equal,uncertainty,famo,pcgrad",
-                        help="comma-separated joint-training strategies; the first one also gets the modality ablation")
     parser.add_argument("--val-frames", type=int, default=40, help="simulated validation frames scored (default 40)")
     parser.add_argument("--cabin-seconds", type=float, default=60.0,
                         help="seconds of simulated cabin stream added to the driver scoring (default 60)")
+    parser.add_argument("--latency-iters", type=int, default=5, help="timed forward passes per model (default 5)")
     parser.add_argument("--cache-dir", type=Path, help="simulated-sample cache shared by the runs (default <out>/data_cache)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "experiments.md", help="markdown file for the table")
-    parser.add_argument("--no-doc", action="store_true", help="do not write the table into --doc")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "experiments.md", help="markdown file for the tables")
+    parser.add_argument("--no-doc", action="store_true", help="do not write the tables into --doc")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1; 0: torch's default). On a shared CPU, several OpenMP "
                              "threads waiting for a descheduled sibling slow training many-fold (docs/benchmarks.md)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train and evaluate nothing: tabulate the runs whose evaluation exists (a partial grid "
+                             "while another invocation is still running)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
 
     from perception.config import load_config
     from perception.train.data import SimulatedSamples, build_train_dataset
 
-    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    if not strategies or args.steps < 1 or args.val_frames < 1:
-        parser.error("need at least one strategy, --steps >= 1 and --val-frames >= 1")
+    try:
+        joint = parse_joint(args.joint)
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+        scarce_tasks = [t.strip() for t in args.scarce_tasks.split(",") if t.strip()]
+        fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
+    except ValueError as error:
+        parser.error(str(error))
+    if not seeds or args.steps < 1 or args.val_frames < 1:
+        parser.error("need at least one seed, --steps >= 1 and --val-frames >= 1")
+    if any(not 0 < f <= 1 for f in fractions) or any(t not in TASKS for t in scarce_tasks):
+        parser.error(f"--fractions must be in (0, 1] and --scarce-tasks among {TASKS}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     base = load_config(args.config)
     base = dataclasses.replace(base, train=dataclasses.replace(base.train, steps=args.steps))
     if base.data.dataset != "sim":
         parser.error(f"{args.config}: data.dataset must be 'sim' (the experiment uses simulated drives)")
     tasks = enabled_tasks(base)
-    runs = plan_runs(base, strategies)
+    try:
+        runs = plan_runs(base, joint, seeds, protocols, scarce_tasks, fractions)
+    except ValueError as error:
+        parser.error(str(error))
     dataset = build_train_dataset(base, "sim", args.cache_dir or args.out / "data_cache")
     assert isinstance(dataset, SimulatedSamples)
     dataset.prepare(progress=not args.no_progress)
 
+    first_joint = f"joint-{joint[0][0]}-{joint[0][1]}"
     results: dict[str, dict[str, dict[str, float | None]]] = {}
-    for name, config in runs.items():
-        print(f"[{name}] training {args.steps} steps ({config.train.strategy}, heads {enabled_tasks(config)})",
-              file=sys.stderr)
-        checkpoint = train_run(config, args.out / name, dataset, args.device, not args.no_progress)
-        modes = MODES if name == f"joint-{strategies[0]}" else ("fused",)
-        results[name] = {}
+    for run in runs:
+        if args.report_only:
+            evals = {mode: args.out / run.folder / "eval" / mode / "metrics.json" for mode in MODES}
+            found = {mode: summarize_metrics(json.loads(path.read_text())) for mode, path in evals.items() if path.is_file()}
+            if "fused" in found:
+                results[run.folder] = found
+            continue
+        print(f"[{run.folder}] training {args.steps} steps ({run.config.model.sharing.kind}, "
+              f"{run.config.train.strategy}, heads {enabled_tasks(run.config)})", file=sys.stderr)
+        run_dir = args.out / run.folder
+        checkpoint = train_run(run.config, run_dir, run_dataset(run, dataset), args.device, not args.no_progress)
+        modes = MODES if run.row == first_joint and run.seed == seeds[0] and "full" in protocols else ("fused",)
+        results[run.folder] = {}
         for mode in modes:
-            print(f"[{name}] evaluating ({mode})", file=sys.stderr)
-            results[name][mode] = evaluate_run(checkpoint, args.out / name / "eval" / mode, mode, args.val_frames,
-                                               args.cabin_seconds, args.device)
-    baseline = single_task_baseline(results)
-    summary = {
-        "meta": {"config": str(args.config), "steps": args.steps, "seed": base.train.seed,
-                 "batch_size": base.train.batch_size, "val_frames": args.val_frames,
-                 "cabin_seconds": args.cabin_seconds, "strategies": strategies, "threads": args.threads, "tasks": list(tasks),
+            print(f"[{run.folder}] evaluating ({mode})", file=sys.stderr)
+            results[run.folder][mode] = evaluate_run(checkpoint, run_dir / "eval" / mode, mode, args.val_frames,
+                                                     args.cabin_seconds, args.device)
+    done = [r for r in runs if r.folder in results]
+    costs = measure_costs(done, args.out, dataset, args.latency_iters, args.device) if "full" in protocols else {}
+
+    joint_rows = [f"joint-{sh}-{st}" for sh, st in joint]
+    sections = []
+    summary: dict[str, Any] = {
+        "meta": {"config": str(args.config), "steps": args.steps, "seeds": seeds, "batch_size": base.train.batch_size,
+                 "val_frames": args.val_frames, "cabin_seconds": args.cabin_seconds, "joint": args.joint,
+                 "protocols": protocols, "threads": args.threads, "tasks": list(tasks),
                  "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
         "runs": results,
-        "single_task": baseline,
-        "delta_m": {s: delta_m_of(results[f"joint-{s}"]["fused"], baseline, tasks) for s in strategies},
+        "costs": costs,
     }
+    if "full" in protocols:
+        table, deltas = full_table(results, joint_rows, seeds, tasks)
+        summary["delta_m"] = deltas
+        sections.append("### All labels\n\n" + table + "\nSingle-task row: each column from the model trained "
+                        "for that head alone (mean ± sample std over seeds). Δm% per seed against the "
+                        "single-task models of the same seed (NDS, mIoU, AbsRel with its sign flipped, gaze "
+                        "accuracy); 'beyond seed spread': |mean Δm| larger than its std.\n")
+        modality = modality_table(results, first_joint, seeds[0])
+        if modality:
+            sections.append("### Inputs switched off at inference\n\n" + modality)
+        sections.append("### Cost\n\n" + cost_table(costs, [f"single-{t}" for t in tasks])
+                        + "\nParameters of the built model; train s/step: wall time of this machine's runs "
+                        "(first seed; a shared CPU, so indicative only); inference: median forward pass of one "
+                        "frame, all models measured in one process after the grid.\n")
+    if "scarce" in protocols:
+        table, scarce = scarce_table(results, runs, seeds, tasks)
+        summary["scarce"] = scarce
+        sections.append("### Scarce labels\n\n" + table + "\nTask metric: the labelled task's (NDS or mIoU); "
+                        "Δ task %: the joint model against the single-task model trained on the labelled frames "
+                        "only, paired by seed; Δm% against the single-task models trained on the same labels.\n")
+    if "depth" in protocols:
+        table, change = depth_table(results, seeds)
+        summary["depth_transfer"] = change
+        sections.append("### Camera-only detection with the LiDAR-supervised depth head\n\n" + table)
     atomic_write_text(args.out / "results.json", json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n")
-    table = results_table(results, strategies, tasks)
-    print(table)
+    text_out = "\n".join(sections)
+    print(text_out)
     if not args.no_doc:
         doc = args.doc
         text = doc.read_text() if doc.exists() else "# Experiments\n"
-        command = "python benchmarks/mtl_experiment.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
+        command = "python benchmarks/mtl_experiment.py " + " ".join(given)
+        partial = "" if len(done) == len(runs) else f" Partial grid: {len(done)} of {len(runs)} runs finished."
         body = (f"Measured {summary['meta']['date']} with `{command.strip()}` ({args.steps} steps per run, batch "
-                f"{base.train.batch_size}, seed {base.train.seed}, {args.val_frames} validation frames). Raw numbers: "
-                f"`{args.out / 'results.json'}`.\n\n{table}\n{TABLE_NOTE}")
+                f"{base.train.batch_size}, seeds {', '.join(map(str, seeds))}, {args.val_frames} validation frames). "
+                f"Raw numbers: `{args.out / 'results.json'}`.{partial}\n\n{text_out}")
         atomic_write_text(doc, replace_section(text, f"{RESULTS_SECTION}\n\n{body.strip()}\n"))
     return 0
 

@@ -136,7 +136,8 @@ def load_checkpoint(
             f"{path}: checkpoint version {state.get('version')} is not supported (expected {CHECKPOINT_VERSION})"
         )
     if config is not None:
-        mismatch = first_config_mismatch(state.get("config", {}).get("model", {}), config.get("model", {}), "model")
+        mismatch = first_config_mismatch(_with_defaults(state.get("config", {})).get("model", {}),
+                                         config.get("model", {}), "model")
         if mismatch is not None:
             raise CheckpointError(f"{path}: checkpoint was trained with a different config: {mismatch}")
     check_finite(state.get("model"), path)
@@ -146,6 +147,19 @@ def load_checkpoint(
             raise CheckpointError(f"{path}: checkpoint does not fit the model: {mismatch}")
         model.load_state_dict(state["model"])
     return state
+
+
+def _with_defaults(stored: Any) -> Any:
+    """A stored config with the keys added since it was written at their defaults (which keep the
+    behaviour it was trained with, e.g. ``model.sharing``); unchanged when it does not validate."""
+    from perception.config import ConfigError, config_from_dict, config_to_dict
+
+    if not isinstance(stored, Mapping):
+        return stored
+    try:
+        return config_to_dict(config_from_dict(dict(stored)))
+    except ConfigError:
+        return stored
 
 
 def check_finite(weights: Any, path: str | Path) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,12 @@ RUN_FOLDER_ENTRIES = frozenset({"config.yaml", "checkpoints", "train_log.csv", "
 def is_run_folder(path: Path) -> bool:
     """Whether the folder ``path`` holds only what ``perception train`` writes into a run folder."""
     return all(entry.name in RUN_FOLDER_ENTRIES or entry.name.startswith(".") for entry in path.iterdir())
+
+
+def is_staged_folder(path: Path) -> bool:
+    """Whether the folder ``path`` holds only what ``perception train --staged`` writes: stage run
+    folders ``stage<k>-<task>``, ``joint`` and the sample cache."""
+    return all(re.fullmatch(r"stage\d+-[a-z]+|joint|data_cache|\..*", entry.name) for entry in path.iterdir())
 
 
 def remove_unfinished_run(out: Path) -> None:
@@ -54,6 +61,15 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="start from the weights of this checkpoint where names and shapes match (fine-tuning a "
                         "grown model); optimizer, schedule and step start anew")
     parser.add_argument("--steps", type=int, help="total optimisation steps (overrides train.steps)")
+    parser.add_argument("--tasks", help="comma-separated tasks to train (default: every head of the config); the "
+                        "other heads are built but neither run nor trained")
+    parser.add_argument("--staged", action="store_true",
+                        help="staged recipe in one command: one single-task stage per task (--stage-order), each "
+                        "starting from the previous stage's weights, then joint training of every task from the last "
+                        "stage, in <out>/stage<k>-<task>/ and <out>/joint/; rerun the same command to continue it")
+    parser.add_argument("--stage-steps", type=int, help="steps of each single-task stage (default: train.steps)")
+    parser.add_argument("--stage-order", help="comma-separated task order of the stages (default: depth, "
+                        "segmentation, detection, driver, the heads of the config among them)")
     parser.add_argument("--strategy", help="multi-task strategy (overrides train.strategy): equal, uncertainty, "
                         "dwa, gradnorm, famo, pcgrad, cagrad, imtlg, aligned_mtl, upgrad")
     parser.add_argument("--data", help="'sim' or a nuScenes / KITTI root (overrides data.dataset)")
@@ -108,22 +124,17 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import torch.distributed as dist
-
-    from perception.config import load_config, save_config
-    from perception.data import collate_frames
-    from perception.model import FusionModel
-    from perception.mtl.factory import make_strategy
-    from perception.distributed import init_distributed
-    from perception.train import Trainer, TrainerOptions, make_train_loader
-    from perception.checkpoint import load_initial_weights
-    from perception.train.data import SimulatedSamples, build_train_dataset
-    from perception.distributed import shutdown_distributed
-    from perception.train.rng import seed_everything
+    from perception.config import load_config
     from sensors.atomic import check_output_dir
 
     config = _override(load_config(args.config), args)
+    if args.staged:
+        check_output_dir(args.out, is_staged_folder, "staged run folder")
+        return _train_staged(args, config)
     check_output_dir(args.out, is_run_folder, "run folder")
+    if args.stage_steps is not None or args.stage_order is not None:
+        raise ValueError("--stage-steps and --stage-order need --staged")
+    tasks = _task_list(args.tasks, "--tasks") if args.tasks is not None else None
     checkpoint = args.out / "checkpoints" / "last.pt"
     if args.resume and args.init is not None:
         raise ValueError("--init and --resume exclude each other (--resume already restores the weights)")
@@ -131,26 +142,115 @@ def _train(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{checkpoint}: nothing to resume (no checkpoint in --out)")
     if not args.resume and checkpoint.exists():
         raise FileExistsError(f"{args.out}: already holds a run; pass --resume to continue it or choose another --out")
+    result = _fit(args, config, args.out, args.init, tasks, args.resume)
+    if result is not None:
+        losses = ", ".join(f"{name} {value:.4f}" for name, value in result.last_losses.items())
+        print(
+            f"trained {result.steps} steps ({result.skipped_steps} skipped); last losses: {losses}; "
+            f"checkpoint: {result.checkpoint}"
+        )
+    return 0
+
+
+def _task_list(text: str, flag: str) -> tuple[str, ...]:
+    from perception.model.fusion_model import TASKS
+
+    tasks = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = sorted(set(tasks) - set(TASKS))
+    if not tasks or unknown or len(set(tasks)) != len(tasks):
+        raise ValueError(f"{flag}: expected distinct names among {', '.join(TASKS)}, got {text!r}")
+    return tasks
+
+
+def stage_order(config: Any, order: str | None) -> tuple[str, ...]:
+    """Tasks of the single-task stages: ``order`` (comma-separated) or, by default, depth,
+    segmentation, detection, driver (image encoder and view transform first, as the shipped
+    checkpoint was grown), restricted to the heads enabled in ``config``.
+
+    Raises:
+        ValueError: an unknown task, a task whose head is off, or none.
+    """
+    enabled = [t for t in ("depth", "segmentation", "detection", "driver") if getattr(config.model.heads, t).enabled]
+    if order is None:
+        return tuple(enabled)
+    tasks = _task_list(order, "--stage-order")
+    off = sorted(set(tasks) - set(enabled))
+    if off:
+        raise ValueError(f"--stage-order: {', '.join(off)} has no head in the config")
+    return tasks
+
+
+def _train_staged(args: argparse.Namespace, config: Any) -> int:
+    """Single-task stages, then the joint run, each resumed where it stopped or skipped when done."""
+    from perception.checkpoint import load_checkpoint
+
+    if args.resume or args.tasks is not None:
+        raise ValueError("--staged continues by itself (rerun the same command) and trains its own tasks: "
+                         "drop --resume and --tasks")
+    if args.stage_steps is not None and args.stage_steps < 1:
+        raise ValueError(f"--stage-steps must be >= 1, got {args.stage_steps}")
+    order = stage_order(config, args.stage_order)
+    stage_config = dataclasses.replace(config, train=dataclasses.replace(
+        config.train, steps=args.stage_steps or config.train.steps, strategy="equal", strategy_options={}))
+    runs = [(args.out / f"stage{k}-{task}", stage_config, (task,)) for k, task in enumerate(order, 1)]
+    runs.append((args.out / "joint", config, None))
+    init = args.init
+    for out, cfg, tasks in runs:
+        checkpoint = out / "checkpoints" / "last.pt"
+        done = checkpoint.is_file() and int(load_checkpoint(checkpoint)["step"]) >= cfg.train.steps
+        if not done:
+            print(f"perception train: {out.name}: {cfg.train.steps} steps of {', '.join(tasks or ('every task',))}",
+                  file=sys.stderr)
+            resume = checkpoint.is_file()
+            _fit(args, cfg, out, None if resume else init, tasks, resume)
+        init = checkpoint
+    print(f"trained {len(order)} single-task stages and the joint run; checkpoint: {args.out / 'joint' / 'checkpoints' / 'last.pt'}")
+    return 0
+
+
+def _fit(args: argparse.Namespace, config: Any, out: Path, init: Path | None, tasks: tuple[str, ...] | None,
+         resume: bool) -> Any:
+    """One training run into ``out`` (fresh, from ``init`` weights, or resumed); the
+    :class:`TrainResult` on rank 0, else None."""
+    import torch.distributed as dist
+
+    from perception.checkpoint import load_initial_weights
+    from perception.config import save_config
+    from perception.data import collate_frames
+    from perception.distributed import init_distributed, shutdown_distributed
+    from perception.model import FusionModel
+    from perception.mtl.factory import make_strategy
+    from perception.train import Trainer, TrainerOptions, make_train_loader
+    from perception.train.data import SimulatedSamples, build_train_dataset
+    from perception.train.rng import seed_everything
+
+    checkpoint = out / "checkpoints" / "last.pt"
     options = TrainerOptions(
         schedule=args.schedule,
         max_bad_steps=args.max_bad_steps,
         diagnostics_every=args.diagnostics_every,
         progress=not args.no_progress,
+        tasks=tasks,
     )
     ctx = init_distributed(args.device)
     try:
         # Model and strategy first: their errors show before any simulation.
         seed_everything(config.train.seed)
         model = FusionModel(config.model)
-        if args.init is not None:
-            report = load_initial_weights(args.init, model)
+        if tasks is not None:
+            missing = sorted(set(tasks) - set(model.tasks))
+            if missing:
+                raise ValueError(f"--tasks: {', '.join(missing)} has no head in the config")
+        if init is not None:
+            report = load_initial_weights(init, model)
             if ctx.is_main:
                 print(
                     f"initialised {len(report.loaded)} of {len(report.loaded) + len(report.fresh)} tensors from "
-                    f"{args.init} ({len(report.fresh)} new, {len(report.unused)} of the checkpoint unused)",
+                    f"{init} ({len(report.fresh)} new, {len(report.unused)} of the checkpoint unused)",
                     file=sys.stderr,
                 )
-        strategy = make_strategy(config.train.strategy, model.tasks, **config.train.strategy_options)
+        trained = tuple(t for t in model.tasks if tasks is None or t in tasks)
+        strategy = make_strategy(config.train.strategy, trained, **config.train.strategy_options)
         dataset = build_train_dataset(
             config, config.data.dataset, args.cache_dir or args.out / "data_cache", split=args.split
         )
@@ -163,23 +263,17 @@ def _train(args: argparse.Namespace) -> int:
             dataset, config.train.batch_size, ctx, config.train.seed,
             collate_fn=collate_frames, num_workers=config.train.num_workers,
         )
-        trainer = Trainer(model, strategy, loader, config, args.out, options=options, ctx=ctx)
-        if args.resume:
+        trainer = Trainer(model, strategy, loader, config, out, options=options, ctx=ctx)
+        if resume:
             trainer.resume(checkpoint)
         elif ctx.is_main:
-            save_config(config, args.out / "config.yaml")
+            save_config(config, out / "config.yaml")
         result = trainer.fit()
         shutdown_distributed(barrier=True)
     except BaseException:
-        if ctx.is_main and not args.resume and not checkpoint.exists():
-            remove_unfinished_run(args.out)
+        if ctx.is_main and not resume and not checkpoint.exists():
+            remove_unfinished_run(out)
         raise
     finally:
         shutdown_distributed()
-    if ctx.is_main:
-        losses = ", ".join(f"{name} {value:.4f}" for name, value in result.last_losses.items())
-        print(
-            f"trained {result.steps} steps ({result.skipped_steps} skipped); last losses: {losses}; "
-            f"checkpoint: {result.checkpoint}"
-        )
-    return 0
+    return result if ctx.is_main else None

@@ -214,6 +214,35 @@ class HeadsConfig:
     driver: DriverHeadConfig = field(default_factory=DriverHeadConfig)
 
 
+SharingKind = typing.Literal["hard", "task_decoders", "cross_stitch", "sluice", "soft", "routing"]
+#: Values of ``model.sharing.kind`` (:mod:`perception.model.sharing`).
+SHARING_KINDS: tuple[str, ...] = typing.get_args(SharingKind)
+
+
+@dataclass(frozen=True, config=SECTION)
+class SharingConfig:
+    """How the BEV tasks share the BEV backbone (:mod:`perception.model.sharing`, docs/mtl.md).
+
+    Attributes:
+        kind: ``hard`` (one backbone), ``task_decoders`` (one per BEV task), ``cross_stitch``
+            (Misra et al. 2016), ``sluice`` (Ruder et al. 2019), ``soft`` (Duong et al. 2015) or
+            ``routing`` (MMoE, Ma et al. 2018).
+        stitch_self_weight: ``cross_stitch``, ``sluice``: initial weight of a task's own branch in each
+            cross-stitch unit (the others share the rest; 1.0 starts as separate networks).
+        orthogonality_weight: ``sluice``: weight of the orthogonality penalty between subspaces.
+        soft_weight: ``soft``: weight of the squared L2 distance between the task copies.
+        experts: ``routing``: number of expert backbones.
+        balance_weight: ``routing``: weight of the load-balancing (importance) term.
+    """
+
+    kind: SharingKind = "hard"
+    stitch_self_weight: float = 0.9
+    orthogonality_weight: float = 1e-3
+    soft_weight: float = 1e-3
+    experts: int = 3
+    balance_weight: float = 0.01
+
+
 @dataclass(frozen=True, config=SECTION)
 class ModelConfig:
     """The fusion model.
@@ -223,6 +252,7 @@ class ModelConfig:
         use_camera, use_lidar: build the camera / LiDAR BEV branch.
         modality_dropout: in training, probability per sample of dropping the camera input and,
             independently, the LiDAR input (never both).
+        sharing: how the BEV tasks share the BEV backbone.
     """
 
     cameras: tuple[str, ...] = CAMERA_NAMES
@@ -234,6 +264,7 @@ class ModelConfig:
     lidar: LidarConfig = field(default_factory=LidarConfig)
     bev: BevConfig = field(default_factory=BevConfig)
     heads: HeadsConfig = field(default_factory=HeadsConfig)
+    sharing: SharingConfig = field(default_factory=SharingConfig)
 
 
 @dataclass(frozen=True, config=SECTION)
@@ -443,6 +474,17 @@ def validate(config: Config) -> None:
         raise ConfigError("model.cameras: empty, but use_camera is true")
     if any(not c for c in m.cameras) or len(set(m.cameras)) != len(m.cameras):
         raise ConfigError(f"model.cameras: names must be non-empty and unique, got {list(m.cameras)}")
+    sh = m.sharing
+    if not (0.0 <= sh.stitch_self_weight <= 1.0):
+        raise ConfigError(f"model.sharing.stitch_self_weight: must be in [0, 1], got {sh.stitch_self_weight}")
+    for key in ("soft_weight", "balance_weight", "orthogonality_weight"):
+        if getattr(sh, key) < 0:
+            raise ConfigError(f"model.sharing.{key}: must be >= 0, got {getattr(sh, key)}")
+    if sh.experts < 1:
+        raise ConfigError(f"model.sharing.experts: must be >= 1, got {sh.experts}")
+    if sh.kind == "sluice" and any(c % 2 for c in m.bev.channels):
+        raise ConfigError(f"model.sharing.kind: sluice splits every BEV stage into two subspaces; "
+                          f"model.bev.channels must be even, got {list(m.bev.channels)}")
     bev = m.bev
     if not (len(bev.layers) == len(bev.channels) == len(bev.strides)) or not bev.layers:
         raise ConfigError("model.bev: layers, channels and strides must be non-empty and of equal length")

@@ -110,7 +110,7 @@ class FusionGraph(nn.Module):
                 lidar_canvas = pillar_scatter_index(lidar.pillar_features(voxels), inputs["voxel_coords"], b,
                                                     lidar.canvas)
                 lidar_bev = lidar.down(lidar_canvas)
-            trunk.bev = m.bev_backbone(m.fuser(camera_bev, lidar_bev, cam_present, lid_present))
+            trunk.set_bev(m.bev_backbone(m.fuser(camera_bev, lidar_bev, cam_present, lid_present)))
             trunk.lidar_canvas = lidar_canvas
             if "detection" in m.heads:
                 det = m.heads["detection"](trunk)

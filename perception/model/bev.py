@@ -67,6 +67,10 @@ class BevBackbone(nn.Module):
             cin = channels
         self.out_channels = config.neck_channels * len(config.layers)
 
+    def task_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """None: one backbone read by every BEV task (hard sharing)."""
+        return {}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = []
         for stage, up in zip(self.stages, self.ups):

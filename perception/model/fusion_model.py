@@ -2,7 +2,8 @@
 
     street cameras -> ImageEncoder (timm + FPN) -> LiftSplat (depth bins x context, bev_pool) -> camera BEV
     LiDAR points  -> PillarEncoder (voxelize, PFN, scatter, downsample)                 -> LiDAR BEV
-    Fuser(camera BEV, LiDAR BEV, presence flags) -> BevBackbone -> DetectionHead, SegmentationHead
+    Fuser(camera BEV, LiDAR BEV, presence flags) -> BEV backbone -> DetectionHead, SegmentationHead
+                                          (one backbone, or a branch per BEV task: model.sharing)
                                           (the map head also reads the fine LiDAR pillar canvas)
     FPN features + LiftSplat depth distribution + image -> DepthHead (dense depth per camera)
     cabin camera -> the same ImageEncoder backbone (hard sharing) -> DriverHead
@@ -20,12 +21,13 @@ from torch import nn
 
 from perception.config import ModelConfig
 from perception.data.batch import Batch, Inputs, cabin_inputs
-from perception.model.bev import BevBackbone, Fuser
+from perception.model.bev import Fuser
 from perception.model.camera import ImageEncoder, LiftSplat
 from perception.model.heads import BEV, CABIN, STREET_CAMERAS, DepthHead, DetectionHead, DriverHead, Features
 from perception.model.heads import SegmentationHead, TaskHead
 from perception.model.lidar import PillarEncoder
 from perception.model.prediction import Prediction
+from perception.model.sharing import build_bev_backbone
 from perception.mtl.task import TaskLoss
 
 #: The task heads, in order.
@@ -69,7 +71,8 @@ class FusionModel(nn.Module):
             cam_c = config.view_transform.channels if config.use_camera else 0
             lid_c = config.lidar.channels if config.use_lidar else 0
             self.fuser = Fuser(cam_c, lid_c, config.bev.fuser_channels)
-            self.bev_backbone = BevBackbone(config.bev.fuser_channels, config.bev)
+            bev_tasks = tuple(t for t in ("detection", "segmentation") if getattr(heads, t).enabled)
+            self.bev_backbone = build_bev_backbone(config.bev.fuser_channels, config.bev, config.sharing, bev_tasks)
         bev_c = self.bev_backbone.out_channels if self.bev_backbone is not None else 0
         self.heads = nn.ModuleDict()
         if heads.detection.enabled:
@@ -94,15 +97,21 @@ class FusionModel(nn.Module):
         """Names of the heads that are built, in :data:`TASKS` order."""
         return tuple(t for t in TASKS if t in self.heads)
 
+    def _backbone_task_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters of the BEV backbone that one task alone reaches (per-task branches, gates)."""
+        return {} if self.bev_backbone is None else self.bev_backbone.task_parameters()  # type: ignore[operator]
+
     def shared_parameters(self) -> list[nn.Parameter]:
-        """Parameters every task's gradient may reach: image encoder, view transform, LiDAR
-        encoder, fuser and BEV backbone."""
+        """Parameters more than one task's gradient may reach: image encoder, view transform,
+        LiDAR encoder, fuser and the BEV backbone less its per-task parts."""
+        own = {id(p) for ps in self._backbone_task_parameters().values() for p in ps}
         parts = (self.image_encoder, self.view_transform, self.lidar_encoder, self.fuser, self.bev_backbone)
-        return [p for m in parts if m is not None for p in m.parameters()]
+        return [p for m in parts if m is not None for p in m.parameters() if id(p) not in own]
 
     def task_parameters(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters of each built head, by task name."""
-        return {name: list(self.heads[name].parameters()) for name in self.tasks}
+        """Parameters only one task reaches, by task name: its head and its BEV-backbone branch."""
+        backbone = self._backbone_task_parameters()
+        return {name: [*backbone.get(name, []), *self.heads[name].parameters()] for name in self.tasks}
 
     def _heads(self, tasks: Collection[str] | None) -> list[TaskHead]:
         """The built heads named in ``tasks`` (None: all), in :data:`TASKS` order.
@@ -179,7 +188,7 @@ class FusionModel(nn.Module):
             lidar_bev = None
             if self.lidar_encoder is not None:
                 lidar_bev, features.lidar_canvas = self.lidar_encoder(inputs.points, lid_present)
-            features.bev = self.bev_backbone(self.fuser(camera_bev, lidar_bev, cam_present, lid_present))
+            features.set_bev(self.bev_backbone(self.fuser(camera_bev, lidar_bev, cam_present, lid_present)))
         if CABIN in reads:
             features.cabin = self._encode_cabin(inputs)
         return features
@@ -193,11 +202,14 @@ class FusionModel(nn.Module):
             ``depth``: (B, N, H, W) metres;
             ``depth_logits``: (B, N, D, h, w), the view transform's, whenever it ran on a street camera;
             ``driver``: {"eye": (B, 2), "gaze": (B, 8), "pose": (B, 3) scaled, "phone": (B,) logits};
-            ``camera_present``, ``lidar_present``: (B,) bool, the inputs the BEV heads used.
+            ``camera_present``, ``lidar_present``: (B,) bool, the inputs the BEV heads used;
+            ``sharing_loss``: scalar regulariser of the BEV sharing module, where it has one.
         """
         out: dict[str, object] = {"camera_present": features.camera_present, "lidar_present": features.lidar_present}
         if features.depth_logits is not None:
             out["depth_logits"] = features.depth_logits
+        if features.sharing_loss is not None:
+            out["sharing_loss"] = features.sharing_loss
         for head in self._heads(tasks):
             out[head.name] = head(features)
         return out
@@ -218,6 +230,12 @@ class FusionModel(nn.Module):
     def losses(self, outputs: dict[str, object], batch: Batch) -> dict[str, TaskLoss]:
         """Per-sample loss and presence mask of every head in ``outputs`` (see each head's ``loss``)."""
         return {head.name: head.loss(outputs, batch) for head in self._heads(None) if head.name in outputs}
+
+    def regularization(self, outputs: dict[str, object]) -> torch.Tensor | None:
+        """The scalar the trainer adds to the loss outside the multi-task strategy (the sharing
+        module's penalty or balance term, already weighted), or None."""
+        reg = outputs.get("sharing_loss")
+        return reg if isinstance(reg, torch.Tensor) else None
 
     def decode(self, outputs: dict[str, object]) -> list[Prediction]:
         """One :class:`Prediction` per sample of a :meth:`forward` result (fields of the heads run).

@@ -188,3 +188,43 @@ def build_train_dataset(
         raise ValueError(f"{root}: split {split!r} has no labels (a benchmark test split): it cannot be trained on; "
                          "`perception evaluate` exports predictions for it")
     return FrameDataset(dataset, config.model)
+
+
+#: The :class:`Sample` flag that says a frame carries labels of each task.
+LABEL_FLAGS: dict[str, str] = {
+    "detection": "has_boxes", "segmentation": "has_bev_map", "depth": "has_depth", "driver": "has_driver",
+}
+
+
+def labelled_subset(size: int, fraction: float, seed: int) -> list[int]:
+    """Indices (sorted) of ``round(fraction * size)`` frames, at least one, drawn without
+    replacement from ``range(size)`` by a generator seeded with ``seed``.
+
+    Raises:
+        ValueError: ``fraction`` not in (0, 1] or ``size`` < 1.
+    """
+    if not 0.0 < fraction <= 1.0 or size < 1:
+        raise ValueError(f"labelled_subset: need 0 < fraction <= 1 and size >= 1, got {fraction}, {size}")
+    count = max(1, round(fraction * size))
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(order[:count])
+
+
+class PartialLabels(Dataset[Sample]):
+    """``dataset`` with the labels of ``task`` kept only on the frames ``labelled`` (the
+    label-scarce protocol): elsewhere the task's flag (:data:`LABEL_FLAGS`) is False, so its loss
+    leaves those frames out (docs/mtl.md, "Partial labels"); the other tasks keep every label."""
+
+    def __init__(self, dataset: Dataset[Sample], task: str, labelled: list[int]) -> None:
+        if task not in LABEL_FLAGS:
+            raise ValueError(f"unknown task {task!r}; expected one of {tuple(LABEL_FLAGS)}")
+        self.dataset, self.flag, self.labelled = dataset, LABEL_FLAGS[task], frozenset(labelled)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Sample:
+        sample = self.dataset[index]
+        if index in self.labelled:
+            return sample
+        return dataclasses.replace(sample, **{self.flag: False})

@@ -20,6 +20,10 @@ class TrainerOptions:
             on the shared parameters even when the strategy does not (0: never).
         progress: show a progress bar (rank 0 only).
         keep_checkpoints: also keep ``step_<N>.pt`` snapshots besides ``last.pt``.
+        tasks: train only these tasks of the model (its forward is called with ``tasks=``, so the
+            other heads and the trunk parts only they read are not run and get no gradient; the
+            strategy must know exactly these tasks). None: every task of the model. Used for the
+            single-task stages of staged training (``perception train --staged``).
     """
 
     schedule: str = "cosine"
@@ -29,6 +33,7 @@ class TrainerOptions:
     diagnostics_every: int = 0
     progress: bool = True
     keep_checkpoints: bool = False
+    tasks: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.schedule not in ("cosine", "onecycle"):
@@ -39,5 +44,7 @@ class TrainerOptions:
             raise ValueError(f"max_bad_steps must be >= 1, got {self.max_bad_steps}")
         if self.amp_dtype not in ("bfloat16", "float16"):
             raise ValueError(f"amp_dtype must be 'bfloat16' or 'float16', got {self.amp_dtype!r}")
+        if self.tasks is not None and not self.tasks:
+            raise ValueError("tasks must name at least one task (None: all)")
         if self.diagnostics_every < 0:
             raise ValueError(f"diagnostics_every must be >= 0, got {self.diagnostics_every}")

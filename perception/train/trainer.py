@@ -38,9 +38,12 @@ from perception.train.schedule import build_scheduler
 class MultiTaskModel(Protocol):
     """What the trainer needs from a model (``perception.model.FusionModel`` follows it)."""
 
-    def __call__(self, batch: Any) -> dict[str, Tensor]: ...
+    def __call__(self, batch: Any, **kwargs: Any) -> dict[str, Tensor]:
+        """Outputs of the batch (``tasks=`` given only with ``TrainerOptions.tasks``)."""
 
     def losses(self, outputs: Mapping[str, Tensor], batch: Any) -> dict[str, TaskLoss]: ...
+
+    def regularization(self, outputs: Mapping[str, Tensor]) -> Tensor | None: ...
 
     def shared_parameters(self) -> list[nn.Parameter]: ...
 
@@ -135,6 +138,11 @@ class Trainer:
 
         self.shared_params = list(model.shared_parameters())  # type: ignore[operator]
         task_params = model.task_parameters()  # type: ignore[operator]
+        if self.options.tasks is not None:
+            if set(self.options.tasks) != set(self.task_names) or not set(self.options.tasks) <= set(task_params):
+                raise ValueError(f"options.tasks {list(self.options.tasks)} must be tasks of the model "
+                                 f"{sorted(task_params)} and exactly those of the strategy {self.task_names}")
+            task_params = {t: task_params[t] for t in self.options.tasks}
         unknown = set(task_params) - set(self.task_names)
         if unknown:
             raise ValueError(f"model tasks {sorted(unknown)} are not known to the strategy {self.task_names}")
@@ -253,12 +261,14 @@ class Trainer:
         self._lr = float(self.optimizer.param_groups[0]["lr"])
         batch = move_to(batch, self.ctx.device)
         with torch.autocast(self.ctx.device.type, dtype=self.amp_dtype, enabled=self.amp):
+            only = {} if self.options.tasks is None else {"tasks": self.options.tasks}
             if isinstance(self.forward_module, DistributedDataParallel):
                 with self.forward_module.no_sync():
-                    outputs = self.forward_module(batch)
+                    outputs = self.forward_module(batch, **only)
             else:
-                outputs = self.forward_module(batch)
+                outputs = self.forward_module(batch, **only)
             task_losses = self.model.losses(outputs, batch)  # type: ignore[operator]
+            regularizer = self.model.regularization(outputs)  # type: ignore[operator]
         losses = self._global_losses(task_losses)
         self.optimizer.zero_grad(set_to_none=True)
         if not losses:
@@ -272,6 +282,12 @@ class Trainer:
             # scaler.scale(1) is the current loss scale (and starts the scaler's bookkeeping).
             scale = float(self.scaler.scale(torch.ones((), device=self.ctx.device)))
             losses = {n: _ScaleBackward.apply(v, scale) for n, v in losses.items()}
+        if regularizer is not None:
+            # the architecture's own term (soft-sharing penalty, routing balance) is not a task: its
+            # gradient is added as it is, outside the strategy's weighting (docs/mtl.md)
+            if not bool(torch.isfinite(regularizer.detach())):
+                return self._bad_step("loss")
+            (regularizer.float() * scale).backward(retain_graph=True)
         diagnose = self.options.diagnostics_every > 0 and (self.step + 1) % self.options.diagnostics_every == 0
         result = self.strategy.backward(losses, self.shared_params, self.head_params, track_conflict=diagnose,
                                         grad_scale=scale)

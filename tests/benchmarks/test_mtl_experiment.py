@@ -1,7 +1,8 @@
-"""Pure parts of benchmarks/mtl_experiment.py: Delta_m, single-task configs, the results table."""
+"""Pure parts of benchmarks/mtl_experiment.py: Delta_m, run plan, labelled subsets, the tables with seeds."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ TINY = ROOT / "configs" / "tiny.yaml"
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -80,34 +82,117 @@ def test_single_task_config_rejects_unknown_task():
         mtl.single_task_config(load_config(TINY), "gaze")
 
 
-def test_plan_runs_and_joint_strategy():
-    runs = mtl.plan_runs(load_config(TINY), ["equal", "pcgrad"])
-    assert list(runs) == ["single-detection", "single-segmentation", "single-depth", "single-driver",
-                          "joint-equal", "joint-pcgrad"]
-    assert runs["joint-pcgrad"].train.strategy == "pcgrad"
-    assert mtl.enabled_tasks(runs["joint-pcgrad"]) == mtl.TASKS
+def test_plan_runs_seed_major_with_every_protocol():
+    runs = mtl.plan_runs(load_config(TINY), [("hard", "equal"), ("routing", "pcgrad")], [0, 1],
+                         ("full", "scarce", "depth"), ("detection",), (0.1,))
+    rows = ["single-detection", "single-segmentation", "single-depth", "single-driver", "joint-hard-equal",
+            "joint-routing-pcgrad", "scarce-detection-10pct-single", "scarce-detection-10pct-joint-hard-equal",
+            "camera-detection", "camera-detection+depth"]
+    assert [r.row for r in runs] == rows * 2
+    assert [r.seed for r in runs] == [0] * len(rows) + [1] * len(rows)
+    assert all(r.config.train.seed == r.seed for r in runs)
+    by_row = {r.row: r for r in runs if r.seed == 1}
+    joint = by_row["joint-routing-pcgrad"]
+    assert joint.config.train.strategy == "pcgrad" and joint.config.model.sharing.kind == "routing"
+    assert mtl.enabled_tasks(joint.config) == mtl.TASKS
+    single = by_row["scarce-detection-10pct-single"]
+    assert single.subset_only and single.scarce_task == "detection" and single.fraction == 0.1
+    assert mtl.enabled_tasks(single.config) == ("detection",)
+    scarce_joint = by_row["scarce-detection-10pct-joint-hard-equal"]
+    assert not scarce_joint.subset_only and mtl.enabled_tasks(scarce_joint.config) == mtl.TASKS
+    cam = by_row["camera-detection+depth"].config.model
+    assert not cam.use_lidar and mtl.enabled_tasks(by_row["camera-detection+depth"].config) == ("detection", "depth")
+    assert by_row["camera-detection"].folder == "camera-detection/seed1"
+    with pytest.raises(ValueError, match="unknown protocols"):
+        mtl.plan_runs(load_config(TINY), [("hard", "equal")], [0], ("everything",))
 
 
-def test_summary_baseline_and_table():
+def test_parse_joint():
+    assert mtl.parse_joint("hard:equal, soft:pcgrad,uncertainty") == [
+        ("hard", "equal"), ("soft", "pcgrad"), ("hard", "uncertainty")]
+    with pytest.raises(ValueError, match="unknown sharing 'shared'"):
+        mtl.parse_joint("shared:equal")
+
+
+def test_scarce_runs_train_on_the_labelled_frames():
+    import dataclasses
+
+    from perception.train.data import PartialLabels, labelled_subset
+
+    class Frames:
+        def __len__(self):
+            return 20
+
+        def __getitem__(self, i):
+            return dataclasses.make_dataclass("S", ["i", "has_boxes", "has_bev_map"])(i, True, True)
+
+    runs = mtl.plan_runs(load_config(TINY), [("hard", "equal")], [3], ("scarce",), ("detection",), (0.25,))
+    assert [r.row for r in runs[:4]] == [f"single-{t}" for t in mtl.TASKS]  # the baselines of the other tasks
+    single, joint = runs[4:]
+    labelled = labelled_subset(20, 0.25, mtl.SUBSET_SEED)
+    assert len(labelled) == 5 and labelled == labelled_subset(20, 0.25, 0)
+    subset = mtl.run_dataset(single, Frames())
+    assert len(subset) == 5 and [subset[k].i for k in range(5)] == labelled
+    partial = mtl.run_dataset(joint, Frames())
+    assert isinstance(partial, PartialLabels) and len(partial) == 20
+    assert [i for i in range(20) if partial[i].has_boxes] == labelled
+    assert all(partial[i].has_bev_map for i in range(20))
+
+
+def _summary(nds, miou, abs_rel, gaze, map_=0.4):
+    return {"nds": nds, "map": map_, "miou": miou, "abs_rel": abs_rel, "gaze_acc": gaze}
+
+
+def test_summary_and_tables_with_seeds():
     metrics = {"nuscenes_detection": {"nd_score": 0.5, "mean_ap": 0.4}, "bev_segmentation": {"miou": 0.6},
                "depth": {"per_image": {"abs_rel": 0.2}}, "driver": {"frames": {"gaze": {"accuracy": 0.8}}}}
     full = mtl.summarize_metrics(metrics)
-    assert full == {"nds": 0.5, "map": 0.4, "miou": 0.6, "abs_rel": 0.2, "gaze_acc": 0.8}
+    assert full == _summary(0.5, 0.6, 0.2, 0.8)
     assert mtl.summarize_metrics({"depth": {"per_image": {"abs_rel": 0.3}}})["nds"] is None
-    results = {
-        "single-detection": {"fused": {**full, "nds": 0.5}},
-        "single-segmentation": {"fused": {**full, "miou": 0.6}},
-        "single-depth": {"fused": {**full, "abs_rel": 0.2}},
-        "single-driver": {"fused": {**full, "gaze_acc": 0.8}},
-        "joint-equal": {"fused": {"nds": 0.55, "map": 0.4, "miou": 0.6, "abs_rel": 0.15, "gaze_acc": 0.8},
-                        "lidar-only": {"nds": 0.3, "map": 0.2, "miou": 0.5, "abs_rel": None, "gaze_acc": 0.8}},
-    }
-    baseline = mtl.single_task_baseline(results)
-    assert baseline == full
-    assert mtl.delta_m_of(results["joint-equal"]["fused"], baseline, mtl.TASKS) == pytest.approx((10 + 0 + 25 + 0) / 4)
-    table = mtl.results_table(results, ["equal"], mtl.TASKS)
-    assert "| joint, equal | 0.550 | 0.400 | 0.600 | 0.150 | 0.800 | 8.75 |" in table
-    assert "| joint, equal, lidar-only at inference | 0.300 | 0.200 | 0.500 | – | – | – |" in table
+    results = {}
+    for seed, scale in ((0, 1.0), (1, 1.1)):
+        for task in mtl.TASKS:
+            results[f"single-{task}/seed{seed}"] = {"fused": _summary(0.5 * scale, 0.6 * scale, 0.2, 0.8)}
+    # seed 0: +10 % NDS, +25 % AbsRel gain -> 8.75; seed 1: NDS 0.55 vs 0.55 -> 0 + 0 + 25 + 0 -> 6.25 ... by hand:
+    results["joint-hard-equal/seed0"] = {"fused": _summary(0.55, 0.6, 0.15, 0.8),
+                                         "lidar-only": _summary(0.3, 0.5, None, 0.8, 0.2)}
+    results["joint-hard-equal/seed1"] = {"fused": _summary(0.55, 0.66, 0.15, 0.8)}
+    table, deltas = mtl.full_table(results, ["joint-hard-equal"], [0, 1], mtl.TASKS)
+    assert deltas["joint-hard-equal"] == [pytest.approx(8.75), pytest.approx(6.25)]
+    assert "| single-task (one model per head) | 2 | 0.525 ± 0.035 |" in table
+    assert "| joint, hard, equal | 2 | 0.550 ± 0.000 |" in table
+    assert "| 7.50 ± 1.77 | yes |" in table  # mean 7.5, sample std 1.77: the gain exceeds the spread
+    assert "| joint-hard-equal, lidar-only | 0.300 | 0.200 | 0.500 |" in mtl.modality_table(results, "joint-hard-equal", 0)
+    assert mtl.mean_std([1.0, None, 3.0]) == (2.0, pytest.approx(2 ** 0.5), 2)
+    assert mtl.mean_std([None]) == (None, None, 0)
+    assert mtl._separated([1.0, -1.0]) == "no"
+
+
+def test_scarce_and_depth_tables():
+    runs = mtl.plan_runs(load_config(TINY), [("hard", "equal")], [0, 1], ("scarce", "depth"), ("segmentation",), (0.1,))
+    results = {}
+    for seed in (0, 1):
+        for task in mtl.TASKS:
+            results[f"single-{task}/seed{seed}"] = {"fused": _summary(0.5, 0.6, 0.2, 0.8)}
+        results[f"scarce-segmentation-10pct-single/seed{seed}"] = {"fused": _summary(None, 0.2, None, None)}
+        results[f"scarce-segmentation-10pct-joint-hard-equal/seed{seed}"] = {
+            "fused": _summary(0.5, 0.3 if seed == 0 else 0.25, 0.2, 0.8)}
+        results[f"camera-detection/seed{seed}"] = {"fused": _summary(0.10, None, None, None)}
+        results[f"camera-detection+depth/seed{seed}"] = {"fused": _summary(0.12 if seed else 0.11, None, 0.3, None)}
+    table, scarce = mtl.scarce_table(results, runs, [0, 1], mtl.TASKS)
+    # mIoU 0.3 / 0.25 against 0.2: +50 % and +25 %; Delta_m against (single NDS, scarce mIoU, ...): 12.5 and 6.25
+    assert scarce["scarce-segmentation-10pct"]["task_change"] == [pytest.approx(50.0), pytest.approx(25.0)]
+    assert scarce["scarce-segmentation-10pct"]["delta_m"] == [pytest.approx(12.5), pytest.approx(6.25)]
+    assert "| segmentation on 10 % | joint, hard, equal | 2 | 0.275 ± 0.035 | 37.5 ± 17.7 | yes |" in table
+    depth, change = mtl.depth_table(results, [0, 1])
+    assert change == [pytest.approx(10.0), pytest.approx(20.0)]
+    assert "| detection + depth head | 2 | 0.115 ± 0.007 | 0.400 ± 0.000 | 0.300 ± 0.000 | 15.0 ± 7.1 | yes |" in depth
+    cost = mtl.cost_table({"single-detection": {"params": 1e6, "train_s_per_step": 1.0, "latency_ms": 10.0},
+                           "single-depth": {"params": 2e6, "train_s_per_step": 0.5, "latency_ms": 5.0},
+                           "joint-hard-equal": {"params": 2.5e6, "train_s_per_step": 1.2, "latency_ms": 12.0}},
+                          ["single-detection", "single-depth"])
+    assert "| 2 single-task models together | 3.00 | 1.50 | 15 |" in cost
+    assert "| joint-hard-equal | 2.50 | 1.20 | 12 |" in cost
 
 
 def test_replace_section_keeps_the_rest():

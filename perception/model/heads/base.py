@@ -12,6 +12,7 @@ from torch import nn
 from perception.config import ModelConfig
 from perception.data.batch import Batch
 from perception.model.prediction import Prediction
+from perception.model.sharing import TaskBev
 from perception.mtl.task import TaskLoss
 
 #: The trunk features a head can read (:attr:`TaskHead.reads`).
@@ -29,7 +30,12 @@ class Features:
         image_features: (B, N, C, h, w) FPN features of the valid street cameras (zeros for
             the others); None when no street camera is valid or the camera branch is off.
         depth_logits: (B, N, D, h, w) depth-bin logits of the view transform, with image_features.
-        bev: (B, C, X, Y) fused BEV features after the BEV backbone (model BEV grid).
+        bev: (B, C, X, Y) fused BEV features after the BEV backbone (model BEV grid), when every
+            BEV head reads the same backbone (``model.sharing.kind: hard``).
+        task_bev: BEV task name -> (B, C, X, Y) features of that task's backbone branch (the other
+            sharing kinds, :mod:`perception.model.sharing`); read through :meth:`bev_for`.
+        sharing_loss: scalar regulariser of the sharing module (soft-sharing penalty, routing
+            balance), or None.
         lidar_canvas: (B, C, Xc, Yc) fine LiDAR pillar canvas (LiDAR grid).
         cabin: (B, C) pooled cabin-image features (zeros where no cabin image).
     """
@@ -40,8 +46,30 @@ class Features:
     image_features: torch.Tensor | None = None
     depth_logits: torch.Tensor | None = None
     bev: torch.Tensor | None = None
+    task_bev: dict[str, torch.Tensor] | None = None
+    sharing_loss: torch.Tensor | None = None
     lidar_canvas: torch.Tensor | None = None
     cabin: torch.Tensor | None = None
+
+    def set_bev(self, bev: torch.Tensor | TaskBev) -> None:
+        """Store the BEV backbone's output: one map for every head (``hard``), or per-task maps
+        and the sharing regulariser (:class:`perception.model.sharing.TaskBev`)."""
+        if isinstance(bev, TaskBev):
+            self.task_bev, self.sharing_loss = bev.features, bev.regularizer
+        else:
+            self.bev = bev
+
+    def bev_for(self, task: str) -> torch.Tensor:
+        """The (B, C, X, Y) BEV features the head of ``task`` reads (its branch, or the shared map).
+
+        Raises:
+            ValueError: no BEV features were computed.
+        """
+        if self.task_bev is not None and task in self.task_bev:
+            return self.task_bev[task]
+        if self.bev is None:
+            raise ValueError(f"no BEV features computed for the {task} head")
+        return self.bev
 
 
 class TaskHead(nn.Module):

@@ -48,8 +48,7 @@ class DetectionHead(TaskHead):
         )
 
     def forward(self, features: Features) -> dict[str, torch.Tensor]:
-        assert features.bev is not None
-        x = self.shared(features.bev)
+        x = self.shared(features.bev_for(self.name))
         return {"heatmap": self.heatmap(x), "regression": self.regression(x)}
 
     def loss(self, outputs: Mapping[str, Any], batch: Batch) -> TaskLoss:

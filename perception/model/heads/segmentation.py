@@ -81,10 +81,9 @@ class SegmentationHead(TaskHead):
         )
 
     def forward(self, features: Features) -> torch.Tensor:
-        """Reads ``bev`` (B, Cin, X, Y) on the BEV grid and ``lidar_canvas`` (B, lidar_channels,
+        """Reads its BEV features (B, Cin, X, Y) on the BEV grid (``features.bev_for``) and ``lidar_canvas`` (B, lidar_channels,
         Xc, Yc) on the LiDAR grid, or None (no LiDAR: zeros) -> logits (B, len(MAP_CLASSES), Xs, Ys)."""
-        assert features.bev is not None
-        x = resample_bev(self.net(features.bev), self.bev_grid, self.grid)
+        x = resample_bev(self.net(features.bev_for(self.name)), self.bev_grid, self.grid)
         if self.lidar_channels:
             if features.lidar_canvas is None:
                 fine = x.new_zeros((x.shape[0], self.lidar_channels, *x.shape[-2:]))

@@ -38,6 +38,9 @@ class ToyMultiTask(nn.Module):
             "b": TaskLoss(F.softplus(-outputs["b"] * batch["yb"]), batch["pb"]),
         }
 
+    def regularization(self, outputs: dict[str, Tensor]) -> Tensor | None:
+        return None
+
     def shared_parameters(self) -> list[nn.Parameter]:
         return list(self.trunk.parameters())
 
