@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sensors.atomic import atomic_write  # noqa: E402
+from sensors.atomic import atomic_write
 
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Demo"

@@ -26,8 +26,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from evaluation.driver import EVENT_KINDS, DriverTimeline  # noqa: E402
-from sensors.atomic import atomic_write  # noqa: E402
+from evaluation.driver import EVENT_KINDS, DriverTimeline
+from sensors.atomic import atomic_write
 
 DOCS = REPO / "docs" / "monitor.md"
 SECTION = "## Evaluated on long simulated streams"

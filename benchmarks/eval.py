@@ -32,13 +32,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "evaluation"))
 
-from nuscenes_eval_db import jittered_predictions, make_database, val_sample_tokens  # noqa: E402
+from nuscenes_eval_db import jittered_predictions, make_database, val_sample_tokens
 
-from benchmarks.doc_sections import write_section  # noqa: E402
-from evaluation.nuscenes_det.evaluate import evaluate_detection  # noqa: E402
-from evaluation.nuscenes_det.ground_truth import load_ground_truth  # noqa: E402
-from evaluation.nuscenes_det.submission import read_submission, write_submission  # noqa: E402
-from sensors.classes import DETECTION_CLASSES  # noqa: E402
+from benchmarks.doc_sections import write_section
+from evaluation.nuscenes_det.evaluate import evaluate_detection
+from evaluation.nuscenes_det.ground_truth import load_ground_truth
+from evaluation.nuscenes_det.submission import read_submission, write_submission
+from sensors.classes import DETECTION_CLASSES
 
 
 def _best(fn, repeats: int) -> tuple[float, object]:

@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # this script is named like the package it measures: make `import kernels` find the package
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from benchmarks.doc_sections import write_section  # noqa: E402
+from benchmarks.doc_sections import write_section
 
 DOC = ROOT / "docs" / "benchmarks.md"
 POINT_RANGE = (-54.0, -54.0, -5.0, 54.0, 54.0, 3.0)

@@ -49,29 +49,29 @@ import os
 # Numba's default OpenMP layer busy-waits and fights torch's threads for the cores (docs/model.md).
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import pickle  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import contextlib
+import json
+import math
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/kernels.py shadows the kernels package when this folder is on the path: put the root first instead
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from benchmarks.doc_sections import replace_subsection  # noqa: E402
-from sensors.atomic import atomic_write_text  # noqa: E402
+from benchmarks.doc_sections import replace_subsection
+from sensors.atomic import atomic_write_text
 
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Model"
@@ -235,8 +235,8 @@ def _setup(spec: dict[str, Any]) -> tuple[Any, Any, Any, list[Any]]:
     seed_everything(0)
     model = FusionModel(config.model)
     if spec.get("checkpoint"):
-        from perception.config import config_to_dict
         from perception.checkpoint import load_checkpoint
+        from perception.config import config_to_dict
 
         load_checkpoint(spec["checkpoint"], model, config_to_dict(config))
     model = model.to(device)

@@ -50,25 +50,25 @@ import os
 # Numba's default OpenMP layer busy-waits and fights torch's threads for the cores (docs/model.md).
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Mapping, Sequence  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import dataclasses
+import json
+import math
+import statistics
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/kernels.py shadows the kernels package when this folder is on the path: put the root first instead
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from benchmarks.doc_sections import replace_section  # noqa: E402
-from perception.config import SHARING_KINDS, Config, SharingConfig  # noqa: E402
-from sensors.atomic import atomic_write_text  # noqa: E402
+from benchmarks.doc_sections import replace_section
+from perception.config import SHARING_KINDS, Config, SharingConfig
+from sensors.atomic import atomic_write_text
 
 TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
 #: The task metric of each head used for Delta_m: (key in the run summary, lower is better).
@@ -526,7 +526,12 @@ def evaluate_run(checkpoint: Path, out_dir: Path, mode: str, val_frames: int, ca
     if not metrics_path.is_file():
         import torch
 
-        from perception.inference import EvalOptions, evaluate_model, load_model, open_eval_source
+        from perception.inference import (
+            EvalOptions,
+            evaluate_model,
+            load_model,
+            open_eval_source,
+        )
         from perception.inference.modality import drop_sensor
 
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

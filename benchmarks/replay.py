@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.doc_sections import write_section  # noqa: E402
+from benchmarks.doc_sections import write_section
+
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Replay"
 #: The issue's goal: replay's own work under this share of the model time.
@@ -45,12 +46,12 @@ def measure(checkpoint: Path, frames: int, ros_out: bool, seed: int = 11) -> dic
     import numpy as np
     import torch
 
+    from perception.config import build_sim_config
     from perception.inference import load_model
     from perception.replay.foxglove_sink import foxglove_outputs
     from perception.replay.runner import replay
     from sensors.ros import open_recording
     from sensors.ros.writer import write_rosbag2
-    from perception.config import build_sim_config
     from sensors.sim import simulate_drive
 
     torch.set_num_threads(1)

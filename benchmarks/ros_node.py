@@ -40,7 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.doc_sections import write_section  # noqa: E402
+from benchmarks.doc_sections import write_section
+
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## ROS 2 node"
 TIMING = ("preprocessing_ms", "inference_ms", "postprocessing_ms")
@@ -48,11 +49,11 @@ TIMING = ("preprocessing_ms", "inference_ms", "postprocessing_ms")
 
 def measure(checkpoint: Path, frames: int, seed: int = 11, timeout_s: float = 120.0) -> dict:
     """Run the node process and the closed loop; per-frame latencies (s), timing topics (ms), fps."""
+    from perception.config import build_sim_config
     from perception.inference import load_model
     from perception.node.dds import LOOPBACK_CONFIG
     from perception.node.params import NodeParams
     from sensors.ros.writer import write_rosbag2
-    from perception.config import build_sim_config
     from sensors.sim import simulate_drive
 
     _, config = load_model(checkpoint, None)

@@ -30,25 +30,25 @@ import os
 # Numba's default OpenMP layer busy-waits and fights torch's threads for the cores (docs/model.md).
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import dataclasses
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/kernels.py shadows the kernels package when this folder is on the path: put the root first instead
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from perception.config import SHARING_KINDS  # noqa: E402
-from sensors.atomic import atomic_write_text  # noqa: E402
+from perception.config import SHARING_KINDS
+from sensors.atomic import atomic_write_text
 
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Sharing architectures"
@@ -114,7 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from perception.config import load_config
-    from perception.data import collate_frames, collate_inputs, frame_to_inputs, frame_to_sample
+    from perception.data import (
+        collate_frames,
+        collate_inputs,
+        frame_to_inputs,
+        frame_to_sample,
+    )
     from perception.inference import open_eval_source
     from perception.model import FusionModel
     from perception.train.rng import seed_everything
@@ -180,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(section)
     if args.write_docs:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from model import replace_subsection  # benchmarks/model.py: one markdown-subsection rule for both
+        from model import (
+            replace_subsection,  # benchmarks/model.py: one markdown-subsection rule for both
+        )
 
         text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
         atomic_write_text(DOC, replace_subsection(text, SECTION, section))

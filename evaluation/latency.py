@@ -1,7 +1,7 @@
 """Latency summary of per-stage pipeline timings."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ def summarize_latency(timings_s: Mapping[str, Sequence[float]]) -> dict[str, dic
         if not np.all(np.isfinite(v)) or np.any(v < 0):
             raise ValueError(f"latency: stage {stage!r} has negative or non-finite timings")
         out[stage] = {
-            "count": int(len(v)),
+            "count": len(v),
             "median_ms": float(np.median(v) * 1e3),
             "p99_ms": float(np.percentile(v, 99) * 1e3),
             "mean_ms": float(np.mean(v) * 1e3),

@@ -1,8 +1,8 @@
 """Report figures (matplotlib, Agg canvas, no global pyplot state), written atomically as PNG."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -23,7 +23,12 @@ from pathlib import Path
 from evaluation.files import json_safe, write_json
 from evaluation.nuscenes_det.config import TP_METRIC_SHORT, TP_METRICS
 from evaluation.nuscenes_det.metrics import DetectionResult
-from evaluation.plots import plot_confusion, plot_depth_vs_distance, plot_pr_curves, plot_tp_errors
+from evaluation.plots import (
+    plot_confusion,
+    plot_depth_vs_distance,
+    plot_pr_curves,
+    plot_tp_errors,
+)
 from sensors.atomic import atomic_write
 
 _KNOWN = ("nuscenes_detection", "kitti", "bev_segmentation", "depth", "driver", "latency", "warmup", "skipped")

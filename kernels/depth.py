@@ -14,7 +14,14 @@ import torch
 
 from kernels import _depth_numba as nb
 from kernels._checks import check_positive_int, check_tensor
-from kernels._dispatch import as_numba_cuda, as_numpy, choose_backend, launch_config, numba_cuda_stream, numba_threads
+from kernels._dispatch import (
+    as_numba_cuda,
+    as_numpy,
+    choose_backend,
+    launch_config,
+    numba_cuda_stream,
+    numba_threads,
+)
 from kernels.reference import depth as ref
 
 _BACKENDS = ("reference", "numba", "numba_cuda")

@@ -11,7 +11,14 @@ import torch
 
 from kernels import _scatter_numba as nb
 from kernels._checks import check_positive_int, check_tensor
-from kernels._dispatch import as_numba_cuda, as_numpy, choose_backend, launch_config, numba_cuda_stream, numba_threads
+from kernels._dispatch import (
+    as_numba_cuda,
+    as_numpy,
+    choose_backend,
+    launch_config,
+    numba_cuda_stream,
+    numba_threads,
+)
 from kernels.reference import scatter as ref
 
 _BACKENDS = ("reference", "numba", "numba_cuda")

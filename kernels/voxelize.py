@@ -22,7 +22,12 @@ import torch
 
 from kernels import _voxelize_numba as nb
 from kernels._checks import check_positive_int, check_tensor, check_voxel_grid
-from kernels._dispatch import as_numba_cuda, choose_backend, launch_config, numba_cuda_stream
+from kernels._dispatch import (
+    as_numba_cuda,
+    choose_backend,
+    launch_config,
+    numba_cuda_stream,
+)
 from kernels.reference import voxelize as ref
 
 _BACKENDS = ("reference", "numba", "numba_cuda")

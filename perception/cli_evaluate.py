@@ -81,9 +81,18 @@ def is_evaluation_output(path: Path) -> bool:
 
 def _evaluate(args: argparse.Namespace, options: Any, distributed: bool) -> Any:
     """The evaluation of ``args`` written into ``options.out_dir``; its outcome (None off rank 0)."""
-    from perception.inference import evaluate_model, evaluate_predictions, open_eval_source
+    from perception.distributed import (
+        DistContext,
+        init_distributed,
+        resolve_device,
+        shutdown_distributed,
+    )
+    from perception.inference import (
+        evaluate_model,
+        evaluate_predictions,
+        open_eval_source,
+    )
     from perception.inference.modality import drop_sensor
-    from perception.distributed import DistContext, init_distributed, resolve_device, shutdown_distributed
 
     if args.predictions is not None:
         if args.max_samples is not None or args.config is not None or args.drop is not None or args.runtime != "torch":

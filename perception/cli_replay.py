@@ -85,11 +85,11 @@ def run_replay(args: argparse.Namespace) -> int:
     recording = open_recording(args.recording, profile=args.profile, tolerance_s=args.tolerance)
     console = Console()
 
+    from perception.distributed import resolve_device
     from perception.replay.foxglove_sink import foxglove_outputs
     from perception.replay.layout import write_layout
     from perception.replay.runner import replay
     from perception.replay.summary import summary
-    from perception.distributed import resolve_device
     from sensors.atomic import check_output_dir
 
     out: Path = args.out

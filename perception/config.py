@@ -516,7 +516,9 @@ def validate(config: Config) -> None:
     if m.heads.depth.enabled and not m.use_camera:
         raise ConfigError("model.heads.depth: the depth head needs use_camera: true")
     heads = m.heads
-    from perception.model.box_coding import REGRESSION_CHANNELS  # here: perception.model imports this module
+    from perception.model.box_coding import (
+        REGRESSION_CHANNELS,  # here: perception.model imports this module
+    )
 
     if len(heads.detection.regression_weights) != len(REGRESSION_CHANNELS):
         raise ConfigError(f"model.heads.detection.regression_weights: expected {len(REGRESSION_CHANNELS)} values, "

@@ -2,7 +2,16 @@
 from sensors.boxes import Boxes3D
 from sensors.dataset import open_dataset
 from sensors.errors import SensorDataError
-from sensors.frame import Annotations, BevGrid, BevMap, Camera, DriverLabels, Frame, Lidar, Sweep
+from sensors.frame import (
+    Annotations,
+    BevGrid,
+    BevMap,
+    Camera,
+    DriverLabels,
+    Frame,
+    Lidar,
+    Sweep,
+)
 
 __all__ = [
     "Annotations", "BevGrid", "BevMap", "Boxes3D", "Camera", "DriverLabels", "Frame", "Lidar",

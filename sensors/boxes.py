@@ -93,12 +93,12 @@ class Boxes3D:
         return len(self.center)
 
     @classmethod
-    def empty(cls) -> "Boxes3D":
+    def empty(cls) -> Boxes3D:
         """A set of zero boxes."""
         return cls(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0))
 
     @classmethod
-    def concatenate(cls, parts: list["Boxes3D"]) -> "Boxes3D":
+    def concatenate(cls, parts: list[Boxes3D]) -> Boxes3D:
         """All boxes of ``parts`` in order (tokens kept only if every part has them)."""
         if not parts:
             return cls.empty()
@@ -117,7 +117,7 @@ class Boxes3D:
             tokens,
         )
 
-    def select(self, index: np.ndarray) -> "Boxes3D":
+    def select(self, index: np.ndarray) -> Boxes3D:
         """The subset given by a boolean mask or an integer index array."""
         index = np.asarray(index)
         if index.dtype == bool:
@@ -136,7 +136,7 @@ class Boxes3D:
         y = local[..., 0] * s + local[..., 1] * c
         return np.stack([x, y, local[..., 2]], axis=-1) + self.center[:, None, :]
 
-    def transform(self, transform: np.ndarray) -> "Boxes3D":
+    def transform(self, transform: np.ndarray) -> Boxes3D:
         """Boxes expressed in another frame through a rigid 4x4 ``transform``.
 
         Yaw is the heading of the rotated box x-axis projected on the new x-y plane, so the

@@ -21,9 +21,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import sensors.sim
+from perception.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from perception.cli import error_line, main
 from perception.demo import SHIPPED_CHECKPOINT
-from perception.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from sensors.errors import (
     CorruptDataError,
     DanglingReferenceError,

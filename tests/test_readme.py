@@ -55,7 +55,7 @@ COVERED: dict[str, str] = {
 def readme_commands(text: str) -> list[str]:
     """Command lines of the fenced code blocks of ``text`` (comments after ``#`` removed)."""
     commands = []
-    for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S):
+    for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL):
         for line in block.splitlines():
             line = line.split("  #", 1)[0].strip()
             if line.startswith(COMMAND_PREFIXES):
@@ -107,7 +107,7 @@ def test_make_targets_exist():
     makefile = (ROOT / "Makefile").read_text()
     for command in readme_commands(README.read_text()):
         if command.startswith("make "):
-            assert re.search(rf"^{command.split()[1]}:", makefile, flags=re.M), command
+            assert re.search(rf"^{command.split()[1]}:", makefile, flags=re.MULTILINE), command
 
 
 @pytest.mark.slow

@@ -28,7 +28,6 @@ def test_shipped_checkpoint_outputs_are_pinned_bit_for_bit():
     A refactoring must leave them unchanged; only an intended change of the model's numbers may
     rewrite the pins (``python tests/pins/shipped.py``)."""
     import numpy as np
-
     from pins.shipped import OUTPUTS, compute
 
     got = compute()

@@ -22,8 +22,8 @@ Per class, difficulty and metric:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numba
 import numpy as np
@@ -180,7 +180,7 @@ class _Flat:
     dt_alpha: np.ndarray
 
     @classmethod
-    def build(cls, gts: Sequence[KittiLabels], dts: Sequence[KittiLabels]) -> "_Flat":
+    def build(cls, gts: Sequence[KittiLabels], dts: Sequence[KittiLabels]) -> _Flat:
         def cat(parts, fn, dtype):
             return np.concatenate([np.asarray(fn(p), dtype) for p in parts]) if parts else np.zeros(0, dtype)
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.boxes import Boxes3D
+from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.geometry import quaternion_to_yaw, yaw_to_quaternion
-
 
 _FIELDS = ("sample", "translation", "size", "rotation", "velocity", "label", "score", "attribute", "num_pts")
 
@@ -80,12 +79,12 @@ class DetectionBoxes:
         return np.asarray(quaternion_to_yaw(self.rotation), dtype=np.float64).reshape(len(self))
 
     @classmethod
-    def empty(cls) -> "DetectionBoxes":
+    def empty(cls) -> DetectionBoxes:
         """Zero boxes."""
         return cls(np.zeros(0), np.zeros((0, 3)), np.ones((0, 3)), np.zeros((0, 4)), np.zeros((0, 2)),
                    np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
 
-    def select(self, index: np.ndarray) -> "DetectionBoxes":
+    def select(self, index: np.ndarray) -> DetectionBoxes:
         """The rows given by a boolean mask or integer index, in that order (no re-validation)."""
         out = object.__new__(DetectionBoxes)
         for name in _FIELDS:
@@ -93,7 +92,7 @@ class DetectionBoxes:
         return out
 
     @classmethod
-    def concatenate(cls, parts: list["DetectionBoxes"]) -> "DetectionBoxes":
+    def concatenate(cls, parts: list[DetectionBoxes]) -> DetectionBoxes:
         """All rows of ``parts`` in order."""
         if not parts:
             return cls.empty()

@@ -9,15 +9,25 @@ the neighbouring annotations of the same instance (centred difference when both 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
 from evaluation.nuscenes_det.json_records import collector_paused, stack_floats
-from evaluation.nuscenes_det.tables import (CalibratedSensor, EgoPose, Instance, Named, Sample, SampleAnnotation,
-                                            SampleData, Scene, Sensor, read_table)
+from evaluation.nuscenes_det.tables import (
+    CalibratedSensor,
+    EgoPose,
+    Instance,
+    Named,
+    Sample,
+    SampleAnnotation,
+    SampleData,
+    Scene,
+    Sensor,
+    read_table,
+)
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES, NUSCENES_CATEGORY_TO_CLASS
 from sensors.nuscenes.splits import SPLITS, version_of_split
 from sensors.nuscenes.velocity import box_velocity

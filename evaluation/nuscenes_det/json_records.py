@@ -17,8 +17,9 @@ import contextlib
 import gc
 import itertools
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import numpy as np

@@ -11,7 +11,7 @@ and no compiled kernel is needed (no start-up cost).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -27,7 +27,7 @@ class MetricCurves:
     errors: dict[str, np.ndarray]
 
     @classmethod
-    def no_predictions(cls) -> "MetricCurves":
+    def no_predictions(cls) -> MetricCurves:
         """Curves of a class without ground truth or without any match: precision 0, errors 1."""
         ones = np.ones(N_RECALL_POINTS)
         return cls(np.linspace(0, 1, N_RECALL_POINTS), np.zeros(N_RECALL_POINTS), np.zeros(N_RECALL_POINTS),

@@ -7,14 +7,20 @@ detection_name, detection_score, attribute_name}`` in the **global** frame, metr
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import msgspec
 import numpy as np
 
 from evaluation.nuscenes_det.boxes import DetectionBoxes, ego_to_global_columns
-from evaluation.nuscenes_det.json_records import collector_paused, convert_records, read_records, stack_floats
+from evaluation.nuscenes_det.json_records import (
+    collector_paused,
+    convert_records,
+    read_records,
+    stack_floats,
+)
 from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES

@@ -19,7 +19,15 @@ from evaluation.nuscenes_det.ground_truth import load_ground_truth
 from evaluation.nuscenes_det.submission import read_submission
 from evaluation.report import PlotInputs, write_report
 from evaluation.segmentation import DEFAULT_THRESHOLDS
-from perception.config import Config, build_sim_config, config_from_dict, config_to_dict, load_config
+from perception.checkpoint import CheckpointError, load_checkpoint
+from perception.config import (
+    Config,
+    build_sim_config,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
+from perception.distributed import DistContext
 from perception.export.runner import Network
 from perception.inference.predict import predict_cabin_stream, predict_frames
 from perception.inference.records import DriverObservation, FrameRecord
@@ -29,8 +37,6 @@ from perception.inference.sources import SIM, CabinStream, EvalSource
 from perception.inference.visualize import draw_sample
 from perception.model import FusionModel
 from perception.model.prediction import Prediction
-from perception.checkpoint import CheckpointError, load_checkpoint
-from perception.distributed import DistContext
 from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
 from sensors.frame import Frame

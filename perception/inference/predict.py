@@ -13,7 +13,13 @@ import torch
 from tqdm import tqdm
 
 from perception.config import ModelConfig
-from perception.data import SampleInputs, cabin_tensor, collate_inputs, frame_to_inputs, frame_to_sample
+from perception.data import (
+    SampleInputs,
+    cabin_tensor,
+    collate_inputs,
+    frame_to_inputs,
+    frame_to_sample,
+)
 from perception.export.runner import Network
 from perception.inference.records import DriverObservation, FrameRecord, make_record
 from perception.inference.timing import StageTimer

@@ -22,13 +22,21 @@ from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth, boxes_fro
 from evaluation.nuscenes_det.evaluate import evaluate_detection
 from evaluation.nuscenes_det.ground_truth import load_ground_truth
 from evaluation.nuscenes_det.metrics import DetectionResult
-from evaluation.nuscenes_det.submission import boxes_to_entries, parse_submission, write_submission
-from evaluation.segmentation import DEFAULT_THRESHOLDS, BevSegmentationMetric, evaluated_region
+from evaluation.nuscenes_det.submission import (
+    boxes_to_entries,
+    parse_submission,
+    write_submission,
+)
+from evaluation.segmentation import (
+    DEFAULT_THRESHOLDS,
+    BevSegmentationMetric,
+    evaluated_region,
+)
 from perception.inference.driver_events import score_driver
 from perception.inference.records import DriverObservation, FrameRecord, decode_levels
 from sensors.atomic import atomic_write
-from sensors.kitti.labels import format_kitti_labels
 from sensors.frame import BevGrid
+from sensors.kitti.labels import format_kitti_labels
 
 #: File names written next to the report.
 SUBMISSION_FILE = "results_nusc.json"

@@ -23,8 +23,17 @@ from perception.config import ModelConfig
 from perception.data.batch import Batch, Inputs, cabin_inputs
 from perception.model.bev import Fuser
 from perception.model.camera import ImageEncoder, LiftSplat
-from perception.model.heads import BEV, CABIN, STREET_CAMERAS, DepthHead, DetectionHead, DriverHead, Features
-from perception.model.heads import SegmentationHead, TaskHead
+from perception.model.heads import (
+    BEV,
+    CABIN,
+    STREET_CAMERAS,
+    DepthHead,
+    DetectionHead,
+    DriverHead,
+    Features,
+    SegmentationHead,
+    TaskHead,
+)
 from perception.model.lidar import PillarEncoder
 from perception.model.prediction import Prediction
 from perception.model.sharing import build_bev_backbone

@@ -14,7 +14,16 @@ from perception.monitor.types import (
 )
 
 __all__ = [
-    "DriverEvent", "DriverMonitor", "EVENT_KINDS", "LONG_DISTRACTION", "MICROSLEEP",
-    "MonitorConfig", "MonitorFrame", "MonitorState", "SHORT_DISTRACTION", "SLEEP",
-    "UNRESPONSIVE", "run_monitor",
+    "EVENT_KINDS",
+    "LONG_DISTRACTION",
+    "MICROSLEEP",
+    "SHORT_DISTRACTION",
+    "SLEEP",
+    "UNRESPONSIVE",
+    "DriverEvent",
+    "DriverMonitor",
+    "MonitorConfig",
+    "MonitorFrame",
+    "MonitorState",
+    "run_monitor",
 ]

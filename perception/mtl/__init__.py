@@ -14,11 +14,29 @@ from perception.mtl.famo import FAMO
 from perception.mtl.gradients import cosine_similarity_matrix, task_gradients
 from perception.mtl.gradnorm import GradNorm
 from perception.mtl.task import TaskLoss
-from perception.mtl.weighting import DynamicWeightAverage, EqualWeights, UncertaintyWeighting
+from perception.mtl.weighting import (
+    DynamicWeightAverage,
+    EqualWeights,
+    UncertaintyWeighting,
+)
 
 __all__ = [
-    "AggregatorStrategy", "AlignedMTLStrategy", "CAGradStrategy", "DynamicWeightAverage",
-    "EqualWeights", "FAMO", "GradNorm", "IMTLGStrategy", "MultiTaskStrategy", "PCGradStrategy",
-    "STRATEGY_NAMES", "StrategyStep", "TaskLoss", "UPGradStrategy", "UncertaintyWeighting",
-    "cosine_similarity_matrix", "make_strategy", "task_gradients",
+    "FAMO",
+    "STRATEGY_NAMES",
+    "AggregatorStrategy",
+    "AlignedMTLStrategy",
+    "CAGradStrategy",
+    "DynamicWeightAverage",
+    "EqualWeights",
+    "GradNorm",
+    "IMTLGStrategy",
+    "MultiTaskStrategy",
+    "PCGradStrategy",
+    "StrategyStep",
+    "TaskLoss",
+    "UPGradStrategy",
+    "UncertaintyWeighting",
+    "cosine_similarity_matrix",
+    "make_strategy",
+    "task_gradients",
 ]

@@ -14,7 +14,11 @@ from perception.mtl.aggregators import (
 from perception.mtl.base import MultiTaskStrategy
 from perception.mtl.famo import FAMO
 from perception.mtl.gradnorm import GradNorm
-from perception.mtl.weighting import DynamicWeightAverage, EqualWeights, UncertaintyWeighting
+from perception.mtl.weighting import (
+    DynamicWeightAverage,
+    EqualWeights,
+    UncertaintyWeighting,
+)
 
 #: Config name -> strategy class (a plain mapping, read only by :func:`make_strategy`).
 _STRATEGY_CLASSES: dict[str, type[MultiTaskStrategy]] = {

@@ -48,9 +48,9 @@ from perception.config import Config
 from perception.inference.predict import predict_batch
 from perception.inference.timing import StageTimer
 from perception.model import FusionModel
+from perception.model.prediction import Prediction
 from perception.node import outputs as out
 from perception.node.params import NODE_NAME, NodeParams
-from perception.model.prediction import Prediction
 from perception.replay.driver_state import DriverTrack
 from perception.replay.ros_sink import depth_image, marker_array
 from sensors.boxes import Boxes3D

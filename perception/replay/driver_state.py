@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perception.monitor import DriverEvent, DriverMonitor, MonitorFrame
 from perception.model.prediction import Prediction
+from perception.monitor import DriverEvent, DriverMonitor, MonitorFrame
 from sensors.classes import GAZE_ZONES
 
 #: Probability at or above which the driver counts as using a phone.

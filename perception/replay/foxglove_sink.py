@@ -29,8 +29,8 @@ from foxglove.mcap import MCAPCompression, MCAPWriteOptions
 from foxglove.messages import Log, LogLevel
 from foxglove.websocket import WebSocketServer
 
-from perception.monitor import DriverEvent
 from perception.model.prediction import Prediction
+from perception.monitor import DriverEvent
 from perception.replay import messages as fm
 from perception.replay.driver_state import DriverTrack
 from sensors.atomic import atomic_path

@@ -44,10 +44,10 @@ from foxglove.messages import (
 
 from sensors.boxes import Boxes3D
 from sensors.classes import DETECTION_CLASSES
+from sensors.drawing import CLASS_COLORS
 from sensors.frame import BevGrid, Camera, Frame, Lidar
 from sensors.geometry import matrix_to_quaternion, yaw_to_quaternion
 from sensors.projection import project_boxes
-from sensors.drawing import CLASS_COLORS
 
 #: Frame id of the world (the recording's ``map``) and of the ego vehicle.
 MAP_FRAME = "map"

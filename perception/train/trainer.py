@@ -15,11 +15,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from perception.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from perception.config import Config, config_to_dict
 from perception.data.batch import move_to
-from perception.mtl.base import MultiTaskStrategy, StrategyStep
-from perception.mtl.task import TaskLoss
-from perception.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from perception.distributed import (
     DistContext,
     all_reduce_sum,
@@ -27,6 +30,8 @@ from perception.distributed import (
     global_sum,
     install_gradient_averaging,
 )
+from perception.mtl.base import MultiTaskStrategy, StrategyStep
+from perception.mtl.task import TaskLoss
 from perception.train.loader import ResumableSampler
 from perception.train.logs import TrainLogger
 from perception.train.optim import build_optimizer
@@ -314,7 +319,6 @@ class Trainer:
                 f"training stopped at step {self.step + 1}: {self.bad_consecutive} consecutive steps had a "
                 f"non-finite {what} ({self.bad_total} skipped in all); lower the learning rate or check the data"
             )
-        return None
 
     # -- the loop ------------------------------------------------------------------------------------
     def _log_row(self, result: StrategyStep | None) -> dict[str, float | int | None]:

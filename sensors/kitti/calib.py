@@ -105,7 +105,7 @@ class KittiCalib:
         return velo_to_ego() @ invert_transform(self.velo_to_rect())
 
     @classmethod
-    def from_camera(cls, intrinsics: np.ndarray, cam_to_ego: np.ndarray) -> "KittiCalib":
+    def from_camera(cls, intrinsics: np.ndarray, cam_to_ego: np.ndarray) -> KittiCalib:
         """Calibration of a rig whose rectified reference camera is the given camera itself.
 
         ``P0..P3 = [K | 0]`` (every camera slot gets the one camera), ``R0_rect = I``,

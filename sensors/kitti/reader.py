@@ -25,7 +25,12 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from sensors.errors import CorruptDataError, DanglingReferenceError, InvalidValueError, MissingDataError
+from sensors.errors import (
+    CorruptDataError,
+    DanglingReferenceError,
+    InvalidValueError,
+    MissingDataError,
+)
 from sensors.frame import Annotations, Camera, Frame, Lidar
 from sensors.kitti.calib import KittiCalib, read_calib, velo_to_ego
 from sensors.kitti.labels import KittiObject, objects_to_boxes, read_kitti_labels

@@ -29,7 +29,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sensors.atomic import atomic_write_bytes, atomic_write_text, check_output_dir, remove_stale_temporaries
+from sensors.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_output_dir,
+    remove_stale_temporaries,
+)
 from sensors.errors import InvalidValueError, MissingDataError
 from sensors.frame import Frame
 from sensors.geometry import invert_transform, transform_points

@@ -36,18 +36,34 @@ from typing import overload
 import numpy as np
 
 from sensors.boxes import Boxes3D
-from sensors.classes import ATTRIBUTES, EYE_STATES, GAZE_ZONES, NUSCENES_CATEGORY_TO_CLASS, class_index
+from sensors.classes import (
+    ATTRIBUTES,
+    EYE_STATES,
+    GAZE_ZONES,
+    NUSCENES_CATEGORY_TO_CLASS,
+    class_index,
+)
 from sensors.errors import InvalidValueError, MissingDataError
-from sensors.frame import Annotations, CAMERA_NAMES, Camera, DriverLabels, Frame, Lidar
-from sensors.geometry import invert_transform, quaternion_to_matrix, sensor_to_reference_ego, transform_points
+from sensors.frame import CAMERA_NAMES, Annotations, Camera, DriverLabels, Frame, Lidar
+from sensors.geometry import (
+    invert_transform,
+    quaternion_to_matrix,
+    sensor_to_reference_ego,
+    transform_points,
+)
 from sensors.nuscenes import files
-from sensors.nuscenes.layout import CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES
+from sensors.nuscenes.layout import (
+    CABIN_CHANNEL,
+    DEPTH_TABLE,
+    DRIVER_TABLE,
+    LIDAR_CHANNEL,
+    TABLES,
+)
 from sensors.nuscenes.map_expansion import ExpansionMaps
-from sensors.nuscenes.velocity import box_velocity
 from sensors.nuscenes.splits import SPLITS, VERSION_SPLITS, version_of_split
 from sensors.nuscenes.tables import NuScenesTables
+from sensors.nuscenes.velocity import box_velocity
 from sensors.projection import check_principal_point
-
 
 
 def resolve_version(root: Path, split: str | None, version: str | None) -> str:

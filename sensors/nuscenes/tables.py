@@ -13,7 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from sensors.errors import CorruptDataError, DanglingReferenceError, InvalidValueError, MissingDataError
+from sensors.errors import (
+    CorruptDataError,
+    DanglingReferenceError,
+    InvalidValueError,
+    MissingDataError,
+)
 from sensors.geometry import transform_from_quaternion
 from sensors.reading import read_bytes
 

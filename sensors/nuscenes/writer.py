@@ -39,13 +39,30 @@ import numpy as np
 
 from sensors.atomic import atomic_dir, check_output_dir
 from sensors.boxes import Boxes3D
-from sensors.classes import ATTRIBUTES, CLASS_TO_NUSCENES_CATEGORY, DETECTION_CLASSES, EYE_STATES, GAZE_ZONES
+from sensors.classes import (
+    ATTRIBUTES,
+    CLASS_TO_NUSCENES_CATEGORY,
+    DETECTION_CLASSES,
+    EYE_STATES,
+    GAZE_ZONES,
+)
 from sensors.frame import CAMERA_NAMES, Camera, Frame
 from sensors.geometry import (
-    invert_transform, matrix_to_quaternion, rotation_z, sensor_to_reference_ego, transform_points,
+    invert_transform,
+    matrix_to_quaternion,
+    rotation_z,
+    sensor_to_reference_ego,
+    transform_points,
 )
 from sensors.nuscenes import files
-from sensors.nuscenes.layout import CABIN_CHANNEL, DEPTH_TABLE, DRIVER_TABLE, LIDAR_CHANNEL, TABLES, VISIBILITY
+from sensors.nuscenes.layout import (
+    CABIN_CHANNEL,
+    DEPTH_TABLE,
+    DRIVER_TABLE,
+    LIDAR_CHANNEL,
+    TABLES,
+    VISIBILITY,
+)
 from sensors.nuscenes.map_expansion import MapGeometry, write_map_expansion
 from sensors.nuscenes.splits import scenes_of_version
 from sensors.nuscenes.tokens import instance_token, make_token, sample_token

@@ -22,8 +22,19 @@ import numpy as np
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.sim.shapes import BARRIER_STRIPE, GLASS_SIDES, PLAIN, WINDOW_BAND, Parts
 from sensors.sim.town import (
-    AV_AMP, AV_HALF, AV_LANES, AV_PHASE, AV_WAVELEN, AV_Y0, LANE_WIDTH, LOT_DEPTH, SIDEWALK_WIDTH, SLOT_DEPTH,
-    SLOT_PITCH, Town, avenue_point,
+    AV_AMP,
+    AV_HALF,
+    AV_LANES,
+    AV_PHASE,
+    AV_WAVELEN,
+    AV_Y0,
+    LANE_WIDTH,
+    LOT_DEPTH,
+    SIDEWALK_WIDTH,
+    SLOT_DEPTH,
+    SLOT_PITCH,
+    Town,
+    avenue_point,
 )
 
 STATIC, AVENUE, CROSS, AV_XWALK, CS_XWALK = range(5)

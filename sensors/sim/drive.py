@@ -23,8 +23,22 @@ from dataclasses import replace
 import numpy as np
 
 from sensors.boxes import Boxes3D
-from sensors.frame import CAMERA_NAMES, Annotations, BevMap, Camera, DriverLabels, Frame, Lidar, Sweep
-from sensors.geometry import invert_transform, make_transform, rotation_z, sensor_to_reference_ego
+from sensors.frame import (
+    CAMERA_NAMES,
+    Annotations,
+    BevMap,
+    Camera,
+    DriverLabels,
+    Frame,
+    Lidar,
+    Sweep,
+)
+from sensors.geometry import (
+    invert_transform,
+    make_transform,
+    rotation_z,
+    sensor_to_reference_ego,
+)
 from sensors.nuscenes.map_expansion import MapRasterizer
 from sensors.sim.agents import Agents, spawn_agents
 from sensors.sim.cameras import make_scene, render_view
@@ -34,7 +48,14 @@ from sensors.sim.face import render_cabin
 from sensors.sim.layout import make_town
 from sensors.sim.lidar import beam_directions, lidar_sweep
 from sensors.sim.raycast import count_in_boxes
-from sensors.sim.rig import NUSCENES_RIG, cabin_camera, camera_to_ego, camera_trigger_offset, intrinsics, lidar_to_ego
+from sensors.sim.rig import (
+    NUSCENES_RIG,
+    cabin_camera,
+    camera_to_ego,
+    camera_trigger_offset,
+    intrinsics,
+    lidar_to_ego,
+)
 from sensors.sim.shapes import Parts
 from sensors.sim.town import LANE_WIDTH, Town, avenue_point
 from sensors.sim.town_map import town_map

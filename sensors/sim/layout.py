@@ -8,7 +8,14 @@ import numpy as np
 
 from sensors.sim.shapes import FACADE, PLAIN, Parts
 from sensors.sim.town import (
-    AV_HALF, BIKE_LANE_WIDTH, GRASS, LANE_WIDTH, SIDEWALK_WIDTH, Town, avenue_frame, ground_grid,
+    AV_HALF,
+    BIKE_LANE_WIDTH,
+    GRASS,
+    LANE_WIDTH,
+    SIDEWALK_WIDTH,
+    Town,
+    avenue_frame,
+    ground_grid,
 )
 
 BUILDING_COLORS = np.array(

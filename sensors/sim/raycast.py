@@ -56,8 +56,7 @@ def _hit(ox, oy, oz, dx, dy, dz, part):
             f = 2 * a + 1
         if t1 > tmin:
             tmin, face = t1, f
-        if t2 < tmax:
-            tmax = t2
+        tmax = min(tmax, t2)
     if tmax < tmin or tmin <= 1e-6:
         return INF, -1
     return tmin, face

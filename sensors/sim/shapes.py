@@ -39,18 +39,18 @@ class Parts:
         return len(self.center)
 
     @classmethod
-    def empty(cls) -> "Parts":
+    def empty(cls) -> Parts:
         return cls(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), np.zeros(0),
                    np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     @classmethod
-    def concatenate(cls, parts: list["Parts"]) -> "Parts":
+    def concatenate(cls, parts: list[Parts]) -> Parts:
         if not parts:
             return cls.empty()
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                      ("center", "half", "yaw", "color", "intensity", "texture", "owner")))
 
-    def select(self, index: np.ndarray) -> "Parts":
+    def select(self, index: np.ndarray) -> Parts:
         return Parts(self.center[index], self.half[index], self.yaw[index], self.color[index],
                      self.intensity[index], self.texture[index], self.owner[index])
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.driver import Event, binary_metrics, confusion_matrix, event_metrics, frame_metrics, head_pose_mae
+from evaluation.driver import (
+    Event,
+    binary_metrics,
+    confusion_matrix,
+    event_metrics,
+    frame_metrics,
+    head_pose_mae,
+)
 from evaluation.latency import summarize_latency
 from sensors.classes import GAZE_ZONES
 

@@ -8,12 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nuscenes_eval_db import (
+    jittered_predictions,
+    make_database,
+    random_predictions,
+    val_sample_tokens,
+)
 
 from evaluation.nuscenes_det.evaluate import evaluate_detection, evaluate_submission
 from evaluation.nuscenes_det.filtering import in_bike_rack
 from evaluation.nuscenes_det.ground_truth import load_ground_truth
-from evaluation.nuscenes_det.submission import boxes_to_entries, parse_submission, write_submission
-from nuscenes_eval_db import jittered_predictions, make_database, random_predictions, val_sample_tokens
+from evaluation.nuscenes_det.submission import (
+    boxes_to_entries,
+    parse_submission,
+    write_submission,
+)
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, DETECTION_CLASSES
 from sensors.geometry import make_transform, rotation_z
@@ -216,7 +225,11 @@ def test_submission_file_is_json_with_meta(tmp_path):
 
 
 def test_ground_truth_and_predictions_from_ego_boxes():
-    from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth, boxes_from_ego
+    from evaluation.nuscenes_det.boxes import (
+        DetectionBoxes,
+        GroundTruth,
+        boxes_from_ego,
+    )
 
     rng = np.random.default_rng(0)
     frames, predictions = [], []

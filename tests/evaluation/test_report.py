@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from nuscenes_eval_db import jittered_predictions, make_database, val_sample_tokens
 from PIL import Image
 
 from evaluation.depth import DepthMetric
@@ -16,7 +17,6 @@ from evaluation.nuscenes_det.ground_truth import load_ground_truth
 from evaluation.nuscenes_det.submission import parse_submission
 from evaluation.report import PlotInputs, write_report
 from evaluation.segmentation import BevSegmentationMetric
-from nuscenes_eval_db import jittered_predictions, make_database, val_sample_tokens
 
 
 def _all_metrics(tmp_path):

@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 
 from evaluation.depth import DepthMetric
-from evaluation.segmentation import DEFAULT_THRESHOLDS, BevSegmentationMetric, evaluated_region
+from evaluation.segmentation import (
+    DEFAULT_THRESHOLDS,
+    BevSegmentationMetric,
+    evaluated_region,
+)
 from sensors.frame import BevGrid
 
 

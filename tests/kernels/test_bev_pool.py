@@ -6,9 +6,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernel_inputs import GRID, ring_frustum
 
 import kernels
-from kernel_inputs import GRID, ring_frustum
+
 
 def _inputs(batch, ranks, c, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)

@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 import torch
+from kernel_inputs import GRID, ring_frustum
 
 import kernels
-from kernel_inputs import GRID, ring_frustum
 from kernels import _bev_pool_cupy
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

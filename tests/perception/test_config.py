@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from perception.config import Config, ConfigError, config_from_dict, load_config, save_config
+from perception.config import (
+    Config,
+    ConfigError,
+    config_from_dict,
+    load_config,
+    save_config,
+)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

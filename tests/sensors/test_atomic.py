@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sensors.atomic import atomic_dir, atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
+from sensors.atomic import (
+    atomic_dir,
+    atomic_path,
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_text,
+)
 
 
 def _entries(folder: Path) -> list[str]:

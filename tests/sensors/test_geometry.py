@@ -6,8 +6,16 @@ from hypothesis import strategies as st
 from pyquaternion import Quaternion
 
 from sensors.geometry import (
-    check_transform, invert_transform, make_transform, matrix_to_quaternion, quaternion_to_matrix,
-    quaternion_to_yaw, rotation_z, transform_points, wrap_angle, yaw_to_quaternion,
+    check_transform,
+    invert_transform,
+    make_transform,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    quaternion_to_yaw,
+    rotation_z,
+    transform_points,
+    wrap_angle,
+    yaw_to_quaternion,
 )
 
 unit = st.floats(-1, 1, allow_nan=False)

@@ -8,7 +8,11 @@ import math
 import msgspec
 import pytest
 
-from evaluation.nuscenes_det.json_records import collector_paused, convert_records, read_records
+from evaluation.nuscenes_det.json_records import (
+    collector_paused,
+    convert_records,
+    read_records,
+)
 
 
 class _Pose(msgspec.Struct):

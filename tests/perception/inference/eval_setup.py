@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
+from perception.checkpoint import save_checkpoint
 from perception.config import Config, config_to_dict, load_config, save_config
 from perception.model import FusionModel
-from perception.checkpoint import save_checkpoint
 from sensors.frame import BevGrid
 
 REPO = Path(__file__).resolve().parents[3]

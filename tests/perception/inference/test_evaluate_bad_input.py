@@ -7,8 +7,8 @@ import math
 import shutil
 
 import pytest
-
 from eval_setup import tiny_config, write_checkpoint
+
 from evaluation.nuscenes_det.submission import boxes_to_entries, write_submission
 from perception.cli import main
 from sensors.dataset import open_dataset

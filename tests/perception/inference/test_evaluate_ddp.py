@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from eval_setup import REPO, SIM, tiny_config, write_checkpoint
 
 

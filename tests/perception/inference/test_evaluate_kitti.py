@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-
 from eval_setup import SIM, tiny_config, write_checkpoint
+
 from evaluation.kitti.evaluate import evaluate_kitti
 from evaluation.kitti.labels import read_label_folder
 from evaluation.segmentation import DEFAULT_THRESHOLDS

@@ -7,16 +7,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from eval_setup import tiny_config
+
 from evaluation.segmentation import DEFAULT_THRESHOLDS
 from perception.data import frame_to_sample
+from perception.distributed import DistContext
 from perception.inference.driver_events import score_driver
-from perception.inference.records import DriverObservation, decode_levels, encode_levels, ground_truth_prediction, make_record
-from perception.inference.scoring import ground_truth_from_records, score_records, subset_ground_truth
+from perception.inference.records import (
+    DriverObservation,
+    decode_levels,
+    encode_levels,
+    ground_truth_prediction,
+    make_record,
+)
+from perception.inference.scoring import (
+    ground_truth_from_records,
+    score_records,
+    subset_ground_truth,
+)
 from perception.inference.sharding import shard_blocks
 from perception.inference.sources import CabinStream, open_eval_source
-from perception.distributed import DistContext
 from sensors.boxes import Boxes3D
 from sensors.classes import GAZE_ZONES
 from sensors.sim import simulate_cabin_sequence

@@ -10,7 +10,15 @@ from perception.config import Config, ModelConfig, load_config
 from perception.data import Batch, collate_frames, frame_to_sample
 from sensors.boxes import Boxes3D
 from sensors.classes import MAP_CLASSES
-from sensors.frame import Annotations, BevGrid, BevMap, Camera, DriverLabels, Frame, Lidar
+from sensors.frame import (
+    Annotations,
+    BevGrid,
+    BevMap,
+    Camera,
+    DriverLabels,
+    Frame,
+    Lidar,
+)
 from sensors.geometry import make_transform, rotation_z
 
 TINY = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"

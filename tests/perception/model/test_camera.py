@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from model_frames import camera
 
 from perception.config import ImageConfig, ViewTransformConfig
 from perception.model.camera import ImageEncoder, LiftSplat
-
-from model_frames import camera
 from sensors.frame import BevGrid
 
 

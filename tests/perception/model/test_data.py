@@ -4,15 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from model_frames import make_frame
 
 import kernels
 from perception.data import FrameDataset, collate_frames, frame_to_sample
-from perception.data.transforms import adjust_intrinsics, resample_bev_map, resize_crop_params
-from sensors.frame import BevGrid, BevMap
+from perception.data.transforms import (
+    adjust_intrinsics,
+    resample_bev_map,
+    resize_crop_params,
+)
 from sensors.classes import MAP_CLASSES
+from sensors.frame import BevGrid, BevMap
 from sensors.geometry import invert_transform
-
-from model_frames import make_frame
 
 
 def test_adjusted_intrinsics_follow_resize_and_crop() -> None:

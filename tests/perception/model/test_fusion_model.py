@@ -5,12 +5,11 @@ import dataclasses
 
 import pytest
 import torch
+from model_frames import frames_batch, make_frame
 
 from perception.config import Config
 from perception.model import FusionModel
 from sensors.classes import DETECTION_CLASSES, GAZE_ZONES, MAP_CLASSES
-
-from model_frames import frames_batch, make_frame
 
 
 def _model(config: Config, **heads_enabled: bool) -> FusionModel:

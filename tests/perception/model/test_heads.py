@@ -4,7 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from perception.config import DepthHeadConfig, LidarConfig, SegmentationHeadConfig, ViewTransformConfig
+from perception.config import (
+    DepthHeadConfig,
+    LidarConfig,
+    SegmentationHeadConfig,
+    ViewTransformConfig,
+)
 from perception.model.camera import DepthBins
 from perception.model.heads import DepthHead, Features, SegmentationHead, resample_bev
 from perception.model.lidar import PillarEncoder

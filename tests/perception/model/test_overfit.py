@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from model_frames import frames_batch, make_frame, small_config
 
 from perception.model import FusionModel
-
-from model_frames import frames_batch, make_frame, small_config
 
 
 @pytest.mark.slow

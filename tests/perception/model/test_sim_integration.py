@@ -5,11 +5,10 @@ import dataclasses
 
 import pytest
 import torch
+from model_frames import frames_batch, small_config
 
 from perception.config import ConfigError, DataConfig, build_sim_config
 from perception.model import FusionModel
-
-from model_frames import frames_batch, small_config
 
 SMALL_SIM = {
     "image_size": [90, 160], "num_lidar_beams": 16, "lidar_azimuth_steps": 400, "sweeps_per_keyframe": 1,

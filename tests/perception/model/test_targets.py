@@ -9,7 +9,11 @@ import torch
 
 from perception.config import DetectionHeadConfig
 from perception.model.heads.detection import decode_detections
-from perception.model.targets import build_detection_targets, gaussian_radius, splat_gaussians
+from perception.model.targets import (
+    build_detection_targets,
+    gaussian_radius,
+    splat_gaussians,
+)
 from sensors.frame import BevGrid
 
 GRID = BevGrid(-51.2, 51.2, -51.2, 51.2, 0.8)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from perception.monitor import MonitorFrame, run_monitor
 from perception.model.prediction import Prediction
+from perception.monitor import MonitorFrame, run_monitor
 from perception.replay.driver_state import DriverTrack
 from sensors.classes import GAZE_ZONES
 

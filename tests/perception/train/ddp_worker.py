@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import torch
-
-from perception.distributed import init_distributed
-from perception.distributed import shutdown_distributed
 from train_toy import make_trainer, toy_config
+
+from perception.distributed import init_distributed, shutdown_distributed
 
 PER_RANK_BATCH = 4
 STEPS = 4

@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
 from fusion_samples import RandomSamples
+
 from perception.config import Config, ModelConfig, config_from_dict
 from perception.data.transforms import normalise
 from perception.train.data import SimulatedSamples, pack_sample, unpack_sample

@@ -5,11 +5,11 @@ import dataclasses
 
 import pytest
 import torch
+from train_toy import ToyMultiTask, make_trainer, toy_config
 
-from perception.config import config_to_dict
 from perception import checkpoint as checkpoint_module
 from perception.checkpoint import CheckpointError, load_checkpoint
-from train_toy import ToyMultiTask, make_trainer, toy_config
+from perception.config import config_to_dict
 
 
 @pytest.fixture()

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from ddp_worker import PER_RANK_BATCH, STEPS
 from train_toy import make_trainer, toy_config
 

@@ -6,15 +6,15 @@ import dataclasses
 import pytest
 import torch
 import yaml
-
 from fusion_samples import RandomSamples
+from test_train_cli import TINY
+
 from perception.config import config_from_dict
 from perception.data import collate_frames
+from perception.distributed import DistContext
 from perception.model import FusionModel
 from perception.mtl.factory import make_strategy
 from perception.train import Trainer, TrainerOptions, make_train_loader
-from perception.distributed import DistContext
-from test_train_cli import TINY
 
 
 def fusion_trainer(out_dir, config):

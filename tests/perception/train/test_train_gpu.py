@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from train_toy import make_trainer, toy_config
 
 from perception.distributed import DistContext
-from train_toy import make_trainer, toy_config
 
 pytestmark = [
     pytest.mark.gpu,

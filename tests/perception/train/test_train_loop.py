@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
+from train_toy import ToyDataset, make_trainer, toy_config
 
 from perception.train import TrainingDiverged
 from perception.train.logs import csv_columns
 from perception.train.schedule import build_scheduler, warmup_cosine_factor
-from train_toy import ToyDataset, make_trainer, toy_config
 
 
 def test_nan_loss_step_is_skipped_and_counted(tmp_path):

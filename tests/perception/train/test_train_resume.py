@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from train_toy import make_trainer, toy_config
 
 

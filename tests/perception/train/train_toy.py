@@ -11,9 +11,9 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from perception.config import Config, TrainConfig
+from perception.distributed import DistContext
 from perception.mtl.factory import make_strategy
 from perception.mtl.task import TaskLoss
-from perception.distributed import DistContext
 from perception.train import Trainer, TrainerOptions, make_train_loader
 
 TASKS = ("a", "b")

@@ -1,13 +1,26 @@
 """Hand-built frames of a small drive with known world geometry, and the nuScenes copy of them."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from sensors.boxes import Boxes3D
 from sensors.classes import ATTRIBUTES, MAP_CLASSES, class_index
-from sensors.frame import Annotations, BevGrid, BevMap, Camera, DriverLabels, Frame, Lidar, Sweep
-from sensors.geometry import invert_transform, make_transform, rotation_z, transform_points
+from sensors.frame import (
+    Annotations,
+    BevGrid,
+    BevMap,
+    Camera,
+    DriverLabels,
+    Frame,
+    Lidar,
+    Sweep,
+)
+from sensors.geometry import (
+    invert_transform,
+    make_transform,
+    rotation_z,
+    transform_points,
+)
 
 SCENE = "scene-0061"  # official mini_train scene
 T0 = 1_532_402_927_000_000  # microseconds

@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from nuscenes_frames import make_frames
+
 from sensors.errors import (
-    CorruptDataError, DanglingReferenceError, InvalidValueError, MissingDataError, SensorDataError,
+    CorruptDataError,
+    DanglingReferenceError,
+    InvalidValueError,
+    MissingDataError,
+    SensorDataError,
 )
 from sensors.frame import Frame
 from sensors.nuscenes.reader import NuScenesDataset

@@ -5,16 +5,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from nuscenes_frames import SCENE, TRACKS
+
 from sensors.frame import Frame
 from sensors.nuscenes.splits import SPLITS
 
 nuscenes = pytest.importorskip("nuscenes")
-from nuscenes.nuscenes import NuScenes  # noqa: E402
-from nuscenes.utils import splits as devkit_splits  # noqa: E402
-from nuscenes.utils.data_classes import LidarPointCloud  # noqa: E402
-from pyquaternion import Quaternion  # noqa: E402
+from nuscenes.nuscenes import NuScenes
+from nuscenes.utils import splits as devkit_splits
+from nuscenes.utils.data_classes import LidarPointCloud
+from pyquaternion import Quaternion
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,7 @@ def real_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "calibrated_sensor_token": tok(cs), "timestamp": stamp, "fileformat": "pcd" if name.endswith(".pcd.bin") else "jpg",
                 "is_key_frame": key, "height": hw[0], "width": hw[1], "filename": name, "prev": prev, "next": nxt}
 
-    lidar = lambda folder, stamp: f"{folder}/LIDAR_TOP/{log}__LIDAR_TOP__{stamp}.pcd.bin"  # noqa: E731
+    lidar = lambda folder, stamp: f"{folder}/LIDAR_TOP/{log}__LIDAR_TOP__{stamp}.pcd.bin"
     camera = f"samples/CAM_FRONT/{log}__CAM_FRONT__{T}.jpg"
     tables["sample_data"] = [
         sd(100, 70, 40, 30, T - 50_000, False, lidar("sweeps", T - 50_000), "", tok(101)),

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from nuscenes_frames import CABIN_TO_EGO, LIDAR_TO_EGO, SCENE, T0, TRACKS, world_points
+
 from sensors.dataset import open_dataset
 from sensors.frame import DriverLabels, Frame
 from sensors.geometry import invert_transform, transform_points, wrap_angle

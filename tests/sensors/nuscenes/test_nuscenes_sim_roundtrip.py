@@ -1,7 +1,6 @@
 """A simulated drive written in the nuScenes layout reads back equal (boxes, points, calibration, poses)."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
