@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sensors.atomic import atomic_write
+from benchmarks.doc_sections import write_section
 
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Demo"
@@ -60,15 +60,6 @@ def table(runs: list[tuple[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def _write_docs(text: str) -> None:
-    current = DOCS.read_text()
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION + "\n")
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else "\n"
-        current = head.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n" + tail
-    else:
-        current = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    atomic_write(DOCS, lambda f: f.write(current))
 
 
 def main() -> None:
@@ -98,7 +89,7 @@ def main() -> None:
     ])
     print(text)
     if args.write_docs:
-        _write_docs(text)
+        write_section(DOCS, text)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.doc_sections import write_section
 from evaluation.driver import EVENT_KINDS, DriverTimeline
-from sensors.atomic import atomic_write
 
 DOCS = REPO / "docs" / "monitor.md"
 SECTION = "## Evaluated on long simulated streams"
@@ -68,15 +68,6 @@ def table(events: dict, delays: dict[str, list[float]], hours: float) -> str:
     return "\n".join(lines)
 
 
-def _write_docs(text: str) -> None:
-    current = DOCS.read_text()
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else "\n"
-        current = head.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n" + tail
-    else:
-        current = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    atomic_write(DOCS, lambda f: f.write(current))
 
 
 def main() -> None:
@@ -144,7 +135,7 @@ def main() -> None:
     ])
     print(text)
     if args.write_docs:
-        _write_docs(text)
+        write_section(DOCS, text)
 
 
 if __name__ == "__main__":
