@@ -60,9 +60,11 @@ def test_an_exception_leaves_no_file(sim_frames, tiny_model, tmp_path):
 SUBPROTOCOLS = ["foxglove.websocket.v1", "foxglove.sdk.v1"]
 
 
-async def _client(port: int, wanted: set[str], timeout_s: float) -> dict[str, list[bytes]]:
-    """Connect to the server, subscribe to every channel as it is advertised, and collect the
-    payloads of ``wanted`` topics until each has one (or ``timeout_s`` passes)."""
+async def _client(port: int, wanted: set[str], timeout_s: float,
+                  subscribed: threading.Event | None = None) -> dict[str, list[bytes]]:
+    """Connect to the server, subscribe to every channel as it is advertised (setting ``subscribed``
+    once the ``wanted`` topics are), and collect the payloads of ``wanted`` topics until each has one
+    (or ``timeout_s`` passes)."""
     import websockets
 
     channels: dict[int, dict] = {}
@@ -86,6 +88,8 @@ async def _client(port: int, wanted: set[str], timeout_s: float) -> dict[str, li
                         channels[ch["id"]] = ch
                         subs.append({"id": ch["id"], "channelId": ch["id"]})  # subscription id = channel id
                     await ws.send(json.dumps({"op": "subscribe", "subscriptions": subs}))
+                    if subscribed is not None and wanted <= {c["topic"] for c in channels.values()}:
+                        subscribed.set()
             elif raw[0] == 0x01:  # message data: opcode, subscription id, receive time, payload
                 sub_id, _ = struct.unpack_from("<IQ", raw, 1)
                 received.setdefault(channels[sub_id]["topic"], []).append(raw[13:])
@@ -101,22 +105,22 @@ def test_serve_streams_the_channels(sim_frames, tiny_model):
         port = publisher.server.port
         assert port > 0
         result: dict = {}
-        client = threading.Thread(target=lambda: result.update(asyncio.run(_client(port, wanted, 90.0))))
+        subscribed = threading.Event()
+        client = threading.Thread(
+            target=lambda: result.update(asyncio.run(_client(port, wanted, 90.0, subscribed))))
         client.start()
-        frames = list(sim_frames) * 3  # the client subscribes while the first frames go out
-        stop = threading.Event()
 
         def source():
-            for frame in frames:
-                if stop.is_set():
-                    return
-                yield frame
+            # A channel is created (and advertised) when its first message is logged: the first frame
+            # opens them, the next ones go out once the client has subscribed, however late it connects.
+            yield sim_frames[0]
+            assert subscribed.wait(timeout=60), "the client did not subscribe within 60 s"
+            yield from sim_frames[1:]
 
         worker = threading.Thread(target=lambda: replay(source(), model, [publisher], torch.device("cpu"),
                                                         progress=False))
         worker.start()
         client.join(timeout=120)
-        stop.set()
         worker.join(timeout=120)
     assert not client.is_alive() and not worker.is_alive()
     assert wanted <= result.keys()
