@@ -107,9 +107,9 @@ def test_soft_sharing_penalty_is_the_squared_distance_of_the_copies() -> None:
             p.add_(torch.randn_like(p))
     va = nn.utils.parameters_to_vector(module.copies["detection"].parameters())
     vb = nn.utils.parameters_to_vector(module.copies["segmentation"].parameters())
-    expected = float(((va - vb) ** 2).sum())
-    assert float(module.penalty()) == pytest.approx(expected, rel=1e-5)
-    assert float(module(_input()).regularizer) == pytest.approx(0.5 * expected, rel=1e-5)
+    expected = float(((va - vb) ** 2).sum().detach())
+    assert float(module.penalty().detach()) == pytest.approx(expected, rel=1e-5)
+    assert float(module(_input()).regularizer.detach()) == pytest.approx(0.5 * expected, rel=1e-5)
     assert module.eval()(_input()).regularizer is None  # inference: the task features alone
 
 
@@ -128,7 +128,7 @@ def _soft_distance_after_training(weight: float) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(module.penalty())
+    return float(module.penalty().detach())
 
 
 def test_soft_sharing_large_weight_drives_the_copies_together() -> None:
