@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from benchmarks.doc_sections import replace_section
-from perception.config import SHARING_KINDS, Config, SharingConfig
+from perception.config import Config, SharingConfig, sharing_from_spec
 from sensors.atomic import atomic_write_text
 
 TASKS: tuple[str, ...] = ("detection", "segmentation", "depth", "driver")
@@ -172,19 +172,18 @@ def single_task_config(config: Config, task: str) -> Config:
 
 
 def joint_config(config: Config, sharing: str, strategy: str) -> Config:
-    """``config`` with every head of it, ``model.sharing.kind = sharing`` (other sharing settings
-    kept) and ``strategy`` (its options kept only when the strategy is unchanged)."""
-    if sharing not in SHARING_KINDS:
-        raise ValueError(f"unknown sharing {sharing!r}; expected one of {SHARING_KINDS}")
+    """``config`` with every head of it, the sharing of spec ``sharing`` (``<kind>[+adapters]``,
+    :func:`perception.config.sharing_from_spec`; other sharing settings kept) and ``strategy`` (its
+    options kept only when the strategy is unchanged)."""
     options = config.train.strategy_options if strategy == config.train.strategy else {}
-    model = dataclasses.replace(config.model, sharing=dataclasses.replace(config.model.sharing, kind=sharing))
+    model = dataclasses.replace(config.model, sharing=sharing_from_spec(sharing, config.model.sharing))
     return dataclasses.replace(config, model=model,
                                train=dataclasses.replace(config.train, strategy=strategy, strategy_options=options))
 
 
 def parse_joint(text: str) -> list[tuple[str, str]]:
-    """``"hard:equal,soft:pcgrad"`` -> [("hard", "equal"), ("soft", "pcgrad")] (a bare name is a
-    strategy with hard sharing).
+    """``"hard:equal,soft+adapters:pcgrad"`` -> [("hard", "equal"), ("soft+adapters", "pcgrad")] (a
+    bare name is a strategy with hard sharing).
 
     Raises:
         ValueError: empty list or unknown sharing kind.
@@ -195,8 +194,10 @@ def parse_joint(text: str) -> list[tuple[str, str]]:
             continue
         sharing, _, strategy = item.rpartition(":")
         sharing = sharing or "hard"
-        if sharing not in SHARING_KINDS:
-            raise ValueError(f"--joint {item!r}: unknown sharing {sharing!r}; expected one of {SHARING_KINDS}")
+        try:
+            sharing_from_spec(sharing)
+        except ValueError as error:
+            raise ValueError(f"--joint {item!r}: {error}") from None
         variants.append((sharing, strategy))
     if not variants:
         raise ValueError("--joint: no variant given")

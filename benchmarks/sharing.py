@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/kernels.py shadows the kernels package when this folder is on the path: put the root first instead
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from perception.config import SHARING_KINDS
+from perception.config import SHARING_KINDS, sharing_from_spec
 from sensors.atomic import atomic_write_text
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -99,15 +99,21 @@ def format_section(config_name: str, rows: dict[str, dict[str, float]], meta: di
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "tiny.yaml")
-    parser.add_argument("--kinds", default=",".join(SHARING_KINDS), help="comma-separated sharing kinds (hard first)")
+    parser.add_argument("--kinds", default=",".join([*SHARING_KINDS, "hard+adapters"]),
+                        help="comma-separated sharing specs <kind>[+adapters] (hard first)")
     parser.add_argument("--iters", type=int, default=10, help="timed rounds (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed passes per model first (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; 0: torch's default)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    if not kinds or kinds[0] != "hard" or any(k not in SHARING_KINDS for k in kinds):
-        parser.error(f"--kinds: start with hard, then any of {SHARING_KINDS}")
+    try:
+        for kind in kinds:
+            sharing_from_spec(kind)
+    except ValueError as error:
+        parser.error(f"--kinds: {error}")
+    if not kinds or kinds[0] != "hard":
+        parser.error("--kinds: start with hard (the reference of the ratios)")
     if args.iters < 1 or args.warmup < 0:
         parser.error("--iters must be >= 1 and --warmup >= 0")
 
@@ -136,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     optimizers: dict[str, Any] = {}
     for kind in kinds:
         seed_everything(0)
-        sharing = dataclasses.replace(config.model.sharing, kind=kind)
+        sharing = sharing_from_spec(kind, config.model.sharing)
         models[kind] = FusionModel(dataclasses.replace(config.model, sharing=sharing))
         optimizers[kind] = torch.optim.AdamW(models[kind].parameters(), lr=1e-4)
 

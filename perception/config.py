@@ -233,6 +233,9 @@ class SharingConfig:
         soft_weight: ``soft``: weight of the squared L2 distance between the task copies.
         experts: ``routing``: number of expert backbones.
         balance_weight: ``routing``: weight of the load-balancing (importance) term.
+        image_adapters: a zero-initialised residual 1 x 1 adapter on the shared image features for
+            each of their consumers, the view transform and the depth head (Rebuffi et al. 2017;
+            :mod:`perception.model.adapters`), with any ``kind``; no effect without the camera branch.
     """
 
     kind: SharingKind = "hard"
@@ -241,6 +244,26 @@ class SharingConfig:
     soft_weight: float = 1e-3
     experts: int = 3
     balance_weight: float = 0.01
+    image_adapters: bool = False
+
+
+#: Suffix of a sharing spec (:func:`sharing_from_spec`) that turns the image adapters on.
+ADAPTERS_SUFFIX = "+adapters"
+
+
+def sharing_from_spec(spec: str, base: SharingConfig | None = None) -> SharingConfig:
+    """The sharing of a spec ``<kind>[+adapters]`` (the notation of the benchmark scripts):
+    ``base`` (default: the defaults) with ``kind`` and ``image_adapters`` set, e.g.
+    ``"routing+adapters"`` -> kind ``routing`` with image adapters.
+
+    Raises:
+        ValueError: an unknown kind (one line naming the spec and the kinds).
+    """
+    kind = spec.removesuffix(ADAPTERS_SUFFIX)
+    if kind not in SHARING_KINDS:
+        raise ValueError(f"unknown sharing {kind!r}; expected one of {', '.join(SHARING_KINDS)}, "
+                         f"optionally with {ADAPTERS_SUFFIX!r}")
+    return dataclasses.replace(base or SharingConfig(), kind=kind, image_adapters=kind != spec)
 
 
 @dataclass(frozen=True, config=SECTION)

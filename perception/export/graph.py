@@ -96,8 +96,9 @@ class FusionGraph(nn.Module):
             assert m.image_encoder is not None and m.view_transform is not None
             encoded = m.image_encoder(inputs["images"].flatten(0, 1))
             features = encoded.view(b, n, *encoded.shape[1:]) * camera_valid.view(b, n, 1, 1, 1).to(encoded.dtype)
-            logits, probs, context = m.view_transform.distributions(features, camera_valid)
-            trunk.image_features, trunk.depth_logits = features, logits
+            for_view, for_depth = m.adapt_image_features(features)
+            logits, probs, context = m.view_transform.distributions(for_view, camera_valid)
+            trunk.image_features, trunk.depth_logits = for_depth, logits
             camera_bev = bev_pool_gather(probs, context, inputs["depth_index"], inputs["feat_index"],
                                          inputs["bev_index"], spec.bev_shape)
         if m.fuser is not None and m.bev_backbone is not None:

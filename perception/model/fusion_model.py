@@ -1,11 +1,12 @@
 """The multi-task camera + LiDAR BEV fusion model, assembled from :class:`ModelConfig`.
 
-    street cameras -> ImageEncoder (timm + FPN) -> LiftSplat (depth bins x context, bev_pool) -> camera BEV
+    street cameras -> ImageEncoder (timm + FPN) [-> adapter] -> LiftSplat (depth bins x context, bev_pool) -> camera BEV
     LiDAR points  -> PillarEncoder (voxelize, PFN, scatter, downsample)                 -> LiDAR BEV
     Fuser(camera BEV, LiDAR BEV, presence flags) -> BEV backbone -> DetectionHead, SegmentationHead
                                           (one backbone, or a branch per BEV task: model.sharing)
                                           (the map head also reads the fine LiDAR pillar canvas)
-    FPN features + LiftSplat depth distribution + image -> DepthHead (dense depth per camera)
+    FPN features [-> adapter] + LiftSplat depth distribution + image -> DepthHead (dense depth per camera)
+                                          (adapters per consumer: model.sharing.image_adapters)
     cabin camera -> the same ImageEncoder backbone (hard sharing) -> DriverHead
 
 A head switched off in the config is not built (single-task baselines); a missing modality
@@ -21,6 +22,7 @@ from torch import nn
 
 from perception.config import ModelConfig
 from perception.data.batch import Batch, Inputs, cabin_inputs
+from perception.model.adapters import ImageAdapters
 from perception.model.bev import Fuser
 from perception.model.camera import ImageEncoder, LiftSplat
 from perception.model.heads import (
@@ -73,6 +75,11 @@ class FusionModel(nn.Module):
             self.view_transform = LiftSplat(
                 self.image_encoder.out_channels, config.view_transform, grid, self.image_encoder.stride
             )
+        self.image_adapters = None
+        if config.sharing.image_adapters and self.view_transform is not None:
+            assert self.image_encoder is not None
+            consumers = ("view_transform", "depth") if heads.depth.enabled else ("view_transform",)
+            self.image_adapters = ImageAdapters(self.image_encoder.out_channels, consumers)
         self.lidar_encoder = PillarEncoder(config.lidar, grid) if config.use_lidar else None
         needs_bev = heads.detection.enabled or heads.segmentation.enabled
         self.fuser = self.bev_backbone = None
@@ -106,21 +113,36 @@ class FusionModel(nn.Module):
         """Names of the heads that are built, in :data:`TASKS` order."""
         return tuple(t for t in TASKS if t in self.heads)
 
-    def _backbone_task_parameters(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters of the BEV backbone that one task alone reaches (per-task branches, gates)."""
-        return {} if self.bev_backbone is None else self.bev_backbone.task_parameters()  # type: ignore[operator]
+    def _trunk_task_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters of the trunk that one task alone reaches: per-task BEV branches and gates,
+        the depth head's image adapter."""
+        own: dict[str, list[nn.Parameter]] = {}
+        if self.bev_backbone is not None:
+            own.update(self.bev_backbone.task_parameters())  # type: ignore[operator]
+        if self.image_adapters is not None and "depth" in self.image_adapters.adapters:
+            own.setdefault("depth", []).extend(self.image_adapters.adapters["depth"].parameters())
+        return own
 
     def shared_parameters(self) -> list[nn.Parameter]:
-        """Parameters more than one task's gradient may reach: image encoder, view transform,
-        LiDAR encoder, fuser and the BEV backbone less its per-task parts."""
-        own = {id(p) for ps in self._backbone_task_parameters().values() for p in ps}
-        parts = (self.image_encoder, self.view_transform, self.lidar_encoder, self.fuser, self.bev_backbone)
+        """Parameters more than one task's gradient may reach: image encoder, view transform (and
+        its image adapter), LiDAR encoder, fuser and the BEV backbone less its per-task parts."""
+        own = {id(p) for ps in self._trunk_task_parameters().values() for p in ps}
+        parts = (self.image_encoder, self.image_adapters, self.view_transform, self.lidar_encoder, self.fuser,
+                 self.bev_backbone)
         return [p for m in parts if m is not None for p in m.parameters() if id(p) not in own]
 
     def task_parameters(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters only one task reaches, by task name: its head and its BEV-backbone branch."""
-        backbone = self._backbone_task_parameters()
-        return {name: [*backbone.get(name, []), *self.heads[name].parameters()] for name in self.tasks}
+        """Parameters only one task reaches, by task name: its head and its parts of the trunk."""
+        trunk = self._trunk_task_parameters()
+        return {name: [*trunk.get(name, []), *self.heads[name].parameters()] for name in self.tasks}
+
+    def adapt_image_features(self, image_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(view transform input, depth head input) from the shared (B, N, C, h, w) image features:
+        each through its adapter (``model.sharing.image_adapters``), else both the features themselves."""
+        if self.image_adapters is None:
+            return image_features, image_features
+        adapted = self.image_adapters(image_features)
+        return adapted["view_transform"], adapted.get("depth", image_features)
 
     def _heads(self, tasks: Collection[str] | None) -> list[TaskHead]:
         """The built heads named in ``tasks`` (None: all), in :data:`TASKS` order.
@@ -187,8 +209,9 @@ class FusionModel(nn.Module):
         camera_bev = None
         if self.view_transform is not None and reads & {BEV, STREET_CAMERAS}:
             if features.image_features is not None:
+                for_view, features.image_features = self.adapt_image_features(features.image_features)
                 camera_bev, features.depth_logits = self.view_transform(
-                    features.image_features, inputs.intrinsics, inputs.cam_to_ego, inputs.camera_valid
+                    for_view, inputs.intrinsics, inputs.cam_to_ego, inputs.camera_valid
                 )
             else:
                 camera_bev = inputs.images.new_zeros((inputs.size, self.config.view_transform.channels,

@@ -110,8 +110,20 @@ def test_plan_runs_seed_major_with_every_protocol():
 def test_parse_joint():
     assert mtl.parse_joint("hard:equal, soft:pcgrad,uncertainty") == [
         ("hard", "equal"), ("soft", "pcgrad"), ("hard", "uncertainty")]
+    assert mtl.parse_joint("cross_stitch+adapters:equal") == [("cross_stitch+adapters", "equal")]
     with pytest.raises(ValueError, match="unknown sharing 'shared'"):
         mtl.parse_joint("shared:equal")
+    with pytest.raises(ValueError, match="unknown sharing 'hard-adapters'"):
+        mtl.parse_joint("hard-adapters:equal")
+
+
+def test_joint_config_sets_the_sharing_kind_and_the_image_adapters():
+    base = load_config(TINY)
+    plain = mtl.joint_config(base, "routing", "pcgrad")
+    assert plain.model.sharing.kind == "routing" and not plain.model.sharing.image_adapters
+    assert plain.train.strategy == "pcgrad"
+    adapted = mtl.joint_config(base, "routing+adapters", "equal").model.sharing
+    assert adapted.kind == "routing" and adapted.image_adapters
 
 
 def test_scarce_runs_train_on_the_labelled_frames():

@@ -57,3 +57,13 @@ def test_cross_field_validation() -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_sharing_from_spec():
+    from perception.config import SharingConfig, sharing_from_spec
+
+    assert sharing_from_spec("routing") == SharingConfig(kind="routing")
+    base = SharingConfig(soft_weight=0.5)
+    assert sharing_from_spec("soft+adapters", base) == SharingConfig(kind="soft", soft_weight=0.5, image_adapters=True)
+    with pytest.raises(ValueError, match="unknown sharing 'hard-adapters'"):
+        sharing_from_spec("hard-adapters")

@@ -28,7 +28,9 @@ class Features:
             training-time modality dropout).
         images: (B, N, 3, H, W) normalised street images (None in an exported graph without cameras).
         image_features: (B, N, C, h, w) FPN features of the valid street cameras (zeros for
-            the others); None when no street camera is valid or the camera branch is off.
+            the others) as the depth head reads them (through its adapter, where
+            ``model.sharing.image_adapters``); None when no street camera is valid or the camera
+            branch is off.
         depth_logits: (B, N, D, h, w) depth-bin logits of the view transform, with image_features.
         bev: (B, C, X, Y) fused BEV features after the BEV backbone (model BEV grid), when every
             BEV head reads the same backbone (``model.sharing.kind: hard``).

@@ -75,3 +75,29 @@ def test_the_torch_graph_equals_fusion_model_forward_for_every_head(every_head, 
         got = outputs_to_forward(dict(zip(graph.output_names, graph(GraphInputBuilder(graph.spec)(batch)))))
     assert set(got) >= {"detection", "segmentation", "depth", "driver"}
     assert_outputs_equal(ref, got)
+
+
+def test_the_torch_graph_equals_forward_with_image_adapters(pinned_frame):
+    """``model.sharing.image_adapters``: the graph routes the image features through the same adapters."""
+    import dataclasses
+
+    from perception.config import SharingConfig
+
+    config = small_config().model
+    torch.manual_seed(0)
+    model = FusionModel(dataclasses.replace(config, sharing=SharingConfig(image_adapters=True)))
+    with torch.no_grad():
+        for conv in model.image_adapters.adapters.values():
+            conv.weight.normal_(std=0.3)
+    calibrate_batch_norm(model, [pinned_frame])
+    batch = collate_frames([frame_to_sample(scenario(pinned_frame, f), model.config) for f in ("missing_camera", "all")])
+    graph = FusionGraph(model)
+    with torch.inference_mode():
+        ref = model(batch)
+        got = outputs_to_forward(dict(zip(graph.output_names, graph(GraphInputBuilder(graph.spec)(batch)))))
+        hard = model.image_adapters
+        model.image_adapters = None  # the adapters change the outputs: the test would see them missing
+        without = model(batch)
+        model.image_adapters = hard
+    assert_outputs_equal(ref, got)
+    assert not torch.allclose(without["depth"], ref["depth"])
