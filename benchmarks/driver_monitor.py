@@ -83,11 +83,11 @@ def main() -> None:
     import torch
     from tqdm import tqdm
 
-    from perception.inference import load_model
     from perception.inference.driver_events import driver_timeline, score_driver
     from perception.inference.predict import predict_cabin
     from perception.inference.records import DriverObservation
     from perception.inference.sources import CabinStream
+    from perception.model import load_model
     from sensors.sim import SimConfig
 
     wall0 = time.perf_counter()

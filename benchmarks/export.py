@@ -131,7 +131,8 @@ def measure_speed(runtimes: dict[str, Callable[[int], Callable]], frames: list, 
 def measure_accuracy(networks: dict[str, Any], full_config: Any, frames: int, cabin_seconds: float,
                      workdir: Path) -> dict[str, dict[str, float]]:
     """Headline metrics of each network on the first ``frames`` validation frames."""
-    from perception.inference import EvalOptions, evaluate_model, open_eval_source
+    from perception.inference.pipeline import EvalOptions, evaluate_model
+    from perception.inference.sources import open_eval_source
 
     out: dict[str, dict[str, float]] = {}
     for name, network in networks.items():
@@ -203,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from perception.export import OnnxRunner, export_onnx
-    from perception.inference import load_model, open_eval_source
+    from perception.inference.sources import open_eval_source
+    from perception.model import load_model
 
     load_before = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     model, config = load_model(args.checkpoint)

@@ -17,13 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from perception.inference import (
-    EvalOptions,
-    evaluate_model,
-    load_model,
-    open_eval_source,
-)
-from perception.inference.sources import SIM, EvalSource
+from perception.inference.pipeline import EvalOptions, evaluate_model
+from perception.inference.sources import SIM, EvalSource, open_eval_source
+from perception.model import load_model
 from sensors.classes import MAP_CLASSES
 from sensors.frame import BevGrid, BevMap
 from sensors.sim.drive import drive_simulator

@@ -381,7 +381,7 @@ def run_child(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[s
 def simulate_frames(config_path: Path, count: int) -> list[Any]:
     """The first ``count`` frames of the config's simulated validation drives."""
     from perception.config import load_config
-    from perception.inference import open_eval_source
+    from perception.inference.sources import open_eval_source
 
     source = open_eval_source("sim", "val", load_config(config_path), max_samples=count)
     return [source.frames[i] for i in range(count)]

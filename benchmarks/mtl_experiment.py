@@ -527,13 +527,10 @@ def evaluate_run(checkpoint: Path, out_dir: Path, mode: str, val_frames: int, ca
     if not metrics_path.is_file():
         import torch
 
-        from perception.inference import (
-            EvalOptions,
-            evaluate_model,
-            load_model,
-            open_eval_source,
-        )
         from perception.inference.modality import drop_sensor
+        from perception.inference.pipeline import EvalOptions, evaluate_model
+        from perception.inference.sources import open_eval_source
+        from perception.model import load_model
 
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         model, config = load_model(checkpoint, None, dev)

@@ -383,9 +383,9 @@ K6 = "6 frame without input"
 
 @case(K6, "frame with neither cameras nor LiDAR (shipped model)")
 def _(d: Path):
-    from perception.inference import load_model
     from perception.inference.predict import predict_batch
     from perception.inference.timing import StageTimer
+    from perception.model import load_model
     from sensors.frame import Frame
 
     model, _ = load_model(SHIPPED_CHECKPOINT)
@@ -863,19 +863,19 @@ def _(d: Path):
 
 @case(K5, "Ctrl-C during evaluate (after metrics.json, before the report)")
 def _(d: Path):
-    from perception import inference
+    from perception.inference import pipeline, sources
 
-    real = inference.evaluate_model, inference.open_eval_source
+    real = pipeline.evaluate_model, sources.open_eval_source
 
     def interrupted(model, config, source, options, *args):
         (options.out_dir / "metrics.json").write_text("{}")
         raise KeyboardInterrupt
 
-    inference.evaluate_model, inference.open_eval_source = interrupted, lambda *args: None
+    pipeline.evaluate_model, sources.open_eval_source = interrupted, lambda *args: None
     try:
         return cli(d, [*EVAL, "--checkpoint", str(SHIPPED_CHECKPOINT), "--out", str(d / "e")])
     finally:
-        inference.evaluate_model, inference.open_eval_source = real
+        pipeline.evaluate_model, sources.open_eval_source = real
 
 
 @case(K5, "demo --out <a file>")

@@ -47,7 +47,7 @@ def measure(checkpoint: Path, frames: int, ros_out: bool, seed: int = 11) -> dic
     import torch
 
     from perception.config import build_sim_config
-    from perception.inference import load_model
+    from perception.model import load_model
     from perception.replay.foxglove_sink import foxglove_outputs
     from perception.replay.runner import replay
     from sensors.ros import open_recording

@@ -50,7 +50,7 @@ TIMING = ("preprocessing_ms", "inference_ms", "postprocessing_ms")
 def measure(checkpoint: Path, frames: int, seed: int = 11, timeout_s: float = 120.0) -> dict:
     """Run the node process and the closed loop; per-frame latencies (s), timing topics (ms), fps."""
     from perception.config import build_sim_config
-    from perception.inference import load_model
+    from perception.model import load_model
     from perception.node.dds import LOOPBACK_CONFIG
     from perception.node.params import NodeParams
     from sensors.ros.writer import write_rosbag2

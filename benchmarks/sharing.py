@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         frame_to_inputs,
         frame_to_sample,
     )
-    from perception.inference import open_eval_source
+    from perception.inference.sources import open_eval_source
     from perception.model import FusionModel
     from perception.train.rng import seed_everything
 

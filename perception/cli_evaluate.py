@@ -53,7 +53,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     Raises:
         ValueError, sensors.errors.SensorDataError: bad input (one line, shown by ``perception.cli``).
     """
-    from perception.inference import EvalOptions
+    from perception.inference.pipeline import EvalOptions
     from sensors.atomic import atomic_dir
 
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -87,12 +87,9 @@ def _evaluate(args: argparse.Namespace, options: Any, distributed: bool) -> Any:
         resolve_device,
         shutdown_distributed,
     )
-    from perception.inference import (
-        evaluate_model,
-        evaluate_predictions,
-        open_eval_source,
-    )
     from perception.inference.modality import drop_sensor
+    from perception.inference.pipeline import evaluate_model, evaluate_predictions
+    from perception.inference.sources import open_eval_source
 
     if args.predictions is not None:
         if args.max_samples is not None or args.config is not None or args.drop is not None or args.runtime != "torch":

@@ -43,7 +43,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.out.is_dir():
         raise ValueError(f"--out {args.out} is a folder; give the ONNX file to write")
     from perception.export import export_onnx
-    from perception.inference import load_model
+    from perception.model import load_model
 
     model, config = load_model(args.checkpoint, args.config)
     path = export_onnx(model, config, args.out)
@@ -75,7 +75,7 @@ def load_network(args: argparse.Namespace, device):
             raise ValueError("--runtime onnxruntime runs an exported file: give it with --model")
         if args.threads is not None:
             raise ValueError("--threads applies to --runtime onnxruntime (torch follows OMP_NUM_THREADS)")
-        from perception.inference import load_model
+        from perception.model import load_model
 
         return load_model(args.checkpoint, args.config, device)
     if args.runtime != "onnxruntime":

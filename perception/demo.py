@@ -121,7 +121,7 @@ def run_demo(out_dir: Path, num_frames: int = 8, checkpoint: Path = SHIPPED_CHEC
         raise ValueError(f"--cabin-seconds must be >= 0, got {cabin_seconds}")
     out_dir = Path(out_dir)
     check_output_dir(out_dir, is_demo_output, "demo folder")
-    from perception.inference import load_model
+    from perception.model import load_model
 
     stages = _Stages(quiet=not progress)
     model, config = stages.run("load", f"loading {checkpoint}", lambda: load_model(checkpoint))
@@ -173,8 +173,7 @@ def _box_count(frame) -> int:
 def _simulate(config, num_frames: int, progress: bool) -> list:
     from tqdm import tqdm
 
-    from perception.inference import open_eval_source
-    from perception.inference.sources import SIM
+    from perception.inference.sources import SIM, open_eval_source
 
     simulated = open_eval_source(SIM, "mini_val", config, max_samples=num_frames)
     return [simulated.frames[i] for i in tqdm(range(len(simulated.frames)), desc="simulate", unit="frame",

@@ -180,7 +180,7 @@ def test_kitti_writer_failing_midway_removes_the_frames_it_moved(tmp_path, monke
 
 
 def test_ctrl_c_during_evaluate_leaves_no_metrics_without_report(tmp_path, capsys, monkeypatch):
-    import perception.inference as evaluate
+    from perception.inference import pipeline, sources
 
     out = tmp_path / "eval"
 
@@ -188,8 +188,8 @@ def test_ctrl_c_during_evaluate_leaves_no_metrics_without_report(tmp_path, capsy
         (options.out_dir / "metrics.json").write_text("{}")  # written, then Ctrl-C before the report
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(evaluate, "open_eval_source", lambda *args: None)
-    monkeypatch.setattr(evaluate, "evaluate_model", interrupted)
+    monkeypatch.setattr(sources, "open_eval_source", lambda *args: None)
+    monkeypatch.setattr(pipeline, "evaluate_model", interrupted)
     code = main(["evaluate", "--checkpoint", str(SHIPPED_CHECKPOINT), "--data", "sim", "--out", str(out)])
     assert code == 130
     assert _tree(tmp_path) == []

@@ -5,7 +5,7 @@ import torch
 
 from perception.config import config_to_dict, load_config
 from perception.demo import SHIPPED_CHECKPOINT
-from perception.inference import load_model
+from perception.model import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,6 +4,6 @@
 behind the torch model's call signature. See docs/deployment.md.
 """
 from perception.export.exporter import ExportError, export_onnx
-from perception.export.runner import Network, OnnxRunner
+from perception.export.runner import OnnxRunner
 
-__all__ = ["ExportError", "Network", "OnnxRunner", "export_onnx"]
+__all__ = ["ExportError", "OnnxRunner", "export_onnx"]

@@ -15,7 +15,6 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -32,30 +31,6 @@ from sensors.reading import check_file
 
 #: Graph outputs of the driver head (also the outputs of the cabin-only sub-graph).
 DRIVER_OUTPUTS = tuple(name for name, (key, _) in OUTPUT_KEYS.items() if key == "driver")
-
-
-class Network(Protocol):
-    """The seam between pre/postprocessing and the network: what ``FusionModel`` and ``OnnxRunner`` share.
-
-    ``__call__(batch)`` -> the ``FusionModel.forward`` dict; ``driver(cabin (B, 3, Hc, Wc))`` -> that dict
-    for cabin images alone (driver head only); ``decode(outputs)`` -> one ``Prediction`` per sample;
-    ``config`` the model configuration; ``tasks`` the heads built; ``runtime`` what runs the network
-    ("torch", "onnxruntime"); ``eval()`` -> self.
-    """
-
-    config: ModelConfig
-    runtime: str
-
-    @property
-    def tasks(self) -> tuple[str, ...]: ...
-
-    def __call__(self, batch) -> dict[str, object]: ...
-
-    def driver(self, cabin: torch.Tensor) -> dict[str, object]: ...
-
-    def decode(self, outputs: dict[str, object]) -> list[Prediction]: ...
-
-    def eval(self) -> Network: ...
 
 
 def session_options(threads: int | None, optimize: bool = True):

@@ -19,23 +19,18 @@ from evaluation.nuscenes_det.ground_truth import load_ground_truth
 from evaluation.nuscenes_det.submission import read_submission
 from evaluation.report import PlotInputs, write_report
 from evaluation.segmentation import DEFAULT_THRESHOLDS
-from perception.checkpoint import CheckpointError, load_checkpoint
 from perception.config import (
     Config,
     build_sim_config,
-    config_from_dict,
-    config_to_dict,
-    load_config,
 )
 from perception.distributed import DistContext
-from perception.export.runner import Network
 from perception.inference.predict import predict_cabin_stream, predict_frames
 from perception.inference.records import DriverObservation, FrameRecord
 from perception.inference.scoring import Scores, score_records
 from perception.inference.sharding import gather_to_main, shard_blocks
 from perception.inference.sources import SIM, CabinStream, EvalSource
 from perception.inference.visualize import draw_sample
-from perception.model import FusionModel
+from perception.model.network import Network
 from perception.model.prediction import Prediction
 from sensors.atomic import atomic_write
 from sensors.boxes import Boxes3D
@@ -79,28 +74,6 @@ class EvalOutcome:
 
     metrics: dict
     files: dict[str, Path] = field(default_factory=dict)
-
-
-def load_model(checkpoint: str | Path, config_path: str | Path | None = None,
-               device: torch.device = torch.device("cpu")) -> tuple[FusionModel, Config]:
-    """A :class:`FusionModel` with the weights of ``checkpoint``, in eval mode on ``device``.
-
-    The configuration is ``config_path`` (whose model section must equal the checkpoint's) or,
-    without it, the one stored in the checkpoint.
-
-    Raises:
-        ValueError: unreadable checkpoint or config, or a mismatch (one line naming file and key).
-    """
-    try:
-        if config_path is not None:
-            config = load_config(config_path)
-        else:
-            config = config_from_dict(load_checkpoint(checkpoint).get("config", {}), f"{checkpoint} (stored config)")
-        model = FusionModel(config.model)
-        load_checkpoint(checkpoint, model, config_to_dict(config))
-    except CheckpointError as error:
-        raise ValueError(str(error)) from None
-    return model.to(device).eval(), config
 
 
 def kitti_prediction_objects(source: EvalSource, frame: Frame, boxes: Boxes3D | None) -> list:

@@ -20,9 +20,9 @@ from perception.data import (
     frame_to_inputs,
     frame_to_sample,
 )
-from perception.export.runner import Network
 from perception.inference.records import DriverObservation, FrameRecord, make_record
 from perception.inference.timing import StageTimer
+from perception.model.network import Network
 from perception.model.prediction import Prediction
 from sensors.frame import Camera, DriverLabels, Frame
 

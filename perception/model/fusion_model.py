@@ -55,7 +55,7 @@ class FusionModel(nn.Module):
     heads (each a :class:`perception.model.heads.TaskHead`).
     """
 
-    #: What runs the network (``perception.export.Network``; ``OnnxRunner`` says "onnxruntime").
+    #: What runs the network (``perception.model.network.Network``; ``OnnxRunner`` says "onnxruntime").
     runtime = "torch"
 
     def __init__(self, config: ModelConfig) -> None:

@@ -24,7 +24,7 @@ def create_node(params: NodeParams, transport: Transport, clock: Callable[[], fl
         sensors.errors.SensorDataError: a bad parameter (see :meth:`NodeParams.check`).
         ValueError: an unknown device.
     """
-    from perception.inference import load_model
+    from perception.model import load_model
 
     profile = params.check()
     try:

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from perception.export.runner import Network
 from perception.inference.predict import predict_batch
 from perception.inference.timing import StageTimer
+from perception.model.network import Network
 from perception.model.prediction import Prediction
 from perception.replay.pacing import paced
 from sensors.frame import Frame

@@ -44,7 +44,7 @@ def compute() -> dict[str, np.ndarray]:
     digests of every raw head output, a few raw values, and the decoded boxes and driver state."""
     from perception.data import collate_inputs, frame_to_inputs
     from perception.demo import SHIPPED_CHECKPOINT
-    from perception.inference import load_model
+    from perception.model import load_model
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

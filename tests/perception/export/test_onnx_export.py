@@ -33,8 +33,7 @@ from perception.config import config_to_dict
 from perception.data import collate_frames, frame_to_sample
 from perception.demo import SHIPPED_CHECKPOINT
 from perception.export import OnnxRunner, export_onnx
-from perception.inference import load_model
-from perception.model import FusionModel
+from perception.model import FusionModel, load_model
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
 
 

@@ -18,7 +18,7 @@ from evaluation.nuscenes_det.boxes import DetectionBoxes, GroundTruth
 from evaluation.nuscenes_det.evaluate import evaluate_detection
 from perception.cli import main
 from perception.config import build_sim_config
-from perception.inference import EvalOptions, evaluate_model
+from perception.inference.pipeline import EvalOptions, evaluate_model
 from perception.inference.sources import SIM as SIM_KIND
 from perception.inference.sources import EvalSource, SimulatedDrives, sim_scene_names
 from perception.model import FusionModel

@@ -22,7 +22,7 @@ def sim_bag(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model():
     """(model, config) of the shipped tiny checkpoint on the CPU."""
-    from perception.inference import load_model
+    from perception.model import load_model
 
     return load_model(TINY, None, torch.device("cpu"))
 

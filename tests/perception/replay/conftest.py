@@ -20,7 +20,7 @@ def sim_frames():
 @pytest.fixture(scope="session")
 def tiny_model():
     """(model, config) of the shipped tiny checkpoint on the CPU."""
-    from perception.inference import load_model
+    from perception.model import load_model
 
     return load_model(TINY, None, torch.device("cpu"))
 
