@@ -56,7 +56,7 @@ from perception.replay.ros_sink import depth_image, marker_array
 from sensors.boxes import Boxes3D
 from sensors.frame import Frame
 from sensors.geometry import invert_transform
-from sensors.ros.detections import encode_detections
+from sensors.ros.detections import encode_detection3d_array
 from sensors.ros.grid import encode_probability_layer
 from sensors.ros.profile import CAMERA_INFO, Profile
 from sensors.ros.summary import ReplaySummary
@@ -386,7 +386,7 @@ class PerceptionNode:
         send = self.transport.publish
         if prediction.boxes is not None:
             if self._wanted(topic := f"{prefix}/detections"):
-                send(topic, out.DETECTIONS, encode_detections(store, boxes, stamp, frame_id))
+                send(topic, out.DETECTIONS, encode_detection3d_array(store, boxes, stamp, frame_id))
             if self._wanted(topic := f"{prefix}/markers"):
                 send(topic, out.MARKERS, marker_array(store, boxes, stamp, frame_id))
             if self._wanted(topic := f"{prefix}/objects"):

@@ -8,7 +8,7 @@ Topics (under the ``output_prefix`` parameter, ``/perception`` by default) and t
   are expressed in that frame (the model predicts in ``base_link``; the
   transform comes from ``/tf_static``). Without a transform to the cloud's frame they are
   published in the profile's base frame with the cloud's stamp.
-* ``detections``: ``vision_msgs/Detection3DArray`` (:func:`sensors.ros.detections.encode_detections`);
+* ``detections``: ``vision_msgs/Detection3DArray`` (:func:`sensors.ros.detections.encode_detection3d_array`);
   ``markers``: ``visualization_msgs/MarkerArray`` (:func:`perception.replay.ros_sink.marker_array`);
   ``objects``: ``autoware_perception_msgs/DetectedObjects`` (:func:`detected_objects`);
   ``bev/<class>``: ``nav_msgs/OccupancyGrid`` per map class, occupancy = probability in percent

@@ -3,7 +3,7 @@
 Topics (:data:`ROS_TOPICS`), all stamped with the recorded sensor time:
 
 * ``/perception/detections``: ``vision_msgs/msg/Detection3DArray`` in ``base_link`` (the LiDAR time),
-  encoded by :func:`sensors.ros.detections.encode_detections` (the ground-truth convention of the
+  encoded by :func:`sensors.ros.detections.encode_detection3d_array` (the ground-truth convention of the
   simulated bags: centre of volume, size = length, width, height, class name and score);
 * ``/perception/markers``: ``visualization_msgs/msg/MarkerArray``: a ``DELETEALL`` marker, then per
   box a ``CUBE`` (class colour, alpha 0.5) and a ``TEXT_VIEW_FACING`` label (class, score, index);
@@ -29,7 +29,7 @@ from perception.replay.messages import EGO_FRAME, box_label, class_color
 from sensors.atomic import atomic_dir
 from sensors.boxes import Boxes3D
 from sensors.frame import Frame
-from sensors.ros.detections import encode_detections
+from sensors.ros.detections import encode_detection3d_array
 from sensors.ros.types import box_pose, header, typestore
 from sensors.ros.writer import check_replaceable
 
@@ -60,7 +60,7 @@ class RosBagSink:
         """Detections and markers of ``prediction.boxes`` at the LiDAR time, depth per camera."""
         t = frame.timestamp * 1000
         if prediction.boxes is not None:
-            self._write("detections", encode_detections(self.store, prediction.boxes, t, EGO_FRAME), t)
+            self._write("detections", encode_detection3d_array(self.store, prediction.boxes, t, EGO_FRAME), t)
             self._write("markers", self.markers(prediction.boxes, t), t)
         for name, depth in (prediction.depth or {}).items():
             camera = frame.cameras.get(name)

@@ -29,7 +29,7 @@ def _class_index(class_id: str) -> int | None:
     return None
 
 
-def decode_detections(msg: Any) -> tuple[Boxes3D, int]:
+def decode_detection3d_array(msg: Any) -> tuple[Boxes3D, int]:
     """Boxes of a ``vision_msgs/Detection3DArray`` in its ``header.frame_id`` frame.
 
     The best hypothesis of each detection gives class and score; yaw is the heading of the box's
@@ -75,7 +75,7 @@ def _vector(types: Any, values: np.ndarray) -> Any:
     return types["geometry_msgs/msg/Vector3"](x=x, y=y, z=z)
 
 
-def encode_detections(store: Typestore, boxes: Boxes3D, stamp_ns: int, frame_id: str) -> Any:
+def encode_detection3d_array(store: Typestore, boxes: Boxes3D, stamp_ns: int, frame_id: str) -> Any:
     """A ``vision_msgs/Detection3DArray`` of ``boxes`` (expressed in ``frame_id``)."""
     types = store.types
     header_msg = header(store, stamp_ns, frame_id)

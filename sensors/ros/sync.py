@@ -42,7 +42,7 @@ from sensors.classes import MAP_CLASSES
 from sensors.errors import SensorDataError
 from sensors.frame import CAMERA_NAMES, Annotations, BevMap, Camera, Frame, Lidar
 from sensors.geometry import invert_transform, sensor_to_reference_ego
-from sensors.ros.detections import decode_detections
+from sensors.ros.detections import decode_detection3d_array
 from sensors.ros.grid import decode_layer
 from sensors.ros.image import REDUCED_READ, camera_intrinsics, decode_any_image
 from sensors.ros.pointcloud import decode_pointcloud2
@@ -357,7 +357,7 @@ class FrameSynchronizer:
         if found is None:
             return None
         box_stamp, msg = found
-        boxes, skipped = decode_detections(msg)
+        boxes, skipped = decode_detection3d_array(msg)
         if skipped:
             self.summary.count_unusable("ground-truth box with an unknown class or bad size", self.profile.boxes, skipped)
         frame_id = str(msg.header.frame_id)

@@ -40,7 +40,7 @@ from sensors.atomic import atomic_dir
 from sensors.classes import MAP_CLASSES
 from sensors.frame import Camera, Frame
 from sensors.geometry import invert_transform, sensor_to_reference_ego
-from sensors.ros.detections import encode_detections
+from sensors.ros.detections import encode_detection3d_array
 from sensors.ros.grid import encode_layer
 from sensors.ros.image import encode_camera_info, encode_compressed_image
 from sensors.ros.pointcloud import encode_pointcloud2
@@ -197,7 +197,7 @@ def _write(writer: Writer, store: Any, frames: Iterable[Frame], image_format: st
         if frame.annotations is not None and frame.annotations.boxes is not None:
             stamp = frame.timestamp * 1000
             emit(BOXES_TOPIC, "vision_msgs/msg/Detection3DArray", stamp,
-                 encode_detections(store, frame.annotations.boxes, stamp, BASE_FRAME))
+                 encode_detection3d_array(store, frame.annotations.boxes, stamp, BASE_FRAME))
         if frame.annotations is not None and frame.annotations.bev_map is not None:
             stamp = frame.timestamp * 1000
             bev = frame.annotations.bev_map

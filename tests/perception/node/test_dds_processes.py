@@ -26,7 +26,7 @@ from node_setup import REPO, TINY
 
 pytest.importorskip("cyclonedds")
 
-from sensors.ros.detections import decode_detections
+from sensors.ros.detections import decode_detection3d_array
 from sensors.ros.profile import load_profile
 from sensors.ros.types import stamp_to_ns, typestore
 
@@ -109,7 +109,7 @@ def test_three_processes_over_dds(request, tmp_path):
     for msg in messages:
         frame, prediction = expected[stamp_to_ns(msg.header.stamp)]
         assert msg.header.frame_id == "LIDAR_TOP"
-        boxes, unread = decode_detections(msg)
+        boxes, unread = decode_detection3d_array(msg)
         assert unread == 0 and len(boxes) == len(prediction.boxes) > 0
         in_ego = boxes.transform(frame.lidar.lidar_to_ego)
         np.testing.assert_allclose(in_ego.center, prediction.boxes.center, atol=1e-5)

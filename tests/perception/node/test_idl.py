@@ -14,7 +14,7 @@ from perception.node import outputs as out
 from perception.replay.ros_sink import depth_image, marker_array
 from sensors.boxes import Boxes3D
 from sensors.frame import BevGrid
-from sensors.ros.detections import encode_detections
+from sensors.ros.detections import encode_detection3d_array
 from sensors.ros.grid import encode_probability_layer
 from sensors.ros.idl import dds_topic_name, dds_type_name, from_idl, idl_type, to_idl
 from sensors.ros.image import encode_camera_info, encode_compressed_image
@@ -59,7 +59,7 @@ def messages():
     yield "sensor_msgs/msg/CameraInfo", encode_camera_info(STORE, k, (12, 16), 5, "cam")
     yield "sensor_msgs/msg/Image", depth_image(STORE, rng.uniform(1, 60, (6, 9)).astype(np.float32), 7, "cam")
     yield "tf2_msgs/msg/TFMessage", tf_message(STORE, [transform_to_msg(STORE, "base_link", "lidar", np.eye(4), 9)])
-    yield "vision_msgs/msg/Detection3DArray", encode_detections(STORE, boxes(), 11, "lidar")
+    yield "vision_msgs/msg/Detection3DArray", encode_detection3d_array(STORE, boxes(), 11, "lidar")
     yield "visualization_msgs/msg/MarkerArray", marker_array(STORE, boxes(), 11, "lidar")
     yield "autoware_perception_msgs/msg/DetectedObjects", out.detected_objects(STORE, boxes(), 11, "lidar")
     yield "nav_msgs/msg/OccupancyGrid", encode_probability_layer(STORE, rng.uniform(0, 1, (5, 4)),

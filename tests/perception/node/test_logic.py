@@ -10,7 +10,7 @@ from node_setup import TINY, FakeTransport, bag_messages
 from perception.node.logic import OK, WARN, PerceptionNode
 from perception.node.params import NodeParams
 from sensors.classes import DETECTION_CLASSES, MAP_CLASSES
-from sensors.ros.detections import decode_detections
+from sensors.ros.detections import decode_detection3d_array
 from sensors.ros.grid import decode_layer
 from sensors.ros.profile import load_profile
 from sensors.ros.types import stamp_to_ns
@@ -51,7 +51,7 @@ def test_every_frame_published_as_replay_predicts(fed, replayed):
         # Header copied from the point cloud: its stamp and its frame (LIDAR_TOP, not base_link).
         assert stamp_to_ns(msg.header.stamp) == frame.lidar.timestamp * 1000
         assert msg.header.frame_id == "LIDAR_TOP"
-        boxes, skipped = decode_detections(msg)
+        boxes, skipped = decode_detection3d_array(msg)
         assert skipped == 0 and len(boxes) == len(prediction.boxes) > 0
         in_ego = boxes.transform(frame.lidar.lidar_to_ego)
         np.testing.assert_allclose(in_ego.center, prediction.boxes.center, atol=1e-5)

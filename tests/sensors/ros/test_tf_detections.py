@@ -7,7 +7,7 @@ from ros_drive import ros2_store, to_rosbags, transform_dict
 from scipy.spatial.transform import Rotation
 
 from sensors.boxes import Boxes3D
-from sensors.ros.detections import decode_detections, encode_detections
+from sensors.ros.detections import decode_detection3d_array, encode_detection3d_array
 from sensors.ros.tf import (
     StampedTransform,
     TfBuffer,
@@ -89,7 +89,7 @@ def test_detections_from_a_foreign_message() -> None:
                        detection("human.pedestrian.adult", 0.7, [5, -3, 0.9], -2.0, [0.7, 0.6, 1.8], "b"),
                        detection("unicorn", 0.5, [0, 0, 0], 0.0, [1, 1, 1], "c"),
                        detection("truck", 0.5, [0, 0, 0], 0.0, [0, 1, 1], "d")]})
-    boxes, skipped = decode_detections(message)
+    boxes, skipped = decode_detection3d_array(message)
     assert skipped == 2 and boxes.token == ["a", "b"]
     np.testing.assert_allclose(boxes.center, [[10, 2, 0.8], [5, -3, 0.9]])
     np.testing.assert_allclose(boxes.size, [[4.5, 1.9, 1.6], [0.7, 0.6, 1.8]])
@@ -104,9 +104,9 @@ def test_detections_round_trip_through_cdr(distro: str) -> None:
     store = typestore(distro)
     boxes = Boxes3D(np.array([[1.0, 2.0, 0.5], [-8.0, 3.0, 1.0]]), np.array([[4.0, 2.0, 1.5], [0.5, 0.5, 1.0]]),
                     np.array([3.0, -0.5]), label=np.array([1, 8]), score=np.array([0.25, 1.0]), token=["x", "y"])
-    msg = encode_detections(store, boxes, 99, "base_link")
+    msg = encode_detection3d_array(store, boxes, 99, "base_link")
     msg = store.deserialize_cdr(store.serialize_cdr(msg, msg.__msgtype__), msg.__msgtype__)
-    back, skipped = decode_detections(msg)
+    back, skipped = decode_detection3d_array(msg)
     assert skipped == 0 and back.token == ["x", "y"] and msg.header.frame_id == "base_link"
     np.testing.assert_allclose(back.center, boxes.center)
     np.testing.assert_allclose(back.size, boxes.size)
