@@ -6,7 +6,9 @@ integer microseconds. Everything is converted to these conventions by the reader
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
@@ -319,3 +321,33 @@ class Frame:
         for name, camera in self.cameras.items():
             if camera.name != name:
                 raise ValueError(f"camera stored under {name!r} is named {camera.name!r}")
+
+
+class FrameSequence(Sequence[Frame]):
+    """A dataset as a sequence of frames read on access: a subclass gives ``__len__`` and
+    :meth:`read` (one frame by a non-negative index); indexing with a negative index or a slice
+    and iteration come from here.
+
+    Raises (``__getitem__``):
+        IndexError: an index outside ``[-len, len)``.
+    """
+
+    def read(self, index: int) -> Frame:  # pragma: no cover - every dataset defines it
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Frame: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Frame]: ...
+
+    def __getitem__(self, index: int | slice) -> Frame | list[Frame]:
+        if isinstance(index, slice):
+            return [self.read(i) for i in range(*index.indices(len(self)))]
+        size = len(self)
+        if not -size <= index < size:
+            raise IndexError(f"frame index {index} outside a dataset of {size} frames")
+        return self.read(index % size)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i in range(len(self)):
+            yield self.read(i)

@@ -21,10 +21,9 @@ dropped with one warning line naming both files (annotation tools may run past a
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
 
 import cv2
 import numpy as np
@@ -32,7 +31,7 @@ import numpy as np
 from sensors.dmd.labels import driver_labels
 from sensors.dmd.openlabel import DmdAnnotation, read_annotation
 from sensors.errors import CorruptDataError, MissingDataError, warn
-from sensors.frame import Annotations, Camera, DriverLabels, Frame
+from sensors.frame import Annotations, Camera, DriverLabels, Frame, FrameSequence
 
 CABIN = "CAM_CABIN"
 #: Annotation files of the DMD layout.
@@ -123,7 +122,7 @@ class DmdRecording(Sequence[tuple[Camera, DriverLabels]]):
         return Camera(CABIN, image, k, np.eye(4), self.timestamp(index)), self.labels[index]
 
 
-class DmdDataset(Sequence[Frame]):
+class DmdDataset(FrameSequence):
     """Every labelled face frame of the DMD recordings under ``root`` (or its ``split`` subfolder),
     recording by recording, as cabin-only frames.
 
@@ -154,14 +153,8 @@ class DmdDataset(Sequence[Frame]):
     def __len__(self) -> int:
         return len(self._index)
 
-    @overload
-    def __getitem__(self, index: int) -> Frame: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Frame]: ...
-
-    def __getitem__(self, index: int | slice) -> Frame | list[Frame]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+    def read(self, index: int) -> Frame:
+        """The ``index``-th annotated cabin frame (recordings in name order, then frame order)."""
         r, i = self._index[index]
         recording = self.recordings[r]
         camera, labels = recording[i]
@@ -169,6 +162,3 @@ class DmdDataset(Sequence[Frame]):
                      timestamp=camera.timestamp, ego_to_global=np.eye(4), cabin=camera,
                      annotations=Annotations(driver=labels))
 
-    def __iter__(self) -> Iterator[Frame]:
-        for i in range(len(self)):
-            yield self[i]

@@ -17,9 +17,7 @@ timestamp 0, ``ego_to_global`` identity, camera ``CAM_FRONT`` = rectified camera
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import overload
 
 import cv2
 import numpy as np
@@ -31,7 +29,7 @@ from sensors.errors import (
     InvalidValueError,
     MissingDataError,
 )
-from sensors.frame import Annotations, Camera, Frame, Lidar
+from sensors.frame import Annotations, Camera, Frame, FrameSequence, Lidar
 from sensors.kitti.calib import KittiCalib, read_calib, velo_to_ego
 from sensors.kitti.labels import KittiObject, objects_to_boxes, read_kitti_labels
 from sensors.projection import check_principal_point
@@ -115,7 +113,7 @@ def part_of_split(split: str | None) -> str:
     return "testing" if split in TEST_SPLITS else "training"
 
 
-class KittiDataset(Sequence[Frame]):
+class KittiDataset(FrameSequence):
     """The frames of a KITTI object dataset, read lazily on indexing.
 
     Args:
@@ -156,15 +154,8 @@ class KittiDataset(Sequence[Frame]):
         """Whether the frames have label files (``label_2/`` exists)."""
         return (self.base / "label_2").is_dir()
 
-    @overload
-    def __getitem__(self, index: int) -> Frame: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Frame]: ...
-
-    def __getitem__(self, index: int | slice) -> Frame | list[Frame]:
-        if isinstance(index, slice):
-            return [self.read_frame(i) for i in self.frame_ids[index]]
+    def read(self, index: int) -> Frame:
+        """The ``index``-th frame of the split (``frame_ids`` order)."""
         return self.read_frame(self.frame_ids[index])
 
     def calib(self, frame_id: str) -> KittiCalib:

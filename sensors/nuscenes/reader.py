@@ -29,9 +29,7 @@ files are read when a frame is requested.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import overload
 
 import numpy as np
 
@@ -44,7 +42,15 @@ from sensors.classes import (
     class_index,
 )
 from sensors.errors import InvalidValueError, MissingDataError
-from sensors.frame import CAMERA_NAMES, Annotations, Camera, DriverLabels, Frame, Lidar
+from sensors.frame import (
+    CAMERA_NAMES,
+    Annotations,
+    Camera,
+    DriverLabels,
+    Frame,
+    FrameSequence,
+    Lidar,
+)
 from sensors.geometry import (
     invert_transform,
     quaternion_to_matrix,
@@ -84,7 +90,7 @@ def resolve_version(root: Path, split: str | None, version: str | None) -> str:
     return version
 
 
-class NuScenesDataset(Sequence[Frame]):
+class NuScenesDataset(FrameSequence):
     """Key samples of a nuScenes dataset as frames, scene by scene in time order.
 
     Args:
@@ -176,23 +182,13 @@ class NuScenesDataset(Sequence[Frame]):
     def __len__(self) -> int:
         return len(self._samples)
 
-    @overload
-    def __getitem__(self, index: int) -> Frame: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Frame]: ...
-
-    def __getitem__(self, index: int | slice) -> Frame | list[Frame]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+    def read(self, index: int) -> Frame:
+        """The frame of the ``index``-th sample (scene order, then time)."""
         token, scene = self._samples[index]
         try:
             return self._frame(token, scene)
         except (ValueError, TypeError) as error:
             raise InvalidValueError(self.tables.path("sample"), f"sample {token}: {error}") from None
-
-    def __iter__(self) -> Iterator[Frame]:
-        for i in range(len(self)):
-            yield self[i]
 
     # -- frames --------------------------------------------------------------------------------
     def _frame(self, token: str, scene: str) -> Frame:

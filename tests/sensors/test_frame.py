@@ -69,3 +69,31 @@ def test_driver_labels_and_frame():
     assert frame.timestamp == 10
     with pytest.raises(ValueError, match="named"):
         Frame("t", "s", 10, np.eye(4), cameras={"CAM_BACK": make_camera()})
+
+
+def test_frame_sequence_indexes_slices_and_iterates_like_a_list():
+    import numpy as np
+    import pytest
+
+    from sensors.frame import Frame, FrameSequence
+
+    frames = [Frame(token=str(i), scene="s", timestamp=i, ego_to_global=np.eye(4)) for i in range(5)]
+    reads: list[int] = []
+
+    class Five(FrameSequence):
+        def __len__(self) -> int:
+            return len(frames)
+
+        def read(self, index: int) -> Frame:
+            reads.append(index)
+            return frames[index]
+
+    data = Five()
+    for index in (0, 4, -1, -5):
+        assert data[index] is frames[index]
+    for cut in (slice(None), slice(1, 4), slice(None, None, -2), slice(-2, None), slice(7, 9)):
+        assert data[cut] == frames[cut]
+    assert list(data) == frames and min(reads) >= 0  # read() only ever sees non-negative indices
+    for index in (5, -6):
+        with pytest.raises(IndexError, match="outside a dataset of 5 frames"):
+            data[index]
