@@ -54,6 +54,7 @@ import argparse
 import dataclasses
 import json
 import math
+import shlex
 import statistics
 import sys
 import time
@@ -605,6 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "experiments.md", help="markdown file for the tables")
     parser.add_argument("--no-doc", action="store_true", help="do not write the tables into --doc")
+    parser.add_argument("--section", default=RESULTS_SECTION,
+                        help=f"the '## ' section of --doc the tables replace (default {RESULTS_SECTION!r}; e.g. "
+                             "'## Confirmation at the tiny config' for a second grid)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1; 0: torch's default). On a shared CPU, several OpenMP "
                              "threads waiting for a descheduled sibling slow training many-fold (docs/benchmarks.md)")
@@ -625,6 +629,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
     except ValueError as error:
         parser.error(str(error))
+    if not args.section.startswith("## "):
+        parser.error(f"--section {args.section!r}: must be a '## ' heading")
     if not seeds or args.steps < 1 or args.val_frames < 1:
         parser.error("need at least one seed, --steps >= 1 and --val-frames >= 1")
     if any(not 0 < f <= 1 for f in fractions) or any(t not in TASKS for t in scarce_tasks):
@@ -709,12 +715,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc = args.doc
         text = doc.read_text() if doc.exists() else "# Experiments\n"
         given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
-        command = "python benchmarks/mtl_experiment.py " + " ".join(given)
+        command = "python benchmarks/mtl_experiment.py " + shlex.join(given)
         partial = "" if len(done) == len(runs) else f" Partial grid: {len(done)} of {len(runs)} runs finished."
         body = (f"Measured {summary['meta']['date']} with `{command.strip()}` ({args.steps} steps per run, batch "
                 f"{base.train.batch_size}, seeds {', '.join(map(str, seeds))}, {args.val_frames} validation frames). "
                 f"Raw numbers: `{args.out / 'results.json'}`.{partial}\n\n{text_out}")
-        atomic_write_text(doc, replace_section(text, f"{RESULTS_SECTION}\n\n{body.strip()}\n"))
+        atomic_write_text(doc, replace_section(text, f"{args.section}\n\n{body.strip()}\n"))
     return 0
 
 

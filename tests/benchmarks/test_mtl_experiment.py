@@ -213,3 +213,10 @@ def test_replace_section_keeps_the_rest():
     new = replace_section(text, "## Results\n\nnew table\n")
     assert new == "# Experiments\n\n## Protocol\n\nkeep me\n\n## Results\n\nnew table\n\n## Notes\n\nalso kept\n"
     assert replace_section("# E\n", "## Results\n\nt\n") == "# E\n\n## Results\n\nt\n"
+
+
+def test_a_section_that_is_not_a_level_two_heading_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mtl.main(["--section", "Confirmation", "--steps", "1"])
+    assert exit_info.value.code == 2
+    assert "--section 'Confirmation': must be a '## ' heading" in capsys.readouterr().err
