@@ -51,6 +51,11 @@ def _int(value: object, path: Path, what: str) -> int:
     return int(value)
 
 
+#: Longest frame interval read (about 92 hours at 30 frames per second): a longer one is a broken
+#: file, refused before its labels are expanded frame by frame.
+MAX_INTERVAL_FRAMES = 10_000_000
+
+
 def _intervals(raw: object, path: Path, what: str) -> list[tuple[int, int]]:
     if not isinstance(raw, list):
         raise CorruptDataError(path, f"{what}: frame_intervals must be a list")
@@ -62,6 +67,9 @@ def _intervals(raw: object, path: Path, what: str) -> list[tuple[int, int]]:
         end = _int(item["frame_end"], path, f"{what} frame_end")
         if start < 0 or end < start:
             raise InvalidValueError(path, f"{what}: frame interval {start}..{end} is not 0 <= start <= end")
+        if end - start + 1 > MAX_INTERVAL_FRAMES:
+            raise InvalidValueError(path, f"{what}: frame interval {start}..{end} spans {end - start + 1} frames, "
+                                          f"more than any recording ({MAX_INTERVAL_FRAMES}, 92 h at 30 fps)")
         out.append((start, end))
     return out
 
@@ -73,7 +81,8 @@ def read_annotation(path: Path) -> DmdAnnotation:
         CorruptDataError: not JSON, no ``openlabel`` / ``vcd`` root, malformed streams, actions or
             frame intervals (the message names the action).
         InvalidValueError: an unknown label of a level that is read, two labels of one level on
-            the same frame, a negative or reversed frame interval.
+            the same frame, a negative or reversed frame interval, or one longer than
+            :data:`MAX_INTERVAL_FRAMES`.
     """
     path = Path(path)
     try:

@@ -168,6 +168,11 @@ def test_bad_input(hand_built: Path) -> None:
     annotation.write_text(json.dumps(document))
     with pytest.raises(InvalidValueError, match="level 'gaze_on_road' has two labels"):
         DmdDataset(hand_built, split="gA")
+    document["vcd"]["actions"]["0"] = action("gaze_on_road/looking_road", (0, 10**12))  # refused before expanding
+    annotation.write_text(json.dumps(document))
+    with pytest.raises(InvalidValueError, match=r"action 0 \(gaze_on_road/looking_road\): frame interval "
+                                                r"0..1000000000000 spans 1000000000001 frames, more than any recording"):
+        DmdDataset(hand_built, split="gA")
     annotation.write_text("{broken")
     with pytest.raises(CorruptDataError, match="distraction.json: invalid JSON"):
         DmdDataset(hand_built, split="gA")
