@@ -1,11 +1,12 @@
 """Parameters, inference latency and training-step time of every BEV sharing architecture
-(``model.sharing.kind``, perception/model/sharing.py), as ratios against ``hard`` measured in the
+(``model.sharing.kind``, perception/model/sharing.py; ``<kind>+adapters`` adds the image adapters of
+perception/model/adapters.py), as ratios against ``hard`` measured in the
 same run.
 
 Usage::
 
     python benchmarks/sharing.py [--config configs/tiny.yaml] [--iters 10] [--warmup 2] [--threads 1]
-                                 [--kinds hard,task_decoders,cross_stitch,soft,routing] [--write-docs]
+                                 [--kinds hard,task_decoders,cross_stitch,soft,routing,hard+adapters] [--write-docs]
 
 One process builds the fusion model of the config once per kind (random weights, seed 0, every
 head on) and feeds it the first frame of the config's simulated validation drive:
