@@ -215,6 +215,8 @@ class Run:
         config: the run's configuration.
         scarce_task, fraction: label-scarce protocol: the task labelled on ``fraction`` of the frames.
         subset_only: train on the labelled frames only (the single-task baseline of the protocol).
+        balanced: the joint model sees its labelled frames repeated to half of every epoch
+            (:func:`balanced_indices`).
     """
 
     row: str
@@ -223,6 +225,7 @@ class Run:
     scarce_task: str | None = None
     fraction: float | None = None
     subset_only: bool = False
+    balanced: bool = False
 
     @property
     def folder(self) -> str:
@@ -236,9 +239,10 @@ def pct(fraction: float) -> str:
 
 def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[int],
               protocols: Sequence[str] = ("full",), scarce_tasks: Sequence[str] = ("detection", "segmentation"),
-              fractions: Sequence[float] = (0.1, 0.25)) -> list[Run]:
+              fractions: Sequence[float] = (0.1, 0.25), balanced: bool = False) -> list[Run]:
     """Every run of the grid, seed-major (all rows of the first seed first, so that an interrupted
-    grid has whole seeds), each row's config with ``train.seed`` set.
+    grid has whole seeds), each row's config with ``train.seed`` set. ``balanced`` adds to the
+    scarce protocol a joint run whose labelled frames are oversampled (:func:`balanced_indices`).
 
     Raises:
         ValueError: an unknown protocol, no joint variant or no seed.
@@ -262,6 +266,9 @@ def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[
                 scarce = {"scarce_task": task, "fraction": fraction}
                 rows.append((f"{name}-single", single_task_config(config, task), {**scarce, "subset_only": True}))
                 rows.append((f"{name}-joint-{sh}-{st}", joint_config(config, sh, st), scarce))
+                if balanced:
+                    rows.append((f"{name}-joint-{sh}-{st}-balanced", joint_config(config, sh, st),
+                                 {**scarce, "balanced": True}))
     if "depth" in protocols:
         rows.append(("camera-detection", with_heads(config, ("detection",), use_lidar=False), {}))
         rows.append(("camera-detection+depth", with_heads(config, ("detection", "depth"), use_lidar=False), {}))
@@ -396,33 +403,36 @@ def scarce_table(results: Mapping[str, Mapping[str, Any]], runs: Sequence[Run], 
     header = ("| labels | model | seeds | task metric | Δ task % ↑ | beyond spread | Δm% ↑ | Δm beyond spread |")
     lines = [header, "|---|---|---:|---:|---:|---|---:|---|"]
     out: dict[str, dict[str, list[float | None]]] = {}
-    seen: list[tuple[str, float, str, str]] = []
+    seen: list[tuple[str, float, str, list[str]]] = []
     for run in runs:
         if run.scarce_task is None or run.fraction is None or run.seed != seeds[0]:
             continue
-        base = run.row.rsplit("-single", 1)[0] if run.subset_only else None
-        if base is not None:
-            seen.append((run.scarce_task, run.fraction, base, ""))
+        if run.subset_only:
+            seen.append((run.scarce_task, run.fraction, run.row.rsplit("-single", 1)[0], []))
         else:
-            seen[-1] = (*seen[-1][:3], run.row)
-    for task, fraction, base, joint_row in seen:
+            seen[-1][3].append(run.row)
+    for task, fraction, base, joint_rows in seen:
         key, lower = PRIMARY[task]
         single_row = f"{base}-single"
         single = [(_fused(results, single_row, s) or {}).get(key) for s in seeds]
-        joint = [(_fused(results, joint_row, s) or {}).get(key) for s in seeds]
-        change = [relative_change(j, r, lower) for j, r in zip(joint, single)]
-        dms = []
-        for s in seeds:
-            row = _fused(results, joint_row, s)
-            baseline = composite_single(results, s, {task: single_row})
-            dms.append(None if row is None else delta_m_of(row, baseline, tasks))
-        out[base] = {"task_change": change, "delta_m": dms}
         label = f"{task} on {round(fraction * 100)} %"
-        n_single = sum(v is not None for v in single)
-        n_joint = sum(v is not None for v in joint)
-        lines.append(f"| {label} | single-task, labelled frames only | {n_single} | {_pm(single)} | 0 | – | – | – |")
-        lines.append(f"| {label} | joint, {joint_row.split('-joint-')[-1].replace('-', ', ', 1)} | {n_joint} | "
-                     f"{_pm(joint)} | {_pm(change, 1)} | {_separated(change)} | {_pm(dms, 2)} | {_separated(dms)} |")
+        lines.append(f"| {label} | single-task, labelled frames only | {sum(v is not None for v in single)} | "
+                     f"{_pm(single)} | 0 | – | – | – |")
+        for joint_row in joint_rows:
+            joint = [(_fused(results, joint_row, s) or {}).get(key) for s in seeds]
+            change = [relative_change(j, r, lower) for j, r in zip(joint, single)]
+            dms = []
+            for s in seeds:
+                row = _fused(results, joint_row, s)
+                baseline = composite_single(results, s, {task: single_row})
+                dms.append(None if row is None else delta_m_of(row, baseline, tasks))
+            balanced = joint_row.endswith("-balanced")
+            out[base + ("-balanced" if balanced else "")] = {"task_change": change, "delta_m": dms}
+            variant = joint_row.split("-joint-")[-1].removesuffix("-balanced").replace("-", ", ", 1)
+            if balanced:
+                variant += ", labelled frames oversampled to half"
+            lines.append(f"| {label} | joint, {variant} | {sum(v is not None for v in joint)} | "
+                         f"{_pm(joint)} | {_pm(change, 1)} | {_separated(change)} | {_pm(dms, 2)} | {_separated(dms)} |")
     return "\n".join(lines) + "\n", out
 
 
@@ -478,7 +488,25 @@ def run_dataset(run: Run, dataset: Any) -> Any:
     from perception.train.data import PartialLabels, labelled_subset
 
     labelled = labelled_subset(len(dataset), run.fraction, SUBSET_SEED)
-    return Subset(dataset, labelled) if run.subset_only else PartialLabels(dataset, run.scarce_task, labelled)
+    if run.subset_only:
+        return Subset(dataset, labelled)
+    partial = PartialLabels(dataset, run.scarce_task, labelled)
+    return Subset(partial, balanced_indices(len(dataset), labelled)) if run.balanced else partial
+
+
+def balanced_indices(size: int, labelled: Sequence[int]) -> list[int]:
+    """Every index of a dataset of ``size`` frames once, plus the ``labelled`` ones repeated so that
+    they make up about half of the list (at least once each): the scarce task's head then sees about
+    one labelled frame in two, as many task steps as the single-task model on the labelled frames
+    gets from a batch of two, while every other task still sees every frame.
+
+    Raises:
+        ValueError: no labelled frame, or one outside ``[0, size)``.
+    """
+    if not labelled or any(not 0 <= i < size for i in labelled):
+        raise ValueError(f"labelled frames must be a non-empty subset of [0, {size})")
+    repeats = max(0, round((size - len(labelled)) / len(labelled)) - 1)
+    return list(range(size)) + [i for _ in range(repeats) for i in labelled]
 
 
 def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, progress: bool) -> Path:
@@ -597,6 +625,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scarce-tasks", default="detection,segmentation",
                         help="tasks labelled on a fraction of the frames (protocol scarce)")
     parser.add_argument("--fractions", default="0.1,0.25", help="labelled fractions (protocol scarce)")
+    parser.add_argument("--scarce-balanced", action="store_true",
+                        help="protocol scarce: also a joint run that sees its labelled frames repeated to half of "
+                             "every epoch (as many task steps as the single-task model on the labelled frames)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mtl_experiment")
     parser.add_argument("--val-frames", type=int, default=40, help="simulated validation frames scored (default 40)")
     parser.add_argument("--cabin-seconds", type=float, default=60.0,
@@ -645,7 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.config}: data.dataset must be 'sim' (the experiment uses simulated drives)")
     tasks = enabled_tasks(base)
     try:
-        runs = plan_runs(base, joint, seeds, protocols, scarce_tasks, fractions)
+        runs = plan_runs(base, joint, seeds, protocols, scarce_tasks, fractions, args.scarce_balanced)
     except ValueError as error:
         parser.error(str(error))
     dataset = build_train_dataset(base, "sim", args.cache_dir or args.out / "data_cache")

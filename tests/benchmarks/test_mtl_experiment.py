@@ -220,3 +220,49 @@ def test_a_section_that_is_not_a_level_two_heading_is_refused(capsys):
         mtl.main(["--section", "Confirmation", "--steps", "1"])
     assert exit_info.value.code == 2
     assert "--section 'Confirmation': must be a '## ' heading" in capsys.readouterr().err
+
+
+def test_balanced_indices_make_the_labelled_frames_half_of_the_epoch():
+    from collections import Counter
+
+    for size, labelled in ((120, list(range(0, 120, 10))), (120, list(range(30))), (10, [3])):
+        indices = mtl.balanced_indices(size, labelled)
+        counts = Counter(indices)
+        assert set(counts) == set(range(size))  # every frame at least once
+        assert {counts[i] for i in range(size) if i not in labelled} == {1}
+        share = sum(counts[i] for i in labelled) / len(indices)
+        assert share == pytest.approx(0.5, abs=0.06), (size, len(labelled))
+    assert mtl.balanced_indices(4, [0, 1, 2]) == [0, 1, 2, 3]  # already more than half: nothing repeated
+    with pytest.raises(ValueError, match="non-empty subset"):
+        mtl.balanced_indices(4, [])
+    with pytest.raises(ValueError, match="non-empty subset"):
+        mtl.balanced_indices(4, [4])
+
+
+def test_balanced_scarce_run_is_planned_tabulated_and_trains_on_oversampled_partial_labels():
+    from perception.train.data import PartialLabels
+
+    runs = mtl.plan_runs(load_config(TINY), [("hard", "equal")], [0], ("scarce",), ("detection",), (0.1,), balanced=True)
+    balanced = next(r for r in runs if r.row == "scarce-detection-10pct-joint-hard-equal-balanced")
+    assert balanced.balanced and not balanced.subset_only and balanced.scarce_task == "detection"
+
+    class Frames:
+        def __len__(self):
+            return 20
+
+        def __getitem__(self, i):
+            return i
+
+    data = mtl.run_dataset(balanced, Frames())
+    assert isinstance(data.dataset, PartialLabels) and len(data) > 20
+    results = {}
+    for task in mtl.TASKS:
+        results[f"single-{task}/seed0"] = {"fused": _summary(0.5, 0.6, 0.2, 0.8)}
+    results["scarce-detection-10pct-single/seed0"] = {"fused": _summary(0.2, None, None, None)}
+    results["scarce-detection-10pct-joint-hard-equal/seed0"] = {"fused": _summary(0.1, 0.6, 0.2, 0.8)}
+    results["scarce-detection-10pct-joint-hard-equal-balanced/seed0"] = {"fused": _summary(0.3, 0.6, 0.2, 0.8)}
+    table, scarce = mtl.scarce_table(results, runs, [0], mtl.TASKS)
+    assert scarce["scarce-detection-10pct"]["task_change"] == [pytest.approx(-50.0)]
+    assert scarce["scarce-detection-10pct-balanced"]["task_change"] == [pytest.approx(50.0)]
+    assert "| detection on 10 % | joint, hard, equal, labelled frames oversampled to half | 1 | 0.300 |" in table
+    assert table.count("single-task, labelled frames only") == 1
