@@ -3,13 +3,16 @@
 The BEV sharing kinds (:mod:`perception.model.sharing`) separate the tasks after the fuser; the
 street-camera features are still read unchanged by two consumers whose losses compete in the
 shared image encoder: the view transform (the BEV tasks' camera half) and the depth head. An
-adapter gives each consumer its own view of the same features,
+adapter gives each consumer its own non-linear transform of the same features,
 
-    x_task = x + W_task x        (W_task a 1 x 1 convolution, initialised to zero)
+    x_task = x + W_up relu(W_down * x)     (W_down a 3 x 3 convolution, W_up a 1 x 1 one, no biases)
 
-as the residual adapters of Rebuffi et al. 2017 ("Learning multiple visual domains with residual
-adapters", NeurIPS), one per consumer rather than per domain. At initialisation both views equal
-the shared features, so a model with adapters starts as the hard-shared one.
+the bottleneck adapter of Houlsby et al. 2019 ("Parameter-efficient transfer learning for NLP",
+ICML) in the residual form of Rebuffi et al. 2017 ("Learning multiple visual domains with residual
+adapters", NeurIPS), one per consumer. The non-linearity is what makes it an adapter: a linear
+``x + W x`` in front of a consumer whose first layer is linear folds into that layer's weights and
+adds no capacity. ``W_up`` starts at zero, so a model with fresh adapters computes exactly what the
+hard-shared one does; without biases a missing camera's zero features stay zero.
 """
 from __future__ import annotations
 
@@ -21,26 +24,45 @@ from torch import nn
 CONSUMERS: tuple[str, ...] = ("view_transform", "depth")
 
 
+class BottleneckAdapter(nn.Module):
+    """``x + W_up relu(W_down * x)``: (M, C, h, w) -> (M, C, h, w); ``W_up`` initialised to zero.
+
+    Args:
+        channels: C.
+        hidden: channels between the two convolutions.
+    """
+
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(channels, hidden, 3, padding=1, bias=False)
+        self.up = nn.Conv2d(hidden, channels, 1, bias=False)
+        nn.init.zeros_(self.up.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.up(torch.relu(self.down(x)))
+
+
 class ImageAdapters(nn.Module):
-    """One zero-initialised residual 1 x 1 adapter per consumer of the image features.
+    """One :class:`BottleneckAdapter` per consumer of the image features.
 
     ``forward(features)`` with features (..., C, h, w) -> consumer name -> (..., C, h, w).
 
     Args:
         channels: C, the image encoder's output channels.
         consumers: which consumers get an adapter (a subset of :data:`CONSUMERS`).
+        hidden: the adapters' hidden channels (default: C).
+
+    Raises:
+        ValueError: an unknown consumer.
     """
 
-    def __init__(self, channels: int, consumers: tuple[str, ...] = CONSUMERS) -> None:
+    def __init__(self, channels: int, consumers: tuple[str, ...] = CONSUMERS, hidden: int | None = None) -> None:
         super().__init__()
         unknown = sorted(set(consumers) - set(CONSUMERS))
         if unknown:
             raise ValueError(f"unknown image-feature consumers {unknown}; expected some of {CONSUMERS}")
-        # no bias: the zero features of a missing camera stay zero
-        self.adapters = nn.ModuleDict({name: nn.Conv2d(channels, channels, 1, bias=False) for name in consumers})
-        for conv in self.adapters.values():
-            nn.init.zeros_(conv.weight)
+        self.adapters = nn.ModuleDict({name: BottleneckAdapter(channels, hidden or channels) for name in consumers})
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         flat = features.flatten(0, features.dim() - 4)  # (M, C, h, w)
-        return {name: (flat + conv(flat)).view_as(features) for name, conv in self.adapters.items()}
+        return {name: adapter(flat).view_as(features) for name, adapter in self.adapters.items()}

@@ -87,8 +87,8 @@ def test_the_torch_graph_equals_forward_with_image_adapters(pinned_frame):
     torch.manual_seed(0)
     model = FusionModel(dataclasses.replace(config, sharing=SharingConfig(image_adapters=True)))
     with torch.no_grad():
-        for conv in model.image_adapters.adapters.values():
-            conv.weight.normal_(std=0.3)
+        for adapter in model.image_adapters.adapters.values():
+            adapter.up.weight.normal_(std=0.3)
     calibrate_batch_norm(model, [pinned_frame])
     batch = collate_frames([frame_to_sample(scenario(pinned_frame, f), model.config) for f in ("missing_camera", "all")])
     graph = FusionGraph(model)
