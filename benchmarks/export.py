@@ -22,7 +22,7 @@ shared machine), samples per second = 1 / median end-to-end wall time, and each 
 over eager at the same thread count (ratios within this run). Torch and Numba get ``t`` threads
 (``torch.set_num_threads``, ``numba.set_num_threads``), ONNX Runtime ``intra_op_num_threads = t``.
 
-Accuracy: ``perception.inference.evaluate_model`` on the first ``--accuracy-frames`` validation
+Accuracy: ``perception.inference.pipeline.evaluate_model`` on the first ``--accuracy-frames`` validation
 frames (and ``--cabin-seconds`` of the simulated cabin stream) for eager, ONNX Runtime fp32 and
 int8: NDS, mAP, mIoU, AbsRel, gaze accuracy.
 

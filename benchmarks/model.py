@@ -387,7 +387,7 @@ def simulate_frames(config_path: Path, count: int) -> list[Any]:
     return [source.frames[i] for i in range(count)]
 
 
-STAGE_ORDER = ("preprocessing", "image_encoder", "cabin_encoder", "view_transform", "lidar_encoder", "fuser",
+STAGE_ORDER = ("preprocessing", "image_encoder", "cabin_encoder", "image_adapters", "view_transform", "lidar_encoder", "fuser",
                "bev_backbone", "head_detection", "head_segmentation", "head_depth", "head_driver", "model (other)",
                "postprocessing", "model", "total")
 

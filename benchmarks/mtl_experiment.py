@@ -215,8 +215,8 @@ class Run:
         config: the run's configuration.
         scarce_task, fraction: label-scarce protocol: the task labelled on ``fraction`` of the frames.
         subset_only: train on the labelled frames only (the single-task baseline of the protocol).
-        balanced: the joint model sees its labelled frames repeated to half of every epoch
-            (:func:`balanced_indices`).
+        balanced: the joint model also sees its labelled frames repeated, with the scarce task's
+            labels alone (:func:`oversampled_repeats`).
     """
 
     row: str
@@ -242,7 +242,7 @@ def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[
               fractions: Sequence[float] = (0.1, 0.25), balanced: bool = False) -> list[Run]:
     """Every run of the grid, seed-major (all rows of the first seed first, so that an interrupted
     grid has whole seeds), each row's config with ``train.seed`` set. ``balanced`` adds to the
-    scarce protocol a joint run whose labelled frames are oversampled (:func:`balanced_indices`).
+    scarce protocol a joint run whose labelled frames are oversampled (:func:`oversampled_repeats`).
 
     Raises:
         ValueError: an unknown protocol, no joint variant or no seed.
@@ -483,22 +483,27 @@ def run_dataset(run: Run, dataset: Any) -> Any:
     scarce task's labels on the labelled frames only."""
     if run.scarce_task is None or run.fraction is None:
         return dataset
-    from torch.utils.data import Subset
+    from torch.utils.data import ConcatDataset, Subset
 
-    from perception.train.data import PartialLabels, labelled_subset
+    from perception.train.data import OnlyLabels, PartialLabels, labelled_subset
 
     labelled = labelled_subset(len(dataset), run.fraction, SUBSET_SEED)
     if run.subset_only:
         return Subset(dataset, labelled)
     partial = PartialLabels(dataset, run.scarce_task, labelled)
-    return Subset(partial, balanced_indices(len(dataset), labelled)) if run.balanced else partial
+    if not run.balanced:
+        return partial
+    return ConcatDataset([partial, Subset(OnlyLabels(dataset, run.scarce_task), oversampled_repeats(len(dataset),
+                                                                                                    labelled))])
 
 
-def balanced_indices(size: int, labelled: Sequence[int]) -> list[int]:
-    """Every index of a dataset of ``size`` frames once, plus the ``labelled`` ones repeated so that
-    they make up about half of the list (at least once each): the scarce task's head then sees about
-    one labelled frame in two, as many task steps as the single-task model on the labelled frames
-    gets from a batch of two, while every other task still sees every frame.
+def oversampled_repeats(size: int, labelled: Sequence[int]) -> list[int]:
+    """The ``labelled`` frames of a dataset of ``size`` frames repeated so that, appended to one pass
+    over every frame, the labelled samples (first pass and repeats) are about half of the epoch.
+    The protocol's balanced joint run appends these repeats with the scarce task's labels alone
+    (:class:`perception.train.data.OnlyLabels`), so the other tasks still see every frame once per
+    epoch. With a batch of two, the scarce head then reads about one labelled frame per batch (the
+    single-task model on the labelled frames reads two).
 
     Raises:
         ValueError: no labelled frame, or one outside ``[0, size)``.
@@ -506,7 +511,7 @@ def balanced_indices(size: int, labelled: Sequence[int]) -> list[int]:
     if not labelled or any(not 0 <= i < size for i in labelled):
         raise ValueError(f"labelled frames must be a non-empty subset of [0, {size})")
     repeats = max(0, round((size - len(labelled)) / len(labelled)) - 1)
-    return list(range(size)) + [i for _ in range(repeats) for i in labelled]
+    return [i for _ in range(repeats) for i in labelled]
 
 
 def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, progress: bool) -> Path:
@@ -626,8 +631,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="tasks labelled on a fraction of the frames (protocol scarce)")
     parser.add_argument("--fractions", default="0.1,0.25", help="labelled fractions (protocol scarce)")
     parser.add_argument("--scarce-balanced", action="store_true",
-                        help="protocol scarce: also a joint run that sees its labelled frames repeated to half of "
-                             "every epoch (as many task steps as the single-task model on the labelled frames)")
+                        help="protocol scarce: also a joint run that sees its labelled frames repeated (with that "
+                             "task's labels alone) until they are about half of what the scarce head reads")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mtl_experiment")
     parser.add_argument("--val-frames", type=int, default=40, help="simulated validation frames scored (default 40)")
     parser.add_argument("--cabin-seconds", type=float, default=60.0,
@@ -710,7 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary: dict[str, Any] = {
         "meta": {"config": str(args.config), "steps": args.steps, "seeds": seeds, "batch_size": base.train.batch_size,
                  "val_frames": args.val_frames, "cabin_seconds": args.cabin_seconds, "joint": args.joint,
-                 "protocols": protocols, "threads": args.threads, "tasks": list(tasks),
+                 "protocols": protocols, "scarce_tasks": scarce_tasks, "fractions": fractions,
+                 "scarce_balanced": args.scarce_balanced, "threads": args.threads, "tasks": list(tasks),
                  "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
         "runs": results,
         "costs": costs,

@@ -228,3 +228,21 @@ class PartialLabels(Dataset[Sample]):
         if index in self.labelled:
             return sample
         return dataclasses.replace(sample, **{self.flag: False})
+
+
+class OnlyLabels(Dataset[Sample]):
+    """``dataset`` with the labels of ``task`` alone: every other task's flag (:data:`LABEL_FLAGS`)
+    is False, so only that task's loss reads its samples (the label-scarce protocol's oversampled
+    repeats, which must not shift the other tasks' training distribution)."""
+
+    def __init__(self, dataset: Dataset[Sample], task: str) -> None:
+        if task not in LABEL_FLAGS:
+            raise ValueError(f"unknown task {task!r}; expected one of {tuple(LABEL_FLAGS)}")
+        self.dataset = dataset
+        self.off = {flag: False for name, flag in LABEL_FLAGS.items() if name != task}
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Sample:
+        return dataclasses.replace(self.dataset[index], **self.off)

@@ -222,21 +222,19 @@ def test_a_section_that_is_not_a_level_two_heading_is_refused(capsys):
     assert "--section 'Confirmation': must be a '## ' heading" in capsys.readouterr().err
 
 
-def test_balanced_indices_make_the_labelled_frames_half_of_the_epoch():
+def test_oversampled_repeats_make_the_labelled_frames_half_of_the_epoch():
     from collections import Counter
 
     for size, labelled in ((120, list(range(0, 120, 10))), (120, list(range(30))), (10, [3])):
-        indices = mtl.balanced_indices(size, labelled)
-        counts = Counter(indices)
-        assert set(counts) == set(range(size))  # every frame at least once
-        assert {counts[i] for i in range(size) if i not in labelled} == {1}
-        share = sum(counts[i] for i in labelled) / len(indices)
+        repeats = mtl.oversampled_repeats(size, labelled)
+        assert set(repeats) <= set(labelled) and len(set(Counter(repeats).values())) <= 1  # each equally often
+        share = (len(labelled) + len(repeats)) / (size + len(repeats))
         assert share == pytest.approx(0.5, abs=0.06), (size, len(labelled))
-    assert mtl.balanced_indices(4, [0, 1, 2]) == [0, 1, 2, 3]  # already more than half: nothing repeated
+    assert mtl.oversampled_repeats(4, [0, 1, 2]) == []  # already more than half: nothing repeated
     with pytest.raises(ValueError, match="non-empty subset"):
-        mtl.balanced_indices(4, [])
+        mtl.oversampled_repeats(4, [])
     with pytest.raises(ValueError, match="non-empty subset"):
-        mtl.balanced_indices(4, [4])
+        mtl.oversampled_repeats(4, [4])
 
 
 def test_balanced_scarce_run_is_planned_tabulated_and_trains_on_oversampled_partial_labels():
@@ -246,15 +244,33 @@ def test_balanced_scarce_run_is_planned_tabulated_and_trains_on_oversampled_part
     balanced = next(r for r in runs if r.row == "scarce-detection-10pct-joint-hard-equal-balanced")
     assert balanced.balanced and not balanced.subset_only and balanced.scarce_task == "detection"
 
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Labels:  # the flags of a Sample
+        index: int
+        has_boxes: bool = True
+        has_bev_map: bool = True
+        has_depth: bool = True
+        has_driver: bool = True
+
     class Frames:
         def __len__(self):
             return 20
 
         def __getitem__(self, i):
-            return i
+            return Labels(i)
 
     data = mtl.run_dataset(balanced, Frames())
-    assert isinstance(data.dataset, PartialLabels) and len(data) > 20
+    first, repeats = data.datasets
+    assert isinstance(first, PartialLabels) and len(first) == 20 and len(repeats) > 0
+    samples = [data[i] for i in range(len(data))]
+    labelled = {s.index for s in samples[:20] if s.has_boxes}
+    assert len(labelled) == 2 and first.labelled == labelled  # 10 % of 20 frames
+    for s in samples[20:]:  # the repeats: the labelled frames, with the detection labels alone
+        assert s.index in labelled and s.has_boxes and not (s.has_bev_map or s.has_depth or s.has_driver)
+    assert all(s.has_bev_map and s.has_depth and s.has_driver for s in samples[:20])  # one full pass for the others
+    assert sum(s.has_boxes for s in samples) == pytest.approx(len(samples) / 2, abs=2)
     results = {}
     for task in mtl.TASKS:
         results[f"single-{task}/seed0"] = {"fused": _summary(0.5, 0.6, 0.2, 0.8)}
