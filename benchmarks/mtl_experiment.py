@@ -239,10 +239,11 @@ def pct(fraction: float) -> str:
 
 def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[int],
               protocols: Sequence[str] = ("full",), scarce_tasks: Sequence[str] = ("detection", "segmentation"),
-              fractions: Sequence[float] = (0.1, 0.25), balanced: bool = False) -> list[Run]:
+              fractions: Sequence[float] = (0.1, 0.25), balanced: Sequence[float] = ()) -> list[Run]:
     """Every run of the grid, seed-major (all rows of the first seed first, so that an interrupted
-    grid has whole seeds), each row's config with ``train.seed`` set. ``balanced`` adds to the
-    scarce protocol a joint run whose labelled frames are oversampled (:func:`oversampled_repeats`).
+    grid has whole seeds), each row's config with ``train.seed`` set. For each fraction in
+    ``balanced``, the scarce protocol adds a joint run whose labelled frames are oversampled
+    (:func:`oversampled_repeats`).
 
     Raises:
         ValueError: an unknown protocol, no joint variant or no seed.
@@ -266,7 +267,7 @@ def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[
                 scarce = {"scarce_task": task, "fraction": fraction}
                 rows.append((f"{name}-single", single_task_config(config, task), {**scarce, "subset_only": True}))
                 rows.append((f"{name}-joint-{sh}-{st}", joint_config(config, sh, st), scarce))
-                if balanced:
+                if fraction in balanced:
                     rows.append((f"{name}-joint-{sh}-{st}-balanced", joint_config(config, sh, st),
                                  {**scarce, "balanced": True}))
     if "depth" in protocols:
@@ -630,9 +631,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scarce-tasks", default="detection,segmentation",
                         help="tasks labelled on a fraction of the frames (protocol scarce)")
     parser.add_argument("--fractions", default="0.1,0.25", help="labelled fractions (protocol scarce)")
-    parser.add_argument("--scarce-balanced", action="store_true",
+    parser.add_argument("--scarce-balanced", nargs="?", const="all", default="",
                         help="protocol scarce: also a joint run that sees its labelled frames repeated (with that "
-                             "task's labels alone) until they are about half of what the scarce head reads")
+                             "task's labels alone) until labelled samples are about half of every epoch; for the "
+                             "comma-separated fractions given (no value: every --fractions entry)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mtl_experiment")
     parser.add_argument("--val-frames", type=int, default=40, help="simulated validation frames scored (default 40)")
     parser.add_argument("--cabin-seconds", type=float, default=60.0,
@@ -663,12 +665,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
         scarce_tasks = [t.strip() for t in args.scarce_tasks.split(",") if t.strip()]
         fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
+        balanced = fractions if args.scarce_balanced == "all" else [
+            float(f) for f in args.scarce_balanced.split(",") if f.strip()]
     except ValueError as error:
         parser.error(str(error))
     if not args.section.startswith("## "):
         parser.error(f"--section {args.section!r}: must be a '## ' heading")
     if not seeds or args.steps < 1 or args.val_frames < 1:
         parser.error("need at least one seed, --steps >= 1 and --val-frames >= 1")
+    if not set(balanced) <= set(fractions):
+        parser.error(f"--scarce-balanced {args.scarce_balanced}: each fraction must be one of --fractions")
     if any(not 0 < f <= 1 for f in fractions) or any(t not in TASKS for t in scarce_tasks):
         parser.error(f"--fractions must be in (0, 1] and --scarce-tasks among {TASKS}")
     if args.threads:
@@ -681,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.config}: data.dataset must be 'sim' (the experiment uses simulated drives)")
     tasks = enabled_tasks(base)
     try:
-        runs = plan_runs(base, joint, seeds, protocols, scarce_tasks, fractions, args.scarce_balanced)
+        runs = plan_runs(base, joint, seeds, protocols, scarce_tasks, fractions, balanced)
     except ValueError as error:
         parser.error(str(error))
     dataset = build_train_dataset(base, "sim", args.cache_dir or args.out / "data_cache")
@@ -716,7 +722,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "meta": {"config": str(args.config), "steps": args.steps, "seeds": seeds, "batch_size": base.train.batch_size,
                  "val_frames": args.val_frames, "cabin_seconds": args.cabin_seconds, "joint": args.joint,
                  "protocols": protocols, "scarce_tasks": scarce_tasks, "fractions": fractions,
-                 "scarce_balanced": args.scarce_balanced, "threads": args.threads, "tasks": list(tasks),
+                 "scarce_balanced": balanced, "threads": args.threads, "tasks": list(tasks),
                  "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
         "runs": results,
         "costs": costs,

@@ -240,7 +240,9 @@ def test_oversampled_repeats_make_the_labelled_frames_half_of_the_epoch():
 def test_balanced_scarce_run_is_planned_tabulated_and_trains_on_oversampled_partial_labels():
     from perception.train.data import PartialLabels
 
-    runs = mtl.plan_runs(load_config(TINY), [("hard", "equal")], [0], ("scarce",), ("detection",), (0.1,), balanced=True)
+    runs = mtl.plan_runs(load_config(TINY), [("hard", "equal")], [0], ("scarce",), ("detection",), (0.1, 0.25),
+                         balanced=(0.1,))
+    assert [r.row for r in runs if r.balanced] == ["scarce-detection-10pct-joint-hard-equal-balanced"]
     balanced = next(r for r in runs if r.row == "scarce-detection-10pct-joint-hard-equal-balanced")
     assert balanced.balanced and not balanced.subset_only and balanced.scarce_task == "detection"
 
@@ -281,4 +283,11 @@ def test_balanced_scarce_run_is_planned_tabulated_and_trains_on_oversampled_part
     assert scarce["scarce-detection-10pct"]["task_change"] == [pytest.approx(-50.0)]
     assert scarce["scarce-detection-10pct-balanced"]["task_change"] == [pytest.approx(50.0)]
     assert "| detection on 10 % | joint, hard, equal, labelled frames oversampled to half | 1 | 0.300 |" in table
-    assert table.count("single-task, labelled frames only") == 1
+    assert table.count("| detection on 10 % | single-task, labelled frames only") == 1  # one baseline row for both
+
+
+def test_balanced_fractions_must_be_among_the_fractions(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mtl.main(["--fractions", "0.1", "--scarce-balanced", "0.25", "--steps", "1"])
+    assert exit_info.value.code == 2
+    assert "--scarce-balanced 0.25: each fraction must be one of --fractions" in capsys.readouterr().err
