@@ -307,8 +307,8 @@ def table(rows: list[dict], quick: bool, threads: int) -> str:
 
 
 def goals(rows: list[dict]) -> list[str]:
-    """The issue's CPU goals, each with the measured ratio (CPU time) and whether it is met."""
-    out = ["Goals of issue 3 on this CPU (speed from CPU time):", ""]
+    """The kernels' CPU speed goals, each with the measured ratio (CPU time) and whether it is met."""
+    out = ["Kernel speed goals on this CPU (speed from CPU time):", ""]
     by = {(r["op"], r["case"], r["impl"]): r for r in rows}
     for case in sorted({r["case"] for r in rows if r["op"] == "voxelize" and r["case"].startswith("10 sweeps")}):
         numba, ref, spc = (by.get(("voxelize", case, impl)) for impl in ("numba", "reference", "spconv"))

@@ -37,7 +37,7 @@ from benchmarks.doc_sections import write_section
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Replay"
-#: The issue's goal: replay's own work under this share of the model time.
+#: The goal: replay's own work under this share of the model time.
 OVERHEAD_GOAL = 0.15
 
 

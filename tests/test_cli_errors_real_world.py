@@ -1,4 +1,4 @@
-"""Every user error ends in one line and exit 2, and nothing is left half-written (issue 9, part 5).
+"""Every user error ends in one line and exit 2, and nothing is left half-written.
 
 The commands run in-process (``perception.cli.main``) with small constructed inputs; interrupts
 and full disks are injected where they happen (a frame source that raises ``KeyboardInterrupt``,
@@ -380,7 +380,7 @@ def test_truncated_training_cache_sample_is_rebuilt(tmp_path):
 
 @pytest.mark.slow
 def test_train_with_a_bad_file_read_in_a_worker_is_one_line_and_leaves_no_run(tmp_path, capsys):
-    """The issue's example end to end: a SensorDataError raised in a DataLoader worker of ``perception train``."""
+    """End to end: a SensorDataError raised in a DataLoader worker of ``perception train``."""
     import yaml
 
     root = tmp_path / "kitti" / "training"

@@ -1,4 +1,4 @@
-"""``docs/reliability.md`` is kept current by ``benchmarks/reliability_matrix.py`` (issue 9, part 7)."""
+"""``docs/reliability.md`` is kept current by ``benchmarks/reliability_matrix.py``."""
 from __future__ import annotations
 
 import importlib.util

@@ -1,5 +1,5 @@
 """The evaluation's KITTI label reader checks the integer and range columns and names the right
-line of the file (issue 9, kind 4: a file that is not what its name says)."""
+line of the file (a file that is not what its name says)."""
 from __future__ import annotations
 
 import pytest

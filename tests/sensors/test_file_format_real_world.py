@@ -1,4 +1,4 @@
-"""Files that are not what their name says (issue 9, part 4): each is refused in one line naming
+"""Files that are not what their name says: each is refused in one line naming
 file, line or field, instead of being read as garbage.
 
 The inputs are built here byte by byte (numpy ``tofile``, OpenCV ``imwrite``, calibration text

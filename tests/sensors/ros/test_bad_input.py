@@ -1,4 +1,4 @@
-"""Issue 12 part 4: damaged recordings are read as far as they can be, every loss is counted and
+"""Damaged recordings are read as far as they can be, every loss is counted and
 nothing raises (except a recording with no LiDAR at all: one clear line)."""
 from __future__ import annotations
 
