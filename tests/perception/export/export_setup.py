@@ -3,14 +3,12 @@ of the export tests."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import torch
 
-from perception.config import Config, load_config
 from perception.data import collate_frames, frame_to_sample
 from perception.model import FusionModel
-from sensors.frame import BevGrid, Frame
+from sensors.frame import Frame
 
 #: Absolute tolerance on every raw output (1e-4, docs/deployment.md).
 ATOL = 1e-4
@@ -31,28 +29,6 @@ def assert_outputs_equal(ref: dict, got: dict) -> None:
         seen = ref["depth"] > 0
         assert torch.equal(seen, got["depth"] > 0)
         torch.testing.assert_close(got["depth"][seen].log(), ref["depth"][seen].log(), atol=ATOL, rtol=0)
-
-
-REPO = Path(__file__).resolve().parents[3]
-#: Small, fast simulator settings.
-SIM = {"image_size": [90, 160], "num_lidar_beams": 16, "lidar_azimuth_steps": 360, "sweeps_per_keyframe": 1,
-       "cabin_size": [60, 80], "num_agents": 40}
-
-
-def small_config() -> Config:
-    """configs/tiny.yaml on a 25.6 m BEV square, two cameras, 64 x 128 images: every head, small tensors."""
-    config = load_config(REPO / "configs" / "tiny.yaml")
-    m = config.model
-    grid = BevGrid(-25.6, 25.6, -25.6, 25.6, 0.8)
-    heads = dataclasses.replace(m.heads, segmentation=dataclasses.replace(m.heads.segmentation, grid=grid))
-    m = dataclasses.replace(
-        m, cameras=("CAM_FRONT", "CAM_BACK"),
-        image=dataclasses.replace(m.image, height=64, width=128, cabin_height=64, cabin_width=64),
-        lidar=dataclasses.replace(m.lidar, point_range=(-25.6, -25.6, -5.0, 25.6, 25.6, 3.0), max_voxels=8000),
-        bev=dataclasses.replace(m.bev, grid=grid), heads=heads,
-    )
-    data = dataclasses.replace(config.data, sim=dict(SIM), frames_per_scene=2, val_scenes=1)
-    return dataclasses.replace(config, model=m, data=data)
 
 
 #: The sensor scenarios of :func:`scenario`.

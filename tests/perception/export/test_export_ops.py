@@ -7,8 +7,8 @@ from export_setup import (
     assert_outputs_equal,
     calibrate_batch_norm,
     scenario,
-    small_config,
 )
+from small_setup import tiny_config
 
 import kernels
 from perception.data import collate_frames, frame_to_sample
@@ -58,7 +58,7 @@ def test_pillar_scatter_index_equals_the_numba_kernel():
 def every_head(pinned_frame) -> FusionModel:
     """A random model of the small config with every head (BatchNorm calibrated on the pinned frame)."""
     torch.manual_seed(0)
-    model = FusionModel(small_config().model)
+    model = FusionModel(tiny_config().model)
     calibrate_batch_norm(model, [pinned_frame, scenario(pinned_frame, "missing_camera")])
     return model
 
@@ -83,7 +83,7 @@ def test_the_torch_graph_equals_forward_with_image_adapters(pinned_frame):
 
     from perception.config import SharingConfig
 
-    config = small_config().model
+    config = tiny_config().model
     torch.manual_seed(0)
     model = FusionModel(dataclasses.replace(config, sharing=SharingConfig(image_adapters=True)))
     with torch.no_grad():

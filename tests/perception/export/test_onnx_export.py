@@ -24,8 +24,8 @@ from export_setup import (
     assert_outputs_equal,
     calibrate_batch_norm,
     scenario,
-    small_config,
 )
+from small_setup import tiny_config
 
 from perception.checkpoint import save_checkpoint
 from perception.cli import main
@@ -47,7 +47,7 @@ def run_both(model: FusionModel, runner: OnnxRunner, frames: list) -> tuple[dict
 def lidar_detector(tmp_path_factory, pinned_frame):
     """A randomly initialised LiDAR-only detection model of the small config (BatchNorm statistics
     calibrated on the pinned frame) and its export."""
-    config = small_config()
+    config = tiny_config()
     h = config.model.heads
     heads = dataclasses.replace(h, segmentation=dataclasses.replace(h.segmentation, enabled=False),
                                 depth=dataclasses.replace(h.depth, enabled=False),
