@@ -404,22 +404,23 @@ def scarce_table(results: Mapping[str, Mapping[str, Any]], runs: Sequence[Run], 
     header = ("| labels | model | seeds | task metric | Δ task % ↑ | beyond spread | Δm% ↑ | Δm beyond spread |")
     lines = [header, "|---|---|---:|---:|---:|---|---:|---|"]
     out: dict[str, dict[str, list[float | None]]] = {}
-    seen: list[tuple[str, float, str, list[str]]] = []
+    seen: list[tuple[str, float, str, list[Run]]] = []
     for run in runs:
         if run.scarce_task is None or run.fraction is None or run.seed != seeds[0]:
             continue
         if run.subset_only:
             seen.append((run.scarce_task, run.fraction, run.row.rsplit("-single", 1)[0], []))
         else:
-            seen[-1][3].append(run.row)
-    for task, fraction, base, joint_rows in seen:
+            seen[-1][3].append(run)
+    for task, fraction, base, joint_runs in seen:
         key, lower = PRIMARY[task]
         single_row = f"{base}-single"
         single = [(_fused(results, single_row, s) or {}).get(key) for s in seeds]
         label = f"{task} on {round(fraction * 100)} %"
         lines.append(f"| {label} | single-task, labelled frames only | {sum(v is not None for v in single)} | "
                      f"{_pm(single)} | 0 | – | – | – |")
-        for joint_row in joint_rows:
+        for joint_run in joint_runs:
+            joint_row = joint_run.row
             joint = [(_fused(results, joint_row, s) or {}).get(key) for s in seeds]
             change = [relative_change(j, r, lower) for j, r in zip(joint, single)]
             dms = []
@@ -427,10 +428,9 @@ def scarce_table(results: Mapping[str, Mapping[str, Any]], runs: Sequence[Run], 
                 row = _fused(results, joint_row, s)
                 baseline = composite_single(results, s, {task: single_row})
                 dms.append(None if row is None else delta_m_of(row, baseline, tasks))
-            balanced = joint_row.endswith("-balanced")
-            out[base + ("-balanced" if balanced else "")] = {"task_change": change, "delta_m": dms}
+            out[base + ("-balanced" if joint_run.balanced else "")] = {"task_change": change, "delta_m": dms}
             variant = joint_row.split("-joint-")[-1].removesuffix("-balanced").replace("-", ", ", 1)
-            if balanced:
+            if joint_run.balanced:
                 variant += ", labelled frames oversampled to half"
             lines.append(f"| {label} | joint, {variant} | {sum(v is not None for v in joint)} | "
                          f"{_pm(joint)} | {_pm(change, 1)} | {_separated(change)} | {_pm(dms, 2)} | {_separated(dms)} |")

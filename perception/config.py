@@ -233,9 +233,10 @@ class SharingConfig:
         soft_weight: ``soft``: weight of the squared L2 distance between the task copies.
         experts: ``routing``: number of expert backbones.
         balance_weight: ``routing``: weight of the load-balancing (importance) term.
-        image_adapters: a zero-initialised residual 1 x 1 adapter on the shared image features for
-            each of their consumers, the view transform and the depth head (Rebuffi et al. 2017;
-            :mod:`perception.model.adapters`), with any ``kind``; no effect without the camera branch.
+        image_adapters: a non-linear residual bottleneck adapter, starting as the identity, on the
+            shared image features for each of their consumers, the view transform and the depth
+            head (Houlsby et al. 2019, Rebuffi et al. 2017; :mod:`perception.model.adapters`), with
+            any ``kind``; no effect without the camera branch.
     """
 
     kind: SharingKind = "hard"

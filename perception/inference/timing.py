@@ -18,7 +18,9 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 #: Model parts timed by hooks, by attribute name of :class:`FusionModel`.
-HOOKED_PARTS: tuple[str, ...] = ("image_encoder", "image_adapters", "view_transform", "lidar_encoder", "fuser", "bev_backbone")
+HOOKED_PARTS: tuple[str, ...] = (
+    "image_encoder", "image_adapters", "view_transform", "lidar_encoder", "fuser", "bev_backbone",
+)
 
 
 class StageTimer:
