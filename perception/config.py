@@ -177,8 +177,9 @@ class DepthHeadConfig:
         enabled: build the head.
         channels: hidden channels of the refinement convs at the feature stride.
         guide_channels: channels of the image-guided refinement at half the image resolution.
-        bin_weight: weight of the cross-entropy on the view transform's depth distribution
-            (BEVDepth-style depth supervision of the lift step).
+        bin_weight: weight of the cross-entropy of depth bins: on the view transform's distribution
+            (BEVDepth-style depth supervision of the lift step) and, with
+            ``model.sharing.depth_distribution: own``, on the head's own.
         max_depth: targets beyond this (metres) are ignored.
     """
 
@@ -237,6 +238,14 @@ class SharingConfig:
             shared image features for each of their consumers, the view transform and the depth
             head (Houlsby et al. 2019, Rebuffi et al. 2017; :mod:`perception.model.adapters`), with
             any ``kind``; no effect without the camera branch.
+        depth_distribution: ``shared``: the depth head refines the view transform's depth
+            distribution (one distribution for the lift step and the depth task); ``own``: the
+            depth head predicts a distribution of its own from the image features, so the BEV
+            losses shaping the lift step's distribution do not reach the depth estimate.
+        lift_supervision: with ``depth_distribution: own``, the depth loss's bin cross-entropy also
+            supervises the view transform's distribution (BEVDepth); False: the lift step learns
+            from the BEV losses alone and the depth task shares only the image features. Must be
+            True with ``shared`` (the one distribution is the depth head's).
     """
 
     kind: SharingKind = "hard"
@@ -246,25 +255,42 @@ class SharingConfig:
     experts: int = 3
     balance_weight: float = 0.01
     image_adapters: bool = False
+    depth_distribution: typing.Literal["shared", "own"] = "shared"
+    lift_supervision: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.lift_supervision and self.depth_distribution != "own":
+            raise ValueError("lift_supervision: false needs depth_distribution: own "
+                             "(with shared, the lift step's distribution is the depth head's)")
 
 
-#: Suffix of a sharing spec (:func:`sharing_from_spec`) that turns the image adapters on.
-ADAPTERS_SUFFIX = "+adapters"
+#: Options of a sharing spec (:func:`sharing_from_spec`), each appended as ``+<option>``.
+SHARING_SPEC_OPTIONS: tuple[str, ...] = ("adapters", "own_depth", "free_lift")
 
 
 def sharing_from_spec(spec: str, base: SharingConfig | None = None) -> SharingConfig:
-    """The sharing of a spec ``<kind>[+adapters]`` (the notation of the benchmark scripts):
-    ``base`` (default: the defaults) with ``kind`` and ``image_adapters`` set, e.g.
-    ``"routing+adapters"`` -> kind ``routing`` with image adapters.
+    """The sharing of a spec ``<kind>[+adapters][+own_depth[+free_lift]]`` (the notation of the
+    benchmark scripts): ``base`` (default: the defaults) with ``kind`` set, ``image_adapters`` on
+    with ``+adapters``, ``depth_distribution: own`` with ``+own_depth`` and ``lift_supervision``
+    off with ``+free_lift`` (each the default without), e.g. ``"routing+adapters"`` -> kind
+    ``routing`` with image adapters.
 
     Raises:
-        ValueError: an unknown kind (one line naming the spec and the kinds).
+        ValueError: an unknown kind or option (one line naming the spec and what is accepted).
     """
-    kind = spec.removesuffix(ADAPTERS_SUFFIX)
+    kind, *options = spec.split("+")
     if kind not in SHARING_KINDS:
-        raise ValueError(f"unknown sharing {kind!r}; expected one of {', '.join(SHARING_KINDS)}, "
-                         f"optionally with {ADAPTERS_SUFFIX!r}")
-    return dataclasses.replace(base or SharingConfig(), kind=kind, image_adapters=kind != spec)
+        raise ValueError(f"unknown sharing {kind!r} in {spec!r}; expected one of {', '.join(SHARING_KINDS)}, "
+                         f"optionally with {', '.join('+' + o for o in SHARING_SPEC_OPTIONS)}")
+    unknown = sorted(set(options) - set(SHARING_SPEC_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown sharing option {'+' + unknown[0]!r} in {spec!r}; expected "
+                         f"{', '.join('+' + o for o in SHARING_SPEC_OPTIONS)}")
+    if "free_lift" in options and "own_depth" not in options:
+        raise ValueError(f"sharing {spec!r}: +free_lift needs +own_depth")
+    return dataclasses.replace(base or SharingConfig(), kind=kind, image_adapters="adapters" in options,
+                               depth_distribution="own" if "own_depth" in options else "shared",
+                               lift_supervision="free_lift" not in options)
 
 
 @dataclass(frozen=True, config=SECTION)

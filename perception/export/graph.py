@@ -62,7 +62,8 @@ def output_names(model: FusionModel) -> tuple[str, ...]:
 
 
 def outputs_to_forward(named: dict[str, torch.Tensor]) -> dict[str, object]:
-    """Graph outputs by name -> the dict ``FusionModel.forward`` returns (without ``depth_logits``)."""
+    """Graph outputs by name -> the dict ``FusionModel.forward`` returns (without the loss-only
+    ``perception.model.fusion_model.LOSS_ONLY_OUTPUTS``)."""
     out: dict[str, object] = {}
     for name, value in named.items():
         key, sub = OUTPUT_KEYS[name]

@@ -2,8 +2,8 @@
 
 :class:`OnnxRunner` is a drop-in for :class:`perception.model.FusionModel` wherever a caller only runs
 the network on a preprocessed :class:`perception.data.Batch` and decodes the result:
-``runner(batch)`` returns the dict ``FusionModel.forward`` returns (without ``depth_logits``, a
-training-only output), ``runner.driver(cabin)`` that dict for cabin images alone, ``runner.decode``
+``runner(batch)`` returns the dict ``FusionModel.forward`` returns (without the depth-bin logits
+only the losses read), ``runner.driver(cabin)`` that dict for cabin images alone, ``runner.decode``
 decodes it, and ``config`` / ``tasks`` are the model's. Preprocessing (``frame_to_inputs``) and
 decoding (``perception.model.decode_outputs``: each head's ``decode``, from the configuration
 alone) are the same code for both runtimes; voxelization and the pooling ranks run here, outside the graph

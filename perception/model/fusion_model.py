@@ -6,6 +6,7 @@
                                           (one backbone, or a branch per BEV task: model.sharing)
                                           (the map head also reads the fine LiDAR pillar canvas)
     FPN features [-> adapter] + LiftSplat depth distribution + image -> DepthHead (dense depth per camera)
+                                          (or a distribution of its own: model.sharing.depth_distribution)
                                           (adapters per consumer: model.sharing.image_adapters)
     cabin camera -> the same ImageEncoder backbone (hard sharing) -> DriverHead
 
@@ -25,6 +26,7 @@ from perception.data.batch import Batch, Inputs, cabin_inputs
 from perception.model.adapters import ImageAdapters
 from perception.model.bev import Fuser
 from perception.model.camera import ImageEncoder, LiftSplat
+from perception.model.heads.depth import OWN_LOGITS
 from perception.model.heads import (
     BEV,
     CABIN,
@@ -45,6 +47,8 @@ from perception.mtl.task import TaskLoss
 HEADS: tuple[type[TaskHead], ...] = (DetectionHead, SegmentationHead, DepthHead, DriverHead)
 #: Task names, in the order of the heads (and of the keys of :meth:`FusionModel.losses`).
 TASKS: tuple[str, ...] = tuple(head.name for head in HEADS)
+#: Entries of the forward dict only the losses read (depth-bin logits); an exported graph has none.
+LOSS_ONLY_OUTPUTS: tuple[str, ...] = ("depth_logits", OWN_LOGITS)
 
 
 class FusionModel(nn.Module):
@@ -103,7 +107,9 @@ class FusionModel(nn.Module):
         if heads.depth.enabled:
             assert self.image_encoder is not None and self.view_transform is not None
             self.heads["depth"] = DepthHead(self.image_encoder.out_channels, heads.depth, self.view_transform.bins,
-                                            self.image_encoder.stride)
+                                            self.image_encoder.stride,
+                                            own_distribution=config.sharing.depth_distribution == "own",
+                                            lift_supervision=config.sharing.lift_supervision)
         if heads.driver.enabled:
             assert self.image_encoder is not None
             self.heads["driver"] = DriverHead(self.image_encoder.pooled_channels, heads.driver)
@@ -233,6 +239,8 @@ class FusionModel(nn.Module):
             ``segmentation``: (B, len(MAP_CLASSES), Xs, Ys) logits on the segmentation grid;
             ``depth``: (B, N, H, W) metres;
             ``depth_logits``: (B, N, D, h, w), the view transform's, whenever it ran on a street camera;
+            ``depth_head_logits``: (B, N, D, h, w), the depth head's own distribution
+            (``model.sharing.depth_distribution: own``), with ``depth_logits``;
             ``driver``: {"eye": (B, 2), "gaze": (B, 8), "pose": (B, 3) scaled, "phone": (B,) logits};
             ``camera_present``, ``lidar_present``: (B,) bool, the inputs the BEV heads used;
             ``sharing_loss``: scalar regulariser of the BEV sharing module, where it has one.
@@ -243,7 +251,7 @@ class FusionModel(nn.Module):
         if features.sharing_loss is not None:
             out["sharing_loss"] = features.sharing_loss
         for head in self._heads(tasks):
-            out[head.name] = head(features)
+            out.update(head.outputs(features))
         return out
 
     def forward(self, inputs: Inputs, tasks: Collection[str] | None = None) -> dict[str, object]:

@@ -115,6 +115,8 @@ def test_parse_joint():
         mtl.parse_joint("shared:equal")
     with pytest.raises(ValueError, match="unknown sharing 'hard-adapters'"):
         mtl.parse_joint("hard-adapters:equal")
+    with pytest.raises(ValueError, match="unknown sharing option"):
+        mtl.parse_joint("hard+own:equal")
 
 
 def test_joint_config_sets_the_sharing_kind_and_the_image_adapters():
@@ -123,7 +125,9 @@ def test_joint_config_sets_the_sharing_kind_and_the_image_adapters():
     assert plain.model.sharing.kind == "routing" and not plain.model.sharing.image_adapters
     assert plain.train.strategy == "pcgrad"
     adapted = mtl.joint_config(base, "routing+adapters", "equal").model.sharing
-    assert adapted.kind == "routing" and adapted.image_adapters
+    assert adapted.kind == "routing" and adapted.image_adapters and adapted.depth_distribution == "shared"
+    own = mtl.joint_config(base, "hard+own_depth", "equal").model.sharing
+    assert own.kind == "hard" and own.depth_distribution == "own" and not own.image_adapters
 
 
 def test_scarce_runs_train_on_the_labelled_frames():

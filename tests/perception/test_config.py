@@ -65,5 +65,17 @@ def test_sharing_from_spec():
     assert sharing_from_spec("routing") == SharingConfig(kind="routing")
     base = SharingConfig(soft_weight=0.5)
     assert sharing_from_spec("soft+adapters", base) == SharingConfig(kind="soft", soft_weight=0.5, image_adapters=True)
+    both = SharingConfig(kind="sluice", image_adapters=True, depth_distribution="own")
+    assert sharing_from_spec("sluice+own_depth+adapters") == sharing_from_spec("sluice+adapters+own_depth") == both
+    # options the spec does not name are off, whatever the base says
+    assert sharing_from_spec("hard", both) == SharingConfig()
     with pytest.raises(ValueError, match="unknown sharing 'hard-adapters'"):
         sharing_from_spec("hard-adapters")
+    assert not sharing_from_spec("hard+own_depth+free_lift").lift_supervision
+    assert sharing_from_spec("hard+own_depth").lift_supervision
+    with pytest.raises(ValueError, match=r"unknown sharing option '\+own' in 'hard\+own'"):
+        sharing_from_spec("hard+own")
+    with pytest.raises(ValueError, match=r"\+free_lift needs \+own_depth"):
+        sharing_from_spec("hard+free_lift")
+    with pytest.raises(ValueError, match="lift_supervision: false needs depth_distribution: own"):
+        SharingConfig(lift_supervision=False)

@@ -78,8 +78,8 @@ class TaskHead(nn.Module):
     """One task, in one place: its layers (:meth:`forward`), its training loss with the samples it
     applies to (:meth:`loss`) and the decoding of its raw outputs (:meth:`decode`).
 
-    :class:`perception.model.FusionModel` stores ``outputs[name] = head(features)`` for each
-    built head and loops over the heads for losses and decoding.
+    :class:`perception.model.FusionModel` adds :meth:`outputs` (by default ``{name: head(features)}``)
+    of each head it runs to its forward dict and loops over the heads for losses and decoding.
     """
 
     #: Task name: key of the head in ``FusionModel.heads`` and of its raw output.
@@ -89,6 +89,11 @@ class TaskHead(nn.Module):
 
     def forward(self, features: Features) -> Any:  # pragma: no cover - every head defines it
         raise NotImplementedError
+
+    def outputs(self, features: Features) -> dict[str, Any]:
+        """This head's entries of the forward dict: ``{name: forward(features)}``, plus what its
+        loss alone reads where a head has more (the depth head's own depth distribution)."""
+        return {self.name: self(features)}
 
     def loss(self, outputs: Mapping[str, Any], batch: Batch) -> TaskLoss:  # pragma: no cover
         """Per-sample loss (B,) and presence mask (B,) of this task for ``FusionModel`` outputs."""

@@ -1,6 +1,7 @@
-"""Dense metric depth per street camera: the view transform's expected depth refined with image
-guidance, its log-L1 + depth-bin loss (the bin term supervises the lift step as in BEVDepth,
-Li et al. 2023), and decoding to per-camera depth maps."""
+"""Dense metric depth per street camera: the expected depth of a depth distribution (the view
+transform's, or the head's own) refined with image guidance, its log-L1 + depth-bin loss (the bin
+term on the view transform's distribution supervises the lift step as in BEVDepth, Li et al.
+2023), and decoding to per-camera depth maps."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -19,32 +20,52 @@ from perception.model.layers import conv_bn_relu
 from perception.model.prediction import Prediction
 from perception.mtl.task import TaskLoss
 
+#: Key of the depth head's own depth-bin logits in the forward dict (``model.sharing.depth_distribution: own``).
+OWN_LOGITS = "depth_head_logits"
+
 
 class DepthHead(TaskHead):
-    """Dense metric depth per camera: the view transform's expected depth refined in log space,
-    first at the feature stride, then at half the image resolution guided by the image itself.
+    """Dense metric depth per camera: the expected depth of a distribution over the view
+    transform's depth bins, refined in log space, first at the feature stride, then at half the
+    image resolution guided by the image itself.
+
+    The distribution is the view transform's (``own_distribution`` False: the lift step and the
+    depth task share one distribution, and the BEV losses shape it too) or the head's own, a
+    conv + 1x1 conv on the image features with the view transform's structure (True,
+    ``model.sharing.depth_distribution: own``: the depth task then shares only the image features).
 
     ``forward(features)`` -> (B, N, H, W) metres along the optical axis (zeros when no street
-    camera is valid). :meth:`refine_depth` does the refinement: stage 1 adds a residual to
-    ``log(expected)`` from the features; stage 2 upsamples that log depth to (H/2, W/2), adds a
-    residual from [log depth, projected features, a stride-2 conv of the image] (object edges are
-    sharper in the image than in the features), and the result is bilinearly upsampled to (H, W).
-    Both residual convs start at zero, so an untrained head returns the expected depth.
+    camera is valid); :meth:`outputs` adds the own logits (B, N, D, h, w) under :data:`OWN_LOGITS`.
+    :meth:`refine_depth` does the refinement: stage 1 adds a residual to ``log(expected)`` from the
+    features; stage 2 upsamples that log depth to (H/2, W/2), adds a residual from [log depth,
+    projected features, a stride-2 conv of the image] (object edges are sharper in the image than
+    in the features), and the result is bilinearly upsampled to (H, W). Both residual convs start
+    at zero, so an untrained head returns the expected depth.
 
     Args:
         in_channels: channels of the image features.
         bins: the view transform's depth bins (expected depth, bin targets).
         stride: image pixels per feature pixel.
+        own_distribution: predict a depth distribution of its own instead of refining the view
+            transform's.
+        lift_supervision: the loss's bin cross-entropy also supervises the view transform's
+            distribution (always, without a distribution of its own).
     """
 
     name = "depth"
     reads = STREET_CAMERAS
 
-    def __init__(self, in_channels: int, config: DepthHeadConfig, bins: DepthBins, stride: int) -> None:
+    def __init__(self, in_channels: int, config: DepthHeadConfig, bins: DepthBins, stride: int,
+                 own_distribution: bool = False, lift_supervision: bool = True) -> None:
         super().__init__()
         self.config = config
         self.bins = bins
         self.stride = stride
+        self.lift_supervision = lift_supervision or not own_distribution
+        self.distribution = (
+            nn.Sequential(conv_bn_relu(in_channels, in_channels), nn.Conv2d(in_channels, bins.count, 1))
+            if own_distribution else None
+        )
         self.net = nn.Sequential(
             conv_bn_relu(in_channels + 1, config.channels),
             conv_bn_relu(config.channels, config.channels),
@@ -59,13 +80,23 @@ class DepthHead(TaskHead):
             nn.init.zeros_(residual.bias)
 
     def forward(self, features: Features) -> torch.Tensor:
+        return self.outputs(features)[self.name]
+
+    def outputs(self, features: Features) -> dict[str, torch.Tensor]:
+        """``depth`` (B, N, H, W) metres and, with a distribution of its own, :data:`OWN_LOGITS`
+        (B, N, D, h, w) (absent when no street camera is valid)."""
         assert features.images is not None
         b, n, _, h, w = features.images.shape
         if features.image_features is None or features.depth_logits is None:
-            return features.images.new_zeros((b, n, h, w))
-        expected = self.bins.expected(features.depth_logits.flatten(0, 1))
-        depth = self.refine_depth(features.image_features.flatten(0, 1), expected, features.images.flatten(0, 1))
-        return depth.view(b, n, h, w)
+            return {self.name: features.images.new_zeros((b, n, h, w))}
+        image_features = features.image_features.flatten(0, 1)
+        logits = (features.depth_logits.flatten(0, 1) if self.distribution is None
+                  else self.distribution(image_features))
+        depth = self.refine_depth(image_features, self.bins.expected(logits), features.images.flatten(0, 1))
+        out = {self.name: depth.view(b, n, h, w)}
+        if self.distribution is not None:
+            out[OWN_LOGITS] = logits.view(b, n, *logits.shape[1:])
+        return out
 
     def refine_depth(self, features: torch.Tensor, expected: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """features (M, C, h, w), expected depth (M, 1, h, w) metres, images (M, 3, H, W) -> (M, H, W) metres."""
@@ -81,21 +112,32 @@ class DepthHead(TaskHead):
 
     def loss(self, outputs: Mapping[str, Any], batch: Batch) -> TaskLoss:
         """Mean |log depth error| over pixels with a target in (0, ``max_depth``) of valid cameras,
-        plus ``bin_weight`` * cross-entropy of the view transform's depth bins (``depth_logits``)
-        against the nearest target depth per feature pixel; present where the sample has such pixels."""
+        plus ``bin_weight`` * the cross-entropy of depth bins against the nearest target depth per
+        feature pixel, of the view transform's distribution (``depth_logits``, unless
+        ``lift_supervision`` is off) and of the head's own (:data:`OWN_LOGITS`), each where present;
+        present where the sample has such pixels."""
         cfg = self.config
         target = batch.depth
         camera_valid = batch.camera_valid[:, :, None, None]
         valid = (target > 0) & (target < cfg.max_depth) & camera_valid
         per = L.depth_l1_log(outputs[self.name], target, valid)
-        logits = outputs.get("depth_logits")
-        if logits is not None and cfg.bin_weight > 0:
-            coarse = L.min_pool_depth(target * camera_valid, self.stride)
-            h, w = logits.shape[-2:]
-            bins = self.bins.index(coarse[..., :h, :w])
-            bins = torch.where(coarse[..., :h, :w] > 0, bins, torch.full_like(bins, -1))
+        supervised = (OWN_LOGITS, "depth_logits") if self.lift_supervision else (OWN_LOGITS,)
+        bins = None
+        for logits in (outputs.get(key) for key in supervised):
+            if logits is None or cfg.bin_weight <= 0:
+                continue
+            if bins is None:
+                bins = self.target_bins(target * camera_valid, logits.shape[-2:])
             per = per + cfg.bin_weight * L.depth_bin_ce(logits, bins)
         return TaskLoss(per, batch.has_depth & valid.flatten(1).any(1))
+
+    def target_bins(self, target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Depth-bin targets (B, N, h, w) long of depth maps (B, N, H, W) metres (0: none): the bin
+        of the nearest target per feature pixel, -1 where there is none or it is outside the bins."""
+        h, w = size
+        coarse = L.min_pool_depth(target, self.stride)[..., :h, :w]
+        bins = self.bins.index(coarse)
+        return torch.where(coarse > 0, bins, torch.full_like(bins, -1))
 
     @classmethod
     def decode(cls, outputs: Mapping[str, Any], predictions: list[Prediction], config: ModelConfig) -> None:

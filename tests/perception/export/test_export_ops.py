@@ -101,3 +101,24 @@ def test_the_torch_graph_equals_forward_with_image_adapters(pinned_frame):
         model.image_adapters = hard
     assert_outputs_equal(ref, got)
     assert not torch.allclose(without["depth"], ref["depth"])
+
+
+def test_the_torch_graph_equals_forward_with_the_depth_head_s_own_distribution(pinned_frame):
+    """``model.sharing.depth_distribution: own``: the graph's depth is the head's own estimate."""
+    import dataclasses
+
+    from perception.config import SharingConfig
+
+    config = tiny_config().model
+    torch.manual_seed(0)
+    model = FusionModel(dataclasses.replace(config, sharing=SharingConfig(depth_distribution="own")))
+    calibrate_batch_norm(model, [pinned_frame])
+    batch = collate_frames([frame_to_sample(scenario(pinned_frame, f), model.config) for f in ("missing_camera", "all")])
+    graph = FusionGraph(model)
+    with torch.inference_mode():
+        ref = model(batch)
+        got = outputs_to_forward(dict(zip(graph.output_names, graph(GraphInputBuilder(graph.spec)(batch)))))
+        own_expected = model.heads["depth"].bins.expected(ref["depth_head_logits"].flatten(0, 1))
+        lift_expected = model.heads["depth"].bins.expected(ref["depth_logits"].flatten(0, 1))
+    assert_outputs_equal(ref, got)
+    assert not torch.allclose(own_expected, lift_expected)  # the two distributions differ: the test can tell
