@@ -7,7 +7,7 @@ Usage::
         [--joint hard:equal,hard:uncertainty,task_decoders:equal] [--protocols full,scarce,depth]
         [--scarce-tasks detection,segmentation] [--fractions 0.1,0.25] [--out runs/mtl_experiment]
         [--val-frames 40] [--cabin-seconds 60] [--cache-dir DIR] [--device cpu|cuda] [--threads T]
-        [--doc docs/experiments.md | --no-doc]
+        [--rows 'single-*'] [--doc docs/experiments.md | --no-doc]
 
 Every run trains ``--steps`` steps with the config's batch size and schedule and seed ``s`` for each
 ``--seeds`` entry (the training drives, the validation frames and the labelled subsets are the same
@@ -52,6 +52,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 import argparse
 import dataclasses
+import fnmatch
 import json
 import math
 import shlex
@@ -180,6 +181,11 @@ def joint_config(config: Config, sharing: str, strategy: str) -> Config:
     model = dataclasses.replace(config.model, sharing=sharing_from_spec(sharing, config.model.sharing))
     return dataclasses.replace(config, model=model,
                                train=dataclasses.replace(config.train, strategy=strategy, strategy_options=options))
+
+
+def row_selected(row: str, patterns: Sequence[str]) -> bool:
+    """Whether ``row`` matches one of the shell patterns (``fnmatch``, e.g. ``single-*``)."""
+    return any(fnmatch.fnmatchcase(row, pattern) for pattern in patterns)
 
 
 def parse_joint(text: str) -> list[tuple[str, str]]:
@@ -625,7 +631,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (default 0,1,2)")
     parser.add_argument("--joint", default="hard:equal,hard:uncertainty,task_decoders:equal,cross_stitch:equal,"
                         "soft:equal,routing:equal",
-                        help="comma-separated joint variants sharing:strategy; the first one also runs the "
+                        help="comma-separated joint variants sharing:strategy, the sharing "
+                             "<kind>[+adapters][+own_depth[+free_lift]]; the first one also runs the "
                              "label-scarce protocol and the modality ablation")
     parser.add_argument("--protocols", default="full,scarce,depth", help="comma-separated: full, scarce, depth")
     parser.add_argument("--scarce-tasks", default="detection,segmentation",
@@ -653,6 +660,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true",
                         help="train and evaluate nothing: tabulate the runs whose evaluation exists (a partial grid "
                              "while another invocation is still running)")
+    parser.add_argument("--rows", default="*",
+                        help="comma-separated shell patterns of the rows this invocation trains and evaluates "
+                             "(default every row); the others are tabulated where their evaluation exists, so "
+                             "invocations with disjoint --rows (e.g. 'single-*' and 'joint-*') can share one --out")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -667,6 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
         balanced = fractions if args.scarce_balanced == "all" else [
             float(f) for f in args.scarce_balanced.split(",") if f.strip()]
+        rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     except ValueError as error:
         parser.error(str(error))
     if not args.section.startswith("## "):
@@ -697,7 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_joint = f"joint-{joint[0][0]}-{joint[0][1]}"
     results: dict[str, dict[str, dict[str, float | None]]] = {}
     for run in runs:
-        if args.report_only:
+        if args.report_only or not row_selected(run.row, rows):
             evals = {mode: args.out / run.folder / "eval" / mode / "metrics.json" for mode in MODES}
             found = {mode: summarize_metrics(json.loads(path.read_text())) for mode, path in evals.items() if path.is_file()}
             if "fused" in found:

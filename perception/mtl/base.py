@@ -32,11 +32,16 @@ class StrategyStep:
         losses: loss value of each present task.
         cosine: ``(K, K)`` cosine similarity of the present tasks' gradients on the shared
             parameters (order of ``weights``), or None when per-task gradients were not computed.
+        shared_grad_norms: L2 norm of each present task's (unweighted, unscaled) loss gradient on
+            the shared parameters, or None when per-task gradients were not computed: which task
+            drives the shared trunk (with Adam, the direction of a shared parameter's update is
+            dominated by the largest of them).
     """
 
     weights: dict[str, float]
     losses: dict[str, float]
     cosine: Tensor | None = None
+    shared_grad_norms: dict[str, float] | None = None
 
 
 class MultiTaskStrategy:
@@ -138,17 +143,20 @@ class MultiTaskStrategy:
                     if g is not None:
                         accumulate_grad(p, scale * g)
             cosine = cosine_similarity_matrix(jacobian).detach()
+            norms = (jacobian.detach().norm(dim=1) / grad_scale).tolist()
+            shared_grad_norms = dict(zip(names, norms))
         else:
             weights = self._weights(names, values, None).detach()
             total = sum(w * v for w, v in zip(weights, values))
             torch.autograd.backward(total, inputs=[*shared, *heads])
-            cosine = None
+            cosine = shared_grad_norms = None
         if grad_scale != 1.0:
             for param in self.extra_parameters():
                 if param.grad is not None:
                     param.grad.mul_(grad_scale)
         return StrategyStep(
-            weights={n: float(w) for n, w in zip(names, weights)}, losses=loss_values, cosine=cosine
+            weights={n: float(w) for n, w in zip(names, weights)}, losses=loss_values, cosine=cosine,
+            shared_grad_norms=shared_grad_norms,
         )
 
     def _check_losses(self, losses: Mapping[str, Tensor]) -> tuple[list[str], list[Tensor]]:

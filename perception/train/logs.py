@@ -19,8 +19,10 @@ def csv_columns(task_names: Sequence[str]) -> list[str]:
     ``step`` (optimisation steps done), ``epoch``, ``lr`` (first param group), ``grad_norm``
     (global L2 norm before clipping), ``loss`` (sum of the present tasks' losses), ``skipped``
     (non-finite steps skipped so far), then ``loss/<task>``, ``weight/<task>`` per task and
-    ``cos/<a>/<b>`` per task pair (cosine similarity of their gradients on the shared parameters).
-    A task absent from the logged step, or a quantity not computed, is an empty cell.
+    ``cos/<a>/<b>`` per task pair (cosine similarity of their gradients on the shared parameters)
+    and ``shared_grad_norm/<task>`` (L2 norm of the task's gradient on the shared parameters); the
+    last two on diagnostic steps only. A task absent from the logged step, or a quantity not
+    computed, is an empty cell.
     """
     names = list(task_names)
     return [
@@ -28,6 +30,7 @@ def csv_columns(task_names: Sequence[str]) -> list[str]:
         *(f"loss/{n}" for n in names),
         *(f"weight/{n}" for n in names),
         *(f"cos/{a}/{b}" for a, b in combinations(names, 2)),
+        *(f"shared_grad_norm/{n}" for n in names),
     ]
 
 
@@ -60,7 +63,8 @@ class TrainLogger:
     def _truncate_after(self, step: int) -> None:
         with self.csv_path.open(newline="") as handle:
             reader = csv.DictReader(handle)
-            if reader.fieldnames != self.columns:
+            # a log written before a column was added resumes with that column empty in its rows
+            if reader.fieldnames is None or not set(reader.fieldnames) <= set(self.columns):
                 raise ValueError(
                     f"{self.csv_path}: columns {reader.fieldnames} do not match this run's {self.columns}"
                 )

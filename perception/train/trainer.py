@@ -341,6 +341,8 @@ class Trainer:
             for (i, a), (j, b) in combinations(enumerate(present), 2):
                 first, second = sorted((a, b), key=self.task_names.index)
                 row[f"cos/{first}/{second}"] = float(result.cosine[i, j])
+        for name, value in (result.shared_grad_norms or {}).items():
+            row[f"shared_grad_norm/{name}"] = value
         return row
 
     def fit(self, stop_after: int | None = None) -> TrainResult:

@@ -107,6 +107,12 @@ def test_plan_runs_seed_major_with_every_protocol():
         mtl.plan_runs(load_config(TINY), [("hard", "equal")], [0], ("everything",))
 
 
+def test_row_selected():
+    assert mtl.row_selected("single-depth", ["joint-*", "single-*"])
+    assert not mtl.row_selected("scarce-detection-10pct-single", ["single-*"])
+    assert mtl.row_selected("joint-hard+own_depth-equal", ["*"])
+
+
 def test_parse_joint():
     assert mtl.parse_joint("hard:equal, soft:pcgrad,uncertainty") == [
         ("hard", "equal"), ("soft", "pcgrad"), ("hard", "uncertainty")]

@@ -43,6 +43,19 @@ def test_pcgrad_projects_away_the_conflict():
     assert step.cosine[0, 1] == pytest.approx(-1 / math.sqrt(2), rel=1e-5)
 
 
+def test_diagnostic_steps_report_each_task_s_shared_gradient_norm_without_the_loss_scale():
+    g = torch.tensor([[3.0, 4.0], [0.0, -0.5]])
+    x, losses = linear_losses(g)
+    step = make_strategy("equal", ["t0", "t1"]).backward(losses, [x], track_conflict=True)
+    assert step.shared_grad_norms == pytest.approx({"t0": 5.0, "t1": 0.5})
+    x, losses = linear_losses(g)
+    scaled = {n: 8.0 * v for n, v in losses.items()}  # a mixed-precision loss scale of 8
+    step = make_strategy("equal", ["t0", "t1"]).backward(scaled, [x], track_conflict=True, grad_scale=8.0)
+    assert step.shared_grad_norms == pytest.approx({"t0": 5.0, "t1": 0.5})
+    x, losses = linear_losses(g)
+    assert make_strategy("equal", ["t0", "t1"]).backward(losses, [x]).shared_grad_norms is None
+
+
 def test_pcgrad_leaves_non_conflicting_gradients_alone():
     g = torch.tensor([[1.0, 0.2], [0.3, 1.0]])
     x, losses = linear_losses(g)

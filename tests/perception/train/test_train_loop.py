@@ -74,12 +74,13 @@ def test_csv_has_expected_columns_and_cosines(tmp_path):
         rows = list(reader)
         assert reader.fieldnames == [
             "step", "epoch", "lr", "grad_norm", "loss", "skipped",
-            "loss/a", "loss/b", "weight/a", "weight/b", "cos/a/b",
+            "loss/a", "loss/b", "weight/a", "weight/b", "cos/a/b", "shared_grad_norm/a", "shared_grad_norm/b",
         ]
     assert csv_columns(["a", "b"]) == reader.fieldnames
     assert [int(r["step"]) for r in rows] == [2, 4]
     for row in rows:
         assert -1.0 <= float(row["cos/a/b"]) <= 1.0  # computed on the diagnostics steps 2 and 4
+        assert float(row["shared_grad_norm/a"]) > 0 and float(row["shared_grad_norm/b"]) > 0
         assert float(row["loss"]) == pytest.approx(float(row["loss/a"]) + float(row["loss/b"]))
         assert float(row["grad_norm"]) > 0
     assert float(rows[0]["lr"]) > 0
@@ -117,3 +118,21 @@ def test_graph_size_counts_autograd_nodes():
     assert autograd_graph_size((x * 2).sum()) == 3  # SumBackward, MulBackward, AccumulateGrad
     assert autograd_graph_size((x * 2 + x.exp()).sum()) == 5
     assert autograd_graph_size(torch.ones(2)) == 0
+
+
+def test_a_log_with_fewer_columns_resumes_with_them_empty_and_a_foreign_one_is_refused(tmp_path):
+    from perception.train.logs import TrainLogger
+
+    older = [c for c in csv_columns(["a", "b"]) if not c.startswith("shared_grad_norm/")]
+    lines = [",".join(older), ",".join(["2", "0", "0.1", "1.0", "3.0", "0", "1.0", "2.0"] + [""] * (len(older) - 8)),
+             ",".join(["4", "0", "0.1", "1.0", "3.0", "0", "1.0", "2.0"] + [""] * (len(older) - 8))]
+    (tmp_path / "train_log.csv").write_text("\n".join(lines) + "\n")
+    TrainLogger(tmp_path, ["a", "b"], resume_step=2).close()
+    with (tmp_path / "train_log.csv").open() as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert reader.fieldnames == csv_columns(["a", "b"])
+    assert [r["step"] for r in rows] == ["2"] and rows[0]["loss/b"] == "2.0" and rows[0]["shared_grad_norm/a"] == ""
+    (tmp_path / "train_log.csv").write_text("step,other\n2,1\n")
+    with pytest.raises(ValueError, match="do not match this run's"):
+        TrainLogger(tmp_path, ["a", "b"], resume_step=2)
