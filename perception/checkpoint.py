@@ -218,18 +218,22 @@ class InitReport:
         loaded: model keys whose values came from the checkpoint.
         fresh: model keys left at their new initialisation (absent or of another shape there).
         unused: checkpoint keys the model does not have.
+        warm: keys of ``fresh`` the model started from a part it had instead (its ``warm_start``,
+            e.g. ``FusionModel.warm_start``).
     """
 
     loaded: tuple[str, ...]
     fresh: tuple[str, ...]
     unused: tuple[str, ...]
+    warm: tuple[str, ...] = ()
 
 
 def load_initial_weights(path: str | Path, model: nn.Module) -> InitReport:
     """Start ``model`` from a checkpoint's weights (fine-tuning, or a grown architecture).
 
     Every parameter and buffer whose name and shape match is copied; the others keep their fresh
-    initialisation. Unlike :func:`load_checkpoint` the configs may differ; unlike ``--resume`` no
+    initialisation, except those the model's ``warm_start(fresh_keys)`` (where it has one) starts
+    from a part it had (``FusionModel.warm_start``). Unlike :func:`load_checkpoint` the configs may differ; unlike ``--resume`` no
     optimizer, schedule or step is taken.
 
     Raises:
@@ -242,11 +246,10 @@ def load_initial_weights(path: str | Path, model: nn.Module) -> InitReport:
         raise CheckpointError(f"{path}: no parameter of the checkpoint fits the model (names or shapes differ)")
     model.load_state_dict({k: state[k] for k in loaded}, strict=False)
     taken = set(loaded)
-    return InitReport(
-        loaded=loaded,
-        fresh=tuple(k for k in current if k not in taken),
-        unused=tuple(k for k in state if k not in current),
-    )
+    fresh = tuple(k for k in current if k not in taken)
+    warm_start = getattr(model, "warm_start", None)
+    warm = tuple(warm_start(fresh)) if callable(warm_start) else ()
+    return InitReport(loaded=loaded, fresh=fresh, unused=tuple(k for k in state if k not in current), warm=warm)
 
 
 #: Keys an exported (inference-only) checkpoint keeps.

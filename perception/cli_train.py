@@ -246,7 +246,8 @@ def _fit(args: argparse.Namespace, config: Any, out: Path, init: Path | None, ta
             if ctx.is_main:
                 print(
                     f"initialised {len(report.loaded)} of {len(report.loaded) + len(report.fresh)} tensors from "
-                    f"{init} ({len(report.fresh)} new, {len(report.unused)} of the checkpoint unused)",
+                    f"{init} ({len(report.fresh)} new, {len(report.warm)} of them started from a part the checkpoint "
+                    f"had, {len(report.unused)} of the checkpoint unused)",
                     file=sys.stderr,
                 )
         trained = tuple(t for t in model.tasks if tasks is None or t in tasks)

@@ -114,6 +114,22 @@ class FusionModel(nn.Module):
             assert self.image_encoder is not None
             self.heads["driver"] = DriverHead(self.image_encoder.pooled_channels, heads.driver)
 
+    def warm_start(self, fresh: Collection[str]) -> tuple[str, ...]:
+        """After loading a checkpoint of a model that lacked some parts (``fresh``: the state-dict
+        keys left at their new initialisation), start those that replace a part it had from that
+        part: the depth head's own depth distribution (``model.sharing.depth_distribution: own``)
+        from the view transform's depth branch, when the first is wholly fresh and the second was
+        loaded. Returns the keys so initialised."""
+        depth = self.heads["depth"] if "depth" in self.heads else None
+        if depth is None or depth.distribution is None or self.view_transform is None:
+            return ()
+        own = tuple(f"heads.depth.distribution.{k}" for k in depth.distribution.state_dict())
+        lift = tuple(f"view_transform.net.{k}" for k in self.view_transform.net.state_dict())
+        if not set(own) <= set(fresh) or set(lift) & set(fresh):
+            return ()
+        depth.copy_distribution_from(self.view_transform.net)
+        return own
+
     @property
     def tasks(self) -> tuple[str, ...]:
         """Names of the heads that are built, in :data:`TASKS` order."""

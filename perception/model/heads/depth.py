@@ -82,6 +82,23 @@ class DepthHead(TaskHead):
     def forward(self, features: Features) -> torch.Tensor:
         return self.outputs(features)[self.name]
 
+    @torch.no_grad()
+    def copy_distribution_from(self, lift: nn.Sequential) -> None:
+        """Start the own distribution as a copy of the view transform's depth branch (``lift``:
+        ``LiftSplat.net``, a conv-BN-ReLU then a 1 x 1 conv whose first D output channels are the
+        depth logits), so that the head first predicts exactly what it did when it refined the
+        view transform's distribution (fine-tuning a model trained with the shared one).
+
+        Raises:
+            ValueError: the head has no distribution of its own.
+        """
+        if self.distribution is None:
+            raise ValueError("the depth head has no depth distribution of its own to initialise")
+        self.distribution[0].load_state_dict(lift[0].state_dict())
+        d = self.bins.count
+        self.distribution[1].weight.copy_(lift[1].weight[:d])
+        self.distribution[1].bias.copy_(lift[1].bias[:d])
+
     def outputs(self, features: Features) -> dict[str, torch.Tensor]:
         """``depth`` (B, N, H, W) metres and, with a distribution of its own, :data:`OWN_LOGITS`
         (B, N, D, h, w) (absent when no street camera is valid)."""

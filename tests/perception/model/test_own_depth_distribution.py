@@ -116,3 +116,28 @@ def test_the_loss_is_log_l1_plus_the_bin_cross_entropies_of_both_distributions()
         torch.testing.assert_close(got[i], expected, rtol=1e-4, atol=1e-5)
         free = l1 + cfg.bin_weight * ce[OWN_LOGITS]
         torch.testing.assert_close(free_loss[i], free, rtol=1e-4, atol=1e-5)
+
+
+def test_fine_tuning_a_shared_distribution_checkpoint_starts_the_own_one_as_its_copy(tmp_path) -> None:
+    """``--init`` from a model trained with the shared distribution: the own distribution starts as
+    a copy of the view transform's depth branch, so the depth estimate is unchanged at step 0."""
+    from perception.checkpoint import load_initial_weights, save_checkpoint
+    from perception.config import config_to_dict
+
+    shared = _model(depth_distribution="shared").eval()
+    path = save_checkpoint({"config": config_to_dict(small_config()), "model": shared.state_dict(), "step": 0},
+                           tmp_path / "shared.pt")
+    torch.manual_seed(1)
+    own = FusionModel(_model().config).eval()
+    report = load_initial_weights(path, own)
+    assert set(report.warm) == {k for k in report.fresh if k.startswith("heads.depth.distribution.")}
+    assert report.warm and set(report.fresh) == set(report.warm)
+    batch = frames_batch([make_frame(0), make_frame(1)], own.config)
+    with torch.inference_mode():
+        ref, got = shared(batch), own(batch)
+    torch.testing.assert_close(got["depth"], ref["depth"], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(got[OWN_LOGITS], ref["depth_logits"], rtol=1e-6, atol=1e-6)
+    # an own distribution the checkpoint had is loaded as it is, not overwritten
+    trained = save_checkpoint({"config": config_to_dict(small_config()), "model": own.state_dict(), "step": 0},
+                              tmp_path / "own.pt")
+    assert load_initial_weights(trained, FusionModel(own.config)).warm == ()
