@@ -174,7 +174,7 @@ def single_task_config(config: Config, task: str) -> Config:
 
 
 def joint_config(config: Config, sharing: str, strategy: str) -> Config:
-    """``config`` with every head of it, the sharing of spec ``sharing`` (``<kind>[+adapters][+own_depth]``,
+    """``config`` with every head of it, the sharing of spec ``sharing`` (``<kind>[+adapters][+own_depth[+free_lift]]``,
     :func:`perception.config.sharing_from_spec`; other sharing settings kept) and ``strategy`` (its
     options kept only when the strategy is unchanged)."""
     options = config.train.strategy_options if strategy == config.train.strategy else {}

@@ -1,12 +1,13 @@
 """Parameters, inference latency and training-step time of every BEV sharing architecture
 (``model.sharing.kind``, perception/model/sharing.py; ``<kind>+adapters`` adds the image adapters of
-perception/model/adapters.py), as ratios against ``hard`` measured in the
+perception/model/adapters.py, ``+own_depth`` the depth head's own depth distribution), as ratios against ``hard`` measured in the
 same run.
 
 Usage::
 
     python benchmarks/sharing.py [--config configs/tiny.yaml] [--iters 10] [--warmup 2] [--threads 1]
-                                 [--kinds hard,task_decoders,cross_stitch,soft,routing,hard+adapters] [--write-docs]
+                                 [--kinds hard,task_decoders,cross_stitch,sluice,soft,routing,hard+adapters,hard+own_depth]
+                                 [--write-docs]
 
 One process builds the fusion model of the config once per kind (random weights, seed 0, every
 head on) and feeds it the first frame of the config's simulated validation drive:
@@ -100,8 +101,8 @@ def format_section(config_name: str, rows: dict[str, dict[str, float]], meta: di
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "tiny.yaml")
-    parser.add_argument("--kinds", default=",".join([*SHARING_KINDS, "hard+adapters"]),
-                        help="comma-separated sharing specs <kind>[+adapters] (hard first)")
+    parser.add_argument("--kinds", default=",".join([*SHARING_KINDS, "hard+adapters", "hard+own_depth"]),
+                        help="comma-separated sharing specs <kind>[+adapters][+own_depth[+free_lift]] (hard first)")
     parser.add_argument("--iters", type=int, default=10, help="timed rounds (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed passes per model first (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; 0: torch's default)")

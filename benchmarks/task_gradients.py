@@ -10,8 +10,9 @@ shipped model), in training mode (batch statistics, modality dropout as in train
 batch): the first ``--batches`` pairs of the config's simulated training samples, the model's
 per-task losses (``FusionModel.losses``, each the mean over the samples that have it) and, for each
 task, ``torch.autograd.grad`` of that loss alone on the parameters of each shared part (image
-encoder with its adapters, view transform, LiDAR encoder, fuser and BEV backbone less the per-task
-parts of ``model.sharing``). Prints one markdown table per checkpoint: part x task, the gradient
+encoder with the view transform's image adapter, view transform, LiDAR encoder, fuser and BEV
+backbone less the per-task parts of ``model.sharing``; the depth head's adapter is the depth
+task's own), averaged over the batches in which the task is present. Prints one markdown table per checkpoint: part x task, the gradient
 norm and its share of the part's summed norms.
 
 With Adam, a shared parameter's update follows the sum of the task gradients reaching it, so a task
@@ -54,10 +55,12 @@ def shared_parts(model: FusionModel) -> dict[str, list[torch.nn.Parameter]]:
 
 
 def gradient_norms(model: FusionModel, batches: Sequence) -> dict[str, dict[str, float]]:
-    """Part -> task -> mean over ``batches`` of the L2 norm of the task loss's gradient on that part."""
+    """Part -> task -> mean of the L2 norm of the task loss's gradient on that part over the
+    ``batches`` in which the task has a sample (a task in none of them is left out)."""
     parts = shared_parts(model)
     flat = [p for params in parts.values() for p in params]
     sums: dict[str, dict[str, float]] = {part: {} for part in parts}
+    counts: dict[str, int] = {}
     model.train()
     for index, batch in enumerate(batches):
         torch.manual_seed(index)
@@ -68,12 +71,13 @@ def gradient_norms(model: FusionModel, batches: Sequence) -> dict[str, dict[str,
                 continue
             loss = (task_loss.per_sample * present).sum() / present.sum()
             grads = torch.autograd.grad(loss, flat, retain_graph=True, allow_unused=True)
+            counts[task] = counts.get(task, 0) + 1
             start = 0
             for part, params in parts.items():
                 squares = sum(float((g.float() ** 2).sum()) for g in grads[start:start + len(params)] if g is not None)
                 start += len(params)
-                sums[part][task] = sums[part].get(task, 0.0) + squares ** 0.5 / len(batches)
-    return sums
+                sums[part][task] = sums[part].get(task, 0.0) + squares ** 0.5
+    return {part: {task: total / counts[task] for task, total in by_task.items()} for part, by_task in sums.items()}
 
 
 def table(norms: dict[str, dict[str, float]], tasks: Sequence[str]) -> str:

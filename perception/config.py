@@ -178,8 +178,10 @@ class DepthHeadConfig:
         channels: hidden channels of the refinement convs at the feature stride.
         guide_channels: channels of the image-guided refinement at half the image resolution.
         bin_weight: weight of the cross-entropy of depth bins: on the view transform's distribution
-            (BEVDepth-style depth supervision of the lift step) and, with
-            ``model.sharing.depth_distribution: own``, on the head's own.
+            (BEVDepth-style depth supervision of the lift step; not with
+            ``model.sharing.lift_supervision: false``) and, with
+            ``model.sharing.depth_distribution: own``, on the head's own (so that with ``own`` and
+            lift supervision the depth loss has two such terms).
         max_depth: targets beyond this (metres) are ignored.
     """
 
@@ -241,10 +243,11 @@ class SharingConfig:
         depth_distribution: ``shared``: the depth head refines the view transform's depth
             distribution (one distribution for the lift step and the depth task); ``own``: the
             depth head predicts a distribution of its own from the image features, so the BEV
-            losses shaping the lift step's distribution do not reach the depth estimate.
+            losses shaping the lift step's distribution reach the depth estimate only through the
+            image encoder.
         lift_supervision: with ``depth_distribution: own``, the depth loss's bin cross-entropy also
             supervises the view transform's distribution (BEVDepth); False: the lift step learns
-            from the BEV losses alone and the depth task shares only the image features. Must be
+            from the BEV losses alone and the depth task shares only the image encoder. Must be
             True with ``shared`` (the one distribution is the depth head's).
     """
 
@@ -276,7 +279,8 @@ def sharing_from_spec(spec: str, base: SharingConfig | None = None) -> SharingCo
     ``routing`` with image adapters.
 
     Raises:
-        ValueError: an unknown kind or option (one line naming the spec and what is accepted).
+        ValueError: an unknown kind or option, options repeated or out of order, or ``+free_lift``
+            without ``+own_depth`` (one line naming the spec and what is accepted).
     """
     kind, *options = spec.split("+")
     if kind not in SHARING_KINDS:
@@ -286,6 +290,10 @@ def sharing_from_spec(spec: str, base: SharingConfig | None = None) -> SharingCo
     if unknown:
         raise ValueError(f"unknown sharing option {'+' + unknown[0]!r} in {spec!r}; expected "
                          f"{', '.join('+' + o for o in SHARING_SPEC_OPTIONS)}")
+    canonical = [o for o in SHARING_SPEC_OPTIONS if o in options]
+    if options != canonical:  # one spelling per configuration: the spec names a run's folder
+        raise ValueError(f"sharing {spec!r}: write the options once each, in the order "
+                         f"{''.join('+' + o for o in SHARING_SPEC_OPTIONS)} ({'+'.join([kind, *canonical])!r})")
     if "free_lift" in options and "own_depth" not in options:
         raise ValueError(f"sharing {spec!r}: +free_lift needs +own_depth")
     return dataclasses.replace(base or SharingConfig(), kind=kind, image_adapters="adapters" in options,

@@ -26,7 +26,6 @@ from perception.data.batch import Batch, Inputs, cabin_inputs
 from perception.model.adapters import ImageAdapters
 from perception.model.bev import Fuser
 from perception.model.camera import ImageEncoder, LiftSplat
-from perception.model.heads.depth import OWN_LOGITS
 from perception.model.heads import (
     BEV,
     CABIN,
@@ -38,6 +37,7 @@ from perception.model.heads import (
     SegmentationHead,
     TaskHead,
 )
+from perception.model.heads.depth import OWN_LOGITS
 from perception.model.lidar import PillarEncoder
 from perception.model.prediction import Prediction
 from perception.model.sharing import build_bev_backbone
@@ -119,9 +119,11 @@ class FusionModel(nn.Module):
         keys left at their new initialisation), start those that replace a part it had from that
         part: the depth head's own depth distribution (``model.sharing.depth_distribution: own``)
         from the view transform's depth branch, when the first is wholly fresh and the second was
-        loaded. Returns the keys so initialised."""
+        loaded, and the two read the same features (no ``model.sharing.image_adapters``: with
+        them the head reads its own adapter's output, and a copy would predict something else).
+        Returns the keys so initialised."""
         depth = self.heads["depth"] if "depth" in self.heads else None
-        if depth is None or depth.distribution is None or self.view_transform is None:
+        if depth is None or depth.distribution is None or self.view_transform is None or self.image_adapters is not None:
             return ()
         own = tuple(f"heads.depth.distribution.{k}" for k in depth.distribution.state_dict())
         lift = tuple(f"view_transform.net.{k}" for k in self.view_transform.net.state_dict())

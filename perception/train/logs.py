@@ -13,6 +13,10 @@ from torch.utils.tensorboard import SummaryWriter
 from sensors.atomic import atomic_write
 
 
+#: Column prefixes added after logs were first written; a log without them resumes (empty cells).
+ADDED_COLUMN_PREFIXES = ("shared_grad_norm/",)
+
+
 def csv_columns(task_names: Sequence[str]) -> list[str]:
     """Column names of ``train_log.csv`` for these tasks, in order.
 
@@ -21,8 +25,8 @@ def csv_columns(task_names: Sequence[str]) -> list[str]:
     (non-finite steps skipped so far), then ``loss/<task>``, ``weight/<task>`` per task and
     ``cos/<a>/<b>`` per task pair (cosine similarity of their gradients on the shared parameters)
     and ``shared_grad_norm/<task>`` (L2 norm of the task's gradient on the shared parameters); the
-    last two on diagnostic steps only. A task absent from the logged step, or a quantity not
-    computed, is an empty cell.
+    last two where per-task gradients were computed (diagnostic steps, every step of the gradient
+    strategies). A task absent from the logged step, or a quantity not computed, is an empty cell.
     """
     names = list(task_names)
     return [
@@ -63,8 +67,9 @@ class TrainLogger:
     def _truncate_after(self, step: int) -> None:
         with self.csv_path.open(newline="") as handle:
             reader = csv.DictReader(handle)
-            # a log written before a column was added resumes with that column empty in its rows
-            if reader.fieldnames is None or not set(reader.fieldnames) <= set(self.columns):
+            # a log written before the shared_grad_norm columns existed resumes with them empty
+            older = [c for c in self.columns if not c.startswith(ADDED_COLUMN_PREFIXES)]
+            if reader.fieldnames not in (self.columns, older):
                 raise ValueError(
                     f"{self.csv_path}: columns {reader.fieldnames} do not match this run's {self.columns}"
                 )

@@ -40,6 +40,11 @@ def test_the_parts_partition_the_shared_parameters_and_the_norms_add_up_to_the_w
     # the driver head reads the cabin image only: nothing of its gradient reaches the BEV parts
     assert norms["LiDAR encoder"]["driver"] == 0.0 and norms["fuser + BEV backbone"]["driver"] == 0.0
     assert norms["image encoder"]["driver"] > 0
+    # a task absent from a batch is averaged over the batches that have it
+    unlabelled = frames_batch([make_frame(2, driver_labels=False), make_frame(3, driver_labels=False)], model.config)
+    both = task_gradients.gradient_norms(model, [batch, unlabelled])
+    assert both["image encoder"]["driver"] == pytest.approx(norms["image encoder"]["driver"], rel=1e-5)
+    assert both["image encoder"]["depth"] != pytest.approx(norms["image encoder"]["depth"], rel=1e-3)
 
 
 def test_a_file_that_is_not_a_checkpoint_is_one_line_and_exit_2(tmp_path) -> None:

@@ -66,7 +66,11 @@ def test_sharing_from_spec():
     base = SharingConfig(soft_weight=0.5)
     assert sharing_from_spec("soft+adapters", base) == SharingConfig(kind="soft", soft_weight=0.5, image_adapters=True)
     both = SharingConfig(kind="sluice", image_adapters=True, depth_distribution="own")
-    assert sharing_from_spec("sluice+own_depth+adapters") == sharing_from_spec("sluice+adapters+own_depth") == both
+    assert sharing_from_spec("sluice+adapters+own_depth") == both
+    with pytest.raises(ValueError, match=r"in the order \+adapters\+own_depth\+free_lift \('sluice\+adapters\+own_depth'\)"):
+        sharing_from_spec("sluice+own_depth+adapters")
+    with pytest.raises(ValueError, match="once each"):
+        sharing_from_spec("hard+adapters+adapters")
     # options the spec does not name are off, whatever the base says
     assert sharing_from_spec("hard", both) == SharingConfig()
     with pytest.raises(ValueError, match="unknown sharing 'hard-adapters'"):

@@ -32,7 +32,9 @@ class DepthHead(TaskHead):
     The distribution is the view transform's (``own_distribution`` False: the lift step and the
     depth task share one distribution, and the BEV losses shape it too) or the head's own, a
     conv + 1x1 conv on the image features with the view transform's structure (True,
-    ``model.sharing.depth_distribution: own``: the depth task then shares only the image features).
+    ``model.sharing.depth_distribution: own``: the BEV losses then reach the depth estimate only
+    through the image encoder; without ``lift_supervision`` the depth loss does not reach the view
+    transform either).
 
     ``forward(features)`` -> (B, N, H, W) metres along the optical axis (zeros when no street
     camera is valid); :meth:`outputs` adds the own logits (B, N, D, h, w) under :data:`OWN_LOGITS`.

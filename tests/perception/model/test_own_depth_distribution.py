@@ -141,3 +141,18 @@ def test_fine_tuning_a_shared_distribution_checkpoint_starts_the_own_one_as_its_
     trained = save_checkpoint({"config": config_to_dict(small_config()), "model": own.state_dict(), "step": 0},
                               tmp_path / "own.pt")
     assert load_initial_weights(trained, FusionModel(own.config)).warm == ()
+    # nor is it copied from a view transform the checkpoint did not have (a LiDAR-only model)
+    lidar_only = dataclasses.replace(small_config().model, use_camera=False,
+                                     heads=dataclasses.replace(small_config().model.heads,
+                                                               depth=dataclasses.replace(small_config().model.heads.depth,
+                                                                                         enabled=False)))
+    no_lift = save_checkpoint({"config": config_to_dict(small_config()), "model": FusionModel(lidar_only).state_dict(),
+                               "step": 0}, tmp_path / "lidar.pt")
+    fresh_model = FusionModel(own.config)
+    before = {k: v.clone() for k, v in fresh_model.heads["depth"].distribution.state_dict().items()}
+    assert load_initial_weights(no_lift, fresh_model).warm == ()
+    for key, value in fresh_model.heads["depth"].distribution.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    # with image adapters the head reads another input than the view transform: no copy
+    adapted = dataclasses.replace(own.config, sharing=SharingConfig(depth_distribution="own", image_adapters=True))
+    assert load_initial_weights(path, FusionModel(adapted)).warm == ()

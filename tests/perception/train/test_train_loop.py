@@ -136,3 +136,7 @@ def test_a_log_with_fewer_columns_resumes_with_them_empty_and_a_foreign_one_is_r
     (tmp_path / "train_log.csv").write_text("step,other\n2,1\n")
     with pytest.raises(ValueError, match="do not match this run's"):
         TrainLogger(tmp_path, ["a", "b"], resume_step=2)
+    # a log of fewer tasks (a subset of the columns, but not the older layout) is refused too
+    (tmp_path / "train_log.csv").write_text(",".join(csv_columns(["a"])) + "\n")
+    with pytest.raises(ValueError, match="do not match this run's"):
+        TrainLogger(tmp_path, ["a", "b"], resume_step=2)
