@@ -663,7 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", default="*",
                         help="comma-separated shell patterns of the rows this invocation trains and evaluates "
                              "(default every row); the others are tabulated where their evaluation exists, so "
-                             "invocations with disjoint --rows (e.g. 'single-*' and 'joint-*') can share one --out")
+                             "invocations with disjoint --rows (e.g. '*single*,camera-*' and '*joint*') can share "
+                             "one --out and run at once")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 

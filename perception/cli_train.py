@@ -70,8 +70,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--stage-steps", type=int, help="steps of each single-task stage (default: train.steps)")
     parser.add_argument("--stage-order", help="comma-separated task order of the stages (default: depth, "
                         "segmentation, detection, driver, the heads of the config among them)")
-    parser.add_argument("--strategy", help="multi-task strategy (overrides train.strategy): equal, uncertainty, "
-                        "dwa, gradnorm, famo, pcgrad, cagrad, imtlg, aligned_mtl, upgrad")
+    parser.add_argument("--strategy", help="multi-task strategy (overrides train.strategy): equal, static (weights in "
+                        "train.strategy_options), uncertainty, dwa, gradnorm, famo, pcgrad, cagrad, imtlg, aligned_mtl, "
+                        "upgrad")
     parser.add_argument("--data", help="'sim' or a nuScenes / KITTI root (overrides data.dataset)")
     parser.add_argument("--split", help="split of a dataset root (nuScenes: train, mini_train; KITTI: ImageSets name)")
     parser.add_argument("--seed", type=int, help="training seed (overrides train.seed)")

@@ -17,6 +17,7 @@ from perception.mtl.task import TaskLoss
 from perception.mtl.weighting import (
     DynamicWeightAverage,
     EqualWeights,
+    StaticWeights,
     UncertaintyWeighting,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "IMTLGStrategy",
     "MultiTaskStrategy",
     "PCGradStrategy",
+    "StaticWeights",
     "StrategyStep",
     "TaskLoss",
     "UPGradStrategy",

@@ -17,12 +17,14 @@ from perception.mtl.gradnorm import GradNorm
 from perception.mtl.weighting import (
     DynamicWeightAverage,
     EqualWeights,
+    StaticWeights,
     UncertaintyWeighting,
 )
 
 #: Config name -> strategy class (a plain mapping, read only by :func:`make_strategy`).
 _STRATEGY_CLASSES: dict[str, type[MultiTaskStrategy]] = {
     "equal": EqualWeights,
+    "static": StaticWeights,
     "uncertainty": UncertaintyWeighting,
     "dwa": DynamicWeightAverage,
     "gradnorm": GradNorm,

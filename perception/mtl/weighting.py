@@ -1,4 +1,4 @@
-"""Loss-weighting strategies that need no per-task gradients: equal, uncertainty, DWA."""
+"""Loss-weighting strategies that need no per-task gradients: equal, static, uncertainty, DWA."""
 from __future__ import annotations
 
 import math
@@ -16,6 +16,33 @@ class EqualWeights(MultiTaskStrategy):
 
     def _weights(self, names: list[str], losses: list[Tensor], jacobian: Tensor | None) -> Tensor:
         return torch.ones(len(names))
+
+
+class StaticWeights(MultiTaskStrategy):
+    """Fixed task weights, the hand-tuned baseline of the multi-task literature: the loss is
+    ``sum_k w_k L_k`` with ``w_k`` from ``weights`` (1 for a task it does not name).
+
+    Args:
+        weights: task name -> weight (finite, >= 0).
+
+    Raises:
+        ValueError: a weight for a task the strategy does not know, or a negative or non-finite one.
+    """
+
+    def __init__(self, task_names: Sequence[str], track_conflict: bool = False,
+                 weights: Mapping[str, float] | None = None) -> None:
+        super().__init__(task_names, track_conflict)
+        given = dict(weights or {})
+        unknown = sorted(set(given) - set(self.task_names))
+        if unknown:
+            raise ValueError(f"static weights for unknown tasks {unknown}; tasks: {list(self.task_names)}")
+        bad = {n: w for n, w in given.items() if not (math.isfinite(float(w)) and float(w) >= 0)}
+        if bad:
+            raise ValueError(f"static weights must be finite and >= 0, got {bad}")
+        self.weights = {n: float(given.get(n, 1.0)) for n in self.task_names}
+
+    def _weights(self, names: list[str], losses: list[Tensor], jacobian: Tensor | None) -> Tensor:
+        return torch.tensor([self.weights[n] for n in names])
 
 
 class UncertaintyWeighting(MultiTaskStrategy):

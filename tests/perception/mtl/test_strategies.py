@@ -56,6 +56,18 @@ def test_diagnostic_steps_report_each_task_s_shared_gradient_norm_without_the_lo
     assert make_strategy("equal", ["t0", "t1"]).backward(losses, [x]).shared_grad_norms is None
 
 
+def test_static_weights_scale_each_task_s_gradient_and_default_to_one():
+    g = torch.tensor([[1.0, 2.0], [0.5, -1.0], [0.0, 3.0]])
+    x, losses = linear_losses(g)
+    step = make_strategy("static", ["t0", "t1", "t2"], weights={"t1": 4.0, "t2": 0.0}).backward(losses, [x])
+    torch.testing.assert_close(x.grad, g[0] + 4.0 * g[1])
+    assert step.weights == {"t0": 1.0, "t1": 4.0, "t2": 0.0}
+    with pytest.raises(ValueError, match="unknown tasks"):
+        make_strategy("static", ["t0"], weights={"map": 2.0})
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        make_strategy("static", ["t0"], weights={"t0": -1.0})
+
+
 def test_pcgrad_leaves_non_conflicting_gradients_alone():
     g = torch.tensor([[1.0, 0.2], [0.3, 1.0]])
     x, losses = linear_losses(g)

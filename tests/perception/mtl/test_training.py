@@ -45,7 +45,7 @@ def batch_losses(model: ThreeHeads, x, targets, idx, step: int) -> dict[str, tor
 
 
 def strategy_kwargs(name: str) -> dict:
-    return {"period_steps": 5} if name == "dwa" else {}
+    return {"dwa": {"period_steps": 5}, "static": {"weights": {"b": 2.0}}}.get(name, {})
 
 
 @pytest.mark.parametrize("name", STRATEGY_NAMES)
@@ -78,7 +78,7 @@ def test_strategy_trains_a_shared_model_with_partial_labels(name):
         opt.step()
     after = full_loss()
     assert after < 0.7 * before, (before, after)
-    if name not in ("equal", "uncertainty", "dwa", "famo"):
+    if name not in ("equal", "static", "uncertainty", "dwa", "famo"):
         assert cosine_steps == {"a/b": 60, "a/c": 40}
 
 
