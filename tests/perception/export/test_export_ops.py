@@ -77,6 +77,18 @@ def test_the_torch_graph_equals_fusion_model_forward_for_every_head(every_head, 
     assert_outputs_equal(ref, got)
 
 
+def _forward_and_graph(model: FusionModel, frame) -> tuple[dict, dict]:
+    """``model``'s forward dict and its torch graph's outputs (as a forward dict) on ``frame`` with
+    the back camera missing and with every sensor, after calibrating its BatchNorm on ``frame``."""
+    calibrate_batch_norm(model, [frame])
+    batch = collate_frames([frame_to_sample(scenario(frame, f), model.config) for f in ("missing_camera", "all")])
+    graph = FusionGraph(model)
+    with torch.inference_mode():
+        ref = model(batch)
+        got = outputs_to_forward(dict(zip(graph.output_names, graph(GraphInputBuilder(graph.spec)(batch)))))
+    return ref, got
+
+
 def test_the_torch_graph_equals_forward_with_image_adapters(pinned_frame):
     """``model.sharing.image_adapters``: the graph routes the image features through the same adapters."""
     import dataclasses
@@ -89,12 +101,9 @@ def test_the_torch_graph_equals_forward_with_image_adapters(pinned_frame):
     with torch.no_grad():
         for adapter in model.image_adapters.adapters.values():
             adapter.up.weight.normal_(std=0.3)
-    calibrate_batch_norm(model, [pinned_frame])
+    ref, got = _forward_and_graph(model, pinned_frame)
     batch = collate_frames([frame_to_sample(scenario(pinned_frame, f), model.config) for f in ("missing_camera", "all")])
-    graph = FusionGraph(model)
     with torch.inference_mode():
-        ref = model(batch)
-        got = outputs_to_forward(dict(zip(graph.output_names, graph(GraphInputBuilder(graph.spec)(batch)))))
         hard = model.image_adapters
         model.image_adapters = None  # the adapters change the outputs: the test would see them missing
         without = model(batch)
@@ -112,13 +121,9 @@ def test_the_torch_graph_equals_forward_with_the_depth_head_s_own_distribution(p
     config = tiny_config().model
     torch.manual_seed(0)
     model = FusionModel(dataclasses.replace(config, sharing=SharingConfig(depth_distribution="own")))
-    calibrate_batch_norm(model, [pinned_frame])
-    batch = collate_frames([frame_to_sample(scenario(pinned_frame, f), model.config) for f in ("missing_camera", "all")])
-    graph = FusionGraph(model)
-    with torch.inference_mode():
-        ref = model(batch)
-        got = outputs_to_forward(dict(zip(graph.output_names, graph(GraphInputBuilder(graph.spec)(batch)))))
-        own_expected = model.heads["depth"].bins.expected(ref["depth_head_logits"].flatten(0, 1))
-        lift_expected = model.heads["depth"].bins.expected(ref["depth_logits"].flatten(0, 1))
+    ref, got = _forward_and_graph(model, pinned_frame)
+    bins = model.heads["depth"].bins
+    own_expected = bins.expected(ref["depth_head_logits"].flatten(0, 1))
+    lift_expected = bins.expected(ref["depth_logits"].flatten(0, 1))
     assert_outputs_equal(ref, got)
     assert not torch.allclose(own_expected, lift_expected)  # the two distributions differ: the test can tell
