@@ -122,7 +122,7 @@ class FusionGraph(nn.Module):
         if "depth" in m.heads:
             h, w = m.config.image.height, m.config.image.width
             if trunk.image_features is not None and trunk.depth_logits is not None:
-                depth = m.heads["depth"](trunk)
+                depth = m.heads["depth"](trunk)["depth"]
                 # as FusionModel.forward: zeros only when no sample of the batch has a street camera
                 out["depth"] = depth * cam_present.any().to(depth.dtype)
             else:

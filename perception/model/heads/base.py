@@ -91,8 +91,9 @@ class TaskHead(nn.Module):
         raise NotImplementedError
 
     def outputs(self, features: Features) -> dict[str, Any]:
-        """This head's entries of the forward dict: ``{name: forward(features)}``, plus what its
-        loss alone reads where a head has more (the depth head's own depth distribution)."""
+        """This head's entries of the forward dict: ``{name: head(features)}``, plus what its loss
+        alone reads where a head has more (the depth head's own depth distribution). Always
+        through ``__call__``, so that module hooks (the evaluation's latency timing) see every head."""
         return {self.name: self(features)}
 
     def loss(self, outputs: Mapping[str, Any], batch: Batch) -> TaskLoss:  # pragma: no cover

@@ -36,8 +36,9 @@ class DepthHead(TaskHead):
     through the image encoder; without ``lift_supervision`` the depth loss does not reach the view
     transform either).
 
-    ``forward(features)`` -> (B, N, H, W) metres along the optical axis (zeros when no street
-    camera is valid); :meth:`outputs` adds the own logits (B, N, D, h, w) under :data:`OWN_LOGITS`.
+    ``forward(features)`` -> ``{"depth": (B, N, H, W)}`` metres along the optical axis (zeros when no
+    street camera is valid), plus the own logits (B, N, D, h, w) under :data:`OWN_LOGITS` where
+    there are some; :meth:`outputs` is that dict (through ``__call__``, so module hooks see the head).
     :meth:`refine_depth` does the refinement: stage 1 adds a residual to ``log(expected)`` from the
     features; stage 2 upsamples that log depth to (H/2, W/2), adds a residual from [log depth,
     projected features, a stride-2 conv of the image] (object edges are sharper in the image than
@@ -81,8 +82,8 @@ class DepthHead(TaskHead):
             nn.init.zeros_(residual.weight)
             nn.init.zeros_(residual.bias)
 
-    def forward(self, features: Features) -> torch.Tensor:
-        return self.outputs(features)[self.name]
+    def outputs(self, features: Features) -> dict[str, torch.Tensor]:
+        return self(features)
 
     @torch.no_grad()
     def copy_distribution_from(self, lift: nn.Sequential) -> None:
@@ -101,7 +102,7 @@ class DepthHead(TaskHead):
         self.distribution[1].weight.copy_(lift[1].weight[:d])
         self.distribution[1].bias.copy_(lift[1].bias[:d])
 
-    def outputs(self, features: Features) -> dict[str, torch.Tensor]:
+    def forward(self, features: Features) -> dict[str, torch.Tensor]:
         """``depth`` (B, N, H, W) metres and, with a distribution of its own, :data:`OWN_LOGITS`
         (B, N, D, h, w) (absent when no street camera is valid)."""
         assert features.images is not None

@@ -32,9 +32,9 @@ def test_the_own_distribution_is_the_depth_task_s_and_decouples_it_from_the_lift
     with torch.inference_mode():
         out = model(batch)
         features = model.forward_features(batch)
-        reference = model.heads["depth"](features)
+        reference = model.heads["depth"](features)["depth"]
         features.depth_logits = torch.randn_like(features.depth_logits)  # another lift distribution
-        moved = model.heads["depth"](features)
+        moved = model.heads["depth"](features)["depth"]
     assert out[OWN_LOGITS].shape == out["depth_logits"].shape
     assert not torch.equal(out[OWN_LOGITS], out["depth_logits"])
     torch.testing.assert_close(out["depth"], reference, rtol=0, atol=0)
@@ -43,9 +43,9 @@ def test_the_own_distribution_is_the_depth_task_s_and_decouples_it_from_the_lift
     shared = _model(depth_distribution="shared").eval()
     with torch.inference_mode():
         features = shared.forward_features(batch)
-        reference = shared.heads["depth"](features)
+        reference = shared.heads["depth"](features)["depth"]
         features.depth_logits = torch.randn_like(features.depth_logits)
-        assert (shared.heads["depth"](features) - reference).abs().max() > 1e-3
+        assert (shared.heads["depth"](features)["depth"] - reference).abs().max() > 1e-3
         assert OWN_LOGITS not in shared(batch)
 
     owned = {id(p) for p in model.task_parameters()["depth"]}
