@@ -41,23 +41,10 @@ import torch
 from perception.model import FusionModel
 
 
-def shared_parts(model: FusionModel) -> dict[str, list[torch.nn.Parameter]]:
-    """The model's shared parameters (``FusionModel.shared_parameters``) grouped by trunk part."""
-    shared = {id(p) for p in model.shared_parameters()}
-    modules = {"image encoder": (model.image_encoder, model.image_adapters), "view transform": (model.view_transform,),
-               "LiDAR encoder": (model.lidar_encoder,), "fuser + BEV backbone": (model.fuser, model.bev_backbone)}
-    parts = {}
-    for name, members in modules.items():
-        params = [p for m in members if m is not None for p in m.parameters() if id(p) in shared]
-        if params:
-            parts[name] = params
-    return parts
-
-
 def gradient_norms(model: FusionModel, batches: Sequence) -> dict[str, dict[str, float]]:
     """Part -> task -> mean of the L2 norm of the task loss's gradient on that part over the
     ``batches`` in which the task has a sample (a task in none of them is left out)."""
-    parts = shared_parts(model)
+    parts = model.shared_parts()
     flat = [p for params in parts.values() for p in params]
     sums: dict[str, dict[str, float]] = {part: {} for part in parts}
     counts: dict[str, int] = {}

@@ -147,13 +147,21 @@ class FusionModel(nn.Module):
             own.setdefault("depth", []).extend(self.image_adapters.adapters["depth"].parameters())
         return own
 
+    def shared_parts(self) -> dict[str, list[nn.Parameter]]:
+        """:meth:`shared_parameters` by trunk part (parts without any left out): "image encoder"
+        (with the view transform's image adapter), "view transform", "LiDAR encoder" and "fuser +
+        BEV backbone" (less its per-task parts)."""
+        own = {id(p) for ps in self._trunk_task_parameters().values() for p in ps}
+        modules = {"image encoder": (self.image_encoder, self.image_adapters), "view transform": (self.view_transform,),
+                   "LiDAR encoder": (self.lidar_encoder,), "fuser + BEV backbone": (self.fuser, self.bev_backbone)}
+        parts = {name: [p for m in members if m is not None for p in m.parameters() if id(p) not in own]
+                 for name, members in modules.items()}
+        return {name: params for name, params in parts.items() if params}
+
     def shared_parameters(self) -> list[nn.Parameter]:
         """Parameters more than one task's gradient may reach: image encoder, view transform (and
         its image adapter), LiDAR encoder, fuser and the BEV backbone less its per-task parts."""
-        own = {id(p) for ps in self._trunk_task_parameters().values() for p in ps}
-        parts = (self.image_encoder, self.image_adapters, self.view_transform, self.lidar_encoder, self.fuser,
-                 self.bev_backbone)
-        return [p for m in parts if m is not None for p in m.parameters() if id(p) not in own]
+        return [p for params in self.shared_parts().values() for p in params]
 
     def task_parameters(self) -> dict[str, list[nn.Parameter]]:
         """Parameters only one task reaches, by task name: its head and its parts of the trunk."""

@@ -23,7 +23,7 @@ spec.loader.exec_module(task_gradients)
 def test_the_parts_partition_the_shared_parameters_and_the_norms_add_up_to_the_whole() -> None:
     torch.manual_seed(0)
     model = FusionModel(small_config().model)
-    parts = task_gradients.shared_parts(model)
+    parts = model.shared_parts()
     assert list(parts) == ["image encoder", "view transform", "LiDAR encoder", "fuser + BEV backbone"]
     ids = [id(p) for params in parts.values() for p in params]
     assert sorted(ids) == sorted(id(p) for p in model.shared_parameters())
