@@ -3,7 +3,9 @@
 Every section is a frozen pydantic dataclass (strict types, unknown keys forbidden: pydantic v2
 does the type checking); :func:`load_config` builds them from a YAML file and turns the first
 validation error into a one-line :class:`ConfigError` that names the file, the dotted key and the
-reason. ``dataclasses.replace`` of a section validates too. :func:`save_config` writes a config back (atomically), and
+reason. A file may start from another with a top-level ``extends: <path>`` (relative to the file):
+its mappings are merged key by key into the other file's, any other value (a list, a number)
+replaces the other's. ``dataclasses.replace`` of a section validates too. :func:`save_config` writes a config back (atomically), and
 ``load_config(save_config(c))`` equals ``c``. Units: metres, degrees where stated, pixels.
 """
 from __future__ import annotations
@@ -455,14 +457,36 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
     return config
 
 
+EXTENDS_KEY = "extends"
+
+
+def merge_config_data(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings present in both are merged key by key (recursively),
+    every other value of ``override`` (a list, a number, null) replaces the one of ``base``."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config_data(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def load_config(path: str | Path) -> Config:
-    """Read a YAML config file (missing sections and keys keep their defaults).
+    """Read a YAML config file (missing sections and keys keep their defaults), following its
+    ``extends:`` chain (:func:`merge_config_data`).
 
     Raises:
         ConfigError: a missing or unreadable file, a folder, invalid YAML (one line with line and
-            column), unknown keys or wrongly typed values.
+            column), an ``extends`` that is not a path or that loops back, unknown keys or wrongly
+            typed values.
     """
     path = Path(path)
+    return config_from_dict(_read_config_data(path, ()), str(path))
+
+
+def _read_config_data(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The merged plain data of ``path`` and the files it extends (``chain``: the files that extend it)."""
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, expected a YAML config file")
     try:
@@ -477,7 +501,27 @@ def load_config(path: str | Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {yaml_problem(exc)}") from None
-    return config_from_dict(data or {}, str(path))
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level: expected a mapping of sections, got {type(data).__name__}")
+    if EXTENDS_KEY not in data:
+        return data
+    parent_name = data.pop(EXTENDS_KEY)
+    if not isinstance(parent_name, str) or not parent_name:
+        raise ConfigError(f"{path}: {EXTENDS_KEY}: expected the path of a config file, got {parent_name!r}")
+    parent = (path.parent / parent_name).resolve()
+    here = path.resolve()
+    if parent in (*chain, here):
+        raise ConfigError(f"{path}: {EXTENDS_KEY}: {parent_name!r} extends this file again (a loop)")
+    try:
+        base = _read_config_data(parent, (*chain, here))
+        try:  # keys and types of the extended file, named by its own path
+            _validate(Config, base)
+        except ConfigError as exc:
+            raise ConfigError(f"{parent}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {EXTENDS_KEY}: {exc}") from None
+    return merge_config_data(base, data)
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Config loading: presets load, YAML round trip, clear errors for bad keys and values."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,66 @@ def test_sharing_from_spec():
         sharing_from_spec("hard+free_lift")
     with pytest.raises(ValueError, match="lift_supervision: false needs depth_distribution: own"):
         SharingConfig(lift_supervision=False)
+
+
+def test_extends_merges_mappings_and_replaces_other_values(tmp_path: Path) -> None:
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "parent.yaml").write_text(
+        "model:\n  cameras: [CAM_FRONT, CAM_BACK]\n  image: {height: 64, width: 176}\n"
+        "train: {lr: 0.002, steps: 10}\n")
+    (tmp_path / "child.yaml").write_text(
+        "extends: presets/parent.yaml\nmodel:\n  cameras: [CAM_FRONT]\n  image: {width: 352}\ntrain: {steps: 20}\n")
+    (tmp_path / "grandchild.yaml").write_text("extends: child.yaml\ntrain: {seed: 7}\n")
+    default = Config()
+    expected = dataclasses.replace(
+        default,
+        model=dataclasses.replace(default.model, cameras=("CAM_FRONT",),
+                                  image=dataclasses.replace(default.model.image, height=64, width=352)),
+        train=dataclasses.replace(default.train, lr=0.002, steps=20),
+    )
+    assert load_config(tmp_path / "child.yaml") == expected
+    assert load_config(tmp_path / "grandchild.yaml") == dataclasses.replace(
+        expected, train=dataclasses.replace(expected.train, seed=7))
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a.yaml": "extends: a.yaml\n"}, r"a.yaml: extends: 'a.yaml' extends this file again \(a loop\)"),
+        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: a.yaml\n"},
+         r"a.yaml: extends: .*b.yaml: extends: 'a.yaml' extends this file again"),
+        ({"a.yaml": "extends: missing.yaml\n"}, r"a.yaml: extends: .*missing.yaml: cannot read config: file does not exist"),
+        ({"a.yaml": "extends: [b.yaml]\n"}, r"a.yaml: extends: expected the path of a config file, got \['b.yaml'\]"),
+        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "model:\n  bakbone: x\n"},
+         r"a.yaml: extends: .*b.yaml: model.bakbone: unknown key"),
+        ({"a.yaml": "- model\n"}, r"a.yaml: top level: expected a mapping of sections, got list"),
+    ],
+)
+def test_extends_errors_name_the_file(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path / "a.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "base", "train"),
+    [
+        ("mtl_controls/static_map4_depth2", "mtl_small", {"segmentation": 4.0, "depth": 2.0}),
+        ("mtl_controls/static_map8_depth2", "mtl_small", {"segmentation": 8.0, "depth": 2.0}),
+        ("mtl_controls/tiny_static_map8_depth2", "tiny", {"segmentation": 8.0, "depth": 2.0}),
+        ("tiny_map_weighted", "tiny", {"segmentation": 2.0}),
+    ],
+)
+def test_static_weight_configs_change_only_the_strategy(name: str, base: str, train: dict[str, float]) -> None:
+    parent = load_config(CONFIGS / f"{base}.yaml")
+    assert load_config(CONFIGS / f"{name}.yaml") == dataclasses.replace(
+        parent, train=dataclasses.replace(parent.train, strategy="static", strategy_options={"weights": train}))
+
+
+def test_depth_bin_control_changes_only_the_bin_weight() -> None:
+    parent = load_config(CONFIGS / "mtl_small.yaml")
+    heads = dataclasses.replace(parent.model.heads, depth=dataclasses.replace(parent.model.heads.depth, bin_weight=1.0))
+    assert parent.model.heads.depth.bin_weight == 0.5
+    assert load_config(CONFIGS / "mtl_controls" / "depth_bins_x2.yaml") == dataclasses.replace(
+        parent, model=dataclasses.replace(parent.model, heads=heads))
