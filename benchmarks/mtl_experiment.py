@@ -7,7 +7,7 @@ Usage::
         [--joint hard:equal,hard:uncertainty,task_decoders:equal] [--protocols full,scarce,depth]
         [--scarce-tasks detection,segmentation] [--fractions 0.1,0.25] [--out runs/mtl_experiment]
         [--val-frames 40] [--cabin-seconds 60] [--cache-dir DIR] [--device cpu|cuda] [--threads T]
-        [--rows 'single-*'] [--doc docs/experiments.md | --no-doc]
+        [--staged-steps N] [--rows 'single-*'] [--doc docs/experiments.md | --no-doc]
 
 Every run trains ``--steps`` steps with the config's batch size and schedule and seed ``s`` for each
 ``--seeds`` entry (the training drives, the validation frames and the labelled subsets are the same
@@ -17,6 +17,10 @@ cache shared by every run. Rows (each trained once per seed, in ``<out>/<row>/se
 * protocol ``full``: ``single-<task>``, one model per head (:func:`single_task_config`, hard
   sharing, plain training), and ``joint-<sharing>-<strategy>`` for each ``--joint`` entry
   (``model.sharing.kind`` and ``train.strategy``);
+* with ``--staged-steps N`` (protocol ``full``), ``joint-<sharing>-<strategy>-staged``: the first
+  ``--joint`` variant trained by the staged recipe (:mod:`perception.train.staged`), one
+  single-task stage of N steps per task, each from the previous stage's weights, then joint
+  training for the remaining ``--steps - 4 N`` (same total steps as every run);
 * protocol ``scarce`` (label-scarce; with the ``single-<task>`` rows, its baselines for the fully
   labelled tasks): for each task of ``--scarce-tasks`` and fraction ``f`` of
   ``--fractions``, the labels of that task are kept on ``f`` of the training frames
@@ -223,6 +227,9 @@ class Run:
         subset_only: train on the labelled frames only (the single-task baseline of the protocol).
         balanced: the joint model also sees its labelled frames repeated, with the scarce task's
             labels alone (:func:`oversampled_repeats`).
+        stage_steps: the staged recipe (:func:`perception.train.staged.staged_recipe`): one
+            single-task stage of this many steps per task, then joint training for the rest of the
+            run's steps (same total as every other run).
     """
 
     row: str
@@ -232,10 +239,16 @@ class Run:
     fraction: float | None = None
     subset_only: bool = False
     balanced: bool = False
+    stage_steps: int | None = None
 
     @property
     def folder(self) -> str:
         return f"{self.row}/seed{self.seed}"
+
+
+def staged_row(sharing: str, strategy: str) -> str:
+    """Row name of the staged recipe of a joint variant."""
+    return f"joint-{sharing}-{strategy}-staged"
 
 
 def pct(fraction: float) -> str:
@@ -245,14 +258,18 @@ def pct(fraction: float) -> str:
 
 def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[int],
               protocols: Sequence[str] = ("full",), scarce_tasks: Sequence[str] = ("detection", "segmentation"),
-              fractions: Sequence[float] = (0.1, 0.25), balanced: Sequence[float] = ()) -> list[Run]:
+              fractions: Sequence[float] = (0.1, 0.25), balanced: Sequence[float] = (),
+              staged_steps: int | None = None) -> list[Run]:
     """Every run of the grid, seed-major (all rows of the first seed first, so that an interrupted
     grid has whole seeds), each row's config with ``train.seed`` set. For each fraction in
     ``balanced``, the scarce protocol adds a joint run whose labelled frames are oversampled
-    (:func:`oversampled_repeats`).
+    (:func:`oversampled_repeats`). With ``staged_steps``, the full protocol adds the staged recipe
+    of the first joint variant (row ``joint-<sharing>-<strategy>-staged``): a single-task stage of
+    ``staged_steps`` steps per task, then joint training for the rest of ``config.train.steps``.
 
     Raises:
-        ValueError: an unknown protocol, no joint variant or no seed.
+        ValueError: an unknown protocol, no joint variant or no seed, or stages that leave the joint
+            run no step.
     """
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
@@ -265,6 +282,12 @@ def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[
         rows += [(f"single-{t}", single_task_config(config, t), {}) for t in tasks]
     if "full" in protocols:
         rows += [(f"joint-{sh}-{st}", joint_config(config, sh, st), {}) for sh, st in joint]
+        if staged_steps is not None:
+            if staged_steps < 1 or staged_steps * len(tasks) >= config.train.steps:
+                raise ValueError(f"staged steps {staged_steps}: {len(tasks)} stages must leave the joint run at "
+                                 f"least one of the {config.train.steps} steps")
+            sh, st = joint[0]
+            rows.append((staged_row(sh, st), joint_config(config, sh, st), {"stage_steps": staged_steps}))
     if "scarce" in protocols:
         sh, st = joint[0]
         for task in scarce_tasks:
@@ -384,7 +407,8 @@ def full_table(results: Mapping[str, Mapping[str, Any]], joint_rows: Sequence[st
             continue
         deltas[row] = [None if r is None else delta_m_of(r, singles[s], tasks) for r, s in zip(per_seed, seeds)]
         cells = [_pm([None if r is None else r.get(k) for r in per_seed]) for k, _, _ in COLUMNS]
-        label = row.removeprefix("joint-").replace("-", ", ", 1)
+        label = row.removeprefix("joint-").removesuffix("-staged").replace("-", ", ", 1)
+        label += ", staged" if row.endswith("-staged") else ""
         lines.append(f"| joint, {label} | {sum(r is not None for r in per_seed)} | " + " | ".join(cells)
                      + f" | {_pm(deltas[row], 2)} | {_separated(deltas[row])} |")
     return "\n".join(lines) + "\n", deltas
@@ -521,13 +545,16 @@ def oversampled_repeats(size: int, labelled: Sequence[int]) -> list[int]:
     return [i for _ in range(repeats) for i in labelled]
 
 
-def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, progress: bool) -> Path:
+def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, progress: bool,
+              init: Path | None = None, tasks: tuple[str, ...] | None = None) -> Path:
     """Train (or finish training) one run into ``run_dir``; returns its checkpoint.
 
-    A checkpoint already at ``config.train.steps`` is kept as it is; an earlier one is resumed.
+    A checkpoint already at ``config.train.steps`` is kept as it is; an earlier one is resumed; a
+    new run starts from the weights of ``init`` when given (``perception train --init``). ``tasks``:
+    train only these heads (``TrainerOptions.tasks``; None: every head).
     The wall time and steps of each training segment are added to ``run_dir/train_time.json``.
     """
-    from perception.checkpoint import load_checkpoint
+    from perception.checkpoint import load_checkpoint, load_initial_weights
     from perception.config import save_config
     from perception.data import collate_frames
     from perception.distributed import init_distributed
@@ -542,11 +569,14 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
     ctx = init_distributed(device)
     seed_everything(config.train.seed)
     model = FusionModel(config.model)
-    strategy = make_strategy(config.train.strategy, model.tasks, **config.train.strategy_options)
+    trained = tuple(t for t in model.tasks if tasks is None or t in tasks)
+    strategy = make_strategy(config.train.strategy, trained, **config.train.strategy_options)
     loader = make_train_loader(dataset, config.train.batch_size, ctx, config.train.seed,
                                collate_fn=collate_frames, num_workers=config.train.num_workers)
+    if init is not None and not checkpoint.is_file():
+        load_initial_weights(init, model)
     trainer = Trainer(model, strategy, loader, config, run_dir,
-                      options=TrainerOptions(progress=progress, diagnostics_every=50), ctx=ctx)
+                      options=TrainerOptions(progress=progress, diagnostics_every=50, tasks=tasks), ctx=ctx)
     if checkpoint.is_file():
         trainer.resume(checkpoint)
     else:
@@ -558,6 +588,23 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
     timing = {"seconds": timing["seconds"] + time.perf_counter() - start, "steps": timing["steps"] + trainer.step - start_step}
     atomic_write_text(timing_path, json.dumps(timing) + "\n")
     return checkpoint
+
+
+def train_staged_run(run: Run, run_dir: Path, dataset: Any, device: str | None, progress: bool) -> Path:
+    """Train (or finish) the staged recipe of ``run``: its stages in ``run_dir/stages/<stage>/``,
+    each from the previous stage's checkpoint, the joint run in ``run_dir`` itself; returns the joint
+    checkpoint. Each part is resumed or skipped as :func:`train_run` does."""
+    from perception.train.staged import enabled_stage_order, staged_recipe
+
+    assert run.stage_steps is not None
+    order = enabled_stage_order(run.config)
+    stages = staged_recipe(run.config, order, run.stage_steps, run.config.train.steps - run.stage_steps * len(order))
+    init = None
+    for stage in stages:
+        folder = run_dir if stage.tasks is None else run_dir / "stages" / stage.name
+        init = train_run(stage.config, folder, dataset, device, progress, init=init, tasks=stage.tasks)
+    assert init is not None
+    return init
 
 
 def evaluate_run(checkpoint: Path, out_dir: Path, mode: str, val_frames: int, cabin_seconds: float,
@@ -604,8 +651,9 @@ def measure_costs(runs: Sequence[Run], out: Path, dataset: Any, iters: int, devi
     for run in runs:
         if run.row in costs or not (run.row.startswith("single-") or run.row.startswith("joint-")):
             continue
-        timing_path = out / run.folder / "train_time.json"
-        timing = json.loads(timing_path.read_text()) if timing_path.is_file() else None
+        # a staged run's stages keep their own train_time.json under its folder
+        parts = [json.loads(path.read_text()) for path in sorted((out / run.folder).rglob("train_time.json"))]
+        timing = {"seconds": sum(p["seconds"] for p in parts), "steps": sum(p["steps"] for p in parts)} if parts else None
         model = FusionModel(run.config.model).to(dev).eval()
         times = []
         with torch.inference_mode():
@@ -642,6 +690,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="protocol scarce: also a joint run that sees its labelled frames repeated (with that "
                              "task's labels alone) until labelled samples are about half of every epoch; for the "
                              "comma-separated fractions given (no value: every --fractions entry)")
+    parser.add_argument("--staged-steps", type=int, metavar="N",
+                        help="protocol full: also the staged recipe of the first --joint variant (row "
+                             "joint-<sharing>-<strategy>-staged): a single-task stage of N steps per task (depth, "
+                             "segmentation, detection, driver), each from the previous weights, then joint "
+                             "training for the rest of --steps")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mtl_experiment")
     parser.add_argument("--val-frames", type=int, default=40, help="simulated validation frames scored (default 40)")
     parser.add_argument("--cabin-seconds", type=float, default=60.0,
@@ -700,7 +753,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.config}: data.dataset must be 'sim' (the experiment uses simulated drives)")
     tasks = enabled_tasks(base)
     try:
-        runs = plan_runs(base, joint, seeds, protocols, scarce_tasks, fractions, balanced)
+        runs = plan_runs(base, joint, seeds, protocols, scarce_tasks, fractions, balanced, args.staged_steps)
     except ValueError as error:
         parser.error(str(error))
     dataset = build_train_dataset(base, "sim", args.cache_dir or args.out / "data_cache")
@@ -716,10 +769,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "fused" in found:
                 results[run.folder] = found
             continue
+        staged = "" if run.stage_steps is None else f", staged: {run.stage_steps} steps per single-task stage first"
         print(f"[{run.folder}] training {args.steps} steps ({run.config.model.sharing.kind}, "
-              f"{run.config.train.strategy}, heads {enabled_tasks(run.config)})", file=sys.stderr)
+              f"{run.config.train.strategy}, heads {enabled_tasks(run.config)}{staged})", file=sys.stderr)
         run_dir = args.out / run.folder
-        checkpoint = train_run(run.config, run_dir, run_dataset(run, dataset), args.device, not args.no_progress)
+        if run.stage_steps is None:
+            checkpoint = train_run(run.config, run_dir, run_dataset(run, dataset), args.device, not args.no_progress)
+        else:
+            checkpoint = train_staged_run(run, run_dir, dataset, args.device, not args.no_progress)
         modes = MODES if run.row == first_joint and run.seed == seeds[0] and "full" in protocols else ("fused",)
         results[run.folder] = {}
         for mode in modes:
@@ -729,13 +786,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = [r for r in runs if r.folder in results]
     costs = measure_costs(done, args.out, dataset, args.latency_iters, args.device) if "full" in protocols else {}
 
-    joint_rows = [f"joint-{sh}-{st}" for sh, st in joint]
+    joint_rows = [f"joint-{sh}-{st}" for sh, st in joint] + sorted({r.row for r in runs if r.stage_steps is not None})
     sections = []
     summary: dict[str, Any] = {
         "meta": {"config": str(args.config), "steps": args.steps, "seeds": seeds, "batch_size": base.train.batch_size,
                  "val_frames": args.val_frames, "cabin_seconds": args.cabin_seconds, "joint": args.joint,
                  "protocols": protocols, "scarce_tasks": scarce_tasks, "fractions": fractions,
-                 "scarce_balanced": balanced, "threads": args.threads, "tasks": list(tasks),
+                 "scarce_balanced": balanced, "staged_steps": args.staged_steps, "threads": args.threads,
+                 "tasks": list(tasks),
                  "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
         "runs": results,
         "costs": costs,

@@ -171,9 +171,11 @@ def stage_order(config: Any, order: str | None) -> tuple[str, ...]:
     Raises:
         ValueError: an unknown task, a task whose head is off, or none.
     """
-    enabled = [t for t in ("depth", "segmentation", "detection", "driver") if getattr(config.model.heads, t).enabled]
+    from perception.train.staged import enabled_stage_order
+
+    enabled = enabled_stage_order(config)
     if order is None:
-        return tuple(enabled)
+        return enabled
     tasks = _task_list(order, "--stage-order")
     off = sorted(set(tasks) - set(enabled))
     if off:
@@ -184,6 +186,7 @@ def stage_order(config: Any, order: str | None) -> tuple[str, ...]:
 def _train_staged(args: argparse.Namespace, config: Any) -> int:
     """Single-task stages, then the joint run, each resumed where it stopped or skipped when done."""
     from perception.checkpoint import load_checkpoint
+    from perception.train.staged import staged_recipe
 
     if args.resume or args.tasks is not None:
         raise ValueError("--staged continues by itself (rerun the same command) and trains its own tasks: "
@@ -191,12 +194,9 @@ def _train_staged(args: argparse.Namespace, config: Any) -> int:
     if args.stage_steps is not None and args.stage_steps < 1:
         raise ValueError(f"--stage-steps must be >= 1, got {args.stage_steps}")
     order = stage_order(config, args.stage_order)
-    stage_config = dataclasses.replace(config, train=dataclasses.replace(
-        config.train, steps=args.stage_steps or config.train.steps, strategy="equal", strategy_options={}))
-    runs = [(args.out / f"stage{k}-{task}", stage_config, (task,)) for k, task in enumerate(order, 1)]
-    runs.append((args.out / "joint", config, None))
     init = args.init
-    for out, cfg, tasks in runs:
+    for stage in staged_recipe(config, order, args.stage_steps or config.train.steps):
+        out, cfg, tasks = args.out / stage.name, stage.config, stage.tasks
         checkpoint = out / "checkpoints" / "last.pt"
         done = checkpoint.is_file() and int(load_checkpoint(checkpoint)["step"]) >= cfg.train.steps
         if not done:

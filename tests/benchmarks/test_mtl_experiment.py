@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -301,3 +302,71 @@ def test_balanced_fractions_must_be_among_the_fractions(capsys):
         mtl.main(["--fractions", "0.1", "--scarce-balanced", "0.25", "--steps", "1"])
     assert exit_info.value.code == 2
     assert "--scarce-balanced 0.25: each fraction must be one of --fractions" in capsys.readouterr().err
+
+
+def test_staged_row_is_planned_for_the_first_joint_variant():
+    config = load_config(TINY)  # train.steps 2000
+    runs = mtl.plan_runs(config, [("sluice", "equal"), ("hard", "pcgrad")], [0], ("full",), staged_steps=100)
+    staged = [r for r in runs if r.stage_steps is not None]
+    assert [r.row for r in staged] == ["joint-sluice-equal-staged"] and staged[0].stage_steps == 100
+    assert staged[0].config.model.sharing.kind == "sluice" and staged[0].config.train.steps == 2000
+    assert all(r.stage_steps is None for r in runs if r.row != "joint-sluice-equal-staged")
+    assert not any(r.stage_steps for r in mtl.plan_runs(config, [("hard", "equal")], [0], ("scarce",), staged_steps=100))
+    with pytest.raises(ValueError, match="4 stages must leave the joint run at least one of the 2000 steps"):
+        mtl.plan_runs(config, [("hard", "equal")], [0], ("full",), staged_steps=500)
+
+
+def test_staged_row_is_tabulated_as_a_joint_row():
+    results = {f"single-{t}/seed0": {"fused": _summary(0.5, 0.6, 0.2, 0.8)} for t in mtl.TASKS}
+    results["joint-hard-equal-staged/seed0"] = {"fused": _summary(0.55, 0.6, 0.2, 0.8)}
+    table, deltas = mtl.full_table(results, ["joint-hard-equal", "joint-hard-equal-staged"], [0], mtl.TASKS)
+    assert "| joint, hard, equal, staged | 1 | 0.550 |" in table and "joint, hard, equal |" not in table
+    assert deltas["joint-hard-equal-staged"] == [pytest.approx(2.5)]  # +10 % NDS over four tasks
+
+
+def test_staged_run_trains_each_stage_from_the_previous_one_and_resumes(tmp_path):
+    import dataclasses
+
+    import torch
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "tests" / "perception" / "train"))
+    from fusion_samples import RandomSamples
+    from test_train_cli import TINY as SMALL_YAML
+
+    from perception.config import config_from_dict
+
+    config = config_from_dict(yaml.safe_load(SMALL_YAML))
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=6, checkpoint_every=100))
+    run = next(r for r in mtl.plan_runs(config, [("hard", "equal")], [0], ("full",), staged_steps=1)
+               if r.stage_steps is not None)
+    run_dir = tmp_path / run.folder
+    data = RandomSamples(config.model)
+    checkpoint = mtl.train_staged_run(run, run_dir, data, "cpu", False)
+    assert checkpoint == run_dir / "checkpoints" / "last.pt"
+    stages = ["stage1-depth", "stage2-segmentation", "stage3-detection", "stage4-driver"]
+    saved = {s: torch.load(run_dir / "stages" / s / "checkpoints" / "last.pt", weights_only=True) for s in stages}
+    joint = torch.load(checkpoint, weights_only=True)
+    assert [saved[s]["step"] for s in stages] == [1, 1, 1, 1] and joint["step"] == 2  # 4 + 2 = 6 steps in all
+
+    def head(state, task):
+        return {k: v for k, v in state["model"].items() if k.startswith(f"heads.{task}.") and v.is_floating_point()}
+
+    # each stage starts from the previous one: a head no later stage trains carries over unchanged
+    for later, task in (("stage2-segmentation", "depth"), ("stage3-detection", "segmentation"),
+                        ("stage4-driver", "detection")):
+        earlier = stages[stages.index(later) - 1]
+        assert all(torch.equal(v, head(saved[later], task)[k]) for k, v in head(saved[earlier], task).items()), later
+        trained = later.split("-", 1)[1]  # and its own head did train (RandomSamples may leave the
+        if trained != "driver":  # one batch of the driver stage without driver labels)
+            assert not all(torch.equal(v, head(saved[earlier], trained)[k])
+                           for k, v in head(saved[later], trained).items()), later
+    assert "loss/driver" in (run_dir / "train_log.csv").read_text().splitlines()[0]  # the joint run trains all
+    assert joint["config"]["train"]["strategy"] == "equal"
+    assert json.loads((run_dir / "train_time.json").read_text())["steps"] == 2
+    cost = mtl.measure_costs([run], tmp_path, data, 1, "cpu")[run.row]  # the stages' time counts too
+    parts = [json.loads(p.read_text()) for p in run_dir.rglob("train_time.json")]
+    assert len(parts) == 5 and cost["train_s_per_step"] == pytest.approx(sum(p["seconds"] for p in parts) / 6)
+    mtimes = {p: p.stat().st_mtime_ns for p in run_dir.rglob("last.pt")}
+    assert mtl.train_staged_run(run, run_dir, data, "cpu", False) == checkpoint  # done: nothing trained again
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("last.pt")} == mtimes

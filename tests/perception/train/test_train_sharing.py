@@ -128,3 +128,25 @@ def test_staged_refuses_unknown_stage_task(tiny_config, tmp_path, capsys):
     assert train("--config", str(tiny_config), "--out", str(tmp_path / "s"), "--staged", "--stage-order", "gaze") == 2
     err = capsys.readouterr().err
     assert "--stage-order" in err and "gaze" in err and err.count("\n") == 1
+
+
+def test_staged_recipe_stages():
+    from perception.train.staged import enabled_stage_order, staged_recipe
+
+    config = _config("sluice", "pcgrad", steps=10)
+    assert enabled_stage_order(config) == ("depth", "segmentation", "detection", "driver")
+    stages = staged_recipe(config, ("depth", "detection"), 3, joint_steps=4)
+    assert [(s.name, s.tasks, s.config.train.steps, s.config.train.strategy) for s in stages] == [
+        ("stage1-depth", ("depth",), 3, "equal"), ("stage2-detection", ("detection",), 3, "equal"),
+        ("joint", None, 4, "pcgrad")]
+    assert all(s.config.model == config.model for s in stages)  # one architecture: every tensor carries over
+    assert staged_recipe(config, ("driver",), 2)[-1].config.train.steps == 10
+    heads = dataclasses.replace(config.model.heads, driver=dataclasses.replace(config.model.heads.driver, enabled=False))
+    no_driver = dataclasses.replace(config, model=dataclasses.replace(config.model, heads=heads))
+    assert enabled_stage_order(no_driver) == ("depth", "segmentation", "detection")
+    with pytest.raises(ValueError, match="driver has no head in the config"):
+        staged_recipe(no_driver, ("depth", "driver"), 1)
+    with pytest.raises(ValueError, match="expected distinct tasks"):
+        staged_recipe(config, ("depth", "depth"), 1)
+    with pytest.raises(ValueError, match="must be >= 1, got 2 and 0"):
+        staged_recipe(config, ("depth",), 2, joint_steps=0)
