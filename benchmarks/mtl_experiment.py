@@ -17,10 +17,10 @@ cache shared by every run. Rows (each trained once per seed, in ``<out>/<row>/se
 * protocol ``full``: ``single-<task>``, one model per head (:func:`single_task_config`, hard
   sharing, plain training), and ``joint-<sharing>-<strategy>`` for each ``--joint`` entry
   (``model.sharing.kind`` and ``train.strategy``);
-* with ``--staged-steps N`` (protocol ``full``), ``joint-<sharing>-<strategy>-staged``: the first
-  ``--joint`` variant trained by the staged recipe (:mod:`perception.train.staged`), one
-  single-task stage of N steps per task, each from the previous stage's weights, then joint
-  training for the remaining ``--steps - 4 N`` (same total steps as every run);
+* with ``--staged-steps N`` (protocol ``full``), ``joint-<sharing>-<strategy>-staged<N>``: the
+  first ``--joint`` variant trained by the staged recipe (:mod:`perception.train.staged`), one
+  single-task stage of N steps per task (K heads), each from the previous stage's weights, then
+  joint training for the remaining ``--steps - K N`` (same total steps as every run);
 * protocol ``scarce`` (label-scarce; with the ``single-<task>`` rows, its baselines for the fully
   labelled tasks): for each task of ``--scarce-tasks`` and fraction ``f`` of
   ``--fractions``, the labels of that task are kept on ``f`` of the training frames
@@ -42,8 +42,9 @@ this machine's runs, shared CPU: indicative) and inference latency of one frame 
 ``--latency-iters`` forward passes in one process, the joint models against the four single-task
 models run one after the other).
 
-Resumable: a finished run (checkpoint at ``--steps``) is not trained again, an unfinished one
-continues from its checkpoint, and an evaluation whose ``metrics.json`` exists is read back.
+Resumable: a finished run (checkpoint at its last step) is not trained again, an unfinished one
+continues from its checkpoint, and an evaluation whose ``metrics.json`` exists is read back; a run
+folder trained for another number of steps is refused (:class:`RunConflict`).
 Writes ``<out>/results.json`` (raw summaries, per-seed Delta_m, aggregates) and the tables into
 the ``## Results`` section of ``docs/experiments.md``.
 """
@@ -59,6 +60,7 @@ import dataclasses
 import fnmatch
 import json
 import math
+import re
 import shlex
 import statistics
 import sys
@@ -246,9 +248,9 @@ class Run:
         return f"{self.row}/seed{self.seed}"
 
 
-def staged_row(sharing: str, strategy: str) -> str:
-    """Row name of the staged recipe of a joint variant."""
-    return f"joint-{sharing}-{strategy}-staged"
+def staged_row(sharing: str, strategy: str, stage_steps: int) -> str:
+    """Row name of the staged recipe of a joint variant with ``stage_steps`` steps per stage."""
+    return f"joint-{sharing}-{strategy}-staged{stage_steps}"
 
 
 def pct(fraction: float) -> str:
@@ -264,18 +266,20 @@ def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[
     grid has whole seeds), each row's config with ``train.seed`` set. For each fraction in
     ``balanced``, the scarce protocol adds a joint run whose labelled frames are oversampled
     (:func:`oversampled_repeats`). With ``staged_steps``, the full protocol adds the staged recipe
-    of the first joint variant (row ``joint-<sharing>-<strategy>-staged``): a single-task stage of
-    ``staged_steps`` steps per task, then joint training for the rest of ``config.train.steps``.
+    of the first joint variant (row ``joint-<sharing>-<strategy>-staged<N>``): a single-task stage
+    of ``staged_steps`` steps per task, then joint training for the rest of ``config.train.steps``.
 
     Raises:
-        ValueError: an unknown protocol, no joint variant or no seed, or stages that leave the joint
-            run no step.
+        ValueError: an unknown protocol, no joint variant or no seed, ``staged_steps`` without the
+            full protocol or that leave the joint run no step.
     """
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
         raise ValueError(f"unknown protocols {unknown}; expected some of {PROTOCOLS}")
     if not joint or not seeds:
         raise ValueError("need at least one joint variant and one seed")
+    if staged_steps is not None and "full" not in protocols:
+        raise ValueError("--staged-steps: the staged row belongs to the full protocol (--protocols full,...)")
     tasks = enabled_tasks(config)
     rows: list[tuple[str, Config, dict[str, Any]]] = []
     if "full" in protocols or "scarce" in protocols:  # the fully labelled single-task models: baselines of both
@@ -284,10 +288,11 @@ def plan_runs(config: Config, joint: Sequence[tuple[str, str]], seeds: Sequence[
         rows += [(f"joint-{sh}-{st}", joint_config(config, sh, st), {}) for sh, st in joint]
         if staged_steps is not None:
             if staged_steps < 1 or staged_steps * len(tasks) >= config.train.steps:
-                raise ValueError(f"staged steps {staged_steps}: {len(tasks)} stages must leave the joint run at "
-                                 f"least one of the {config.train.steps} steps")
+                raise ValueError(f"--staged-steps {staged_steps}: expected >= 1, with {len(tasks)} stages leaving "
+                                 f"the joint run at least one of the {config.train.steps} steps")
             sh, st = joint[0]
-            rows.append((staged_row(sh, st), joint_config(config, sh, st), {"stage_steps": staged_steps}))
+            rows.append((staged_row(sh, st, staged_steps), joint_config(config, sh, st),
+                         {"stage_steps": staged_steps}))
     if "scarce" in protocols:
         sh, st = joint[0]
         for task in scarce_tasks:
@@ -407,8 +412,9 @@ def full_table(results: Mapping[str, Mapping[str, Any]], joint_rows: Sequence[st
             continue
         deltas[row] = [None if r is None else delta_m_of(r, singles[s], tasks) for r, s in zip(per_seed, seeds)]
         cells = [_pm([None if r is None else r.get(k) for r in per_seed]) for k, _, _ in COLUMNS]
-        label = row.removeprefix("joint-").removesuffix("-staged").replace("-", ", ", 1)
-        label += ", staged" if row.endswith("-staged") else ""
+        staged = re.fullmatch(r"joint-(.+)-staged(\d+)", row)
+        label = (staged.group(1) if staged else row.removeprefix("joint-")).replace("-", ", ", 1)
+        label += f", staged ({staged.group(2)} steps per single-task stage first)" if staged else ""
         lines.append(f"| joint, {label} | {sum(r is not None for r in per_seed)} | " + " | ".join(cells)
                      + f" | {_pm(deltas[row], 2)} | {_separated(deltas[row])} |")
     return "\n".join(lines) + "\n", deltas
@@ -545,6 +551,10 @@ def oversampled_repeats(size: int, labelled: Sequence[int]) -> list[int]:
     return [i for _ in range(repeats) for i in labelled]
 
 
+class RunConflict(Exception):
+    """A run folder holds a run trained with another plan (steps) than the grid's."""
+
+
 def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, progress: bool,
               init: Path | None = None, tasks: tuple[str, ...] | None = None) -> Path:
     """Train (or finish training) one run into ``run_dir``; returns its checkpoint.
@@ -553,6 +563,9 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
     new run starts from the weights of ``init`` when given (``perception train --init``). ``tasks``:
     train only these heads (``TrainerOptions.tasks``; None: every head).
     The wall time and steps of each training segment are added to ``run_dir/train_time.json``.
+
+    Raises:
+        RunConflict: ``run_dir`` holds a run planned for another number of steps.
     """
     from perception.checkpoint import load_checkpoint, load_initial_weights
     from perception.config import save_config
@@ -564,8 +577,14 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
     from perception.train.rng import seed_everything
 
     checkpoint = run_dir / "checkpoints" / "last.pt"
-    if checkpoint.is_file() and int(load_checkpoint(checkpoint)["step"]) >= config.train.steps:
-        return checkpoint
+    if checkpoint.is_file():
+        saved = load_checkpoint(checkpoint)
+        planned = int(saved["config"]["train"]["steps"])
+        if planned != config.train.steps:
+            raise RunConflict(f"{run_dir}: trained for a run of {planned} steps, this grid plans "
+                              f"{config.train.steps}: use another --out or the same --steps (and --staged-steps)")
+        if int(saved["step"]) >= config.train.steps:
+            return checkpoint
     ctx = init_distributed(device)
     seed_everything(config.train.seed)
     model = FusionModel(config.model)
@@ -593,7 +612,9 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
 def train_staged_run(run: Run, run_dir: Path, dataset: Any, device: str | None, progress: bool) -> Path:
     """Train (or finish) the staged recipe of ``run``: its stages in ``run_dir/stages/<stage>/``,
     each from the previous stage's checkpoint, the joint run in ``run_dir`` itself; returns the joint
-    checkpoint. Each part is resumed or skipped as :func:`train_run` does."""
+    checkpoint. Each part is resumed or skipped as :func:`train_run` does (and raises as it does).
+    Every part restarts the sample order from ``train.seed`` and has its own warm-up and cosine
+    schedule, as ``perception train --staged`` runs them."""
     from perception.train.staged import enabled_stage_order, staged_recipe
 
     assert run.stage_steps is not None
@@ -692,9 +713,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "comma-separated fractions given (no value: every --fractions entry)")
     parser.add_argument("--staged-steps", type=int, metavar="N",
                         help="protocol full: also the staged recipe of the first --joint variant (row "
-                             "joint-<sharing>-<strategy>-staged): a single-task stage of N steps per task (depth, "
-                             "segmentation, detection, driver), each from the previous weights, then joint "
-                             "training for the rest of --steps")
+                             "joint-<sharing>-<strategy>-staged<N>): a single-task stage of N steps per head "
+                             "(depth, segmentation, detection, driver), each from the previous weights, then "
+                             "joint training for the rest of --steps")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mtl_experiment")
     parser.add_argument("--val-frames", type=int, default=40, help="simulated validation frames scored (default 40)")
     parser.add_argument("--cabin-seconds", type=float, default=60.0,
@@ -721,7 +742,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
-    from perception.config import load_config
+    from perception.config import ConfigError, load_config
     from perception.train.data import SimulatedSamples, build_train_dataset
 
     try:
@@ -747,7 +768,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    base = load_config(args.config)
+    try:
+        base = load_config(args.config)
+    except ConfigError as error:
+        parser.error(str(error))
     base = dataclasses.replace(base, train=dataclasses.replace(base.train, steps=args.steps))
     if base.data.dataset != "sim":
         parser.error(f"{args.config}: data.dataset must be 'sim' (the experiment uses simulated drives)")
@@ -773,10 +797,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{run.folder}] training {args.steps} steps ({run.config.model.sharing.kind}, "
               f"{run.config.train.strategy}, heads {enabled_tasks(run.config)}{staged})", file=sys.stderr)
         run_dir = args.out / run.folder
-        if run.stage_steps is None:
-            checkpoint = train_run(run.config, run_dir, run_dataset(run, dataset), args.device, not args.no_progress)
-        else:
-            checkpoint = train_staged_run(run, run_dir, dataset, args.device, not args.no_progress)
+        try:
+            if run.stage_steps is None:
+                checkpoint = train_run(run.config, run_dir, run_dataset(run, dataset), args.device,
+                                       not args.no_progress)
+            else:
+                checkpoint = train_staged_run(run, run_dir, run_dataset(run, dataset), args.device,
+                                              not args.no_progress)
+        except RunConflict as error:
+            parser.error(str(error))
         modes = MODES if run.row == first_joint and run.seed == seeds[0] and "full" in protocols else ("fused",)
         results[run.folder] = {}
         for mode in modes:

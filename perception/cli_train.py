@@ -165,8 +165,8 @@ def _task_list(text: str, flag: str) -> tuple[str, ...]:
 
 def stage_order(config: Any, order: str | None) -> tuple[str, ...]:
     """Tasks of the single-task stages: ``order`` (comma-separated) or, by default, depth,
-    segmentation, detection, driver (image encoder and view transform first, as the shipped
-    checkpoint was grown), restricted to the heads enabled in ``config``.
+    segmentation, detection, driver (:data:`perception.train.staged.DEFAULT_STAGE_ORDER`),
+    restricted to the heads enabled in ``config``.
 
     Raises:
         ValueError: an unknown task, a task whose head is off, or none.
@@ -198,8 +198,11 @@ def _train_staged(args: argparse.Namespace, config: Any) -> int:
     for stage in staged_recipe(config, order, args.stage_steps or config.train.steps):
         out, cfg, tasks = args.out / stage.name, stage.config, stage.tasks
         checkpoint = out / "checkpoints" / "last.pt"
-        done = checkpoint.is_file() and int(load_checkpoint(checkpoint)["step"]) >= cfg.train.steps
-        if not done:
+        saved = load_checkpoint(checkpoint) if checkpoint.is_file() else None
+        if saved is not None and int(saved["config"]["train"]["steps"]) != cfg.train.steps:
+            raise ValueError(f"{out}: a stage planned for {saved['config']['train']['steps']} steps, this command "
+                             f"plans {cfg.train.steps}: rerun with the same --steps and --stage-steps, or another --out")
+        if saved is None or int(saved["step"]) < cfg.train.steps:
             print(f"perception train: {out.name}: {cfg.train.steps} steps of {', '.join(tasks or ('every task',))}",
                   file=sys.stderr)
             resume = checkpoint.is_file()

@@ -4,8 +4,8 @@ Every section is a frozen pydantic dataclass (strict types, unknown keys forbidd
 does the type checking); :func:`load_config` builds them from a YAML file and turns the first
 validation error into a one-line :class:`ConfigError` that names the file, the dotted key and the
 reason. A file may start from another with a top-level ``extends: <path>`` (relative to the file):
-its mappings are merged key by key into the other file's, any other value (a list, a number)
-replaces the other's. ``dataclasses.replace`` of a section validates too. :func:`save_config` writes a config back (atomically), and
+its sections are merged key by key into the other file's; any other value, free-form mappings
+(``train.strategy_options``, ``data.sim``) included, replaces the other's. ``dataclasses.replace`` of a section validates too. :func:`save_config` writes a config back (atomically), and
 ``load_config(save_config(c))`` equals ``c``. Units: metres, degrees where stated, pixels.
 """
 from __future__ import annotations
@@ -432,9 +432,15 @@ def _describe(error: Any, root: Any, prefix: str) -> str:
     return f"{where}: {message}"
 
 
-def _validate(cls: Any, data: Any, prefix: str = "") -> Any:
+#: pydantic error kinds of checks between values (``__post_init__``), as opposed to keys and types.
+VALUE_CHECK_ERRORS = frozenset({"value_error", "assertion_error"})
+
+
+def _validate(cls: Any, data: Any, prefix: str = "", keys_and_types_only: bool = False) -> Any:
     """``cls`` built from plain YAML-like ``data`` with strict types (lists for tuples, integers for
-    floats, as JSON reads them); raises :class:`ConfigError` with the first error, its key under ``prefix``."""
+    floats, as JSON reads them); raises :class:`ConfigError` with the first error, its key under
+    ``prefix``. ``keys_and_types_only``: report unknown keys and wrong types only (a file that
+    another extends may be incomplete on its own); returns None then."""
     if data is None:
         data = {}
     try:
@@ -444,7 +450,10 @@ def _validate(cls: Any, data: Any, prefix: str = "") -> Any:
     try:
         return pydantic.TypeAdapter(cls).validate_json(text, strict=True)
     except pydantic.ValidationError as exc:
-        raise ConfigError(_describe(exc.errors()[0], cls, prefix)) from None
+        errors = [e for e in exc.errors() if not (keys_and_types_only and e["type"] in VALUE_CHECK_ERRORS)]
+        if not errors:
+            return None
+        raise ConfigError(_describe(errors[0], cls, prefix)) from None
 
 
 def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
@@ -460,13 +469,18 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
 EXTENDS_KEY = "extends"
 
 
-def merge_config_data(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``override`` laid over ``base``: mappings present in both are merged key by key (recursively),
-    every other value of ``override`` (a list, a number, null) replaces the one of ``base``."""
+def merge_config_data(base: dict[str, Any], override: dict[str, Any],
+                      loc: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``override`` laid over ``base`` (plain data of a :class:`Config`; ``loc``: the section both are,
+    from the top): a config section (a dataclass, e.g. ``model.heads``) present in both is merged key
+    by key, recursively; every other value of ``override`` replaces the one of ``base``: a list, a
+    string, a number, null, and the free-form mappings (``train.strategy_options``, ``data.sim``), so
+    that ``strategy_options: {}`` clears them."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_config_data(merged[key], value)
+        section = dataclasses.is_dataclass(_field_type(Config, (*loc, key)))
+        if section and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config_data(merged[key], value, (*loc, key))
         else:
             merged[key] = value
     return merged
@@ -509,14 +523,14 @@ def _read_config_data(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     parent_name = data.pop(EXTENDS_KEY)
     if not isinstance(parent_name, str) or not parent_name:
         raise ConfigError(f"{path}: {EXTENDS_KEY}: expected the path of a config file, got {parent_name!r}")
-    parent = (path.parent / parent_name).resolve()
+    parent = path.parent / parent_name
     here = path.resolve()
-    if parent in (*chain, here):
+    if parent.resolve() in (*chain, here):
         raise ConfigError(f"{path}: {EXTENDS_KEY}: {parent_name!r} extends this file again (a loop)")
     try:
         base = _read_config_data(parent, (*chain, here))
-        try:  # keys and types of the extended file, named by its own path
-            _validate(Config, base)
+        try:  # keys and types of the extended file, named by its own path; values are checked merged
+            _validate(Config, base, keys_and_types_only=True)
         except ConfigError as exc:
             raise ConfigError(f"{parent}: {exc}") from None
     except ConfigError as exc:

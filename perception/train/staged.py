@@ -1,8 +1,7 @@
 """The staged multi-task recipe: one single-task stage per task, each starting from the previous
 stage's weights, then joint training of every task from the last stage (``perception train
---staged``, the staged row of ``benchmarks/mtl_experiment.py``). The shipped checkpoint was grown
-this way (docs/checkpoint.md): the image encoder and view transform are trained first by depth,
-then the BEV tasks are added.
+--staged``, the staged row of ``benchmarks/mtl_experiment.py``): single-task pre-training of each
+head's path, then joint fine-tuning.
 """
 from __future__ import annotations
 
@@ -11,8 +10,9 @@ from collections.abc import Sequence
 
 from perception.config import Config
 
-#: Default stage order: depth first (image encoder and view transform), then the BEV tasks, the
-#: driver head last (it reads the cabin camera only).
+#: Default stage order: depth first (it trains the image encoder and the view transform's depth
+#: distribution, which the BEV tasks read from the cameras), then the BEV tasks, the driver head
+#: last (it reads the cabin camera only).
 DEFAULT_STAGE_ORDER = ("depth", "segmentation", "detection", "driver")
 
 
@@ -21,7 +21,8 @@ class Stage:
     """One training run of the recipe.
 
     Attributes:
-        name: its folder name: ``stage<k>-<task>`` (k from 1) or ``joint``.
+        name: ``stage<k>-<task>`` (k from 1) or ``joint``; ``perception train --staged`` uses it
+            as the run's folder name.
         config: the run's config (``train.steps`` its own steps).
         tasks: the tasks it trains (``TrainerOptions.tasks``); None: every head (the joint run).
     """

@@ -308,24 +308,30 @@ def test_staged_row_is_planned_for_the_first_joint_variant():
     config = load_config(TINY)  # train.steps 2000
     runs = mtl.plan_runs(config, [("sluice", "equal"), ("hard", "pcgrad")], [0], ("full",), staged_steps=100)
     staged = [r for r in runs if r.stage_steps is not None]
-    assert [r.row for r in staged] == ["joint-sluice-equal-staged"] and staged[0].stage_steps == 100
+    assert [r.row for r in staged] == ["joint-sluice-equal-staged100"] and staged[0].stage_steps == 100
     assert staged[0].config.model.sharing.kind == "sluice" and staged[0].config.train.steps == 2000
-    assert all(r.stage_steps is None for r in runs if r.row != "joint-sluice-equal-staged")
-    assert not any(r.stage_steps for r in mtl.plan_runs(config, [("hard", "equal")], [0], ("scarce",), staged_steps=100))
-    with pytest.raises(ValueError, match="4 stages must leave the joint run at least one of the 2000 steps"):
+    assert all(r.stage_steps is None for r in runs if r.row != "joint-sluice-equal-staged100")
+    with pytest.raises(ValueError, match="the staged row belongs to the full protocol"):
+        mtl.plan_runs(config, [("hard", "equal")], [0], ("scarce",), staged_steps=100)
+    with pytest.raises(ValueError, match="with 4 stages leaving the joint run at least one of the 2000 steps"):
         mtl.plan_runs(config, [("hard", "equal")], [0], ("full",), staged_steps=500)
 
 
 def test_staged_row_is_tabulated_as_a_joint_row():
     results = {f"single-{t}/seed0": {"fused": _summary(0.5, 0.6, 0.2, 0.8)} for t in mtl.TASKS}
-    results["joint-hard-equal-staged/seed0"] = {"fused": _summary(0.55, 0.6, 0.2, 0.8)}
-    table, deltas = mtl.full_table(results, ["joint-hard-equal", "joint-hard-equal-staged"], [0], mtl.TASKS)
-    assert "| joint, hard, equal, staged | 1 | 0.550 |" in table and "joint, hard, equal |" not in table
-    assert deltas["joint-hard-equal-staged"] == [pytest.approx(2.5)]  # +10 % NDS over four tasks
+    results["joint-hard+own_depth-aligned_mtl-staged30/seed0"] = {"fused": _summary(0.55, 0.6, 0.2, 0.8)}
+    rows = ["joint-hard+own_depth-aligned_mtl", "joint-hard+own_depth-aligned_mtl-staged30"]
+    table, deltas = mtl.full_table(results, rows, [0], mtl.TASKS)
+    assert "| joint, hard+own_depth, aligned_mtl, staged (30 steps per single-task stage first) | 1 | 0.550 |" in table
+    assert "aligned_mtl |" not in table  # the plain row has no results
+    assert deltas["joint-hard+own_depth-aligned_mtl-staged30"] == [pytest.approx(2.5)]  # +10 % NDS over four tasks
 
 
-def test_staged_run_trains_each_stage_from_the_previous_one_and_resumes(tmp_path):
+def test_staged_run_trains_each_stage_from_the_previous_one_and_resumes(tmp_path, monkeypatch):
     import dataclasses
+    import shutil
+
+    import perception.checkpoint
 
     import torch
     import yaml
@@ -342,9 +348,18 @@ def test_staged_run_trains_each_stage_from_the_previous_one_and_resumes(tmp_path
                if r.stage_steps is not None)
     run_dir = tmp_path / run.folder
     data = RandomSamples(config.model)
+    inits = []
+    load = perception.checkpoint.load_initial_weights
+
+    def recorded(path, model):
+        inits.append(path.relative_to(run_dir).parts[1])
+        return load(path, model)
+
+    monkeypatch.setattr(perception.checkpoint, "load_initial_weights", recorded)
     checkpoint = mtl.train_staged_run(run, run_dir, data, "cpu", False)
     assert checkpoint == run_dir / "checkpoints" / "last.pt"
     stages = ["stage1-depth", "stage2-segmentation", "stage3-detection", "stage4-driver"]
+    assert inits == stages  # stage 1 from scratch, every later part (the joint run last) from the one before
     saved = {s: torch.load(run_dir / "stages" / s / "checkpoints" / "last.pt", weights_only=True) for s in stages}
     joint = torch.load(checkpoint, weights_only=True)
     assert [saved[s]["step"] for s in stages] == [1, 1, 1, 1] and joint["step"] == 2  # 4 + 2 = 6 steps in all
@@ -370,3 +385,19 @@ def test_staged_run_trains_each_stage_from_the_previous_one_and_resumes(tmp_path
     mtimes = {p: p.stat().st_mtime_ns for p in run_dir.rglob("last.pt")}
     assert mtl.train_staged_run(run, run_dir, data, "cpu", False) == checkpoint  # done: nothing trained again
     assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("last.pt")} == mtimes
+    # interrupted after stage 2: stages 1-2 are kept, stage 3 starts from stage 2
+    for stage in stages[2:]:
+        shutil.rmtree(run_dir / "stages" / stage)
+    for name in ("checkpoints", "tensorboard", "config.yaml", "train_log.csv", "train_time.json"):
+        shutil.rmtree(run_dir / name) if (run_dir / name).is_dir() else (run_dir / name).unlink()
+    inits.clear()
+    mtl.train_staged_run(run, run_dir, data, "cpu", False)
+    assert inits == stages[1:]
+    for stage in stages[:2]:
+        path = run_dir / "stages" / stage / "checkpoints" / "last.pt"
+        assert path.stat().st_mtime_ns == mtimes[path]
+    # the same folder planned for other steps is refused, not mixed
+    longer = dataclasses.replace(run, config=dataclasses.replace(
+        run.config, train=dataclasses.replace(run.config.train, steps=7)))
+    with pytest.raises(mtl.RunConflict, match="seed0: trained for a run of 2 steps, this grid plans 3"):
+        mtl.train_staged_run(longer, run_dir, data, "cpu", False)

@@ -106,6 +106,23 @@ def test_extends_merges_mappings_and_replaces_other_values(tmp_path: Path) -> No
         expected, train=dataclasses.replace(expected.train, seed=7))
 
 
+def test_extends_replaces_free_form_mappings_and_checks_values_merged(tmp_path: Path) -> None:
+    (tmp_path / "weighted.yaml").write_text(
+        "train: {strategy: static, strategy_options: {weights: {segmentation: 8.0, depth: 2.0}}}\n")
+    (tmp_path / "cleared.yaml").write_text("extends: weighted.yaml\ntrain: {strategy: equal, strategy_options: {}}\n")
+    (tmp_path / "reweighted.yaml").write_text(
+        "extends: weighted.yaml\ntrain: {strategy_options: {weights: {segmentation: 4.0}}}\n")
+    assert load_config(tmp_path / "cleared.yaml").train.strategy_options == {}
+    assert load_config(tmp_path / "reweighted.yaml").train.strategy_options == {"weights": {"segmentation": 4.0}}
+    # a file valid only with what extends it: the value checks run on the merged config
+    (tmp_path / "free_lift.yaml").write_text("model:\n  sharing: {lift_supervision: false}\n")
+    (tmp_path / "own_depth.yaml").write_text("extends: free_lift.yaml\nmodel:\n  sharing: {depth_distribution: own}\n")
+    sharing = load_config(tmp_path / "own_depth.yaml").model.sharing
+    assert sharing.depth_distribution == "own" and not sharing.lift_supervision
+    with pytest.raises(ConfigError, match="lift_supervision: false needs depth_distribution: own"):
+        load_config(tmp_path / "free_lift.yaml")
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
@@ -115,7 +132,9 @@ def test_extends_merges_mappings_and_replaces_other_values(tmp_path: Path) -> No
         ({"a.yaml": "extends: missing.yaml\n"}, r"a.yaml: extends: .*missing.yaml: cannot read config: file does not exist"),
         ({"a.yaml": "extends: [b.yaml]\n"}, r"a.yaml: extends: expected the path of a config file, got \['b.yaml'\]"),
         ({"a.yaml": "extends: b.yaml\n", "b.yaml": "model:\n  bakbone: x\n"},
-         r"a.yaml: extends: .*b.yaml: model.bakbone: unknown key"),
+         r"a\.yaml: extends: .*/b\.yaml: model\.bakbone: unknown key"),
+        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "model:\n  view_transform: {depth_bins: many}\n"},
+         r"a\.yaml: extends: .*/b\.yaml: model\.view_transform\.depth_bins: expected an integer"),
         ({"a.yaml": "- model\n"}, r"a.yaml: top level: expected a mapping of sections, got list"),
     ],
 )
