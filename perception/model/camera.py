@@ -215,6 +215,13 @@ class LiftSplat(nn.Module):
         out = self.net(features)
         return out[:, : self.depth_bins], out[:, self.depth_bins :]
 
+    def depth_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """The lift's depth logits alone, without splatting into BEV (a call whose heads read no
+        BEV): features (B, N, Cin, h, w) -> (B, N, D, h, w), the ``depth_logits`` of :meth:`forward`."""
+        b, n, _, h, w = features.shape
+        logits, _ = self.lift(features.flatten(0, 1))
+        return logits.view(b, n, self.depth_bins, h, w)
+
     def distributions(self, features: torch.Tensor, camera_valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """What the splat pools: features (B, N, Cin, h, w), camera_valid (B, N) bool -> depth logits
         (B, N, D, h, w), depth probabilities (B, N, D, h, w) (zero for invalid cameras) and context

@@ -228,7 +228,8 @@ class FusionModel(nn.Module):
         Street cameras -> image encoder -> lift-splat (camera BEV, depth logits); LiDAR -> pillar
         encoder (LiDAR BEV, fine canvas); fuser -> BEV backbone; cabin -> pooled image features.
         A part no requested head reads is not run (a cabin-only call runs the image encoder on
-        the cabin images alone).
+        the cabin images alone; a depth-only call lifts the image features to depth logits without
+        splatting them into BEV).
 
         Raises:
             ValueError: a task that is not built.
@@ -242,9 +243,12 @@ class FusionModel(nn.Module):
         if self.view_transform is not None and reads & {BEV, STREET_CAMERAS}:
             if features.image_features is not None:
                 for_view, features.image_features = self.adapt_image_features(features.image_features)
-                camera_bev, features.depth_logits = self.view_transform(
-                    for_view, inputs.intrinsics, inputs.cam_to_ego, inputs.camera_valid
-                )
+                if BEV in reads:
+                    camera_bev, features.depth_logits = self.view_transform(
+                        for_view, inputs.intrinsics, inputs.cam_to_ego, inputs.camera_valid
+                    )
+                else:  # street-camera heads alone (depth): the lift's logits, no splat into a BEV nobody reads
+                    features.depth_logits = self.view_transform.depth_logits(for_view)
             else:
                 camera_bev = inputs.images.new_zeros((inputs.size, self.config.view_transform.channels,
                                                      *self.config.bev.grid.shape))

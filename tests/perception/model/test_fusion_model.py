@@ -197,6 +197,37 @@ def test_cabin_only_forward_equals_the_full_forward(model_and_batch) -> None:
     assert prediction.boxes is None and prediction.depth is None and 0 <= prediction.eye_closed <= 1
 
 
+def test_depth_only_forward_lifts_without_splatting(model_and_batch, monkeypatch) -> None:
+    """A depth-only call (``tasks=("depth",)``: the single-depth model, the depth stage of the
+    staged recipe) runs the lift's depth logits but no BEV pooling, LiDAR or BEV parts, and gives
+    the depth outputs, and the depth loss, of the full forward pass."""
+    import kernels
+
+    _, model, batch = model_and_batch
+    model.eval()
+    pooled: list[int] = []
+    original = kernels.bev_pool
+    monkeypatch.setattr(kernels, "bev_pool", lambda *a, **k: pooled.append(1) or original(*a, **k))
+    called: list[str] = []
+    hooks = [getattr(model, name).register_forward_hook(lambda *_, n=name: called.append(n))
+             for name in ("lidar_encoder", "fuser", "bev_backbone")]
+    try:
+        with torch.no_grad():
+            full = model(batch)
+            assert pooled and called
+            pooled.clear(), called.clear()
+            depth = model(batch, tasks=("depth",))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert pooled == [] and called == []
+    assert set(depth) == {"camera_present", "lidar_present", "depth", "depth_logits"}
+    for key in ("depth", "depth_logits"):
+        torch.testing.assert_close(depth[key], full[key], rtol=0, atol=0)
+    loss_full = model.heads["depth"].loss(full, batch).per_sample
+    torch.testing.assert_close(model.heads["depth"].loss(depth, batch).per_sample, loss_full, rtol=0, atol=0)
+
+
 def test_unbuilt_task_is_refused(config) -> None:
     model = _model(config, driver=False)
     with pytest.raises(ValueError, match="no driver head"):
