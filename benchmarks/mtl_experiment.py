@@ -350,13 +350,25 @@ def _pm(values: Sequence[float | None], digits: int = 3) -> str:
     return _cell(mean, digits) if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def t_test_p(values: Sequence[float | None]) -> float | None:
+    """Two-sided p-value of the one-sample t-test of the per-seed values against 0 (n - 1 degrees
+    of freedom; ``scipy.stats.ttest_1samp``); None for fewer than three values or no spread."""
+    from scipy import stats
+
+    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if len(xs) < 3 or statistics.stdev(xs) == 0:
+        return None
+    return float(stats.ttest_1samp(xs, 0.0).pvalue)
+
+
 def _separated(values: Sequence[float | None]) -> str:
     """'yes' when |mean| exceeds the seed-to-seed standard deviation, 'no' otherwise, '–' when
-    fewer than two values."""
+    fewer than two values; with three or more, the t-test's p-value (:func:`t_test_p`) after it."""
     mean, std, _ = mean_std(values)
     if mean is None or std is None:
         return "–"
-    return "yes" if abs(mean) > std else "no"
+    p = t_test_p(values)
+    return ("yes" if abs(mean) > std else "no") + ("" if p is None else f" (p {p:.2f})")
 
 
 def composite_single(results: Mapping[str, Mapping[str, Any]], seed: int,
@@ -833,7 +845,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.append("### All labels\n\n" + table + "\nSingle-task row: each column from the model trained "
                         "for that head alone (mean ± sample std over seeds). Δm% per seed against the "
                         "single-task models of the same seed (NDS, mIoU, AbsRel with its sign flipped, gaze "
-                        "accuracy); 'beyond seed spread': |mean Δm| larger than its std.\n")
+                        "accuracy); 'beyond seed spread': |mean Δm| larger than its std; p: two-sided one-sample t-test "
+                        "of the per-seed Δm against 0 (three seeds or more).\n")
         modality = modality_table(results, first_joint, seeds[0])
         if modality:
             sections.append("### Inputs switched off at inference\n\n" + modality)
@@ -846,7 +859,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary["scarce"] = scarce
         sections.append("### Scarce labels\n\n" + table + "\nTask metric: the labelled task's (NDS or mIoU); "
                         "Δ task %: the joint model against the single-task model trained on the labelled frames "
-                        "only, paired by seed; Δm% against the single-task models trained on the same labels.\n")
+                        "only, paired by seed; Δm% against the single-task models trained on the same labels; 'beyond "
+                        "spread': |mean| larger than its std (p: one-sample t-test against 0, three seeds or more).\n")
     if "depth" in protocols:
         table, change = depth_table(results, seeds)
         summary["depth_transfer"] = change

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -401,3 +402,12 @@ def test_staged_run_trains_each_stage_from_the_previous_one_and_resumes(tmp_path
         run.config, train=dataclasses.replace(run.config.train, steps=7)))
     with pytest.raises(mtl.RunConflict, match="seed0: trained for a run of 2 steps, this grid plans 3"):
         mtl.train_staged_run(longer, run_dir, data, "cpu", False)
+
+
+def test_t_test_p_matches_the_closed_form_with_two_degrees_of_freedom():
+    # t = 2 / (1 / sqrt 3) for [1, 2, 3]; Student's t with 2 dof: CDF(t) = 1/2 + t / (2 sqrt(2 + t^2))
+    t = 2 / (1 / math.sqrt(3))
+    assert mtl.t_test_p([1.0, 2.0, None, 3.0]) == pytest.approx(2 * (0.5 - t / (2 * math.sqrt(2 + t * t))))
+    assert mtl.t_test_p([1.0, 2.0]) is None and mtl.t_test_p([1.0, 1.0, 1.0]) is None
+    assert mtl._separated([1.0, 2.0, 3.0]) == "yes (p 0.07)" and mtl._separated([1.0, 3.0]) == "yes"
+    assert mtl._separated([-1.0, 2.0, 0.5]).startswith("no (p 0.")
