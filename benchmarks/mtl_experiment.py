@@ -44,7 +44,8 @@ models run one after the other).
 
 Resumable: a finished run (checkpoint at its last step) is not trained again, an unfinished one
 continues from its checkpoint, and an evaluation whose ``metrics.json`` exists is read back; a run
-folder trained for another number of steps is refused (:class:`RunConflict`).
+folder trained for another number of steps is refused
+(:func:`perception.checkpoint.trained_steps`).
 Writes ``<out>/results.json`` (raw summaries, per-seed Delta_m, aggregates) and the tables into
 the ``## Results`` section of ``docs/experiments.md``.
 """
@@ -563,10 +564,6 @@ def oversampled_repeats(size: int, labelled: Sequence[int]) -> list[int]:
     return [i for _ in range(repeats) for i in labelled]
 
 
-class RunConflict(Exception):
-    """A run folder holds a run trained with another plan (steps) than the grid's."""
-
-
 def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, progress: bool,
               init: Path | None = None, tasks: tuple[str, ...] | None = None) -> Path:
     """Train (or finish training) one run into ``run_dir``; returns its checkpoint.
@@ -577,9 +574,10 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
     The wall time and steps of each training segment are added to ``run_dir/train_time.json``.
 
     Raises:
-        RunConflict: ``run_dir`` holds a run planned for another number of steps.
+        CheckpointError: ``run_dir`` holds a run planned for another number of steps
+            (:func:`perception.checkpoint.trained_steps`).
     """
-    from perception.checkpoint import load_checkpoint, load_initial_weights
+    from perception.checkpoint import load_initial_weights, trained_steps
     from perception.config import save_config
     from perception.data import collate_frames
     from perception.distributed import init_distributed
@@ -589,14 +587,9 @@ def train_run(config: Config, run_dir: Path, dataset: Any, device: str | None, p
     from perception.train.rng import seed_everything
 
     checkpoint = run_dir / "checkpoints" / "last.pt"
-    if checkpoint.is_file():
-        saved = load_checkpoint(checkpoint)
-        planned = int(saved["config"]["train"]["steps"])
-        if planned != config.train.steps:
-            raise RunConflict(f"{run_dir}: trained for a run of {planned} steps, this grid plans "
-                              f"{config.train.steps}: use another --out or the same --steps (and --staged-steps)")
-        if int(saved["step"]) >= config.train.steps:
-            return checkpoint
+    done = trained_steps(checkpoint, config.train.steps)
+    if done is not None and done >= config.train.steps:
+        return checkpoint
     ctx = init_distributed(device)
     seed_everything(config.train.seed)
     model = FusionModel(config.model)
@@ -754,6 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
+    from perception.checkpoint import CheckpointError
     from perception.config import ConfigError, load_config
     from perception.train.data import SimulatedSamples, build_train_dataset
 
@@ -816,7 +810,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 checkpoint = train_staged_run(run, run_dir, run_dataset(run, dataset), args.device,
                                               not args.no_progress)
-        except RunConflict as error:
+        except CheckpointError as error:
             parser.error(str(error))
         modes = MODES if run.row == first_joint and run.seed == seeds[0] and "full" in protocols else ("fused",)
         results[run.folder] = {}

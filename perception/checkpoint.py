@@ -149,6 +149,26 @@ def load_checkpoint(
     return state
 
 
+def trained_steps(path: str | Path, planned_steps: int) -> int | None:
+    """Steps trained so far by the run whose checkpoint is ``path`` (None: no checkpoint yet), for a
+    run planned for ``planned_steps`` steps (``train.steps``): finished when it reaches them, else
+    resumable. What a rerun of the same command into the same folder relies on.
+
+    Raises:
+        CheckpointError: the checkpoint is unreadable, or its run was planned for another number
+            of steps (its schedule differs: continuing or skipping it would mix two runs).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    saved = load_checkpoint(path)
+    planned = int(saved["config"]["train"]["steps"])
+    if planned != planned_steps:
+        raise CheckpointError(f"{path}: a run planned for {planned} steps, this command plans {planned_steps}: "
+                              "rerun with the same steps or use another output folder")
+    return int(saved["step"])
+
+
 def _with_defaults(stored: Any) -> Any:
     """A stored config with the keys added since it was written at their defaults (which keep the
     behaviour it was trained with, e.g. ``model.sharing``); unchanged when it does not validate."""

@@ -185,7 +185,7 @@ def stage_order(config: Any, order: str | None) -> tuple[str, ...]:
 
 def _train_staged(args: argparse.Namespace, config: Any) -> int:
     """Single-task stages, then the joint run, each resumed where it stopped or skipped when done."""
-    from perception.checkpoint import load_checkpoint
+    from perception.checkpoint import trained_steps
     from perception.train.staged import staged_recipe
 
     if args.resume or args.tasks is not None:
@@ -198,11 +198,8 @@ def _train_staged(args: argparse.Namespace, config: Any) -> int:
     for stage in staged_recipe(config, order, args.stage_steps or config.train.steps):
         out, cfg, tasks = args.out / stage.name, stage.config, stage.tasks
         checkpoint = out / "checkpoints" / "last.pt"
-        saved = load_checkpoint(checkpoint) if checkpoint.is_file() else None
-        if saved is not None and int(saved["config"]["train"]["steps"]) != cfg.train.steps:
-            raise ValueError(f"{out}: a stage planned for {saved['config']['train']['steps']} steps, this command "
-                             f"plans {cfg.train.steps}: rerun with the same --steps and --stage-steps, or another --out")
-        if saved is None or int(saved["step"]) < cfg.train.steps:
+        done = trained_steps(checkpoint, cfg.train.steps)
+        if done is None or done < cfg.train.steps:
             print(f"perception train: {out.name}: {cfg.train.steps} steps of {', '.join(tasks or ('every task',))}",
                   file=sys.stderr)
             resume = checkpoint.is_file()

@@ -5,7 +5,8 @@ does the type checking); :func:`load_config` builds them from a YAML file and tu
 validation error into a one-line :class:`ConfigError` that names the file, the dotted key and the
 reason. A file may start from another with a top-level ``extends: <path>`` (relative to the file):
 its sections are merged key by key into the other file's; any other value, free-form mappings
-(``train.strategy_options``, ``data.sim``) included, replaces the other's. ``dataclasses.replace`` of a section validates too. :func:`save_config` writes a config back (atomically), and
+(``train.strategy_options``, ``data.sim``) included, replaces the other's. ``dataclasses.replace``
+of a section validates too. :func:`save_config` writes a config back (atomically), and
 ``load_config(save_config(c))`` equals ``c``. Units: metres, degrees where stated, pixels.
 """
 from __future__ import annotations

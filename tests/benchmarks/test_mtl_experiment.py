@@ -400,7 +400,9 @@ def test_staged_run_trains_each_stage_from_the_previous_one_and_resumes(tmp_path
     # the same folder planned for other steps is refused, not mixed
     longer = dataclasses.replace(run, config=dataclasses.replace(
         run.config, train=dataclasses.replace(run.config.train, steps=7)))
-    with pytest.raises(mtl.RunConflict, match="seed0: trained for a run of 2 steps, this grid plans 3"):
+    from perception.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="seed0/checkpoints/last.pt: a run planned for 2 steps, this command plans 3"):
         mtl.train_staged_run(longer, run_dir, data, "cpu", False)
 
 

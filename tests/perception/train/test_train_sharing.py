@@ -126,7 +126,8 @@ def test_staged_recipe_is_one_resumable_command(tiny_config, tmp_path, capsys):
     changed = [("2" if a == "1" and common[i - 1] == "--stage-steps" else a) for i, a in enumerate(common)]
     assert train(*changed) == 2  # other stage steps into the same folder: refused, not mixed
     err = capsys.readouterr().err
-    assert "stage1-depth: a stage planned for 1 steps, this command plans 2" in err and err.count("\n") == 1
+    assert "stage1-depth/checkpoints/last.pt: a run planned for 1 steps, this command plans 2" in err
+    assert err.count("\n") == 1
 
 
 def test_staged_refuses_unknown_stage_task(tiny_config, tmp_path, capsys):
